@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "bgctl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "bgctl", targets: ["bgctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "bgctl",
+            dependencies: [
+                "Orchestrator",
+                "NginxConfigGen",
+                "Watcher",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(name: "Orchestrator", dependencies: ["NginxConfigGen", "HTTPClient"]),
+        .target(
+            name: "NginxConfigGen",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ]
+        ),
+        .target(name: "Watcher", dependencies: ["HTTPClient"]),
+        .target(name: "HTTPClient", dependencies: ["CCurl"]),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .testTarget(
+            name: "NginxConfigGenTests",
+            dependencies: ["NginxConfigGen"],
+            path: "Tests/NginxConfigGenTests",
+            exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "OrchestratorTests",
+            dependencies: ["Orchestrator", "NginxConfigGen"],
+            path: "Tests/OrchestratorTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,29 @@
+#ifndef BGCTL_CCURL_SHIM_H
+#define BGCTL_CCURL_SHIM_H
+
+#include <curl/curl.h>
+
+// curl_easy_setopt is variadic, which Swift cannot call: one typed wrapper per argument kind.
+static inline CURLcode bgctl_curl_setopt_long(CURL *handle, CURLoption option, long value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode bgctl_curl_setopt_string(CURL *handle, CURLoption option, const char *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode bgctl_curl_setopt_pointer(CURL *handle, CURLoption option, void *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+typedef size_t (*bgctl_curl_write_fn)(char *data, size_t size, size_t count, void *userdata);
+
+static inline CURLcode bgctl_curl_setopt_write_function(CURL *handle, CURLoption option, bgctl_curl_write_fn fn) {
+    return curl_easy_setopt(handle, option, fn);
+}
+
+static inline CURLcode bgctl_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
+#endif

@@ -1,0 +1,202 @@
+import Foundation
+
+/// One of the two colours. bgctl knows exactly two pools.
+public enum Pool: String, CaseIterable, Sendable, Codable, Comparable {
+    case blue
+    case green
+
+    public var other: Pool { self == .blue ? .green : .blue }
+
+    public static func < (lhs: Pool, rhs: Pool) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// A value that must never be printed: its description is redacted; read `revealed` only where it is used.
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let revealed: String
+
+    public init(_ value: String) {
+        self.revealed = value
+    }
+
+    public var isEmpty: Bool { revealed.isEmpty }
+    public var description: String { revealed.isEmpty ? "" : "<redacted>" }
+    public var debugDescription: String { description }
+}
+
+/// When bgctl asks Docker to pull an image.
+public enum PullPolicy: String, Sendable, CaseIterable, Codable {
+    case missing
+    case always
+    case never
+}
+
+/// An IPv4 host address and port, as in `0.0.0.0:8080`.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
+
+/// An IPv4 network in CIDR form on which bgctl gives each pool a fixed address.
+public struct IPv4Subnet: Sendable, Hashable, CustomStringConvertible {
+    public let octets: [UInt8]
+    public let prefixLength: Int
+
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let prefix = Int(parts[1]), (16...28).contains(prefix),
+              let octets = IPv4Subnet.parseAddress(String(parts[0])) else { return nil }
+        let value = octets.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefix))
+        guard value & ~mask == 0 else { return nil }
+        self.octets = octets
+        self.prefixLength = prefix
+    }
+
+    static func parseAddress(_ text: String) -> [UInt8]? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var octets: [UInt8] = []
+        for part in parts {
+            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let value = UInt8(part) else { return nil }
+            octets.append(value)
+        }
+        return octets
+    }
+
+    /// The address `offset` hosts into the network (offset 1 is the gateway Docker takes).
+    public func host(_ offset: Int) -> String {
+        let base = octets.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let value = base + UInt32(offset)
+        return [24, 16, 8, 0].map { String((value >> UInt32($0)) & 0xff) }.joined(separator: ".")
+    }
+
+    public var description: String { "\(octets.map(String.init).joined(separator: ".") )/\(prefixLength)" }
+
+    /// A stable /24 inside 172.29.0.0/16 chosen from the project name, so that projects on one host
+    /// rarely collide; `network.subnet` overrides it.
+    public static func derived(from project: String) -> IPv4Subnet {
+        var hash: UInt32 = 2_166_136_261
+        for byte in project.utf8 {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        return IPv4Subnet(parsing: "172.29.\(hash % 256).0/24")!
+    }
+}
+
+public struct HealthSpec: Sendable, Hashable {
+    public var path = "/healthz"
+    public var interval = SpecDuration.seconds(5)
+    public var timeout = SpecDuration.seconds(3)
+    public var retries = 3
+    public var startPeriod = SpecDuration.seconds(10)
+    public init() {}
+}
+
+public struct AppSpec: Sendable, Hashable {
+    public var port = 3000
+    public var health = HealthSpec()
+    public var env: [String: String] = [:]
+    public init() {}
+}
+
+public struct PoolSpec: Sendable, Hashable {
+    public var image = ""
+    public var release = ""
+    public var previewPort = 0
+    public var env: [String: String] = [:]
+    public init() {}
+}
+
+public struct ProxySpec: Sendable, Hashable {
+    public var image = "bgctl/nginx:local"
+    public var listen = ListenAddress(host: "0.0.0.0", port: 8080)
+    public var connectTimeout = SpecDuration.seconds(2)
+    public var readTimeout = SpecDuration.seconds(3)
+    public var retryOn = ["error", "timeout", "http_502", "http_503", "http_504"]
+    public var retryNonIdempotent = false
+    public var retryTries = 2
+    public var retryTimeout = SpecDuration.seconds(10)
+    public var maxFails = 1
+    public var failTimeout = SpecDuration.seconds(10)
+    public var keepalive = 32
+    public var shutdownTimeout = SpecDuration.seconds(30)
+    public var healthPath = "/_bgctl/health"
+    public var workerProcesses = "auto"
+    public var workerConnections = 1024
+    public init() {}
+}
+
+public struct NetworkSpec: Sendable, Hashable {
+    public var name: String
+    public var subnet: IPv4Subnet
+}
+
+public struct WatchSpec: Sendable, Hashable {
+    public var enabled: Bool?
+    public var image = "bgctl/bgctl:local"
+    public var log = ""
+    public var window = 200
+    public var windowSeconds = 60
+    public var minRequests = 20
+    public var errorRateThreshold = 2.0
+    public var count4xx = false
+    public var ignorePaths: [String] = []
+    public var cooldown = SpecDuration.seconds(300)
+    public var maintenance = false
+    public init() {}
+}
+
+public struct WebhookSpec: Sendable, Hashable {
+    public var url: Secret
+    public var headers: [String: Secret]
+}
+
+public struct AlertsSpec: Sendable, Hashable {
+    public var slackWebhookURL = Secret("")
+    public var webhooks: [WebhookSpec] = []
+    public init() {}
+
+    public var hasSink: Bool { !slackWebhookURL.isEmpty || !webhooks.isEmpty }
+}
+
+/// The validated contents of a `bgctl.yaml`.
+public struct DeploymentSpec: Sendable, Hashable {
+    public var version = 1
+    public var project = ""
+    public var network: NetworkSpec
+    public var pull = PullPolicy.missing
+    public var proxy = ProxySpec()
+    public var app = AppSpec()
+    public var pools: [Pool: PoolSpec] = [.blue: PoolSpec(), .green: PoolSpec()]
+    public var active = Pool.blue
+    public var watch = WatchSpec()
+    public var alerts = AlertsSpec()
+    /// As written, relative to the spec's folder unless absolute.
+    public var stateDir = ".bgctl"
+
+    public init(project: String) {
+        self.project = project
+        self.network = NetworkSpec(name: "\(project)-net", subnet: IPv4Subnet.derived(from: project))
+    }
+
+    public func pool(_ pool: Pool) -> PoolSpec { pools[pool] ?? PoolSpec() }
+
+    /// Fixed address of a pool's container: nginx resolves upstream names only at load, so the
+    /// pools keep their addresses across container recreation.
+    public func address(of pool: Pool) -> String { network.subnet.host(pool == .blue ? 10 : 11) }
+
+    public func containerName(_ pool: Pool) -> String { "\(project)-\(pool.rawValue)" }
+    public var proxyContainerName: String { "\(project)-proxy" }
+    public var watcherContainerName: String { "\(project)-watcher" }
+
+    /// Whether the watcher container runs with the stack: as set, else when an alert sink exists.
+    public var watcherEnabled: Bool { watch.enabled ?? alerts.hasSink }
+}

@@ -1,0 +1,413 @@
+import Foundation
+import Yams
+
+/// Loads `bgctl.yaml`: read → interpolate → decode → validate, reporting every problem at once.
+public enum SpecLoader {
+    /// Reads the spec at `path`; variables come from `environment`, then from a `.env` beside the spec.
+    public static func load(path: String, environment: [String: String]) -> Result<DeploymentSpec, SpecError> {
+        let display = path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
+            return .failure(SpecError(issues: [SpecIssue(file: display, line: 1, column: 1, path: "",
+                                                         message: "\(reason); pass -f FILE or set BGCTL_FILE")]))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return .failure(SpecError(issues: [SpecIssue(file: display, line: 1, column: 1, path: "",
+                                                         message: "the file is not valid UTF-8")]))
+        }
+        var variables: [String: String] = [:]
+        let dotEnvPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(".env").path
+        if let envData = FileManager.default.contents(atPath: dotEnvPath) {
+            switch DotEnv.parse(String(decoding: envData, as: UTF8.self)) {
+            case .success(let values): variables = values
+            case .failure(let failure):
+                return .failure(SpecError(issues: [SpecIssue(file: dotEnvPath, line: failure.line, column: 1,
+                                                             path: "", message: failure.message)]))
+            }
+        }
+        variables.merge(environment) { _, fromEnvironment in fromEnvironment }
+        return parse(yaml: text, file: display, variables: variables)
+    }
+
+    /// Decodes and validates spec text; `file` is used only to label problems.
+    public static func parse(yaml: String, file: String, variables: [String: String]) -> Result<DeploymentSpec, SpecError> {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else {
+                return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
+                                                             message: "the spec is empty")]))
+            }
+            root = node
+        } catch let error as YamlError {
+            return .failure(SpecError(issues: [syntaxIssue(error, file: file)]))
+        } catch {
+            return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
+                                                         message: "YAML error: \(error)")]))
+        }
+        let reader = NodeReader(file: file, interpolator: Interpolator(variables: variables))
+        let spec = SpecDecoder(reader: reader).decode(root)
+        let issues = reader.issues.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
+        guard issues.isEmpty, let spec else {
+            return .failure(SpecError(issues: issues))
+        }
+        return .success(spec)
+    }
+
+    private static func syntaxIssue(_ error: YamlError, file: String) -> SpecIssue {
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
+             let .composer(context, problem, mark, _):
+            var message = "YAML syntax error: \(problem)"
+            if let context { message += " (\(context.text) at \(context.mark.line):\(context.mark.column))" }
+            return SpecIssue(file: file, line: mark.line, column: mark.column, path: "", message: message)
+        case let .reader(problem, offset, _, _):
+            return SpecIssue(file: file, line: 1, column: 1, path: "",
+                             message: "YAML error: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return SpecIssue(file: file, line: context.mark.line, column: context.mark.column, path: "",
+                             message: "duplicate keys: \(duplicates.joined(separator: ", "))")
+        default:
+            return SpecIssue(file: file, line: 1, column: 1, path: "", message: "YAML error: \(error)")
+        }
+    }
+}
+
+/// Turns the YAML tree into a `DeploymentSpec`, one section at a time.
+private struct SpecDecoder {
+    let reader: NodeReader
+
+    static let topKeys = ["version", "project", "network", "pull", "proxy", "app", "pools", "active",
+                          "watch", "alerts", "state_dir"]
+
+    func decode(_ root: Node) -> DeploymentSpec? {
+        guard let top = reader.mapping(root, [], allowed: Self.topKeys) else { return nil }
+        if top.isEmpty {
+            reader.report(root, [], "the spec is empty")
+            return nil
+        }
+        var project = "bgctl"
+        if let node = top["project"] {
+            if let value = reader.string(node, ["project"]) {
+                if Syntax.isProjectName(value) {
+                    project = value
+                } else {
+                    reader.report(node, ["project"], "expected lowercase letters, digits, \"_\" or \"-\" starting with a letter or digit (at most 40), found \(reader.quoted(value))")
+                }
+            }
+        } else {
+            reader.report(root, ["project"], "missing; name the project, e.g. \"project: shop\"")
+        }
+        var spec = DeploymentSpec(project: project)
+
+        if let node = top["version"], let version = reader.int(node, ["version"], in: 1...1, what: "version") {
+            spec.version = version
+        }
+        if let node = top["network"] { decodeNetwork(node, into: &spec) }
+        if let node = top["pull"], let text = reader.string(node, ["pull"]) {
+            if let policy = PullPolicy(rawValue: text) {
+                spec.pull = policy
+            } else {
+                reader.report(node, ["pull"], "expected missing, always or never, found \(reader.quoted(text))")
+            }
+        }
+        if let node = top["proxy"] { decodeProxy(node, into: &spec.proxy) }
+        if let node = top["app"] { decodeApp(node, into: &spec.app) }
+        if let node = top["pools"] {
+            decodePools(node, into: &spec)
+        } else {
+            reader.report(root, ["pools"], "missing; define pools.blue and pools.green")
+        }
+        if let node = top["active"], let text = reader.string(node, ["active"]) {
+            if let pool = Pool(rawValue: text.trimmingCharacters(in: .whitespaces)) {
+                spec.active = pool
+            } else {
+                reader.report(node, ["active"], "expected blue or green, found \(reader.quoted(text))")
+            }
+        }
+        if let node = top["watch"] { decodeWatch(node, into: &spec.watch) }
+        if let node = top["alerts"] { decodeAlerts(node, into: &spec.alerts) }
+        if let node = top["state_dir"], let text = reader.string(node, ["state_dir"]) {
+            if text.isEmpty || text.contains("\0") || text.contains("\n") {
+                reader.report(node, ["state_dir"], "expected a folder path, found \(reader.quoted(text))")
+            } else {
+                spec.stateDir = text
+            }
+        }
+        crossCheck(spec, top: top, root: root)
+        return spec
+    }
+
+    private func decodeNetwork(_ node: Node, into spec: inout DeploymentSpec) {
+        let path = ["network"]
+        guard let map = reader.mapping(node, path, allowed: ["name", "subnet"]) else { return }
+        if let n = map["name"], let name = reader.string(n, path + ["name"]) {
+            let valid = name.unicodeScalars.first.map(Syntax.isAlnum) == true && name.count <= 64
+                && name.unicodeScalars.allSatisfy { Syntax.isAlnum($0) || "_.-".unicodeScalars.contains($0) }
+            if valid { spec.network.name = name } else {
+                reader.report(n, path + ["name"], "expected letters, digits, \"_\", \".\" or \"-\", found \(reader.quoted(name))")
+            }
+        }
+        if let n = map["subnet"], let text = reader.string(n, path + ["subnet"]) {
+            if let subnet = IPv4Subnet(parsing: text) { spec.network.subnet = subnet } else {
+                reader.report(n, path + ["subnet"], "expected an IPv4 network such as 172.29.10.0/24 (prefix /16–/28, host bits zero), found \(reader.quoted(text))")
+            }
+        }
+    }
+
+    private func decodeProxy(_ node: Node, into proxy: inout ProxySpec) {
+        let path = ["proxy"]
+        let keys = ["image", "listen", "connect_timeout", "read_timeout", "retry_on", "retry_non_idempotent",
+                    "retry_tries", "retry_timeout", "max_fails", "fail_timeout", "keepalive", "shutdown_timeout",
+                    "health_path", "worker_processes", "worker_connections"]
+        guard let map = reader.mapping(node, path, allowed: keys) else { return }
+        if let n = map["image"], let image = image(n, path + ["image"]) { proxy.image = image }
+        if let n = map["listen"], let text = reader.string(n, path + ["listen"]) {
+            if let listen = parseListen(text) { proxy.listen = listen } else {
+                reader.report(n, path + ["listen"], "expected PORT or IPV4:PORT with a port 1–65535, found \(reader.quoted(text))")
+            }
+        }
+        if let n = map["connect_timeout"], let v = reader.duration(n, path + ["connect_timeout"]) { proxy.connectTimeout = v }
+        if let n = map["read_timeout"], let v = reader.duration(n, path + ["read_timeout"]) { proxy.readTimeout = v }
+        if let n = map["retry_on"], let items = reader.sequence(n, path + ["retry_on"]) {
+            let allowed = ["error", "timeout", "invalid_header", "http_500", "http_502", "http_503",
+                           "http_504", "http_403", "http_404", "http_429"]
+            var conditions: [String] = []
+            for (index, item) in items.enumerated() {
+                let itemPath = path + ["retry_on[\(index)]"]
+                guard let text = reader.string(item, itemPath) else { continue }
+                if allowed.contains(text) {
+                    if !conditions.contains(text) { conditions.append(text) }
+                } else if text == "non_idempotent" {
+                    reader.report(item, itemPath, "use proxy.retry_non_idempotent: true instead of listing non_idempotent")
+                } else {
+                    var message = "unknown retry condition \(reader.quoted(text))"
+                    if let s = Suggestion.closest(to: text, in: allowed) { message += "; did you mean \"\(s)\"?" }
+                    reader.report(item, itemPath, message + " (one of: \(allowed.joined(separator: ", ")))")
+                }
+            }
+            proxy.retryOn = conditions
+        }
+        if let n = map["retry_non_idempotent"], let v = reader.bool(n, path + ["retry_non_idempotent"]) { proxy.retryNonIdempotent = v }
+        if let n = map["retry_tries"], let v = reader.int(n, path + ["retry_tries"], in: 1...10) { proxy.retryTries = v }
+        if let n = map["retry_timeout"], let v = reader.duration(n, path + ["retry_timeout"]) { proxy.retryTimeout = v }
+        if let n = map["max_fails"], let v = reader.int(n, path + ["max_fails"], in: 0...100) { proxy.maxFails = v }
+        if let n = map["fail_timeout"], let v = reader.duration(n, path + ["fail_timeout"], minimum: .seconds(1)) {
+            // nginx reads fail_timeout in whole seconds and rejects "ms" there.
+            if v.milliseconds % 1000 == 0 { proxy.failTimeout = v } else {
+                reader.report(n, path + ["fail_timeout"], "must be whole seconds (nginx reads it in seconds), found \(reader.quoted(v.description))")
+            }
+        }
+        if let n = map["keepalive"], let v = reader.int(n, path + ["keepalive"], in: 0...10_000) { proxy.keepalive = v }
+        if let n = map["shutdown_timeout"], let v = reader.duration(n, path + ["shutdown_timeout"]) { proxy.shutdownTimeout = v }
+        if let n = map["health_path"], let text = reader.string(n, path + ["health_path"]) {
+            if Syntax.isURLPath(text) && text.count > 1 { proxy.healthPath = text } else {
+                reader.report(n, path + ["health_path"], "expected a URL path such as /_bgctl/health (letters, digits, / . _ ~ - %), found \(reader.quoted(text))")
+            }
+        }
+        if let n = map["worker_processes"], let text = reader.string(n, path + ["worker_processes"]) {
+            if text == "auto" || (Int(text).map { (1...64).contains($0) } ?? false) { proxy.workerProcesses = text } else {
+                reader.report(n, path + ["worker_processes"], "expected auto or an integer 1–64, found \(reader.quoted(text))")
+            }
+        }
+        if let n = map["worker_connections"], let v = reader.int(n, path + ["worker_connections"], in: 16...65_536) { proxy.workerConnections = v }
+    }
+
+    private func decodeApp(_ node: Node, into app: inout AppSpec) {
+        let path = ["app"]
+        guard let map = reader.mapping(node, path, allowed: ["port", "health", "env"]) else { return }
+        if let n = map["port"], let v = reader.int(n, path + ["port"], in: 1...65535) { app.port = v }
+        if let n = map["env"], let env = environment(n, path + ["env"]) { app.env = env }
+        guard let h = map["health"] else { return }
+        let hp = path + ["health"]
+        guard let health = reader.mapping(h, hp, allowed: ["path", "interval", "timeout", "retries", "start_period"]) else { return }
+        if let n = health["path"], let text = reader.string(n, hp + ["path"]) {
+            if Syntax.isURLPath(text) { app.health.path = text } else {
+                reader.report(n, hp + ["path"], "expected a URL path such as /healthz, found \(reader.quoted(text))")
+            }
+        }
+        if let n = health["interval"], let v = reader.duration(n, hp + ["interval"]) { app.health.interval = v }
+        if let n = health["timeout"], let v = reader.duration(n, hp + ["timeout"]) { app.health.timeout = v }
+        if let n = health["retries"], let v = reader.int(n, hp + ["retries"], in: 1...100) { app.health.retries = v }
+        if let n = health["start_period"], let v = reader.duration(n, hp + ["start_period"], minimum: SpecDuration(milliseconds: 0)) {
+            app.health.startPeriod = v
+        }
+    }
+
+    private func decodePools(_ node: Node, into spec: inout DeploymentSpec) {
+        guard let entries = reader.freeMapping(node, ["pools"]) else { return }
+        var seen: Set<Pool> = []
+        for entry in entries {
+            guard let pool = Pool(rawValue: entry.key) else {
+                reader.report(entry.keyNode, ["pools", entry.key], "pool names are blue and green only")
+                continue
+            }
+            seen.insert(pool)
+            let path = ["pools", pool.rawValue]
+            guard let map = reader.mapping(entry.value, path, allowed: ["image", "release", "preview_port", "env"]) else { continue }
+            var poolSpec = PoolSpec()
+            if let n = map["image"] {
+                if let value = image(n, path + ["image"]) { poolSpec.image = value }
+            } else {
+                reader.report(entry.value, path + ["image"], "missing; every pool needs an image")
+            }
+            if let n = map["release"], let text = reader.string(n, path + ["release"]) {
+                if Syntax.isRelease(text) { poolSpec.release = text } else {
+                    reader.report(n, path + ["release"], "expected letters, digits and . _ : + / @ - only (at most 128), found \(reader.quoted(text))")
+                }
+            }
+            if let n = map["preview_port"], let v = reader.int(n, path + ["preview_port"], in: 1...65535) {
+                poolSpec.previewPort = v
+            } else if map["preview_port"] == nil {
+                poolSpec.previewPort = pool == .blue ? 8081 : 8082
+            }
+            if let n = map["env"], let env = environment(n, path + ["env"]) { poolSpec.env = env }
+            spec.pools[pool] = poolSpec
+        }
+        for pool in Pool.allCases where !seen.contains(pool) {
+            reader.report(node, ["pools", pool.rawValue], "missing; both blue and green must be defined")
+        }
+    }
+
+    private func decodeWatch(_ node: Node, into watch: inout WatchSpec) {
+        let path = ["watch"]
+        let keys = ["enabled", "image", "log", "window", "window_seconds", "min_requests", "error_rate_threshold",
+                    "count_4xx", "ignore_paths", "cooldown", "maintenance"]
+        guard let map = reader.mapping(node, path, allowed: keys) else { return }
+        if let n = map["enabled"], !reader.isNull(n), let v = reader.bool(n, path + ["enabled"]) { watch.enabled = v }
+        if let n = map["image"], let v = image(n, path + ["image"]) { watch.image = v }
+        if let n = map["log"], let v = reader.string(n, path + ["log"]) { watch.log = v }
+        if let n = map["window"], let v = reader.int(n, path + ["window"], in: 1...1_000_000) { watch.window = v }
+        if let n = map["window_seconds"], let v = reader.int(n, path + ["window_seconds"], in: 1...86_400) { watch.windowSeconds = v }
+        if let n = map["min_requests"], let v = reader.int(n, path + ["min_requests"], in: 1...1_000_000) { watch.minRequests = v }
+        if let n = map["error_rate_threshold"], let v = reader.double(n, path + ["error_rate_threshold"], in: 0.01...100) {
+            watch.errorRateThreshold = v
+        }
+        if let n = map["count_4xx"], let v = reader.bool(n, path + ["count_4xx"]) { watch.count4xx = v }
+        if let n = map["ignore_paths"], let items = reader.sequence(n, path + ["ignore_paths"]) {
+            watch.ignorePaths = items.enumerated().compactMap { index, item in
+                let itemPath = path + ["ignore_paths[\(index)]"]
+                guard let text = reader.string(item, itemPath) else { return nil }
+                guard Syntax.isURLPath(text) else {
+                    reader.report(item, itemPath, "expected a URL path starting with /, found \(reader.quoted(text))")
+                    return nil
+                }
+                return text
+            }
+        }
+        if let n = map["cooldown"], let v = reader.duration(n, path + ["cooldown"], minimum: SpecDuration(milliseconds: 0)) { watch.cooldown = v }
+        if let n = map["maintenance"], let v = reader.bool(n, path + ["maintenance"]) { watch.maintenance = v }
+    }
+
+    private func decodeAlerts(_ node: Node, into alerts: inout AlertsSpec) {
+        let path = ["alerts"]
+        guard let map = reader.mapping(node, path, allowed: ["slack", "webhooks"]) else { return }
+        if let s = map["slack"], let slack = reader.mapping(s, path + ["slack"], allowed: ["webhook_url"]),
+           let n = slack["webhook_url"], let url = secretURL(n, path + ["slack", "webhook_url"]) {
+            alerts.slackWebhookURL = url
+        }
+        if let w = map["webhooks"], let items = reader.sequence(w, path + ["webhooks"]) {
+            for (index, item) in items.enumerated() {
+                let itemPath = path + ["webhooks[\(index)]"]
+                guard let hook = reader.mapping(item, itemPath, allowed: ["url", "headers"]) else { continue }
+                guard let u = hook["url"] else {
+                    reader.report(item, itemPath + ["url"], "missing; every webhook needs a url")
+                    continue
+                }
+                guard let url = secretURL(u, itemPath + ["url"]), !url.isEmpty else {
+                    if let text = reader.string(u, itemPath + ["url"]), text.isEmpty {
+                        reader.report(u, itemPath + ["url"], "is empty")
+                    }
+                    continue
+                }
+                var headers: [String: Secret] = [:]
+                if let h = hook["headers"], let entries = reader.freeMapping(h, itemPath + ["headers"]) {
+                    for entry in entries {
+                        let headerPath = itemPath + ["headers", entry.key]
+                        guard Syntax.isHeaderName(entry.key) else {
+                            reader.report(entry.keyNode, headerPath, "not a valid HTTP header name")
+                            continue
+                        }
+                        guard let value = reader.string(entry.value, headerPath) else { continue }
+                        guard Syntax.isHeaderValue(value) else {
+                            reader.report(entry.value, headerPath, "header values must be printable ASCII on one line")
+                            continue
+                        }
+                        headers[entry.key] = Secret(value)
+                    }
+                }
+                alerts.webhooks.append(WebhookSpec(url: url, headers: headers))
+            }
+        }
+    }
+
+    private func crossCheck(_ spec: DeploymentSpec, top: [String: Node], root: Node) {
+        let blue = spec.pool(.blue), green = spec.pool(.green)
+        let pools = top["pools"].flatMap { reader.mapping($0, [], allowed: []) } ?? [:]
+        func portNode(_ pool: Pool) -> Node? {
+            pools[pool.rawValue].flatMap { reader.mapping($0, [], allowed: []) }?["preview_port"] ?? pools[pool.rawValue]
+        }
+        if blue.previewPort != 0 && blue.previewPort == green.previewPort {
+            reader.report(portNode(.green), ["pools", "green", "preview_port"],
+                          "\(green.previewPort) is also pools.blue.preview_port; each pool needs its own port")
+        }
+        for pool in Pool.allCases where spec.pool(pool).previewPort == spec.proxy.listen.port {
+            reader.report(portNode(pool), ["pools", pool.rawValue, "preview_port"],
+                          "\(spec.proxy.listen.port) is also the proxy's listen port")
+        }
+    }
+
+    private func image(_ node: Node, _ path: [String]) -> String? {
+        guard let value = reader.scalar(node, path) else { return nil }
+        guard !value.text.isEmpty else {
+            let hint = value.unset.isEmpty ? "" : " (variable \(value.unset.joined(separator: ", ")) is not set)"
+            reader.report(node, path, "is empty\(hint); expected an image reference such as app:1.4")
+            return nil
+        }
+        guard Syntax.isImageReference(value.text) else {
+            reader.report(node, path, "not a valid image reference: \(reader.quoted(value.text)) (expected [registry/]name[:tag][@sha256:digest], lowercase name)")
+            return nil
+        }
+        return value.text
+    }
+
+    private func environment(_ node: Node, _ path: [String]) -> [String: String]? {
+        guard let entries = reader.freeMapping(node, path) else { return nil }
+        var env: [String: String] = [:]
+        for entry in entries {
+            guard Syntax.isEnvironmentName(entry.key) else {
+                reader.report(entry.keyNode, path + [entry.key], "not a valid environment variable name")
+                continue
+            }
+            if let value = reader.string(entry.value, path + [entry.key]) {
+                guard !value.contains("\0") else {
+                    reader.report(entry.value, path + [entry.key], "values cannot contain NUL")
+                    continue
+                }
+                env[entry.key] = value
+            }
+        }
+        return env
+    }
+
+    private func secretURL(_ node: Node, _ path: [String]) -> Secret? {
+        guard let text = reader.string(node, path) else { return nil }
+        if text.isEmpty { return Secret("") }
+        // The URL is a secret: the message names the key, never the value.
+        guard Syntax.isHTTPURL(text) else {
+            reader.report(node, path, "expected an http:// or https:// URL (value not shown: it is a secret)")
+            return nil
+        }
+        return Secret(text)
+    }
+
+    private func parseListen(_ text: String) -> ListenAddress? {
+        if let port = Int(text), (1...65535).contains(port) {
+            return ListenAddress(host: "0.0.0.0", port: port)
+        }
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        let host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
+              IPv4Subnet.parseAddress(host) != nil else { return nil }
+        return ListenAddress(host: host, port: port)
+    }
+}

@@ -1,0 +1,108 @@
+/// Character-level rules for values that reach Docker's argv or nginx's configuration. A value that
+/// fails is rejected with its key named: nothing is ever escaped into something else.
+enum Syntax {
+    static func isProjectName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, text.count <= 40,
+              isLowerAlnum(first) else { return false }
+        return text.unicodeScalars.allSatisfy { isLowerAlnum($0) || $0 == "_" || $0 == "-" }
+    }
+
+    /// Docker's reference grammar: `[host[:port]/]path[:tag][@sha256:hex]`, path components lowercase.
+    static func isImageReference(_ text: String) -> Bool {
+        guard !text.isEmpty, text.count <= 255 else { return false }
+        var rest = Substring(text)
+        if let at = rest.firstIndex(of: "@") {
+            let digest = rest[rest.index(after: at)...]
+            guard digest.hasPrefix("sha256:"), digest.count == 71,
+                  digest.dropFirst(7).unicodeScalars.allSatisfy({ isHex($0) }) else { return false }
+            rest = rest[..<at]
+        }
+        var components = rest.split(separator: "/", omittingEmptySubsequences: false)
+        guard let last = components.popLast() else { return false }
+        var name = last
+        if let colon = last.firstIndex(of: ":") {
+            let tag = last[last.index(after: colon)...]
+            guard isTag(tag) else { return false }
+            name = last[..<colon]
+        }
+        if let first = components.first, components.count >= 1,
+           first.contains(".") || first.contains(":") || first == "localhost" {
+            guard isRegistryHost(first) else { return false }
+            components.removeFirst()
+        }
+        return (components + [name]).allSatisfy(isPathComponent)
+    }
+
+    private static func isTag(_ tag: Substring) -> Bool {
+        guard let first = tag.unicodeScalars.first, tag.count <= 128,
+              isWord(first) else { return false }
+        return tag.unicodeScalars.allSatisfy { isWord($0) || $0 == "." || $0 == "-" }
+    }
+
+    private static func isRegistryHost(_ host: Substring) -> Bool {
+        let parts = host.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, !parts[0].isEmpty else { return false }
+        if parts.count == 2 {
+            guard let port = Int(parts[1]), (1...65535).contains(port) else { return false }
+        }
+        return parts[0].unicodeScalars.allSatisfy { isAlnum($0) || $0 == "." || $0 == "-" }
+    }
+
+    private static func isPathComponent(_ component: Substring) -> Bool {
+        guard let first = component.unicodeScalars.first, let last = component.unicodeScalars.last,
+              isLowerAlnum(first), isLowerAlnum(last) else { return false }
+        var previousSeparator = false
+        for scalar in component.unicodeScalars {
+            if isLowerAlnum(scalar) {
+                previousSeparator = false
+            } else if scalar == "." || scalar == "_" || scalar == "-" {
+                // Docker allows "__" but not other doubled separators; one rule keeps it readable.
+                if previousSeparator && scalar != "_" { return false }
+                previousSeparator = true
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// A release label: printable, no space, nothing nginx or a shell would read as syntax.
+    static func isRelease(_ text: String) -> Bool {
+        guard text.count <= 128 else { return false }
+        return text.unicodeScalars.allSatisfy { isAlnum($0) || "._:+/@-".unicodeScalars.contains($0) }
+    }
+
+    /// A URL path as nginx and the watcher compare it: starts with `/`, unreserved characters only.
+    static func isURLPath(_ text: String) -> Bool {
+        guard text.hasPrefix("/"), text.count <= 1024 else { return false }
+        return text.unicodeScalars.allSatisfy { isAlnum($0) || "/._~-%".unicodeScalars.contains($0) }
+    }
+
+    static func isEnvironmentName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, first == "_" || isAlpha(first) else { return false }
+        return text.unicodeScalars.allSatisfy { $0 == "_" || isAlnum($0) }
+    }
+
+    static func isHeaderName(_ text: String) -> Bool {
+        !text.isEmpty && text.unicodeScalars.allSatisfy { isAlnum($0) || "!#$%&'*+-.^_`|~".unicodeScalars.contains($0) }
+    }
+
+    /// A header value: visible ASCII and spaces; CR/LF would split the request.
+    static func isHeaderValue(_ text: String) -> Bool {
+        text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value < 0x7f }
+    }
+
+    static func isHTTPURL(_ text: String) -> Bool {
+        guard text.hasPrefix("https://") || text.hasPrefix("http://") else { return false }
+        let rest = text.drop(while: { $0 != "/" }).dropFirst(2)
+        guard let host = rest.split(separator: "/").first, !host.isEmpty else { return false }
+        return text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7f }
+    }
+
+    static func isAlpha(_ s: Unicode.Scalar) -> Bool { (s >= "a" && s <= "z") || (s >= "A" && s <= "Z") }
+    static func isDigit(_ s: Unicode.Scalar) -> Bool { s >= "0" && s <= "9" }
+    static func isAlnum(_ s: Unicode.Scalar) -> Bool { isAlpha(s) || isDigit(s) }
+    static func isWord(_ s: Unicode.Scalar) -> Bool { isAlnum(s) || s == "_" }
+    static func isLowerAlnum(_ s: Unicode.Scalar) -> Bool { (s >= "a" && s <= "z") || isDigit(s) }
+    static func isHex(_ s: Unicode.Scalar) -> Bool { isDigit(s) || (s >= "a" && s <= "f") }
+}

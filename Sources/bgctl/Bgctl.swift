@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import NginxConfigGen
+
+@main
+struct Bgctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bgctl",
+        abstract: "Blue-green deployments on a plain Docker host: two pools, one nginx, zero dropped requests.",
+        discussion: """
+        Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
+        64 usage error, 65 invalid spec, 69 Docker unavailable.
+        """,
+        version: "0.1.0",
+        subcommands: [Validate.self, Render.self]
+    )
+
+    /// `-f` given before the subcommand (`bgctl -f FILE switch green`); a subcommand's own `-f` wins.
+    @Option(name: [.customShort("f"), .customLong("file")],
+            help: ArgumentHelp("The spec to read (default: $BGCTL_FILE, else bgctl.yaml).", valueName: "FILE"))
+    var file: String?
+}
+
+/// Options every command that reads the spec takes.
+struct SpecOptions: ParsableArguments {
+    @Option(name: [.customShort("f"), .customLong("file")],
+            help: ArgumentHelp("The spec to read (default: $BGCTL_FILE, else bgctl.yaml).", valueName: "FILE"))
+    var file: String?
+
+    @ParentCommand var root: Bgctl
+
+    var path: String {
+        if let file { return file }
+        if let file = root.file { return file }
+        if let env = ProcessInfo.processInfo.environment["BGCTL_FILE"], !env.isEmpty { return env }
+        return "bgctl.yaml"
+    }
+
+    func load() throws -> DeploymentSpec {
+        switch SpecLoader.load(path: path, environment: ProcessInfo.processInfo.environment) {
+        case .success(let spec): return spec
+        case .failure(let error): throw CLIError.invalidSpec(error)
+        }
+    }
+
+    var directory: String {
+        let dir = (path as NSString).deletingLastPathComponent
+        return dir.isEmpty ? "." : dir
+    }
+
+    func renderer() throws -> ConfigRenderer {
+        let templates = try TemplateLocator.find(environment: ProcessInfo.processInfo.environment,
+                                                 specDirectory: directory,
+                                                 executablePath: CommandLine.arguments.first.flatMap(Executable.path))
+        return try ConfigRenderer(templatesDirectory: templates)
+    }
+}
+
+enum Executable {
+    /// The running binary's path, for finding files installed beside it.
+    static func path(_ argv0: String) -> String? {
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
+        return argv0.contains("/") ? argv0 : nil
+    }
+}

@@ -1,0 +1,29 @@
+import ArgumentParser
+import NginxConfigGen
+
+extension Bgctl {
+    struct Render: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the nginx configuration bgctl generates, or write it into a folder atomically.")
+
+        @OptionGroup var spec: SpecOptions
+        @Option(help: "Render with this pool live instead of the spec's `active`.") var active: Pool?
+        @Option(help: ArgumentHelp("Write the files into DIR (temp file + rename) instead of printing.", valueName: "DIR"))
+        var out: String?
+
+        func run() async throws {
+            try await reporting {
+                let loaded = try spec.load()
+                let config = try spec.renderer().render(loaded, live: active ?? loaded.active)
+                if let out {
+                    try AtomicWriter.write(config, into: out)
+                    Terminal.stderr("wrote \(config.files.keys.sorted().joined(separator: ", ")) to \(out)")
+                } else {
+                    print(config.listing, terminator: "")
+                }
+            }
+        }
+    }
+}
+
+extension Pool: ExpressibleByArgument {}
