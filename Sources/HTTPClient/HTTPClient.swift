@@ -1,0 +1,139 @@
+import CCurl
+import Foundation
+
+/// One HTTP exchange's outcome. A non-2xx status is a response, not an error.
+public struct HTTPResponse: Sendable {
+    public let status: Int
+    /// Header names lowercased; the last value wins.
+    public let headers: [String: String]
+    public let body: [UInt8]
+    public let elapsedMilliseconds: Double
+
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// A transport failure (no response). The message never contains the URL: URLs may carry secrets.
+public struct HTTPError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case timeout, connect, other }
+    public let kind: Kind
+    public let message: String
+
+    public var description: String { message }
+}
+
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]?
+    public var timeout: Double
+    public var connectTimeout: Double
+
+    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+                timeout: Double = 5, connectTimeout: Double = 2) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+        self.connectTimeout = connectTimeout
+    }
+}
+
+/// Blocking HTTP over libcurl, one fresh connection per request (a probe must not ride a kept-alive
+/// connection to an nginx worker of an older configuration). Call it off the cooperative pool.
+public struct HTTPClient: Sendable {
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    public init() {
+        _ = Self.globalInit
+    }
+
+    public func perform(_ request: HTTPRequest) -> Result<HTTPResponse, HTTPError> {
+        guard let handle = curl_easy_init() else {
+            return .failure(HTTPError(kind: .other, message: "libcurl could not create a handle"))
+        }
+        defer { curl_easy_cleanup(handle) }
+        let sink = ResponseSink()
+        let unmanaged = Unmanaged.passRetained(sink)
+        defer { unmanaged.release() }
+
+        bgctl_curl_setopt_string(handle, CURLOPT_URL, request.url)
+        bgctl_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        bgctl_curl_setopt_long(handle, CURLOPT_FORBID_REUSE, 1)
+        bgctl_curl_setopt_long(handle, CURLOPT_FRESH_CONNECT, 1)
+        bgctl_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
+        bgctl_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000))
+        bgctl_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
+        bgctl_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+        bgctl_curl_setopt_string(handle, CURLOPT_USERAGENT, "bgctl/0.1")
+        bgctl_curl_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+        if request.method == "HEAD" { bgctl_curl_setopt_long(handle, CURLOPT_NOBODY, 1) }
+        if let body = request.body {
+            bgctl_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
+            body.withUnsafeBufferPointer { buffer in
+                _ = bgctl_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress))
+            }
+        }
+        var list: UnsafeMutablePointer<curl_slist>?
+        for (name, value) in request.headers {
+            list = curl_slist_append(list, "\(name): \(value)")
+        }
+        if request.body != nil && !request.headers.contains(where: { $0.0.lowercased() == "expect" }) {
+            list = curl_slist_append(list, "Expect:")
+        }
+        defer { curl_slist_free_all(list) }
+        if let list { bgctl_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list)) }
+
+        let context = unmanaged.toOpaque()
+        bgctl_curl_setopt_write_function(handle, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
+            let sink = Unmanaged<ResponseSink>.fromOpaque(userdata!).takeUnretainedValue()
+            let length = size * count
+            if let data, sink.body.count < ResponseSink.limit {
+                sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: min(length, ResponseSink.limit - sink.body.count)))
+            }
+            return length
+        }
+        bgctl_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
+        bgctl_curl_setopt_write_function(handle, CURLOPT_HEADERFUNCTION) { data, size, count, userdata in
+            let sink = Unmanaged<ResponseSink>.fromOpaque(userdata!).takeUnretainedValue()
+            let length = size * count
+            if let data {
+                let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+                if line.hasPrefix("HTTP/") {
+                    sink.headers = [:]
+                } else if let colon = line.firstIndex(of: ":") {
+                    let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
+                    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+                    sink.headers[name] = value
+                }
+            }
+            return length
+        }
+        bgctl_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+
+        let started = DispatchTime.now()
+        let code = curl_easy_perform(handle)
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
+        guard code == CURLE_OK else {
+            let text = String(cString: curl_easy_strerror(code))
+            let kind: HTTPError.Kind = code == CURLE_OPERATION_TIMEDOUT ? .timeout
+                : (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST) ? .connect : .other
+            return .failure(HTTPError(kind: kind, message: "\(text) after \(Int(elapsed)) ms"))
+        }
+        var status = 0
+        bgctl_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return .success(HTTPResponse(status: status, headers: sink.headers, body: sink.body, elapsedMilliseconds: elapsed))
+    }
+
+    public func get(_ url: String, timeout: Double = 5) -> Result<HTTPResponse, HTTPError> {
+        perform(HTTPRequest(url: url, timeout: timeout, connectTimeout: min(timeout, 2)))
+    }
+}
+
+private final class ResponseSink {
+    static let limit = 1 << 20
+    var headers: [String: String] = [:]
+    var body: [UInt8] = []
+}

@@ -12,7 +12,7 @@ struct Bgctl: AsyncParsableCommand {
         64 usage error, 65 invalid spec, 69 Docker unavailable.
         """,
         version: "0.1.0",
-        subcommands: [Validate.self, Render.self]
+        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self]
     )
 
     /// `-f` given before the subcommand (`bgctl -f FILE switch green`); a subcommand's own `-f` wins.

@@ -51,10 +51,9 @@ public enum AtomicWriter {
     /// Writes every file of a rendered configuration into `directory`, the main file last so that a
     /// reload never sees a main file that includes a site file not yet written.
     public static func write(_ config: RenderedConfig, into directory: String) throws {
-        let order = config.files.keys.filter { $0 != RenderedConfig.mainFile }.sorted()
-            + config.files.keys.filter { $0 == RenderedConfig.mainFile }
-        for name in order {
-            try write(config.files[name]!, to: (directory as NSString).appendingPathComponent(name))
+        for name in RenderedConfig.writeOrder {
+            guard let contents = config.files[name] else { continue }
+            try write(contents, to: (directory as NSString).appendingPathComponent(name))
         }
     }
 }

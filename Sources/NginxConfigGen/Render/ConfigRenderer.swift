@@ -5,6 +5,9 @@ import Mustache
 public struct RenderedConfig: Sendable, Equatable {
     public static let mainFile = "nginx.conf"
     public static let siteFile = "bgctl.conf"
+    /// The order files are replaced in: the included file first, so that the main file never names
+    /// a site file that is not there yet.
+    public static let writeOrder = [siteFile, mainFile]
 
     public let files: [String: String]
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Makes this machine ready for bgctl's tests and demo: installs the Debian packages they need and
+# starts dockerd when no engine answers. Safe to run again; changes nothing that is already right.
+set -euo pipefail
+
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+[ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || need+=(libcurl4-openssl-dev)
+command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx wget || need+=(busybox-static)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "host-setup: installing ${need[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "host-setup: need root to install packages (run as root or install: ${need[*]})" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if docker info >/dev/null 2>&1; then
+  exit 0
+fi
+if pgrep -x dockerd >/dev/null 2>&1; then
+  echo "host-setup: dockerd is running but not answering yet; waiting"
+else
+  if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+    rm -f /var/run/docker.pid
+  fi
+  echo "host-setup: starting dockerd (log: /var/log/bgctl-dockerd.log)"
+  command -v containerd >/dev/null 2>&1 || true
+  setsid dockerd >/var/log/bgctl-dockerd.log 2>&1 < /dev/null &
+fi
+for _ in $(seq 1 150); do
+  if docker info >/dev/null 2>&1; then
+    echo "host-setup: docker engine ready ($(docker version --format '{{.Server.Version}}'))"
+    exit 0
+  fi
+  sleep 0.2
+done
+echo "host-setup: dockerd did not answer within 30 s; last log lines:" >&2
+tail -n 20 /var/log/bgctl-dockerd.log >&2 || true
+exit 1

@@ -1,0 +1,132 @@
+/// Builders named after docker verbs. They execute nothing; they return the command to run.
+public enum Docker {
+    public static let label = "io.bgctl.project"
+    public static let roleLabel = "io.bgctl.role"
+    public static let poolLabel = "io.bgctl.pool"
+    public static let hashLabel = "io.bgctl.config-hash"
+
+    public static func version() -> DockerCommand {
+        DockerCommand(["version", "--format", "{{.Server.Version}}"], mutates: false)
+    }
+
+    public static func inspectContainers(_ names: [String]) -> DockerCommand {
+        DockerCommand(["container", "inspect"] + names, mutates: false)
+    }
+
+    public static func inspectNetwork(_ name: String) -> DockerCommand {
+        DockerCommand(["network", "inspect", name], mutates: false)
+    }
+
+    public static func inspectImage(_ image: String) -> DockerCommand {
+        DockerCommand(["image", "inspect", "--format", "{{.Id}}", image], mutates: false)
+    }
+
+    public static func createNetwork(_ name: String, subnet: String, project: String) -> DockerCommand {
+        DockerCommand(["network", "create", "--driver", "bridge", "--subnet", subnet,
+                       "--label", "\(label)=\(project)", name], mutates: true)
+    }
+
+    public static func removeNetwork(_ name: String) -> DockerCommand {
+        DockerCommand(["network", "rm", name], mutates: true)
+    }
+
+    public static func run(_ container: ContainerConfig) -> DockerCommand {
+        var args = ["run", "--detach", "--name", container.name, "--network", container.network]
+        if let ip = container.ipAddress { args += ["--ip", ip] }
+        args += ["--restart", "unless-stopped", "--pull", container.pull.rawValue]
+        for (key, value) in container.labels.sorted(by: { $0.key < $1.key }) {
+            args += ["--label", "\(key)=\(value)"]
+        }
+        for name in container.environment.keys.sorted() {
+            args += ["--env", name]
+        }
+        for publish in container.publish {
+            args += ["--publish", publish]
+        }
+        for mount in container.mounts {
+            args += ["--volume", mount]
+        }
+        for tmpfs in container.tmpfs {
+            args += ["--tmpfs", tmpfs]
+        }
+        if let health = container.health {
+            if let command = health.command { args += ["--health-cmd", command] }
+            args += ["--health-interval", health.interval, "--health-timeout", health.timeout,
+                     "--health-retries", String(health.retries), "--health-start-period", health.startPeriod]
+        }
+        if let stopSignal = container.stopSignal { args += ["--stop-signal", stopSignal] }
+        if let stopTimeout = container.stopTimeout { args += ["--stop-timeout", String(stopTimeout)] }
+        if let entrypoint = container.entrypoint { args += ["--entrypoint", entrypoint] }
+        args.append(container.image)
+        args += container.command
+        return DockerCommand(args, mutates: true, secretEnvironment: container.environment)
+    }
+
+    public static func start(_ name: String) -> DockerCommand {
+        DockerCommand(["start", name], mutates: true)
+    }
+
+    public static func remove(_ name: String) -> DockerCommand {
+        DockerCommand(["rm", "--force", "--volumes", name], mutates: true)
+    }
+
+    public static func stop(_ name: String, timeout: Int) -> DockerCommand {
+        DockerCommand(["stop", "--time", String(timeout), name], mutates: true)
+    }
+
+    public static func exec(_ name: String, _ command: [String], mutates: Bool) -> DockerCommand {
+        DockerCommand(["exec", name] + command, mutates: mutates)
+    }
+
+    public static func logs(_ name: String, tail: Int) -> DockerCommand {
+        DockerCommand(["logs", "--tail", String(tail), name], mutates: false)
+    }
+}
+
+/// Everything `docker run` needs to create one of bgctl's containers.
+public struct ContainerConfig: Sendable, Equatable {
+    public struct Health: Sendable, Equatable {
+        /// Nil keeps the image's own HEALTHCHECK command (scratch images have no shell for --health-cmd).
+        public var command: String?
+        public var interval: String
+        public var timeout: String
+        public var retries: Int
+        public var startPeriod: String
+    }
+
+    public var name: String
+    public var image: String
+    public var network: String
+    public var ipAddress: String?
+    public var pull: PullPolicyValue
+    public var labels: [String: String]
+    public var environment: [String: String]
+    public var publish: [String]
+    public var mounts: [String]
+    public var tmpfs: [String]
+    public var health: Health?
+    public var stopSignal: String?
+    public var stopTimeout: Int?
+    public var entrypoint: String?
+    public var command: [String]
+
+    /// A digest of everything that shapes the container, stored as a label, so `up` can tell
+    /// whether an existing container still matches the spec.
+    public var fingerprint: String {
+        var parts = [name, image, network, ipAddress ?? "", entrypoint ?? "", stopSignal ?? "", stopTimeout.map(String.init) ?? ""]
+        parts += labels.filter { $0.key != Docker.hashLabel }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        parts += environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        parts += publish + mounts + tmpfs + command
+        if let health { parts += [health.command ?? "", health.interval, health.timeout, String(health.retries), health.startPeriod] }
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in parts.joined(separator: "\u{1F}").utf8 {
+            hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211
+        }
+        return String(hash, radix: 16)
+    }
+}
+
+/// The pull policy as docker spells it.
+public enum PullPolicyValue: String, Sendable, Equatable {
+    case missing, always, never
+}

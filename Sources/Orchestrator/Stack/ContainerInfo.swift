@@ -1,0 +1,62 @@
+import Foundation
+
+/// What `docker container inspect` says about one container, reduced to what bgctl reads.
+public struct ContainerInfo: Sendable, Equatable {
+    public var name: String
+    public var id: String
+    /// created, running, restarting, exited, paused, dead.
+    public var state: String
+    /// healthy, unhealthy, starting; nil when the container has no health check.
+    public var health: String?
+    public var healthLog: [String]
+    public var image: String
+    public var labels: [String: String]
+    public var startedAt: Date?
+    public var exitCode: Int
+
+    public var isRunning: Bool { state == "running" }
+    /// Running and, when it has a health check, healthy.
+    public var isHealthy: Bool { isRunning && (health == nil || health == "healthy") }
+
+    /// Parses the JSON array `docker container inspect` prints (also when some names were missing).
+    public static func parseInspect(_ json: String) -> [ContainerInfo] {
+        guard let data = json.data(using: .utf8),
+              let array = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [] }
+        return array.compactMap { object in
+            guard let rawName = object["Name"] as? String else { return nil }
+            let state = object["State"] as? [String: Any] ?? [:]
+            let config = object["Config"] as? [String: Any] ?? [:]
+            let health = state["Health"] as? [String: Any]
+            let log = (health?["Log"] as? [[String: Any]] ?? []).compactMap { entry -> String? in
+                guard let output = entry["Output"] as? String else { return nil }
+                let code = entry["ExitCode"] as? Int ?? -1
+                return "exit \(code): \(output.trimmingCharacters(in: .whitespacesAndNewlines))"
+            }
+            return ContainerInfo(
+                name: rawName.hasPrefix("/") ? String(rawName.dropFirst()) : rawName,
+                id: object["Id"] as? String ?? "",
+                state: state["Status"] as? String ?? "unknown",
+                health: health?["Status"] as? String,
+                healthLog: log,
+                image: config["Image"] as? String ?? "",
+                labels: config["Labels"] as? [String: String] ?? [:],
+                startedAt: (state["StartedAt"] as? String).flatMap(Self.parseDate),
+                exitCode: state["ExitCode"] as? Int ?? 0
+            )
+        }
+    }
+
+    static func parseDate(_ text: String) -> Date? {
+        // Docker prints nanoseconds; ISO8601DateFormatter takes at most milliseconds.
+        var trimmed = text
+        if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+            let fraction = text[text.index(after: dot)..<zone].prefix(3)
+            trimmed = String(text[..<dot]) + "." + fraction + String(text[zone...])
+        }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: trimmed) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+
+/// Serialises operations on one stack with flock(2) on state/lock. The kernel drops the lock when the
+/// holder exits, however it exits, so a killed bgctl never leaves a stale lock; lock.json says who holds it.
+public final class StackLock: @unchecked Sendable {
+    public struct Holder: Codable, Sendable, Equatable, CustomStringConvertible {
+        public var pid: Int32
+        public var who: String
+        public var command: String
+        public var since: String
+
+        public var description: String { "\(command) by \(who) (pid \(pid)) since \(since)" }
+    }
+
+    private let fd: Int32
+    private let infoPath: String
+
+    private init(fd: Int32, infoPath: String) {
+        self.fd = fd
+        self.infoPath = infoPath
+    }
+
+    /// Takes the lock, waiting up to `wait` seconds; `onWait` is called once with the holder if it must wait.
+    public static func acquire(_ paths: StackPaths, holder: Holder, wait: Double,
+                               onWait: (Holder?) -> Void = { _ in }) throws -> StackLock {
+        try FileManager.default.createDirectory(atPath: paths.stateDir, withIntermediateDirectories: true)
+        let fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OrchestratorError.state("cannot open \(paths.lockFile): \(String(cString: strerror(errno)))") }
+        let deadline = Date().addingTimeInterval(wait)
+        var told = false
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let current = currentHolder(paths)
+            if Date() >= deadline {
+                close(fd)
+                throw OrchestratorError.lockTimeout(holder: current?.description ?? "unknown holder")
+            }
+            if !told {
+                onWait(current)
+                told = true
+            }
+            usleep(50_000)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        if let data = try? encoder.encode(holder) {
+            try? String(decoding: data, as: UTF8.self).write(toFile: paths.lockInfoFile, atomically: true, encoding: .utf8)
+        }
+        return StackLock(fd: fd, infoPath: paths.lockInfoFile)
+    }
+
+    public func release() {
+        unlink(infoPath)
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+
+    /// Who holds the lock now, or nil when nobody does (lock.json left by a killed holder is ignored).
+    public static func currentHolder(_ paths: StackPaths) -> Holder? {
+        let fd = open(paths.lockFile, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        guard let data = FileManager.default.contents(atPath: paths.lockInfoFile) else {
+            return Holder(pid: 0, who: "unknown", command: "unknown", since: "")
+        }
+        return try? JSONDecoder().decode(Holder.self, from: data)
+    }
+}

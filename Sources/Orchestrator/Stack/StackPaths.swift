@@ -1,0 +1,31 @@
+import Foundation
+import NginxConfigGen
+
+/// Where a stack keeps its files on the host. All paths are absolute (Docker bind mounts need that).
+public struct StackPaths: Sendable, Equatable {
+    public let stateDir: String
+
+    public init(spec: DeploymentSpec, specDirectory: String) {
+        let base = spec.stateDir.hasPrefix("/") ? spec.stateDir
+            : (Self.absolute(specDirectory) as NSString).appendingPathComponent(spec.stateDir)
+        self.stateDir = (base as NSString).standardizingPath
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
+    }
+
+    /// Mounted into the proxy at /bgctl/conf; bgctl renames files here.
+    public var nginxDir: String { join("nginx") }
+    /// Candidate configuration, tested with `nginx -t` before it replaces the live files.
+    public var nextDir: String { join("nginx/next") }
+    /// Mounted into the proxy at /bgctl/logs; holds access.log.
+    public var logsDir: String { join("logs") }
+    public var accessLog: String { join("logs/access.log") }
+    public var stateFile: String { join("state.json") }
+    public var historyFile: String { join("history.jsonl") }
+    public var lockFile: String { join("lock") }
+    public var lockInfoFile: String { join("lock.json") }
+
+    private func join(_ component: String) -> String { (stateDir as NSString).appendingPathComponent(component) }
+}

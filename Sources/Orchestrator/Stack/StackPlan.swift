@@ -1,0 +1,97 @@
+import NginxConfigGen
+
+/// Pure functions from the spec to the containers bgctl runs and the actions `up` takes.
+public enum StackPlan {
+    public static let nginxBinary = "/usr/sbin/nginx"
+    static let nginxBase = [nginxBinary, "-p", "/bgctl/", "-e", "stderr"]
+
+    public static func poolContainer(_ spec: DeploymentSpec, _ pool: Pool, pull: PullPolicy) -> ContainerConfig {
+        let poolSpec = spec.pool(pool)
+        var environment = spec.app.env.merging(poolSpec.env) { _, poolValue in poolValue }
+        environment["APP_POOL"] = pool.rawValue
+        environment["RELEASE_ID"] = poolSpec.release
+        environment["PORT"] = String(spec.app.port)
+        var config = ContainerConfig(
+            name: spec.containerName(pool),
+            image: poolSpec.image,
+            network: spec.network.name,
+            ipAddress: spec.address(of: pool),
+            pull: PullPolicyValue(rawValue: pull.rawValue)!,
+            labels: [Docker.label: spec.project, Docker.roleLabel: "pool", Docker.poolLabel: pool.rawValue,
+                     "io.bgctl.release": poolSpec.release],
+            environment: environment,
+            publish: ["127.0.0.1:\(poolSpec.previewPort):\(spec.app.port)"],
+            mounts: [],
+            tmpfs: [],
+            health: ContainerConfig.Health(command: nil,
+                                           interval: spec.app.health.interval.description,
+                                           timeout: spec.app.health.timeout.description,
+                                           retries: spec.app.health.retries,
+                                           startPeriod: spec.app.health.startPeriod.description),
+            stopSignal: nil,
+            stopTimeout: 10,
+            entrypoint: nil,
+            command: []
+        )
+        config.labels[Docker.hashLabel] = config.fingerprint
+        return config
+    }
+
+    public static func proxyContainer(_ spec: DeploymentSpec, paths: StackPaths, pull: PullPolicy) -> ContainerConfig {
+        let port = spec.proxy.listen.port
+        var config = ContainerConfig(
+            name: spec.proxyContainerName,
+            image: spec.proxy.image,
+            network: spec.network.name,
+            ipAddress: nil,
+            pull: PullPolicyValue(rawValue: pull.rawValue)!,
+            labels: [Docker.label: spec.project, Docker.roleLabel: "proxy"],
+            environment: [:],
+            publish: ["\(spec.proxy.listen.host):\(port):\(port)"],
+            mounts: ["\(paths.nginxDir):/bgctl/conf:ro", "\(paths.logsDir):/bgctl/logs"],
+            tmpfs: ["/bgctl/run", "/bgctl/tmp:mode=1777"],
+            health: ContainerConfig.Health(command: "wget -q -O /dev/null http://127.0.0.1:\(port)\(spec.proxy.healthPath) || exit 1",
+                                           interval: "1s", timeout: "1s", retries: 3, startPeriod: "1s"),
+            stopSignal: "SIGQUIT",
+            stopTimeout: Int(spec.proxy.shutdownTimeout.seconds.rounded(.up)) + 5,
+            entrypoint: nginxBinary,
+            command: ["-p", "/bgctl/", "-e", "stderr", "-c", "/bgctl/conf/nginx.conf"]
+        )
+        config.labels[Docker.hashLabel] = config.fingerprint
+        return config
+    }
+
+    /// `nginx -t` on the candidate configuration in nginx/next/ (mounted at /bgctl/conf/next).
+    public static func nginxTest(_ spec: DeploymentSpec, candidate: Bool) -> DockerCommand {
+        let conf = candidate ? "/bgctl/conf/next/nginx.conf" : "/bgctl/conf/nginx.conf"
+        return Docker.exec(spec.proxyContainerName, nginxBase + ["-c", conf, "-t"], mutates: false)
+    }
+
+    public static func nginxReload(_ spec: DeploymentSpec) -> DockerCommand {
+        Docker.exec(spec.proxyContainerName, nginxBase + ["-c", "/bgctl/conf/nginx.conf", "-s", "reload"], mutates: true)
+    }
+
+    /// What `up` does with one pool's container.
+    public enum PoolAction: Sendable, Equatable {
+        case create
+        case keep
+        case start
+        case recreate(reason: String)
+        /// The spec changed but the pool is live: bgctl will not recreate the container serving traffic.
+        case keepChangedLive(reason: String)
+    }
+
+    public static func poolAction(desired: ContainerConfig, existing: ContainerInfo?, isLive: Bool) -> PoolAction {
+        guard let existing else { return .create }
+        if existing.labels[Docker.hashLabel] != desired.labels[Docker.hashLabel] {
+            var reason = "its spec changed"
+            if existing.image != desired.image { reason = "image \(existing.image) → \(desired.image)" }
+            else if existing.labels["io.bgctl.release"] != desired.labels["io.bgctl.release"] {
+                reason = "release \(existing.labels["io.bgctl.release"] ?? "?") → \(desired.labels["io.bgctl.release"] ?? "?")"
+            }
+            return isLive && existing.isRunning ? .keepChangedLive(reason: reason) : .recreate(reason: reason)
+        }
+        if existing.state == "running" || existing.state == "restarting" { return .keep }
+        return .start
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import NginxConfigGen
+
+/// `bgctl status --json`: a stable, documented shape (see README). Keys are snake_case.
+public struct StackStatus: Codable, Sendable {
+    public struct PoolStatus: Codable, Sendable {
+        public var container: String
+        public var state: String
+        public var health: String?
+        public var image: String?
+        public var release: String
+        public var uptimeSeconds: Int?
+        public var previewPort: Int
+        public var probe: String
+        public var live: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case container, state, health, image, release, probe, live
+            case uptimeSeconds = "uptime_seconds"
+            case previewPort = "preview_port"
+        }
+    }
+
+    public struct ProxyStatus: Codable, Sendable {
+        public var container: String
+        public var state: String
+        public var health: String?
+        public var listen: String
+        public var servedBy: String?
+        public var probe: String
+        public var configInSync: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case container, state, health, listen, probe
+            case servedBy = "served_by"
+            case configInSync = "config_in_sync"
+        }
+    }
+
+    public var project: String
+    public var live: Pool
+    /// healthy, degraded or not_serving; the exit status follows it (0, 3, 4).
+    public var overall: String
+    public var problems: [String]
+    public var pools: [String: PoolStatus]
+    public var proxy: ProxyStatus
+    public var lastSwitch: HistoryEntry?
+    public var lock: StackLock.Holder?
+    public var stateDir: String
+
+    enum CodingKeys: String, CodingKey {
+        case project, live, overall, problems, pools, proxy, lock
+        case lastSwitch = "last_switch"
+        case stateDir = "state_dir"
+    }
+}
+
+extension Stack {
+    /// Reads what runs and probes it; changes nothing.
+    public func status() throws -> StackStatus {
+        try ensureEngine()
+        let containers = try inspect(allContainerNames)
+        let state = try StateStore.load(paths)
+        let live = state?.live ?? spec.active
+        var problems: [String] = []
+        var pools: [String: StackStatus.PoolStatus] = [:]
+        var healthy: [Pool: Bool] = [:]
+        for pool in Pool.allCases {
+            let name = spec.containerName(pool)
+            let info = containers[name]
+            let ours = info.map { $0.labels[Docker.label] == spec.project } ?? true
+            let probe = info?.isRunning == true ? (probePool(pool) ?? "ok") : "not probed"
+            let isHealthy = ours && (info?.isHealthy ?? false) && probe == "ok"
+            healthy[pool] = isHealthy
+            if !isHealthy {
+                let what = info == nil ? "missing" : (ours ? "\(info!.state)\(info!.health.map { "/\($0)" } ?? "")" : "not created by bgctl")
+                problems.append("\(pool == live ? "live" : "idle") pool \(pool.rawValue) is not healthy (\(what)\(probe != "ok" && probe != "not probed" ? "; \(probe)" : ""))")
+            }
+            pools[pool.rawValue] = StackStatus.PoolStatus(
+                container: name, state: info?.state ?? "missing", health: info?.health, image: info?.image,
+                release: info?.labels["io.bgctl.release"] ?? spec.pool(pool).release,
+                uptimeSeconds: info?.isRunning == true ? info?.startedAt.map { Int(Date().timeIntervalSince($0)) } : nil,
+                previewPort: spec.pool(pool).previewPort, probe: probe, live: pool == live)
+        }
+
+        let proxyInfo = containers[spec.proxyContainerName]
+        var servedBy: String?
+        var proxyProbe = "not probed"
+        if proxyInfo?.isRunning == true {
+            switch http.get(proxyProbeBase + spec.app.health.path, timeout: 2) {
+            case .success(let response):
+                servedBy = response.header("X-Bgctl-Pool").flatMap { $0.isEmpty ? nil : $0 }
+                proxyProbe = (200..<300).contains(response.status) ? "ok" : "answered \(response.status)"
+            case .failure(let error):
+                proxyProbe = "\(error)"
+            }
+        }
+        let inSync = currentFiles() == renderer.render(spec, live: live).files
+        if !inSync { problems.append("the proxy's configuration differs from what bgctl renders now (run bgctl up)") }
+        let serving = proxyInfo?.isRunning == true && proxyProbe == "ok"
+        if !serving { problems.insert("the proxy is not serving (\(proxyInfo?.state ?? "missing"); \(proxyProbe))", at: 0) }
+        if serving, let servedBy, servedBy != live.rawValue {
+            problems.append("requests are served by \(servedBy), not the live pool \(live.rawValue) (failover)")
+        }
+        let overall = !serving ? "not_serving" : (problems.isEmpty ? "healthy" : "degraded")
+        return StackStatus(
+            project: spec.project, live: live, overall: overall, problems: problems, pools: pools,
+            proxy: StackStatus.ProxyStatus(container: spec.proxyContainerName, state: proxyInfo?.state ?? "missing",
+                                           health: proxyInfo?.health, listen: spec.proxy.listen.description,
+                                           servedBy: servedBy, probe: proxyProbe, configInSync: inSync),
+            lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import NginxConfigGen
+
+public struct SwitchOutcome: Sendable {
+    public var from: Pool
+    public var to: Pool
+    public var alreadyLive: Bool
+    /// Seconds per step, in order: check, test, reload, verify.
+    public var timings: [(String, Double)]
+    public var total: Double
+}
+
+extension Stack {
+    /// Makes `target` the live pool with an nginx reload. Order: lock → check the target → render
+    /// the candidate → `nginx -t` → swap files → reload → verify through the proxy → record. A
+    /// failure after the swap restores and reloads the previous files, so traffic never stays on an
+    /// unchecked pool.
+    public func switchTo(_ target: Pool, reason: String?, force: Bool, lockWait: Double) throws -> SwitchOutcome {
+        let started = DispatchTime.now()
+        try ensureEngine()
+        let lock = try acquireLock("switch \(target.rawValue)", wait: lockWait)
+        defer { lock.release() }
+
+        let state = try StateStore.load(paths)
+        let from = state?.live ?? spec.active
+        let containers = try inspect([spec.containerName(target), spec.proxyContainerName])
+        try checkOwnership(containers)
+        guard let proxy = containers[spec.proxyContainerName], proxy.isRunning else {
+            throw OrchestratorError.state("the proxy \(spec.proxyContainerName) is not running; run bgctl up first")
+        }
+        var timings: [(String, Double)] = []
+        if target == from, servedBy(target) == nil {
+            return SwitchOutcome(from: from, to: target, alreadyLive: true, timings: [], total: elapsed(since: started))
+        }
+
+        var step = DispatchTime.now()
+        if force {
+            report(.warning("--force: not checking that \(target.rawValue) is healthy"))
+        } else {
+            guard let info = containers[spec.containerName(target)] else {
+                throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(spec.containerName(target)))", detail: "the container does not exist; run bgctl up")
+            }
+            guard info.isHealthy else {
+                throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(info.name))",
+                                                  detail: "container is \(info.state)\(info.health.map { ", health \($0)" } ?? ""); refusing to switch (traffic stays on \(from.rawValue))")
+            }
+            if let failure = probePool(target) {
+                throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(info.name))", detail: "\(failure); refusing to switch (traffic stays on \(from.rawValue))")
+            }
+            report(.done("\(target.rawValue) is healthy"))
+        }
+        timings.append(("check", elapsed(since: step)))
+        step = DispatchTime.now()
+
+        let candidate = renderer.render(spec, live: target)
+        let stepTimings = try applyChecked(candidate, expecting: target)
+        timings += stepTimings
+
+        let entry = history("switch", from: from, to: target, reason: reason, result: "ok", started: started)
+        try StateStore.save(StackState(project: spec.project, live: target, updatedAt: entry.time, lastSwitch: entry), paths)
+        try StateStore.append(entry, paths)
+        _ = step
+        return SwitchOutcome(from: from, to: target, alreadyLive: false, timings: timings, total: elapsed(since: started))
+    }
+
+    /// Tests `candidate` with `nginx -t` in the proxy, swaps it in, reloads and checks that fresh
+    /// requests reach `expecting`. On any failure after the swap the previous files are restored and
+    /// reloaded before the error is thrown.
+    @discardableResult
+    func applyChecked(_ candidate: RenderedConfig, expecting target: Pool) throws -> [(String, Double)] {
+        var timings: [(String, Double)] = []
+        var step = DispatchTime.now()
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: paths.nextDir)
+        try AtomicWriter.write(candidate, into: paths.nextDir)
+        defer { try? fm.removeItem(atPath: paths.nextDir) }
+        let test = try runner.run(StackPlan.nginxTest(spec, candidate: true), timeout: 30)
+        guard test.succeeded else {
+            throw OrchestratorError.configRejected(detail: (test.stderr + test.stdout).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        report(.done("nginx -t accepted the new configuration"))
+        timings.append(("nginx -t", elapsed(since: step)))
+        step = DispatchTime.now()
+
+        let previous = currentFiles()
+        for name in RenderedConfig.writeOrder where candidate.files[name] != nil {
+            let source = (paths.nextDir as NSString).appendingPathComponent(name)
+            let destination = (paths.nginxDir as NSString).appendingPathComponent(name)
+            guard rename(source, destination) == 0 else {
+                let reason = String(cString: strerror(errno))
+                let restored = restore(previous)
+                throw OrchestratorError.switchFailed(step: "installing the configuration", detail: "rename \(name): \(reason)", restored: restored)
+            }
+        }
+        let reload = try runner.run(StackPlan.nginxReload(spec), timeout: 30)
+        guard reload.succeeded else {
+            let restored = restore(previous)
+            throw OrchestratorError.switchFailed(step: "reload", detail: (reload.stderr + reload.stdout).trimmingCharacters(in: .whitespacesAndNewlines), restored: restored)
+        }
+        timings.append(("reload", elapsed(since: step)))
+        step = DispatchTime.now()
+
+        var lastProblem = "no answer"
+        while elapsed(since: step) < verifyTimeout {
+            guard let problem = servedBy(target) else {
+                timings.append(("verify", elapsed(since: step)))
+                report(.done("\(target.rawValue) answers through the proxy"))
+                return timings
+            }
+            lastProblem = problem
+            usleep(20_000)
+        }
+        let restored = restore(previous)
+        throw OrchestratorError.switchFailed(step: "verify", detail: "\(target.rawValue) did not answer through the proxy within \(verifyTimeout) s (\(lastProblem))", restored: restored)
+    }
+
+    /// Puts back files that were live before and reloads; true when nginx took them.
+    func restore(_ previous: [String: String]) -> Bool {
+        guard !previous.isEmpty else { return false }
+        do {
+            try AtomicWriter.write(RenderedConfig(files: previous), into: paths.nginxDir)
+            let reload = try runner.run(StackPlan.nginxReload(spec), timeout: 30)
+            report(.warning("restored the previous configuration\(reload.succeeded ? "" : " but the reload failed")"))
+            return reload.succeeded
+        } catch {
+            return false
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import HTTPClient
+import NginxConfigGen
+import Orchestrator
+
+/// Options of every command that acts on the running stack.
+struct StackOptions: ParsableArguments {
+    @OptionGroup var spec: SpecOptions
+
+    @Option(help: ArgumentHelp("How long to wait for another bgctl operation's lock, e.g. 30s.", valueName: "DURATION"))
+    var lockWait: String = "60s"
+
+    func lockWaitSeconds() throws -> Double {
+        guard let duration = SpecDuration(parsing: lockWait) else {
+            throw ValidationError("--lock-wait: expected a duration such as 30s, found \"\(lockWait)\"")
+        }
+        return duration.seconds
+    }
+
+    func stack() throws -> Stack {
+        let loaded = try spec.load()
+        let environment = ProcessInfo.processInfo.environment
+        let runner: CommandRunner
+        do {
+            runner = try ProcessRunner(environment: environment)
+        } catch let error as OrchestratorError {
+            throw CLIError.dockerUnavailable(error.description)
+        }
+        return Stack(spec: loaded, paths: StackPaths(spec: loaded, specDirectory: spec.directory), runner: runner,
+                     http: HTTPClient(), renderer: try spec.renderer(), environment: environment,
+                     report: ProgressPrinter.report)
+    }
+}
+
+enum ProgressPrinter {
+    @Sendable static func report(_ progress: StackEvent) {
+        switch progress {
+        case .step(let text): Terminal.stderr(Terminal.style("→", .blue) + " " + text)
+        case .detail(let text): Terminal.stderr("  " + text)
+        case .waiting(let text): Terminal.stderr(Terminal.style("…", .dim) + " " + text)
+        case .warning(let text): Terminal.stderr(Terminal.style("!", .yellow) + " " + text)
+        case .done(let text): Terminal.stderr(Terminal.style("✓", .green) + " " + text)
+        }
+    }
+}
+
+extension ParsableCommand {
+    /// Runs an orchestrator operation, turning its errors into the documented exit statuses.
+    func orchestrating(_ body: () async throws -> Void) async throws {
+        try await reporting {
+            do {
+                try await body()
+            } catch let error as OrchestratorError {
+                throw error.isDockerUnavailable ? CLIError.dockerUnavailable(error.description) : CLIError.failed(error.description)
+            }
+        }
+    }
+}

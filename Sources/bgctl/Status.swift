@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Orchestrator
+
+extension Bgctl {
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what runs, which pool is live, health and releases.",
+            discussion: "Exit status: 0 healthy, 3 serving but degraded, 4 not serving, 69 Docker unavailable.")
+
+        @Flag(help: "Print one JSON object (documented in the README) instead of text.") var json = false
+        @OptionGroup var options: StackOptions
+
+        func run() async throws {
+            try await orchestrating {
+                let stack = try options.stack()
+                let status = try stack.status()
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                    Terminal.stdout(String(decoding: try encoder.encode(status), as: UTF8.self))
+                } else {
+                    Terminal.stdout(Self.text(status))
+                }
+                switch status.overall {
+                case "healthy": return
+                case "degraded": throw CLIError.exit(ExitStatus.degraded)
+                default: throw CLIError.exit(ExitStatus.notServing)
+                }
+            }
+        }
+
+        static func text(_ status: StackStatus) -> String {
+            func paint(_ text: String, _ good: Bool) -> String { Terminal.style(text, good ? .green : .red, stderr: false) }
+            var lines: [String] = []
+            let overall = status.overall.replacingOccurrences(of: "_", with: " ")
+            lines.append("project \(status.project): live pool \(Terminal.style(status.live.rawValue, .bold, stderr: false)), \(paint(overall, status.overall == "healthy"))")
+            lines.append("")
+            let header = ["POOL", "LIVE", "CONTAINER", "STATE", "HEALTH", "RELEASE", "IMAGE", "UPTIME", "PREVIEW"]
+            var rows = [header]
+            for name in ["blue", "green"] {
+                guard let pool = status.pools[name] else { continue }
+                rows.append([name, pool.live ? "yes" : "-", pool.container, pool.state, pool.health ?? "-",
+                             pool.release.isEmpty ? "-" : pool.release, pool.image ?? "-",
+                             pool.uptimeSeconds.map(duration) ?? "-", "127.0.0.1:\(pool.previewPort)"])
+            }
+            let widths = (0..<header.count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            for row in rows {
+                lines.append(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+            }
+            lines.append("")
+            let proxy = status.proxy
+            lines.append("proxy \(proxy.container): \(proxy.state)\(proxy.health.map { "/\($0)" } ?? ""), listen \(proxy.listen), served by \(proxy.servedBy ?? "-"), config \(proxy.configInSync ? "in sync" : "OUT OF SYNC")")
+            if let last = status.lastSwitch {
+                lines.append("last switch: \(last.from?.rawValue ?? "?") → \(last.to?.rawValue ?? "?") at \(last.time) by \(last.who)\(last.reason.map { " (\($0))" } ?? "")")
+            }
+            if let lock = status.lock { lines.append("lock: held by \(lock)") }
+            for problem in status.problems { lines.append(Terminal.style("! ", .yellow, stderr: false) + problem) }
+            return lines.joined(separator: "\n")
+        }
+
+        static func duration(_ seconds: Int) -> String {
+            if seconds < 60 { return "\(seconds)s" }
+            if seconds < 3600 { return "\(seconds / 60)m\(seconds % 60)s" }
+            return "\(seconds / 3600)h\(seconds % 3600 / 60)m"
+        }
+    }
+}

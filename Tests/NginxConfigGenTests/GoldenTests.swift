@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+@testable import NginxConfigGen
+
+/// Golden files: each folder under Golden/ holds a spec.yaml and the exact files bgctl renders from it.
+/// Run with BGCTL_RECORD_GOLDEN=1 to re-record; the change then shows up in review.
+@Suite struct GoldenTests {
+    static let goldenRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+    static let templates = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../templates").standardized.path
+    static let cases = (try? FileManager.default.contentsOfDirectory(atPath: goldenRoot.path).sorted()) ?? []
+
+    static func render(_ name: String) throws -> RenderedConfig {
+        let specPath = goldenRoot.appendingPathComponent(name).appendingPathComponent("spec.yaml").path
+        let spec = try SpecLoader.load(path: specPath, environment: [:]).get()
+        return try ConfigRenderer(templatesDirectory: templates).render(spec, live: spec.active)
+    }
+
+    @Test func thereAreGoldenCases() {
+        #expect(Self.cases.count >= 3)
+    }
+
+    @Test(arguments: cases)
+    func renderedFilesMatchTheGoldenFiles(_ name: String) throws {
+        let config = try Self.render(name)
+        let folder = Self.goldenRoot.appendingPathComponent(name)
+        #expect(config.files.keys.sorted() == ["bgctl.conf", "nginx.conf"])
+        for (file, contents) in config.files {
+            let path = folder.appendingPathComponent(file).path
+            if ProcessInfo.processInfo.environment["BGCTL_RECORD_GOLDEN"] == "1" {
+                try AtomicWriter.write(contents, to: path)
+                continue
+            }
+            let expected = try #require(FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) },
+                                        "missing \(path); record with BGCTL_RECORD_GOLDEN=1")
+            #expect(contents == expected, "\(name)/\(file) differs from the golden file")
+        }
+    }
+
+    @Test(arguments: cases)
+    func renderingIsDeterministic(_ name: String) throws {
+        #expect(try Self.render(name) == Self.render(name))
+    }
+
+    /// The real nginx parses every golden output; a template nginx rejects fails the build.
+    @Test(arguments: cases)
+    func nginxAcceptsTheRenderedConfiguration(_ name: String) throws {
+        let config = try Self.render(name)
+        let result = try NginxCheck.run(config)
+        #expect(result.status == 0, "nginx -t failed for \(name):\n\(result.output)")
+        #expect(result.output.contains("test is successful"))
+    }
+
+    @Test func nginxRejectsABrokenConfigurationSoTheCheckCanFail() throws {
+        var config = try Self.render(Self.cases[0])
+        var files = config.files
+        files["bgctl.conf"] = files["bgctl.conf"]! + "\nserver { listen 1; bogus_directive on; }\n"
+        config = RenderedConfig(files: files)
+        let result = try NginxCheck.run(config)
+        #expect(result.status != 0)
+        #expect(result.output.contains("bogus_directive"))
+    }
+}
+
+/// Runs Debian's nginx -t on a rendered configuration inside a scratch prefix, as the proxy image does.
+enum NginxCheck {
+    static func run(_ config: RenderedConfig) throws -> (status: Int32, output: String) {
+        let prefix = FileManager.default.temporaryDirectory.appendingPathComponent("bgctl-nginx-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: prefix) }
+        for dir in ["conf", "logs", "run", "tmp"] {
+            try FileManager.default.createDirectory(at: prefix.appendingPathComponent(dir), withIntermediateDirectories: true)
+        }
+        let conf = prefix.appendingPathComponent("conf").path
+        try AtomicWriter.write(config, into: conf)
+        let nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(nginx, "nginx is not installed; make test installs it"))
+        process.arguments = ["-t", "-e", "stderr", "-p", prefix.path + "/", "-c", conf + "/nginx.conf"]
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
