@@ -1,0 +1,124 @@
+"""Fixtures for bgctl's end-to-end tests: each test gets its own project on the real Docker engine,
+with free loopback ports and an unused subnet, and is cleaned up afterwards, also after a failure."""
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import textwrap
+import uuid
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BGCTL = os.environ.get("BGCTL_BIN", os.path.join(ROOT, ".build", "debug", "bgctl"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def used_subnets():
+    ids = subprocess.run(["docker", "network", "ls", "-q"], capture_output=True, text=True, check=True).stdout.split()
+    if not ids:
+        return []
+    out = subprocess.run(["docker", "network", "inspect"] + ids, capture_output=True, text=True, check=True).stdout
+    nets = []
+    for net in json.loads(out):
+        for cfg in (net.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Subnet") and ":" not in cfg["Subnet"]:
+                nets.append(ipaddress.ip_network(cfg["Subnet"]))
+    return nets
+
+
+def free_subnet():
+    taken = used_subnets()
+    for third in range(100, 250):
+        candidate = ipaddress.ip_network(f"172.29.{third}.0/24")
+        if not any(candidate.overlaps(n) for n in taken):
+            return str(candidate)
+    raise RuntimeError("no free 172.29.x.0/24 subnet")
+
+
+def remove_project(project):
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.bgctl.project={project}"],
+                         capture_output=True, text=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f"] + ids, capture_output=True)
+    nets = subprocess.run(["docker", "network", "ls", "-q", "--filter", f"label=io.bgctl.project={project}"],
+                          capture_output=True, text=True).stdout.split()
+    for net in nets:
+        subprocess.run(["docker", "network", "rm", net], capture_output=True)
+
+
+class Project:
+    """One test's stack: its spec file, ports, and helpers to run bgctl on it."""
+
+    def __init__(self, tmp_path, extra_pool_env=""):
+        self.name = "e2e-" + uuid.uuid4().hex[:8]
+        self.dir = tmp_path
+        self.proxy_port = free_port()
+        self.blue_port = free_port()
+        self.green_port = free_port()
+        self.subnet = free_subnet()
+        self.spec = tmp_path / "bgctl.yaml"
+        self.write_spec()
+
+    def write_spec(self, blue_image="bgctl/demo-app:local", green_image="bgctl/demo-app:local", extra=""):
+        self.spec.write_text(textwrap.dedent(f"""\
+            version: 1
+            project: {self.name}
+            pull: never
+            network: {{subnet: {self.subnet}}}
+            proxy:
+              listen: "127.0.0.1:{self.proxy_port}"
+              connect_timeout: 1s
+              read_timeout: 3s
+            app:
+              port: 3000
+              health: {{path: /healthz, interval: 1s, timeout: 1s, retries: 2, start_period: 5s}}
+            pools:
+              blue:  {{image: "{blue_image}", release: "r-blue", preview_port: {self.blue_port}}}
+              green: {{image: "{green_image}", release: "r-green", preview_port: {self.green_port}}}
+            active: blue
+            state_dir: state
+            """) + extra)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.proxy_port}/"
+
+    def bgctl(self, *args, check=None, timeout=180, env=None):
+        run_env = dict(os.environ, NO_COLOR="1")
+        if env:
+            run_env.update(env)
+        result = subprocess.run([BGCTL, "-f", str(self.spec)] + list(args), capture_output=True, text=True,
+                                timeout=timeout, env=run_env)
+        if check is not None:
+            assert result.returncode == check, (
+                f"bgctl {' '.join(args)} exited {result.returncode}, expected {check}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        return result
+
+    def status(self, expect):
+        result = self.bgctl("status", "--json", check=expect)
+        return json.loads(result.stdout)
+
+    def docker(self, *args, check=True):
+        return subprocess.run(["docker"] + list(args), capture_output=True, text=True, check=check, timeout=120)
+
+    def containers(self):
+        out = self.docker("ps", "-a", "--format", "{{.Names}}", "--filter", f"label=io.bgctl.project={self.name}").stdout
+        return sorted(out.split())
+
+
+@pytest.fixture
+def project(tmp_path):
+    assert os.path.exists(BGCTL), f"build bgctl first: {BGCTL}"
+    p = Project(tmp_path)
+    remove_project(p.name)
+    yield p
+    subprocess.run([BGCTL, "-f", str(p.spec), "down", "--purge"], capture_output=True, timeout=120)
+    remove_project(p.name)

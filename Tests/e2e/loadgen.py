@@ -1,0 +1,146 @@
+"""A bounded HTTP load generator for bgctl's end-to-end tests and benchmarks.
+
+Sends GET requests to one 127.0.0.1 URL from several threads: some keep their connection alive,
+some open a new connection per request. It stops at a request count or a time limit, whichever
+comes first, and records every failure.
+
+A kept-alive connection that the server closed while idle (nginx does this to idle connections
+when old workers exit at a reload) is retried once on a fresh connection, as curl, browsers and
+HTTP libraries do for idempotent requests (RFC 9112, section 9.3.1); such retries are counted
+separately. Anything else — a non-200 answer, a reset on a fresh connection, a timeout — is a failure.
+"""
+import http.client
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+
+@dataclass
+class Sample:
+    at: float           # time.monotonic() when the response arrived
+    pool: str           # X-Bgctl-Pool header ("" if missing)
+
+
+@dataclass
+class LoadResult:
+    sent: int = 0
+    ok: int = 0
+    failed: int = 0
+    stale_retries: int = 0
+    failures: list = field(default_factory=list)
+    samples: list = field(default_factory=list)
+    by_pool: dict = field(default_factory=dict)
+
+    def summary(self):
+        return (f"sent={self.sent} ok={self.ok} failed={self.failed} "
+                f"stale_keepalive_retries={self.stale_retries} by_pool={self.by_pool}")
+
+
+class Load:
+    def __init__(self, url, keepalive_clients=2, fresh_clients=2, rate_per_client=50,
+                 max_requests=20000, max_seconds=120, timeout=10):
+        parsed = urlparse(url)
+        assert parsed.hostname == "127.0.0.1", "test traffic goes to 127.0.0.1 only"
+        self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path or "/"
+        self.keepalive_clients = keepalive_clients
+        self.fresh_clients = fresh_clients
+        self.interval = 1.0 / rate_per_client
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.timeout = timeout
+        self.result = LoadResult()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = []
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        self._deadline = time.monotonic() + self.max_seconds
+        for i in range(self.keepalive_clients + self.fresh_clients):
+            keep = i < self.keepalive_clients
+            t = threading.Thread(target=self._client, args=(keep,), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=self.timeout + 5)
+        return self.result
+
+    def _claim(self):
+        with self._lock:
+            if self.result.sent >= self.max_requests:
+                return False
+            self.result.sent += 1
+            return True
+
+    def _record(self, ok, pool="", failure=None, stale_retry=False):
+        with self._lock:
+            if stale_retry:
+                self.result.stale_retries += 1
+            if ok:
+                self.result.ok += 1
+                self.result.samples.append(Sample(time.monotonic(), pool))
+                self.result.by_pool[pool] = self.result.by_pool.get(pool, 0) + 1
+            else:
+                self.result.failed += 1
+                if len(self.result.failures) < 50:
+                    self.result.failures.append(failure)
+
+    def _request(self, conn):
+        conn.request("GET", self.path, headers={"User-Agent": "bgctl-e2e-load"})
+        response = conn.getresponse()
+        response.read()
+        return response
+
+    def _client(self, keepalive):
+        conn = None
+        reused = False
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            started = time.monotonic()
+            if not self._claim():
+                break
+            stale_retry = False
+            try:
+                if conn is None or not keepalive:
+                    if conn is not None:
+                        conn.close()
+                    conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                    reused = False
+                try:
+                    response = self._request(conn)
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    if not (keepalive and reused):
+                        raise
+                    # The server closed this idle kept-alive connection: retry once on a new one.
+                    conn.close()
+                    conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                    stale_retry = True
+                    response = self._request(conn)
+                reused = True
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+                pool = response.getheader("X-Bgctl-Pool", "")
+                if response.status == 200:
+                    self._record(True, pool, stale_retry=stale_retry)
+                else:
+                    self._record(False, failure=f"HTTP {response.status} from {pool or 'no pool'}", stale_retry=stale_retry)
+            except Exception as error:  # every other error is a failed request
+                self._record(False, failure=f"{type(error).__name__}: {error}", stale_retry=stale_retry)
+                if conn is not None:
+                    conn.close()
+                conn = None
+            spare = self.interval - (time.monotonic() - started)
+            if spare > 0:
+                self._stop.wait(spare)
+        if conn is not None:
+            conn.close()
