@@ -45,7 +45,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OrchestratorTests",
-            dependencies: ["Orchestrator", "NginxConfigGen"],
+            dependencies: ["Orchestrator", "NginxConfigGen", "HTTPClient"],
             path: "Tests/OrchestratorTests"
         ),
     ],

@@ -23,6 +23,11 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+if ! python3 -c 'import pytest' >/dev/null 2>&1; then
+  echo "host-setup: installing pytest"
+  python3 -m pip install -q pytest || apt-get install -y -qq python3-pytest >/dev/null
+fi
+
 if docker info >/dev/null 2>&1; then
   exit 0
 fi

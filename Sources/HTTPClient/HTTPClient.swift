@@ -9,6 +9,13 @@ public struct HTTPResponse: Sendable {
     public let body: [UInt8]
     public let elapsedMilliseconds: Double
 
+    public init(status: Int, headers: [String: String], body: [UInt8], elapsedMilliseconds: Double) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.elapsedMilliseconds = elapsedMilliseconds
+    }
+
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
@@ -18,6 +25,11 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable { case timeout, connect, other }
     public let kind: Kind
     public let message: String
+
+    public init(kind: Kind, message: String) {
+        self.kind = kind
+        self.message = message
+    }
 
     public var description: String { message }
 }

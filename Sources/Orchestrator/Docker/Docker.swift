@@ -78,6 +78,10 @@ public enum Docker {
         DockerCommand(["exec", name] + command, mutates: mutates)
     }
 
+    public static func signal(_ name: String, _ signal: String) -> DockerCommand {
+        DockerCommand(["kill", "--signal", signal, name], mutates: true)
+    }
+
     public static func logs(_ name: String, tail: Int) -> DockerCommand {
         DockerCommand(["logs", "--tail", String(tail), name], mutates: false)
     }

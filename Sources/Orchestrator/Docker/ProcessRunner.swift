@@ -36,48 +36,57 @@ public struct ProcessRunner: CommandRunner {
         } catch {
             throw OrchestratorError.launchFailed(command: command.description, reason: "\(error)")
         }
-        let limit = outputLimit
-        let group = DispatchGroup()
-        let stdout = CappedBuffer(), stderr = CappedBuffer()
-        for (pipe, buffer) in [(out, stdout), (err, stderr)] {
-            group.enter()
-            DispatchQueue.global().async {
-                buffer.drain(pipe.fileHandleForReading, limit: limit)
-                group.leave()
-            }
-        }
-        let finished = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            process.waitUntilExit()
-            finished.signal()
-        }
+        // Both pipes are drained on this thread with poll(2): no helper threads, so a busy dispatch
+        // pool can never delay a command (it did: nginx -t took a second under thread starvation).
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(timeout * 1e9)
+        let stdout = CappedBuffer(limit: outputLimit), stderr = CappedBuffer(limit: outputLimit)
+        var open: [(Int32, CappedBuffer)] = [(out.fileHandleForReading.fileDescriptor, stdout),
+                                             (err.fileHandleForReading.fileDescriptor, stderr)]
         var timedOut = false
-        if finished.wait(timeout: .now() + timeout) == .timedOut {
-            timedOut = true
-            process.terminate()
-            if finished.wait(timeout: .now() + 2) == .timedOut {
-                kill(process.processIdentifier, SIGKILL)
-                finished.wait()
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while !open.isEmpty {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now >= deadline {
+                timedOut = true
+                break
+            }
+            var fds = open.map { pollfd(fd: $0.0, events: Int16(POLLIN), revents: 0) }
+            let ready = poll(&fds, nfds_t(fds.count), Int32(min(1000, (deadline - now) / 1_000_000 + 1)))
+            if ready < 0 && errno != EINTR { break }
+            for (index, entry) in fds.enumerated().reversed() where entry.revents != 0 {
+                let n = read(entry.fd, &chunk, chunk.count)
+                if n > 0 {
+                    open[index].1.append(chunk[0..<n])
+                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
+                    open.remove(at: index)
+                }
             }
         }
-        group.wait()
+        if timedOut {
+            process.terminate()
+            let grace = DispatchTime.now().uptimeNanoseconds + 2_000_000_000
+            while process.isRunning && DispatchTime.now().uptimeNanoseconds < grace { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+        process.waitUntilExit()
         return CommandResult(status: process.terminationStatus, stdout: stdout.text, stderr: stderr.text, timedOut: timedOut)
     }
 }
 
 /// Collects a stream's bytes up to a limit and discards the rest, so a chatty command cannot exhaust memory.
-private final class CappedBuffer: @unchecked Sendable {
+private final class CappedBuffer {
+    private let limit: Int
     private var data = Data()
     private var dropped = 0
 
-    func drain(_ handle: FileHandle, limit: Int) {
-        while true {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            let room = max(0, limit - data.count)
-            data.append(chunk.prefix(room))
-            dropped += chunk.count - min(room, chunk.count)
-        }
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func append(_ chunk: ArraySlice<UInt8>) {
+        let room = max(0, limit - data.count)
+        data.append(contentsOf: chunk.prefix(room))
+        dropped += chunk.count - min(room, chunk.count)
     }
 
     var text: String {

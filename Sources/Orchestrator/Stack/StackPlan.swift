@@ -67,8 +67,10 @@ public enum StackPlan {
         return Docker.exec(spec.proxyContainerName, nginxBase + ["-c", conf, "-t"], mutates: false)
     }
 
+    /// SIGHUP to the proxy's PID 1, the nginx master: a graceful reload. Sent through the engine's API
+    /// rather than `docker exec nginx -s reload`, which costs a process start in the container (~40 ms).
     public static func nginxReload(_ spec: DeploymentSpec) -> DockerCommand {
-        Docker.exec(spec.proxyContainerName, nginxBase + ["-c", "/bgctl/conf/nginx.conf", "-s", "reload"], mutates: true)
+        Docker.signal(spec.proxyContainerName, "HUP")
     }
 
     /// What `up` does with one pool's container.

@@ -17,71 +17,99 @@ extension Stack {
     /// unchecked pool.
     public func switchTo(_ target: Pool, reason: String?, force: Bool, lockWait: Double) throws -> SwitchOutcome {
         let started = DispatchTime.now()
-        try ensureEngine()
         let lock = try acquireLock("switch \(target.rawValue)", wait: lockWait)
         defer { lock.release() }
 
         let state = try StateStore.load(paths)
         let from = state?.live ?? spec.active
+        // The inspect doubles as the engine check: a daemon that does not answer is classified here.
         let containers = try inspect([spec.containerName(target), spec.proxyContainerName])
         try checkOwnership(containers)
         guard let proxy = containers[spec.proxyContainerName], proxy.isRunning else {
             throw OrchestratorError.state("the proxy \(spec.proxyContainerName) is not running; run bgctl up first")
         }
-        var timings: [(String, Double)] = []
         if target == from, servedBy(target) == nil {
             return SwitchOutcome(from: from, to: target, alreadyLive: true, timings: [], total: elapsed(since: started))
         }
 
-        var step = DispatchTime.now()
-        if force {
-            report(.warning("--force: not checking that \(target.rawValue) is healthy"))
-        } else {
-            guard let info = containers[spec.containerName(target)] else {
-                throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(spec.containerName(target)))", detail: "the container does not exist; run bgctl up")
-            }
-            guard info.isHealthy else {
-                throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(info.name))",
-                                                  detail: "container is \(info.state)\(info.health.map { ", health \($0)" } ?? ""); refusing to switch (traffic stays on \(from.rawValue))")
-            }
-            if let failure = probePool(target) {
-                throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(info.name))", detail: "\(failure); refusing to switch (traffic stays on \(from.rawValue))")
-            }
-            report(.done("\(target.rawValue) is healthy"))
-        }
-        timings.append(("check", elapsed(since: step)))
-        step = DispatchTime.now()
-
+        // nginx -t on the candidate runs while the target's health is checked: both must pass.
         let candidate = renderer.render(spec, live: target)
-        let stepTimings = try applyChecked(candidate, expecting: target)
-        timings += stepTimings
+        var timings: [(String, Double)] = []
+        let (testResult, checkResult) = Concurrently.both(
+            { () throws -> Double in
+                let step = DispatchTime.now()
+                try prepare(candidate)
+                return elapsed(since: step)
+            },
+            { () throws -> Double in
+                let step = DispatchTime.now()
+                try checkTarget(target, from: from, info: containers[spec.containerName(target)], force: force)
+                return elapsed(since: step)
+            })
+        do {
+            timings.append(("check", try checkResult.get()))
+            timings.append(("nginx -t", try testResult.get()))
+        } catch {
+            try? FileManager.default.removeItem(atPath: paths.nextDir)
+            throw error
+        }
+        timings += try install(candidate, expecting: target)
 
         let entry = history("switch", from: from, to: target, reason: reason, result: "ok", started: started)
         try StateStore.save(StackState(project: spec.project, live: target, updatedAt: entry.time, lastSwitch: entry), paths)
         try StateStore.append(entry, paths)
-        _ = step
         return SwitchOutcome(from: from, to: target, alreadyLive: false, timings: timings, total: elapsed(since: started))
     }
 
-    /// Tests `candidate` with `nginx -t` in the proxy, swaps it in, reloads and checks that fresh
-    /// requests reach `expecting`. On any failure after the swap the previous files are restored and
-    /// reloaded before the error is thrown.
+    /// Docker health and an HTTP probe of the target's health path; `force` skips both.
+    func checkTarget(_ target: Pool, from: Pool, info: ContainerInfo?, force: Bool) throws {
+        if force {
+            report(.warning("--force: not checking that \(target.rawValue) is healthy"))
+            return
+        }
+        guard let info else {
+            throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(spec.containerName(target)))", detail: "the container does not exist; run bgctl up")
+        }
+        guard info.isHealthy else {
+            throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(info.name))",
+                                              detail: "container is \(info.state)\(info.health.map { ", health \($0)" } ?? ""); refusing to switch (traffic stays on \(from.rawValue))")
+        }
+        if let failure = probePool(target) {
+            throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(info.name))", detail: "\(failure); refusing to switch (traffic stays on \(from.rawValue))")
+        }
+        report(.done("\(target.rawValue) is healthy"))
+    }
+
+    /// Tests, installs and verifies a configuration (see `prepare` and `install`).
     @discardableResult
     func applyChecked(_ candidate: RenderedConfig, expecting target: Pool) throws -> [(String, Double)] {
-        var timings: [(String, Double)] = []
-        var step = DispatchTime.now()
-        let fm = FileManager.default
-        try? fm.removeItem(atPath: paths.nextDir)
+        let step = DispatchTime.now()
+        do {
+            try prepare(candidate)
+        } catch {
+            try? FileManager.default.removeItem(atPath: paths.nextDir)
+            throw error
+        }
+        return [("nginx -t", elapsed(since: step))] + (try install(candidate, expecting: target))
+    }
+
+    /// Writes the candidate into nginx/next/ and has the proxy's nginx test it; the live files are untouched.
+    func prepare(_ candidate: RenderedConfig) throws {
+        try? FileManager.default.removeItem(atPath: paths.nextDir)
         try AtomicWriter.write(candidate, into: paths.nextDir)
-        defer { try? fm.removeItem(atPath: paths.nextDir) }
         let test = try runner.run(StackPlan.nginxTest(spec, candidate: true), timeout: 30)
         guard test.succeeded else {
             throw OrchestratorError.configRejected(detail: (test.stderr + test.stdout).trimmingCharacters(in: .whitespacesAndNewlines))
         }
         report(.done("nginx -t accepted the new configuration"))
-        timings.append(("nginx -t", elapsed(since: step)))
-        step = DispatchTime.now()
+    }
 
+    /// Moves the tested candidate over the live files, reloads, and checks that fresh requests reach
+    /// `target`. On any failure the previous files are restored and reloaded before the error is thrown.
+    func install(_ candidate: RenderedConfig, expecting target: Pool) throws -> [(String, Double)] {
+        defer { try? FileManager.default.removeItem(atPath: paths.nextDir) }
+        var timings: [(String, Double)] = []
+        var step = DispatchTime.now()
         let previous = currentFiles()
         for name in RenderedConfig.writeOrder where candidate.files[name] != nil {
             let source = (paths.nextDir as NSString).appendingPathComponent(name)
@@ -108,7 +136,7 @@ extension Stack {
                 return timings
             }
             lastProblem = problem
-            usleep(20_000)
+            usleep(10_000)
         }
         let restored = restore(previous)
         throw OrchestratorError.switchFailed(step: "verify", detail: "\(target.rawValue) did not answer through the proxy within \(verifyTimeout) s (\(lastProblem))", restored: restored)

@@ -257,3 +257,21 @@ final class ErrorBox: @unchecked Sendable {
         return errors.first
     }
 }
+
+enum Concurrently {
+    /// Runs two blocking jobs at the same time and returns both outcomes.
+    static func both<A, B>(_ a: () throws -> A, _ b: () throws -> B) -> (Result<A, Error>, Result<B, Error>) {
+        nonisolated(unsafe) var first: Result<A, Error>?
+        nonisolated(unsafe) var second: Result<B, Error>?
+        withoutActuallyEscaping(a) { a in
+            withoutActuallyEscaping(b) { b in
+                nonisolated(unsafe) let jobs = (a, b)
+                // Each index writes only its own slot; concurrentPerform returns after both finish.
+                DispatchQueue.concurrentPerform(iterations: 2) { index in
+                    if index == 0 { first = Result { try jobs.0() } } else { second = Result { try jobs.1() } }
+                }
+            }
+        }
+        return (first!, second!)
+    }
+}

@@ -1,0 +1,50 @@
+# bgctl: blue-green deployments on a plain Docker host.
+#   make demo   - install what is missing, build, bring up the demo stack, send traffic, switch, show status
+#   make test   - install what is missing, start dockerd, build images, run unit and end-to-end tests
+
+SWIFT       ?= swift
+BGCTL_DEBUG := .build/debug/bgctl
+BGCTL_REL   := .build/release/bgctl
+DEMO_SPEC   := examples/demo/bgctl.yaml
+
+.PHONY: all setup build release images test unit e2e demo demo-down bench bench-switch clean
+
+all: build
+
+setup:
+	@./.ci/host-setup.sh
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+images: setup
+	@./examples/images/build.sh
+
+unit: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+e2e: setup images build
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/e2e
+
+test: setup images
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/e2e
+
+demo: setup images build
+	@BGCTL=$(CURDIR)/$(BGCTL_DEBUG) ./examples/demo/run.sh
+
+demo-down: build
+	$(BGCTL_DEBUG) -f $(DEMO_SPEC) down
+
+bench: bench-switch
+
+bench-switch: setup images build
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 bench/switch.py
+
+clean:
+	rm -rf .build

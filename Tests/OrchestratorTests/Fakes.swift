@@ -1,0 +1,118 @@
+import Foundation
+import HTTPClient
+import NginxConfigGen
+@testable import Orchestrator
+
+/// A scripted docker: answers commands by their leading arguments and records every call.
+/// Strict: an unscripted command is recorded as such and answered with exit 125.
+final class ScriptedRunner: CommandRunner, @unchecked Sendable {
+    struct Rule {
+        let prefix: [String]
+        var results: [CommandResult]
+    }
+
+    private let lock = NSLock()
+    private var rules: [Rule] = []
+    private(set) var calls: [[String]] = []
+    private(set) var unscripted: [[String]] = []
+
+    /// Answers commands starting with `prefix`; several results are used in turn, the last one repeats.
+    func on(_ prefix: [String], _ results: CommandResult...) {
+        rules.append(Rule(prefix: prefix, results: results))
+    }
+
+    func run(_ command: DockerCommand, timeout: Double) throws -> CommandResult {
+        lock.lock()
+        defer { lock.unlock() }
+        calls.append(command.arguments)
+        guard let index = rules.lastIndex(where: { command.arguments.starts(with: $0.prefix) }) else {
+            unscripted.append(command.arguments)
+            return CommandResult(status: 125, stderr: "unscripted command")
+        }
+        let result = rules[index].results[0]
+        if rules[index].results.count > 1 { rules[index].results.removeFirst() }
+        return result
+    }
+
+    func calls(startingWith prefix: [String]) -> [[String]] {
+        lock.lock()
+        defer { lock.unlock() }
+        return calls.filter { $0.starts(with: prefix) }
+    }
+}
+
+/// Scripted HTTP: answers by URL suffix; each rule's answers are used in turn, the last repeats.
+final class ScriptedHTTP: HTTPProbing, @unchecked Sendable {
+    private let lock = NSLock()
+    private var rules: [(suffix: String, answers: [Result<HTTPResponse, HTTPError>])] = []
+    private(set) var requested: [String] = []
+
+    func on(_ suffix: String, _ answers: Result<HTTPResponse, HTTPError>...) {
+        rules.append((suffix, answers))
+    }
+
+    func get(_ url: String, timeout: Double) -> Result<HTTPResponse, HTTPError> {
+        lock.lock()
+        defer { lock.unlock() }
+        requested.append(url)
+        guard let index = rules.lastIndex(where: { url.hasSuffix($0.suffix) }) else {
+            return .failure(HTTPError(kind: .connect, message: "unscripted URL"))
+        }
+        let answer = rules[index].answers[0]
+        if rules[index].answers.count > 1 { rules[index].answers.removeFirst() }
+        return answer
+    }
+
+    static func ok(pool: String? = nil, status: Int = 200) -> Result<HTTPResponse, HTTPError> {
+        .success(HTTPResponse(status: status, headers: pool.map { ["x-bgctl-pool": $0] } ?? [:], body: [], elapsedMilliseconds: 1))
+    }
+}
+
+enum Fixture {
+    static let templates = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../templates").standardized.path
+
+    static let specText = """
+    version: 1
+    project: shop
+    pull: never
+    network: {subnet: 172.29.7.0/24}
+    proxy: {listen: "127.0.0.1:8080"}
+    app: {port: 3000, env: {SHARED: "1"}}
+    pools:
+      blue:  {image: "shop:1", release: "v1", preview_port: 8081, env: {DB_PASSWORD: "s3cret"}}
+      green: {image: "shop:2", release: "v2", preview_port: 8082}
+    """
+
+    static func spec() throws -> DeploymentSpec {
+        try SpecLoader.parse(yaml: specText, file: "bgctl.yaml", variables: [:]).get()
+    }
+
+    static func stack(runner: ScriptedRunner, http: ScriptedHTTP, stateDir: String) throws -> Stack {
+        var spec = try spec()
+        spec.stateDir = stateDir
+        var stack = Stack(spec: spec, paths: StackPaths(spec: spec, specDirectory: "/"), runner: runner, http: http,
+                          renderer: try ConfigRenderer(templatesDirectory: templates), environment: ["USER": "tester"],
+                          report: { _ in })
+        stack.verifyTimeout = 0.3
+        return stack
+    }
+
+    /// `docker container inspect` output for containers in the given states.
+    static func inspectJSON(_ containers: [(name: String, state: String, health: String?)], project: String = "shop") -> String {
+        let objects = containers.map { c -> String in
+            let health = c.health.map { ",\"Health\":{\"Status\":\"\($0)\",\"Log\":[{\"ExitCode\":0,\"Output\":\"ok\"}]}" } ?? ""
+            return """
+            {"Id":"id-\(c.name)","Name":"/\(c.name)","State":{"Status":"\(c.state)","ExitCode":0,"StartedAt":"2026-11-26T10:00:00.123456789Z"\(health)},
+             "Config":{"Image":"shop:1","Labels":{"io.bgctl.project":"\(project)","io.bgctl.release":"v1"}}}
+            """
+        }
+        return "[" + objects.joined(separator: ",") + "]"
+    }
+
+    static func tempDir() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bgctl-test-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}

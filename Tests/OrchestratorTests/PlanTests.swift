@@ -1,0 +1,98 @@
+import Testing
+import NginxConfigGen
+@testable import Orchestrator
+
+@Suite struct PlanTests {
+    @Test func aPoolContainerRunsWithFixedAddressLabelsAndEnvironmentByName() throws {
+        let spec = try Fixture.spec()
+        let config = StackPlan.poolContainer(spec, .blue, pull: .never)
+        let command = Docker.run(config)
+        #expect(command.arguments == [
+            "run", "--detach", "--name", "shop-blue", "--network", "shop-net", "--ip", "172.29.7.10",
+            "--restart", "unless-stopped", "--pull", "never",
+            "--label", "io.bgctl.config-hash=\(config.fingerprint)", "--label", "io.bgctl.pool=blue",
+            "--label", "io.bgctl.project=shop", "--label", "io.bgctl.release=v1", "--label", "io.bgctl.role=pool",
+            "--env", "APP_POOL", "--env", "DB_PASSWORD", "--env", "PORT", "--env", "RELEASE_ID", "--env", "SHARED",
+            "--publish", "127.0.0.1:8081:3000",
+            "--health-interval", "5s", "--health-timeout", "3s", "--health-retries", "3", "--health-start-period", "10s",
+            "--stop-timeout", "10", "shop:1",
+        ])
+        #expect(command.secretEnvironment == ["APP_POOL": "blue", "DB_PASSWORD": "s3cret", "PORT": "3000", "RELEASE_ID": "v1", "SHARED": "1"])
+        #expect(!command.description.contains("s3cret"), "environment values never appear in printed commands")
+    }
+
+    @Test func theProxyMountsTheConfigFolderReadOnlyAndRunsNginxWithThePrefix() throws {
+        let spec = try Fixture.spec()
+        let paths = StackPaths(spec: spec, specDirectory: "/srv/shop")
+        let args = Docker.run(StackPlan.proxyContainer(spec, paths: paths, pull: .missing)).arguments
+        #expect(args.contains("/srv/shop/.bgctl/nginx:/bgctl/conf:ro"))
+        #expect(args.contains("/srv/shop/.bgctl/logs:/bgctl/logs"))
+        #expect(args.contains("127.0.0.1:8080:8080"))
+        #expect(Array(args.suffix(8)) == ["/usr/sbin/nginx", "bgctl/nginx:local", "-p", "/bgctl/", "-e", "stderr", "-c", "/bgctl/conf/nginx.conf"])
+        #expect(args.contains("SIGQUIT"))
+    }
+
+    @Test func nginxTestAndReloadAreExecsInTheProxy() throws {
+        let spec = try Fixture.spec()
+        #expect(StackPlan.nginxTest(spec, candidate: true).arguments ==
+                ["exec", "shop-proxy", "/usr/sbin/nginx", "-p", "/bgctl/", "-e", "stderr", "-c", "/bgctl/conf/next/nginx.conf", "-t"])
+        #expect(StackPlan.nginxReload(spec).arguments == ["kill", "--signal", "HUP", "shop-proxy"])
+        #expect(StackPlan.nginxReload(spec).mutates)
+        #expect(!StackPlan.nginxTest(spec, candidate: true).mutates)
+    }
+
+    @Test func theFingerprintChangesWithTheReleaseAndNothingElseUnrelated() throws {
+        var spec = try Fixture.spec()
+        let before = StackPlan.poolContainer(spec, .green, pull: .never).fingerprint
+        #expect(StackPlan.poolContainer(spec, .green, pull: .never).fingerprint == before)
+        spec.pools[.blue]?.release = "v9"
+        #expect(StackPlan.poolContainer(spec, .green, pull: .never).fingerprint == before)
+        spec.pools[.green]?.release = "v3"
+        #expect(StackPlan.poolContainer(spec, .green, pull: .never).fingerprint != before)
+    }
+
+    @Test func upActionsFollowWhatExists() throws {
+        let spec = try Fixture.spec()
+        let desired = StackPlan.poolContainer(spec, .blue, pull: .never)
+        var existing = ContainerInfo(name: "shop-blue", id: "x", state: "running", health: "healthy", healthLog: [],
+                                     image: "shop:1", labels: desired.labels, startedAt: nil, exitCode: 0)
+        #expect(StackPlan.poolAction(desired: desired, existing: nil, isLive: false) == .create)
+        #expect(StackPlan.poolAction(desired: desired, existing: existing, isLive: true) == .keep)
+        existing.state = "exited"
+        #expect(StackPlan.poolAction(desired: desired, existing: existing, isLive: false) == .start)
+        existing.state = "running"
+        existing.image = "shop:0"
+        existing.labels[Docker.hashLabel] = "old"
+        #expect(StackPlan.poolAction(desired: desired, existing: existing, isLive: false) == .recreate(reason: "image shop:0 → shop:1"))
+        #expect(StackPlan.poolAction(desired: desired, existing: existing, isLive: true) == .keepChangedLive(reason: "image shop:0 → shop:1"))
+    }
+
+    @Test func inspectOutputParsesStateHealthLabelsAndStartTime() {
+        let infos = ContainerInfo.parseInspect(Fixture.inspectJSON([("shop-blue", "running", "healthy"), ("shop-green", "exited", nil)]))
+        #expect(infos.map(\.name) == ["shop-blue", "shop-green"])
+        #expect(infos[0].isHealthy && !infos[1].isHealthy)
+        #expect(infos[0].healthLog == ["exit 0: ok"])
+        #expect(infos[0].labels["io.bgctl.project"] == "shop")
+        #expect(infos[0].startedAt?.timeIntervalSince1970 == 1_795_687_200.123)
+        #expect(ContainerInfo.parseInspect("[]").isEmpty && ContainerInfo.parseInspect("garbage").isEmpty)
+    }
+
+    @Test(arguments: [
+        ("Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?", "cannot reach the Docker engine"),
+        ("docker: Error response from daemon: No such image: shop:9.", "image shop:1 is not on this host"),
+        ("Bind for 127.0.0.1:8081 failed: port is already allocated.", "port 127.0.0.1:8081:3000 is already in use"),
+        ("some other failure", "starting blue failed\n  command: docker run"),
+    ])
+    func dockerFailuresAreClassified(stderr: String, expected: String) {
+        let command = DockerCommand(["run", "shop:1"], mutates: true)
+        let error = OrchestratorError.classify(doing: "starting blue", command: command, result: CommandResult(status: 125, stderr: stderr),
+                                               image: "shop:1", container: "shop-blue", publish: ["127.0.0.1:8081:3000"], pull: "never")
+        #expect(error.description.contains(expected), "\(error)")
+    }
+
+    @Test func aFailedCommandReadsDoingCommandStatusAndIndentedStderr() {
+        let error = OrchestratorError.commandFailed(doing: "creating the network", command: "docker network create x",
+                                                    result: CommandResult(status: 1, stderr: "line one\nline two"))
+        #expect(error.description == "creating the network failed\n  command: docker network create x\n  exit status: 1\n  stderr:\n    line one\n    line two")
+    }
+}
