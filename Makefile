@@ -18,7 +18,7 @@ build:
 	$(SWIFT) build
 
 release:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 images: setup
 	@./examples/images/build.sh
@@ -43,8 +43,8 @@ demo-down: build
 
 bench: bench-switch
 
-bench-switch: setup images build
-	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 bench/switch.py
+bench-switch: setup images release
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) python3 bench/switch.py
 
 clean:
 	rm -rf .build

@@ -51,6 +51,24 @@ import Testing
         #expect(result.output.contains("test is successful"))
     }
 
+    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples").standardized
+
+    /// Every example spec renders, for either live pool, into a configuration nginx accepts.
+    @Test(arguments: ["demo", "seed-compat"], [Pool.blue, .green])
+    func exampleSpecsRenderConfigurationsNginxAccepts(_ example: String, _ live: Pool) throws {
+        let folder = Self.examples.appendingPathComponent(example)
+        var variables: [String: String] = [:]
+        if let envExample = FileManager.default.contents(atPath: folder.appendingPathComponent(".env.example").path) {
+            variables = try DotEnv.parse(String(decoding: envExample, as: UTF8.self)).get()
+        }
+        let text = try String(contentsOf: folder.appendingPathComponent("bgctl.yaml"), encoding: .utf8)
+        let spec = try SpecLoader.parse(yaml: text, file: "\(example)/bgctl.yaml", variables: variables).get()
+        let config = try ConfigRenderer(templatesDirectory: Self.templates).render(spec, live: live)
+        let result = try NginxCheck.run(config)
+        #expect(result.status == 0, "nginx -t failed for \(example) (\(live)):\n\(result.output)")
+        #expect(config.files["bgctl.conf"]?.contains("\"live\":\"\(live.rawValue)\"") == true)
+    }
+
     @Test func nginxRejectsABrokenConfigurationSoTheCheckCanFail() throws {
         var config = try Self.render(Self.cases[0])
         var files = config.files

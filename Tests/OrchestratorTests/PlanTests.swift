@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import NginxConfigGen
 @testable import Orchestrator
@@ -94,5 +95,23 @@ import NginxConfigGen
         let error = OrchestratorError.commandFailed(doing: "creating the network", command: "docker network create x",
                                                     result: CommandResult(status: 1, stderr: "line one\nline two"))
         #expect(error.description == "creating the network failed\n  command: docker network create x\n  exit status: 1\n  stderr:\n    line one\n    line two")
+    }
+}
+
+@Suite struct LocalSignalTests {
+    let id = "b86cdb4c3a3893b4d08d7cfbaa36dd14de8c82e1e2f8e4be83661c1e7e055130"
+
+    @Test func aProcessInTheContainersCgroupsWithTheRightNameMatches() {
+        let cgroupV1 = "9:name=systemd:/docker/\(id)\n1:cpu:/docker/\(id)\n0::/docker/\(id)\n"
+        #expect(LocalSignal.belongs(cgroup: cgroupV1, comm: "nginx\n", to: id, command: "nginx"))
+        #expect(LocalSignal.belongs(cgroup: "0::/system.slice/docker-\(id).scope\n", comm: "nginx", to: id, command: "nginx"))
+    }
+
+    @Test func anyOtherProcessDoesNot() {
+        #expect(!LocalSignal.belongs(cgroup: "0::/docker/\(id)\n", comm: "bash", to: id, command: "nginx"))
+        #expect(!LocalSignal.belongs(cgroup: "0::/user.slice/session-1.scope\n", comm: "nginx", to: id, command: "nginx"))
+        #expect(!LocalSignal.belongs(cgroup: "0::/docker/\(id)\n1:cpu:/other\n", comm: "nginx", to: id, command: "nginx"))
+        #expect(!LocalSignal.belongs(cgroup: "", comm: "nginx", to: id, command: "nginx"))
+        #expect(!LocalSignal.send(SIGHUP, pid: 1, containerID: id, command: "nginx"), "PID 1 is never signalled")
     }
 }

@@ -52,6 +52,20 @@ import NginxConfigGen
         #expect(StateStore.history(stack.paths).map(\.action) == ["switch"])
     }
 
+    @Test func switchingBackToBytesThisProxyAcceptedSkipsTheSecondTest() throws {
+        let stack = try stack()
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"), ScriptedHTTP.ok(pool: "green"))
+        try stack.switchTo(.green, reason: nil, force: false, lockWait: 1)
+        http.on(":8081/healthz", ScriptedHTTP.ok())
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+        runner.on(["container", "inspect"], CommandResult(status: 0, stdout: Fixture.inspectJSON([("shop-blue", "running", "healthy"), ("shop-green", "running", "healthy"), ("shop-proxy", "running", "healthy")])))
+        try stack.switchTo(.blue, reason: nil, force: false, lockWait: 1)
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"), ScriptedHTTP.ok(pool: "green"))
+        try stack.switchTo(.green, reason: nil, force: false, lockWait: 1)
+        #expect(nginxCalls() == ["test", "reload", "test", "reload", "reload"],
+                "blue-live bytes were never tested in this container; green-live bytes were")
+    }
+
     @Test func aReloadFailureRestoresThePreviousFiles() throws {
         let stack = try stack()
         let before = liveFiles(stack)

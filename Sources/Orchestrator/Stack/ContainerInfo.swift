@@ -13,6 +13,8 @@ public struct ContainerInfo: Sendable, Equatable {
     public var labels: [String: String]
     public var startedAt: Date?
     public var exitCode: Int
+    /// PID 1 of the container as the engine's host sees it; 0 when not running.
+    public var pid: Int = 0
 
     public var isRunning: Bool { state == "running" }
     /// Running and, when it has a health check, healthy.
@@ -41,7 +43,8 @@ public struct ContainerInfo: Sendable, Equatable {
                 image: config["Image"] as? String ?? "",
                 labels: config["Labels"] as? [String: String] ?? [:],
                 startedAt: (state["StartedAt"] as? String).flatMap(Self.parseDate),
-                exitCode: state["ExitCode"] as? Int ?? 0
+                exitCode: state["ExitCode"] as? Int ?? 0,
+                pid: state["Pid"] as? Int ?? 0
             )
         }
     }

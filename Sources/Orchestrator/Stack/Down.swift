@@ -33,7 +33,7 @@ extension Stack {
         }
         if purge && FileManager.default.fileExists(atPath: paths.stateDir) {
             // Only what bgctl writes, never the folder's other contents: state_dir may be shared.
-            for path in [paths.nginxDir, paths.logsDir, paths.stateFile, paths.historyFile, paths.lockFile, paths.lockInfoFile]
+            for path in paths.ownedPaths
             where FileManager.default.fileExists(atPath: path) {
                 try FileManager.default.removeItem(atPath: path)
             }

@@ -26,6 +26,11 @@ public struct StackPaths: Sendable, Equatable {
     public var historyFile: String { join("history.jsonl") }
     public var lockFile: String { join("lock") }
     public var lockInfoFile: String { join("lock.json") }
+    /// Digests of configurations the running proxy container already accepted (see TestedConfigs).
+    public var testedFile: String { join("tested.json") }
+
+    /// Everything bgctl writes here; `down --purge` removes exactly these.
+    public var ownedPaths: [String] { [nginxDir, logsDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile] }
 
     private func join(_ component: String) -> String { (stateDir as NSString).appendingPathComponent(component) }
 }

@@ -23,7 +23,12 @@ extension Stack {
         let state = try StateStore.load(paths)
         let from = state?.live ?? spec.active
         // The inspect doubles as the engine check: a daemon that does not answer is classified here.
-        let containers = try inspect([spec.containerName(target), spec.proxyContainerName])
+        // The target's HTTP probe needs nothing from it, so both run at once.
+        let (inspected, probed) = Concurrently.both(
+            { try inspect([spec.containerName(target), spec.proxyContainerName]) },
+            { force ? nil : probePool(target) })
+        let containers = try inspected.get()
+        let probeFailure = try probed.get()
         try checkOwnership(containers)
         guard let proxy = containers[spec.proxyContainerName], proxy.isRunning else {
             throw OrchestratorError.state("the proxy \(spec.proxyContainerName) is not running; run bgctl up first")
@@ -38,12 +43,12 @@ extension Stack {
         let (testResult, checkResult) = Concurrently.both(
             { () throws -> Double in
                 let step = DispatchTime.now()
-                try prepare(candidate)
+                try prepare(candidate, proxy: proxy)
                 return elapsed(since: step)
             },
             { () throws -> Double in
                 let step = DispatchTime.now()
-                try checkTarget(target, from: from, info: containers[spec.containerName(target)], force: force)
+                try checkTarget(target, from: from, info: containers[spec.containerName(target)], probeFailure: probeFailure, force: force)
                 return elapsed(since: step)
             })
         do {
@@ -53,7 +58,8 @@ extension Stack {
             try? FileManager.default.removeItem(atPath: paths.nextDir)
             throw error
         }
-        timings += try install(candidate, expecting: target)
+        timings += try install(candidate, expecting: target, proxy: proxy)
+        TestedConfigs.record(candidate, by: proxy, paths)
 
         let entry = history("switch", from: from, to: target, reason: reason, result: "ok", started: started)
         try StateStore.save(StackState(project: spec.project, live: target, updatedAt: entry.time, lastSwitch: entry), paths)
@@ -61,8 +67,8 @@ extension Stack {
         return SwitchOutcome(from: from, to: target, alreadyLive: false, timings: timings, total: elapsed(since: started))
     }
 
-    /// Docker health and an HTTP probe of the target's health path; `force` skips both.
-    func checkTarget(_ target: Pool, from: Pool, info: ContainerInfo?, force: Bool) throws {
+    /// Docker health and the HTTP probe of the target's health path (`probeFailure`); `force` skips both.
+    func checkTarget(_ target: Pool, from: Pool, info: ContainerInfo?, probeFailure: String?, force: Bool) throws {
         if force {
             report(.warning("--force: not checking that \(target.rawValue) is healthy"))
             return
@@ -74,7 +80,7 @@ extension Stack {
             throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(info.name))",
                                               detail: "container is \(info.state)\(info.health.map { ", health \($0)" } ?? ""); refusing to switch (traffic stays on \(from.rawValue))")
         }
-        if let failure = probePool(target) {
+        if let failure = probeFailure {
             throw OrchestratorError.unhealthy(what: "\(target.rawValue) (\(info.name))", detail: "\(failure); refusing to switch (traffic stays on \(from.rawValue))")
         }
         report(.done("\(target.rawValue) is healthy"))
@@ -82,21 +88,28 @@ extension Stack {
 
     /// Tests, installs and verifies a configuration (see `prepare` and `install`).
     @discardableResult
-    func applyChecked(_ candidate: RenderedConfig, expecting target: Pool) throws -> [(String, Double)] {
+    func applyChecked(_ candidate: RenderedConfig, expecting target: Pool, proxy: ContainerInfo) throws -> [(String, Double)] {
         let step = DispatchTime.now()
         do {
-            try prepare(candidate)
+            try prepare(candidate, proxy: proxy)
         } catch {
             try? FileManager.default.removeItem(atPath: paths.nextDir)
             throw error
         }
-        return [("nginx -t", elapsed(since: step))] + (try install(candidate, expecting: target))
+        let timings = [("nginx -t", elapsed(since: step))] + (try install(candidate, expecting: target, proxy: proxy))
+        TestedConfigs.record(candidate, by: proxy, paths)
+        return timings
     }
 
-    /// Writes the candidate into nginx/next/ and has the proxy's nginx test it; the live files are untouched.
-    func prepare(_ candidate: RenderedConfig) throws {
+    /// Writes the candidate into nginx/next/ and has the proxy's nginx test it, unless this proxy
+    /// container already accepted these exact bytes; the live files are untouched.
+    func prepare(_ candidate: RenderedConfig, proxy: ContainerInfo) throws {
         try? FileManager.default.removeItem(atPath: paths.nextDir)
         try AtomicWriter.write(candidate, into: paths.nextDir)
+        if TestedConfigs.accepted(candidate, by: proxy, paths) {
+            report(.done("nginx -t: this proxy already accepted these exact bytes"))
+            return
+        }
         let test = try runner.run(StackPlan.nginxTest(spec, candidate: true), timeout: 30)
         guard test.succeeded else {
             throw OrchestratorError.configRejected(detail: (test.stderr + test.stdout).trimmingCharacters(in: .whitespacesAndNewlines))
@@ -106,7 +119,7 @@ extension Stack {
 
     /// Moves the tested candidate over the live files, reloads, and checks that fresh requests reach
     /// `target`. On any failure the previous files are restored and reloaded before the error is thrown.
-    func install(_ candidate: RenderedConfig, expecting target: Pool) throws -> [(String, Double)] {
+    func install(_ candidate: RenderedConfig, expecting target: Pool, proxy: ContainerInfo) throws -> [(String, Double)] {
         defer { try? FileManager.default.removeItem(atPath: paths.nextDir) }
         var timings: [(String, Double)] = []
         var step = DispatchTime.now()
@@ -116,13 +129,13 @@ extension Stack {
             let destination = (paths.nginxDir as NSString).appendingPathComponent(name)
             guard rename(source, destination) == 0 else {
                 let reason = String(cString: strerror(errno))
-                let restored = restore(previous)
+                let restored = restore(previous, proxy: proxy)
                 throw OrchestratorError.switchFailed(step: "installing the configuration", detail: "rename \(name): \(reason)", restored: restored)
             }
         }
-        let reload = try runner.run(StackPlan.nginxReload(spec), timeout: 30)
+        let reload = try reloadProxy(proxy)
         guard reload.succeeded else {
-            let restored = restore(previous)
+            let restored = restore(previous, proxy: proxy)
             throw OrchestratorError.switchFailed(step: "reload", detail: (reload.stderr + reload.stdout).trimmingCharacters(in: .whitespacesAndNewlines), restored: restored)
         }
         timings.append(("reload", elapsed(since: step)))
@@ -138,20 +151,29 @@ extension Stack {
             lastProblem = problem
             usleep(10_000)
         }
-        let restored = restore(previous)
+        let restored = restore(previous, proxy: proxy)
         throw OrchestratorError.switchFailed(step: "verify", detail: "\(target.rawValue) did not answer through the proxy within \(verifyTimeout) s (\(lastProblem))", restored: restored)
     }
 
     /// Puts back files that were live before and reloads; true when nginx took them.
-    func restore(_ previous: [String: String]) -> Bool {
+    func restore(_ previous: [String: String], proxy: ContainerInfo) -> Bool {
         guard !previous.isEmpty else { return false }
         do {
             try AtomicWriter.write(RenderedConfig(files: previous), into: paths.nginxDir)
-            let reload = try runner.run(StackPlan.nginxReload(spec), timeout: 30)
+            let reload = try reloadProxy(proxy)
             report(.warning("restored the previous configuration\(reload.succeeded ? "" : " but the reload failed")"))
             return reload.succeeded
         } catch {
             return false
         }
+    }
+
+    /// SIGHUP to the nginx master: directly when it is a verified process of this host, else through
+    /// `docker kill --signal HUP`.
+    func reloadProxy(_ proxy: ContainerInfo) throws -> CommandResult {
+        if LocalSignal.send(SIGHUP, pid: proxy.pid, containerID: proxy.id, command: "nginx") {
+            return CommandResult(status: 0)
+        }
+        return try runner.run(StackPlan.nginxReload(spec), timeout: 30)
     }
 }

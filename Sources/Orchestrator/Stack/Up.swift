@@ -85,7 +85,7 @@ extension Stack {
         let proxy = existing[spec.proxyContainerName]
         if let proxy, proxy.labels[Docker.hashLabel] == desiredProxy.labels[Docker.hashLabel], proxy.isRunning {
             if currentFiles() != rendered.files {
-                try applyChecked(rendered, expecting: live)
+                try applyChecked(rendered, expecting: live, proxy: proxy)
                 actions.append("reloaded the proxy with the new configuration")
             }
         } else {
@@ -99,6 +99,10 @@ extension Stack {
             report(.step("starting the proxy on \(spec.proxy.listen)"))
             try runContainer(desiredProxy, doing: "starting the proxy")
             try waitForProxy(expecting: live)
+            // nginx started on these bytes: as good as a passed nginx -t in this container.
+            if let started = try inspect([spec.proxyContainerName])[spec.proxyContainerName] {
+                TestedConfigs.record(rendered, by: started, paths)
+            }
             actions.append(proxy == nil ? "started the proxy" : "recreated the proxy")
         }
 

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Signals a container's PID 1 directly when it is a process on this host, as `nginx -s reload` does
+/// from inside the container (it reads the pid file and calls kill). This saves the docker CLI round
+/// trip (~20 ms) on the switch path. The process must prove it is that container's: its cgroup names
+/// the container id and its command name matches; otherwise (remote engine, bgctl in another PID
+/// namespace, no permission) the caller falls back to `docker kill --signal`.
+enum LocalSignal {
+    static func send(_ signal: Int32, pid: Int, containerID: String, command: String) -> Bool {
+        guard pid > 1, containerID.count >= 12 else { return false }
+        guard let cgroup = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8),
+              let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+              belongs(cgroup: cgroup, comm: comm, to: containerID, command: command) else { return false }
+        return kill(pid_t(pid), signal) == 0
+    }
+
+    /// True when a process's /proc cgroup and comm show it is `command` running in container `containerID`.
+    static func belongs(cgroup: String, comm: String, to containerID: String, command: String) -> Bool {
+        guard comm.trimmingCharacters(in: .whitespacesAndNewlines) == command else { return false }
+        let lines = cgroup.split(separator: "\n")
+        guard !lines.isEmpty else { return false }
+        // Every hierarchy must place it in the container: /docker/<id> (cgroupfs) or docker-<id>.scope (systemd).
+        return lines.allSatisfy { line in
+            guard let path = line.split(separator: ":", maxSplits: 2).last else { return false }
+            return path.hasSuffix("/docker/\(containerID)") || path.hasSuffix("/docker-\(containerID).scope")
+                || path.contains("/docker/\(containerID)/") || path.contains("/docker-\(containerID).scope/")
+        }
+    }
+}
