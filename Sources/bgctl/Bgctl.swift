@@ -9,10 +9,11 @@ struct Bgctl: AsyncParsableCommand {
         abstract: "Blue-green deployments on a plain Docker host: two pools, one nginx, zero dropped requests.",
         discussion: """
         Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
+        5 an alert fired (watch --fail-on-alert),
         64 usage error, 65 invalid spec, 69 Docker unavailable.
         """,
         version: "0.1.0",
-        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self]
+        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Maintenance.self]
     )
 
     /// `-f` given before the subcommand (`bgctl -f FILE switch green`); a subcommand's own `-f` wins.

@@ -24,6 +24,7 @@ enum ExitStatus {
     static let failed: Int32 = 1
     static let degraded: Int32 = 3
     static let notServing: Int32 = 4
+    static let alertFired: Int32 = 5
     static let usage: Int32 = 64
     static let invalidSpec: Int32 = 65
     static let dockerUnavailable: Int32 = 69

@@ -26,11 +26,15 @@ public struct StackPaths: Sendable, Equatable {
     public var historyFile: String { join("history.jsonl") }
     public var lockFile: String { join("lock") }
     public var lockInfoFile: String { join("lock.json") }
+    /// The stack's watcher keeps its status, tail position and maintenance state here.
+    public var watcherDir: String { join("watcher") }
+    public var maintenanceFile: String { join("watcher/maintenance.json") }
+    public var watcherStatusFile: String { join("watcher/status.json") }
     /// Digests of configurations the running proxy container already accepted (see TestedConfigs).
     public var testedFile: String { join("tested.json") }
 
     /// Everything bgctl writes here; `down --purge` removes exactly these.
-    public var ownedPaths: [String] { [nginxDir, logsDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile] }
+    public var ownedPaths: [String] { [nginxDir, logsDir, watcherDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile] }
 
     private func join(_ component: String) -> String { (stateDir as NSString).appendingPathComponent(component) }
 }

@@ -27,6 +27,19 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public var durationMs: Int?
     public var detail: String?
 
+    public init(time: String, action: String, from: Pool? = nil, to: Pool? = nil, who: String, reason: String? = nil,
+                result: String, durationMs: Int? = nil, detail: String? = nil) {
+        self.time = time
+        self.action = action
+        self.from = from
+        self.to = to
+        self.who = who
+        self.reason = reason
+        self.result = result
+        self.durationMs = durationMs
+        self.detail = detail
+    }
+
     enum CodingKeys: String, CodingKey {
         case time, action, from, to, who, reason, result, detail
         case durationMs = "duration_ms"

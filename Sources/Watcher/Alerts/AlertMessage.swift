@@ -1,0 +1,117 @@
+import Foundation
+
+/// Turns a notification into what people read: a Slack Block Kit message (with a plain `text`
+/// fallback), a generic JSON document, and a one-line log entry. Pure; no URL ever appears here.
+public enum AlertMessage {
+    public static func headline(_ n: Notification, settings: WatchSettings) -> String {
+        let d = n.detection
+        let f = d.figures
+        let release = settings.releases[d.pool].flatMap { $0.isEmpty ? nil : " (release \($0))" } ?? ""
+        let window = "\(f.requests) requests in the last \(Int(f.windowSeconds)) s (window \(f.windowRequests))"
+        switch (d.kind, n.state) {
+        case (.errorRate, .resolved):
+            return "\(settings.project): error rate back to \(pct(f.errorRate)) (threshold \(pct(f.threshold))) — \(window)"
+        case (.errorRate, _):
+            return "\(settings.project): error rate \(pct(f.errorRate)) ≥ \(pct(f.threshold)) on \(poolName(d.pool))\(release) — \(f.errors) of \(window)"
+        case (.upstreamRetries, .resolved):
+            return "\(settings.project): upstream retries back to \(pct(f.retryRate)) — \(window)"
+        case (.upstreamRetries, _):
+            return "\(settings.project): \(pct(f.retryRate)) of requests failed upstream and were retried on the other pool — \(f.retried) of \(window)"
+        case (.failover, .resolved):
+            return "\(settings.project): failover over — the live pool \(poolName(d.live)) serves again"
+        case (.failover, _):
+            return "\(settings.project): failover — \(poolName(d.pool))\(release) is answering for the live pool \(poolName(d.live))"
+        }
+    }
+
+    public static func advice(_ kind: AlertKind, pool: String) -> String {
+        switch kind {
+        case .errorRate:
+            return "Check the app logs of the \(poolName(pool)) pool (docker logs), its last deploy, and `bgctl status`; `bgctl switch` to the other pool if it is healthy."
+        case .upstreamRetries:
+            return "Clients still get answers, but one pool is failing: check `bgctl status` and the failing pool's container logs before the other pool is needed."
+        case .failover:
+            return "The live pool is failing or down: check `bgctl status` and `docker logs` of the live pool's container; nginx is serving from the backup pool."
+        }
+    }
+
+    /// Slack incoming-webhook payload: Block Kit blocks plus `text`, the notification fallback.
+    public static func slackPayload(_ n: Notification, settings: WatchSettings) -> [String: Any] {
+        let d = n.detection
+        let f = d.figures
+        let icon = n.state == .resolved ? "✅" : (n.state == .repeating ? "🔁" : "🚨")
+        let title = "\(icon) \(headline(n, settings: settings))"
+        var fields: [[String: Any]] = [
+            mrkdwn("*Alert*\n\(d.kind.rawValue) (\(n.state.rawValue))"),
+            mrkdwn("*Pool*\n\(poolName(d.pool))"),
+            mrkdwn("*Live pool*\n\(poolName(d.live))"),
+            mrkdwn("*Release*\n\(settings.releases[d.pool].flatMap { $0.isEmpty ? nil : $0 } ?? "-")"),
+            mrkdwn("*Error rate*\n\(pct(f.errorRate)) (threshold \(pct(f.threshold)))"),
+            mrkdwn("*Window*\n\(f.requests) requests / \(Int(f.windowSeconds)) s (max \(f.windowRequests))"),
+            mrkdwn("*Retried upstream*\n\(f.retried) (\(pct(f.retryRate)))"),
+            mrkdwn("*Time*\n\(iso(d.at))"),
+        ]
+        fields = Array(fields.prefix(10))
+        var blocks: [[String: Any]] = [
+            ["type": "header", "text": ["type": "plain_text", "text": clip(title, 150), "emoji": true]],
+            ["type": "section", "fields": fields],
+        ]
+        if n.state != .resolved && !d.samples.isEmpty {
+            let lines = d.samples.suffix(5).map { s in
+                "\(iso(s.time)) \(s.method) \(clip(s.uri, 80)) → \(s.status) (upstream \(s.upstreamStatus.isEmpty ? "-" : s.upstreamStatus), pool \(s.pool.isEmpty ? "-" : s.pool))"
+            }
+            blocks.append(["type": "section", "text": ["type": "mrkdwn", "text": clip("*Sample failing requests*\n```\(lines.joined(separator: "\n"))```", 2900)]])
+        }
+        if n.state != .resolved {
+            blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": clip("What to check: \(advice(d.kind, pool: d.pool))", 2900)]]])
+        }
+        return ["text": clip(title, 2900), "blocks": blocks]
+    }
+
+    /// Generic webhook payload: one flat, documented JSON object.
+    public static func webhookPayload(_ n: Notification, settings: WatchSettings) -> [String: Any] {
+        let d = n.detection
+        let f = d.figures
+        return [
+            "project": settings.project,
+            "kind": d.kind.rawValue,
+            "state": n.state.rawValue,
+            "at": iso(d.at),
+            "pool": d.pool,
+            "live": d.live,
+            "release": settings.releases[d.pool] ?? "",
+            "summary": headline(n, settings: settings),
+            "advice": advice(d.kind, pool: d.pool),
+            "figures": [
+                "requests": f.requests, "errors": f.errors, "retried": f.retried,
+                "error_rate": round(f.errorRate * 100) / 100, "retry_rate": round(f.retryRate * 100) / 100,
+                "threshold": f.threshold, "window_requests": f.windowRequests, "window_seconds": f.windowSeconds,
+            ],
+            "samples": d.samples.map { ["time": iso($0.time), "method": $0.method, "uri": $0.uri, "status": $0.status,
+                                        "upstream_status": $0.upstreamStatus, "pool": $0.pool] },
+        ]
+    }
+
+    public static func json(_ object: [String: Any]) -> [UInt8] {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return Array(data)
+    }
+
+    static func mrkdwn(_ text: String) -> [String: Any] { ["type": "mrkdwn", "text": clip(text, 1900)] }
+
+    static func poolName(_ pool: String) -> String { pool.isEmpty ? "unknown pool" : pool }
+
+    static func pct(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value))%" : String(format: "%.1f%%", value)
+    }
+
+    static func clip(_ text: String, _ limit: Int) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
+
+    public static func iso(_ seconds: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: seconds))
+    }
+}

@@ -1,0 +1,177 @@
+/// The kinds of alert the watcher raises.
+public enum AlertKind: String, Sendable, Codable, CaseIterable {
+    /// 5xx (and 4xx with count_4xx) over the threshold in the window.
+    case errorRate = "error_rate"
+    /// Requests failing on one pool and retried on the other, over the threshold in the window.
+    case upstreamRetries = "upstream_retries"
+    /// Requests answered by a pool other than the live one.
+    case failover
+}
+
+/// The window's figures at the moment of a detection, for messages.
+public struct WindowFigures: Sendable, Equatable, Codable {
+    public var requests: Int
+    public var errors: Int
+    public var retried: Int
+    public var errorRate: Double
+    public var retryRate: Double
+    public var threshold: Double
+    public var windowRequests: Int
+    public var windowSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case requests, errors, retried, threshold
+        case errorRate = "error_rate"
+        case retryRate = "retry_rate"
+        case windowRequests = "window_requests"
+        case windowSeconds = "window_seconds"
+    }
+}
+
+/// A failing request kept as an example for messages.
+public struct SampleRequest: Sendable, Equatable, Codable {
+    public var time: Double
+    public var method: String
+    public var uri: String
+    public var status: Int
+    public var upstreamStatus: String
+    public var pool: String
+
+    enum CodingKeys: String, CodingKey {
+        case time, method, uri, status, pool
+        case upstreamStatus = "upstream_status"
+    }
+}
+
+/// A change of condition: `firing` true when it starts, false when it ends.
+public struct Detection: Sendable, Equatable {
+    public var kind: AlertKind
+    public var firing: Bool
+    public var at: Double
+    public var figures: WindowFigures
+    /// The pool concerned: the failing pool for rates, the pool taking traffic for a failover.
+    public var pool: String
+    /// The live pool according to the log.
+    public var live: String
+    public var samples: [SampleRequest]
+}
+
+/// The pure decision core: records and the time go in, detections come out. No clock, no I/O.
+public struct Analyzer: Sendable {
+    public let settings: WatchSettings
+    public private(set) var window: SlidingWindow
+    private var firing: Set<AlertKind> = []
+    private var failoverRecent: [Double] = []
+    private var liveStreak = 0
+    private var lastFailoverPool = ""
+    private var lastLive = ""
+    private var lastErrorPool = ""
+    public private(set) var samples: [SampleRequest] = []
+
+    public init(settings: WatchSettings) {
+        self.settings = settings
+        self.window = SlidingWindow(capacity: settings.window, seconds: settings.windowSeconds)
+    }
+
+    /// True when the request's path is one of `ignore_paths` (exactly, or with a query string).
+    public static func ignored(_ uri: String, _ paths: [String]) -> Bool {
+        paths.contains { uri == $0 || uri.hasPrefix($0 + "?") || ($0.hasSuffix("/") && uri.hasPrefix($0)) }
+    }
+
+    public func isError(status: Int) -> Bool {
+        status >= 500 || (settings.count4xx && status >= 400)
+    }
+
+    /// Takes one request. `sample` builds its display form; it is called only for failing requests.
+    public mutating func observe(_ record: LogRecord, at now: Double, sample: () -> SampleRequest) -> [Detection] {
+        let time = record.time > 0 ? record.time : now
+        let error = isError(status: record.status)
+        window.expire(now: time)
+        window.add(time: time, error: error, retried: record.retried)
+        if record.live != .none { lastLive = record.live.name }
+        if error || record.retried {
+            let s = sample()
+            samples.append(s)
+            if samples.count > 5 { samples.removeFirst() }
+            lastErrorPool = s.pool
+        }
+        var detections = evaluateRates(at: time)
+        detections += observeFailover(record, at: time)
+        return detections
+    }
+
+    /// Time passes without requests: the windows empty and conditions may end.
+    public mutating func tick(now: Double) -> [Detection] {
+        window.expire(now: now)
+        var detections = evaluateRates(at: now)
+        if firing.contains(.failover), let last = failoverRecent.last, now - last >= settings.failoverSeconds, liveStreak > 0 {
+            detections.append(endFailover(at: now))
+        }
+        return detections
+    }
+
+    public var figures: WindowFigures {
+        WindowFigures(requests: window.count, errors: window.errors, retried: window.retried,
+                      errorRate: window.errorRate, retryRate: window.retryRate,
+                      threshold: settings.errorRateThreshold, windowRequests: settings.window,
+                      windowSeconds: settings.windowSeconds)
+    }
+
+    public func isFiring(_ kind: AlertKind) -> Bool { firing.contains(kind) }
+
+    /// The condition as it stands now, for repeats of a firing alert.
+    public func current(_ kind: AlertKind, at now: Double) -> Detection? {
+        guard firing.contains(kind) else { return nil }
+        return detection(kind, firing: true, at: now, pool: kind == .failover ? lastFailoverPool : lastErrorPool)
+    }
+
+    private mutating func evaluateRates(at now: Double) -> [Detection] {
+        var detections: [Detection] = []
+        let enough = window.count >= settings.minRequests
+        for (kind, rate) in [(AlertKind.errorRate, window.errorRate), (.upstreamRetries, window.retryRate)] {
+            let above = enough && rate >= settings.errorRateThreshold
+            // Resolved when the rate is back under the threshold, or when the window emptied.
+            let below = (enough && rate < settings.errorRateThreshold) || window.count == 0
+            if above && !firing.contains(kind) {
+                firing.insert(kind)
+                detections.append(detection(kind, firing: true, at: now, pool: lastErrorPool))
+            } else if below && firing.contains(kind) {
+                firing.remove(kind)
+                detections.append(detection(kind, firing: false, at: now, pool: lastErrorPool))
+            }
+        }
+        return detections
+    }
+
+    private mutating func observeFailover(_ record: LogRecord, at now: Double) -> [Detection] {
+        guard record.pool != .none, record.live != .none else { return [] }
+        if record.pool != record.live {
+            liveStreak = 0
+            lastFailoverPool = record.pool.name
+            failoverRecent.append(now)
+            failoverRecent.removeAll { $0 < now - settings.failoverSeconds }
+            if !firing.contains(.failover) && failoverRecent.count >= settings.failoverRequests {
+                firing.insert(.failover)
+                return [detection(.failover, firing: true, at: now, pool: lastFailoverPool)]
+            }
+            return []
+        }
+        liveStreak += 1
+        // Debounced: the live pool must answer a run of requests before the failover counts as over,
+        // so pools alternating request by request make one alert, not hundreds.
+        if firing.contains(.failover) && liveStreak >= max(settings.failoverRequests * 3, 10) {
+            return [endFailover(at: now)]
+        }
+        return []
+    }
+
+    private mutating func endFailover(at now: Double) -> Detection {
+        firing.remove(.failover)
+        failoverRecent.removeAll()
+        return detection(.failover, firing: false, at: now, pool: lastFailoverPool)
+    }
+
+    private func detection(_ kind: AlertKind, firing: Bool, at now: Double, pool: String) -> Detection {
+        Detection(kind: kind, firing: firing, at: now, figures: figures, pool: pool, live: lastLive, samples: samples)
+    }
+}

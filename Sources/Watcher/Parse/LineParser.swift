@@ -1,0 +1,284 @@
+import Foundation
+
+/// Parses one access-log line: a flat JSON object as bgctl's nginx writes it (or the older setup's
+/// lines with `status`, `pool`, `release`, `upstream_status`). Reads only the keys the analysis uses,
+/// skips the rest with memchr, never throws and never traps on any byte sequence: a line that is not a
+/// JSON object with a numeric status is `nil` (malformed).
+public enum LineParser {
+    public static func parse(_ line: UnsafeRawBufferPointer) -> LogRecord? {
+        guard let base = line.baseAddress?.assumingMemoryBound(to: UInt8.self), line.count > 1 else { return nil }
+        return parse(base, count: line.count)
+    }
+
+    public static func parse(_ base: UnsafePointer<UInt8>, count: Int) -> LogRecord? {
+        var record = LogRecord()
+        var i = skipSpace(base, 0, count)
+        guard i < count, base[i] == UInt8(ascii: "{") else { return nil }
+        i += 1
+        var sawStatus = false
+        var time: Double = 0
+        while true {
+            i = skipSpace(base, i, count)
+            guard i < count else { return nil }
+            if base[i] == UInt8(ascii: "}") { break }
+            guard base[i] == quote else { return nil }
+            let keyStart = i + 1
+            guard let keyEnd = stringEnd(base, keyStart, count) else { return nil }
+            i = skipSpace(base, keyEnd + 1, count)
+            guard i < count, base[i] == UInt8(ascii: ":") else { return nil }
+            i = skipSpace(base, i + 1, count)
+            guard i < count else { return nil }
+            let key = Key(base + keyStart, keyEnd - keyStart)
+            if base[i] == quote {
+                let valueStart = i + 1
+                guard let valueEnd = stringEnd(base, valueStart, count) else { return nil }
+                let value = valueStart..<valueEnd
+                switch key {
+                case .status:
+                    guard let status = integer(base, value) else { return nil }
+                    record.status = status
+                    sawStatus = true
+                case .pool: record.pool = poolTag(base, value)
+                case .live: record.live = poolTag(base, value)
+                case .release: record.release = value
+                case .uri: record.uri = value
+                case .method: record.method = value
+                case .upstreamStatus:
+                    record.upstreamStatus = value
+                    record.upstreamAttempts = attempts(base, value)
+                case .msec: time = decimal(base, value) ?? time
+                case .time: if time == 0 { time = isoTime(base, value) ?? 0 }
+                case .requestTime: record.requestTime = decimal(base, value) ?? -1
+                case .other: break
+                }
+                i = valueEnd + 1
+            } else {
+                guard let valueEnd = scalarEnd(base, i, count) else { return nil }
+                let value = i..<valueEnd
+                switch key {
+                case .status:
+                    guard let status = integer(base, value) else { return nil }
+                    record.status = status
+                    sawStatus = true
+                case .msec: time = decimal(base, value) ?? time
+                case .requestTime: record.requestTime = decimal(base, value) ?? -1
+                default: break
+                }
+                i = valueEnd
+            }
+            i = skipSpace(base, i, count)
+            guard i < count else { return nil }
+            if base[i] == UInt8(ascii: ",") {
+                i += 1
+            } else if base[i] == UInt8(ascii: "}") {
+                break
+            } else {
+                return nil
+            }
+        }
+        guard sawStatus, (100...599).contains(record.status) else { return nil }
+        record.time = time
+        return record
+    }
+
+    private static let quote = UInt8(ascii: "\"")
+    private static let backslash = UInt8(ascii: "\\")
+
+    private enum Key {
+        case status, pool, live, release, uri, method, upstreamStatus, msec, time, requestTime, other
+
+        init(_ p: UnsafePointer<UInt8>, _ n: Int) {
+            // Length first, then the bytes: one or two comparisons for most keys.
+            switch n {
+            case 3: self = Key.equal(p, n, "uri") ? .uri : .other
+            case 4:
+                if Key.equal(p, n, "pool") { self = .pool }
+                else if Key.equal(p, n, "live") { self = .live }
+                else if Key.equal(p, n, "msec") { self = .msec }
+                else if Key.equal(p, n, "time") { self = .time }
+                else { self = .other }
+            case 6:
+                if Key.equal(p, n, "status") { self = .status }
+                else if Key.equal(p, n, "method") { self = .method }
+                else { self = .other }
+            case 7: self = Key.equal(p, n, "release") ? .release : .other
+            case 12: self = Key.equal(p, n, "request_time") ? .requestTime : .other
+            case 15: self = Key.equal(p, n, "upstream_status") ? .upstreamStatus : .other
+            default: self = .other
+            }
+        }
+
+        static func equal(_ p: UnsafePointer<UInt8>, _ n: Int, _ literal: StaticString) -> Bool {
+            literal.utf8CodeUnitCount == n && memcmp(p, literal.utf8Start, n) == 0
+        }
+    }
+
+    @inline(__always)
+    private static func skipSpace(_ p: UnsafePointer<UInt8>, _ start: Int, _ count: Int) -> Int {
+        var i = start
+        while i < count, p[i] == 0x20 || p[i] == 0x09 || p[i] == 0x0D { i += 1 }
+        return i
+    }
+
+    /// Index of the quote closing a string whose contents start at `start` (escaped quotes skipped).
+    @inline(__always)
+    private static func stringEnd(_ p: UnsafePointer<UInt8>, _ start: Int, _ count: Int) -> Int? {
+        var i = start
+        while i < count {
+            guard let found = memchr(p + i, Int32(quote), count - i) else { return nil }
+            let at = UnsafePointer<UInt8>(found.assumingMemoryBound(to: UInt8.self)) - p
+            var slashes = 0
+            var j = at - 1
+            while j >= start, p[j] == backslash {
+                slashes += 1
+                j -= 1
+            }
+            if slashes % 2 == 0 { return at }
+            i = at + 1
+        }
+        return nil
+    }
+
+    /// End of a number, true, false or null; nested objects and arrays are skipped whole.
+    private static func scalarEnd(_ p: UnsafePointer<UInt8>, _ start: Int, _ count: Int) -> Int? {
+        var i = start
+        var depth = 0
+        while i < count {
+            let c = p[i]
+            if c == quote {
+                guard depth > 0, let end = stringEnd(p, i + 1, count) else { return nil }
+                i = end + 1
+                continue
+            }
+            if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { depth += 1 }
+            else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                if depth == 0 { return i > start ? i : nil }
+                depth -= 1
+                if depth == 0 { return i + 1 }
+            } else if depth == 0 && (c == UInt8(ascii: ",") || c == 0x20 || c == 0x09) {
+                return i > start ? i : nil
+            }
+            i += 1
+        }
+        return depth == 0 && i > start ? i : nil
+    }
+
+    @inline(__always)
+    private static func integer(_ p: UnsafePointer<UInt8>, _ r: Range<Int>) -> Int? {
+        guard !r.isEmpty, r.count <= 9 else { return nil }
+        var value = 0
+        for i in r {
+            let d = Int(p[i]) - 48
+            guard d >= 0 && d <= 9 else { return nil }
+            value = value * 10 + d
+        }
+        return value
+    }
+
+    /// A non-negative decimal such as 1795706212.295; nil for anything else ("-", empty).
+    @inline(__always)
+    private static func decimal(_ p: UnsafePointer<UInt8>, _ r: Range<Int>) -> Double? {
+        guard !r.isEmpty, r.count <= 32 else { return nil }
+        var whole: Int64 = 0
+        var fraction: Int64 = 0
+        var scale: Double = 1
+        var seenDot = false
+        var digits = 0
+        for i in r {
+            let c = p[i]
+            if c == UInt8(ascii: ".") && !seenDot {
+                seenDot = true
+                continue
+            }
+            let d = Int64(c) - 48
+            guard d >= 0 && d <= 9 else { return nil }
+            digits += 1
+            guard digits <= 18 else { return nil }
+            if seenDot {
+                fraction = fraction * 10 + d
+                scale *= 10
+            } else {
+                whole = whole * 10 + d
+            }
+        }
+        guard digits > 0 else { return nil }
+        return Double(whole) + Double(fraction) / scale
+    }
+
+    @inline(__always)
+    private static func poolTag(_ p: UnsafePointer<UInt8>, _ r: Range<Int>) -> PoolTag {
+        switch r.count {
+        case 0: return .none
+        case 4: return memcmp(p + r.lowerBound, "blue", 4) == 0 ? .blue : .other
+        case 5: return memcmp(p + r.lowerBound, "green", 5) == 0 ? .green : .other
+        default: return .other
+        }
+    }
+
+    /// Entries in an nginx list value: "502, 200" or "502 : 200" (after an internal redirect) is 2; "-" is 0.
+    @inline(__always)
+    private static func attempts(_ p: UnsafePointer<UInt8>, _ r: Range<Int>) -> Int {
+        guard !r.isEmpty else { return 0 }
+        if r.count == 1 && p[r.lowerBound] == UInt8(ascii: "-") { return 0 }
+        var n = 1
+        for i in r where p[i] == UInt8(ascii: ",") || p[i] == UInt8(ascii: ":") { n += 1 }
+        return n
+    }
+
+    /// `2026-11-26T15:16:52+00:00` (nginx's $time_iso8601) as seconds since the epoch.
+    private static func isoTime(_ p: UnsafePointer<UInt8>, _ r: Range<Int>) -> Double? {
+        guard r.count >= 19 else { return nil }
+        func num(_ offset: Int, _ length: Int) -> Int? { integer(p, (r.lowerBound + offset)..<(r.lowerBound + offset + length)) }
+        guard let year = num(0, 4), let month = num(5, 2), let day = num(8, 2),
+              let hour = num(11, 2), let minute = num(14, 2), let second = num(17, 2),
+              (1...12).contains(month), (1...31).contains(day) else { return nil }
+        var offsetSeconds = 0
+        if r.count >= 25, let oh = num(20, 2), let om = num(23, 2) {
+            offsetSeconds = (oh * 3600 + om * 60) * (p[r.lowerBound + 19] == UInt8(ascii: "-") ? -1 : 1)
+        }
+        // Days from the civil date (Howard Hinnant's algorithm).
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        return Double(days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds)
+    }
+
+    /// A JSON string value of `line` (escapes decoded, invalid UTF-8 replaced), for display only.
+    public static func text(_ line: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+        guard !range.isEmpty, range.upperBound <= line.count else { return "" }
+        let bytes = line[range]
+        guard bytes.contains(backslash) else { return String(decoding: bytes, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let c = bytes[i]
+            if c == backslash, i + 1 < bytes.endIndex {
+                let e = bytes[i + 1]
+                switch e {
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "u"):
+                    if i + 5 < bytes.endIndex, let code = UInt32(String(decoding: bytes[(i + 2)...(i + 5)], as: UTF8.self), radix: 16),
+                       let scalar = Unicode.Scalar(code) {
+                        out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                        i += 6
+                        continue
+                    }
+                    out.append(e)
+                default: out.append(e)
+                }
+                i += 2
+                continue
+            }
+            out.append(c)
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+
+public struct WatchOptions: Sendable {
+    public var logPath: String
+    public var fromStart = false
+    /// Process what is there and stop (standard input: until it ends).
+    public var once = false
+    /// Stop after this many seconds.
+    public var duration: Double?
+    /// Written about once a second: figures and alert states, for `bgctl status`.
+    public var statusPath: String?
+    /// Where the tail position is kept, so a restart resumes instead of skipping lines.
+    public var checkpointPath: String?
+    /// `bgctl maintenance on|off` writes this file; the watcher rereads it while running.
+    public var maintenancePath: String?
+    public var maintenanceDefault = false
+
+    public init(logPath: String) {
+        self.logPath = logPath
+    }
+}
+
+/// One fired or resolved alert, as the summary and the JSON output list it.
+public struct AlertRecord: Sendable, Codable, Equatable {
+    public var kind: AlertKind
+    public var state: Notification.State
+    public var at: String
+    public var pool: String
+    public var live: String
+    public var summary: String
+    public var figures: WindowFigures
+    public var suppressed: Bool
+}
+
+public struct WatchSummary: Sendable, Codable {
+    public var lines = 0
+    public var malformed = 0
+    public var byPool: [String: Int] = [:]
+    public var status5xx = 0
+    public var status4xx = 0
+    public var retried = 0
+    public var ignored = 0
+    public var alerts: [AlertRecord] = []
+    public var deliveries: [String: Delivery.Stats] = [:]
+    public var rotations = 0
+    public var truncations = 0
+
+    enum CodingKeys: String, CodingKey {
+        case lines, malformed, retried, ignored, alerts, deliveries, rotations, truncations
+        case byPool = "by_pool"
+        case status5xx = "status_5xx"
+        case status4xx = "status_4xx"
+    }
+
+    public var anyFired: Bool { alerts.contains { $0.state == .firing } }
+}
+
+/// What `bgctl status` reads from a running watcher.
+public struct WatcherStatus: Sendable, Codable {
+    public var updatedAt: String
+    public var lines: Int
+    public var malformed: Int
+    public var figures: WindowFigures
+    public var firing: [AlertKind]
+    public var maintenance: Bool
+    public var deliveries: [String: Delivery.Stats]
+
+    enum CodingKeys: String, CodingKey {
+        case lines, malformed, figures, firing, maintenance, deliveries
+        case updatedAt = "updated_at"
+    }
+}
+
+/// Joins the edges: tail → parse → analyse → decide → tell. Runs until the input ends (`once`), the
+/// duration passes, or `stop()` says so; then returns the summary.
+public final class WatchLoop {
+    public let settings: WatchSettings
+    public let options: WatchOptions
+    private let delivery: Delivery?
+    private let emit: (Notification, AlertRecord) -> Void
+    private let clock: () -> Double
+    private var analyzer: Analyzer
+    private var book: AlertBook
+    private var summary = WatchSummary()
+    private var maintenance: Bool
+    private var maintenanceStamp: Double = -1
+    private let ignorePaths: [[UInt8]]
+
+    public init(settings: WatchSettings, options: WatchOptions, delivery: Delivery?,
+                clock: @escaping () -> Double = { Date().timeIntervalSince1970 },
+                emit: @escaping (Notification, AlertRecord) -> Void) {
+        self.settings = settings
+        self.options = options
+        self.delivery = delivery
+        self.emit = emit
+        self.clock = clock
+        self.analyzer = Analyzer(settings: settings)
+        self.book = AlertBook(cooldown: settings.cooldown)
+        self.maintenance = options.maintenanceDefault
+        self.ignorePaths = settings.ignorePaths.map { Array($0.utf8) }
+    }
+
+    public func run(stop: () -> Bool) -> WatchSummary {
+        let resume = options.checkpointPath.flatMap { path -> TailPosition? in
+            guard let data = FileManager.default.contents(atPath: path) else { return nil }
+            return try? JSONDecoder().decode(TailPosition.self, from: data)
+        }
+        let tailer = Tailer(path: options.logPath, fromStart: options.fromStart, resume: resume)
+        let started = clock()
+        var nextTick = started
+        refreshMaintenance()
+        while true {
+            tailer.readAvailable { line in handle(line) }
+            let now = clock()
+            if now >= nextTick {
+                if !options.once { periodic(now: now) }
+                writeStatus(tailer)
+                nextTick = now + 1
+            }
+            if options.once && (options.logPath != "-" || tailer.finished) { break }
+            if stop() { break }
+            if let duration = options.duration, now - started >= duration { break }
+            tailer.wait(timeout: max(0.01, min(0.5, nextTick - now)))
+        }
+        tailer.readAvailable { line in handle(line) }
+        writeStatus(tailer)
+        summary.rotations = tailer.counters.rotations
+        summary.truncations = tailer.counters.truncations
+        summary.malformed += tailer.counters.tooLong
+        delivery?.finish(timeout: 10)
+        summary.deliveries = delivery?.snapshot() ?? [:]
+        return summary
+    }
+
+    private func handle(_ line: UnsafeRawBufferPointer) {
+        guard let record = LineParser.parse(line) else {
+            if !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { summary.malformed += 1 }
+            return
+        }
+        summary.lines += 1
+        summary.byPool[record.pool == .none ? "-" : record.pool.name, default: 0] += 1
+        if record.status >= 500 { summary.status5xx += 1 } else if record.status >= 400 { summary.status4xx += 1 }
+        if record.retried { summary.retried += 1 }
+        if isIgnored(line, record.uri) {
+            summary.ignored += 1
+            return
+        }
+        let detections = analyzer.observe(record, at: clock()) {
+            SampleRequest(time: record.time, method: LineParser.text(line, record.method), uri: LineParser.text(line, record.uri),
+                          status: record.status, upstreamStatus: LineParser.text(line, record.upstreamStatus), pool: record.pool.name)
+        }
+        for detection in detections {
+            for notification in book.process(detection, maintenance: maintenance) { tell(notification) }
+        }
+    }
+
+    /// Byte comparison against ignore_paths: exact path, or the path followed by a query string.
+    private func isIgnored(_ line: UnsafeRawBufferPointer, _ uri: Range<Int>) -> Bool {
+        guard !ignorePaths.isEmpty, !uri.isEmpty else { return false }
+        let bytes = UnsafeRawBufferPointer(rebasing: line[uri])
+        for path in ignorePaths where bytes.count >= path.count {
+            guard bytes.prefix(path.count).elementsEqual(path) else { continue }
+            if bytes.count == path.count || bytes[path.count] == UInt8(ascii: "?") || path.last == UInt8(ascii: "/") { return true }
+        }
+        return false
+    }
+
+    private func periodic(now: Double) {
+        refreshMaintenance()
+        for detection in analyzer.tick(now: now) {
+            for notification in book.process(detection, maintenance: maintenance) { tell(notification) }
+        }
+        for notification in book.tick(now: now, current: { analyzer.current($0, at: now) }, maintenance: maintenance) {
+            tell(notification)
+        }
+    }
+
+    private func tell(_ notification: Notification) {
+        let record = AlertRecord(kind: notification.detection.kind, state: notification.state,
+                                 at: AlertMessage.iso(notification.detection.at), pool: notification.detection.pool,
+                                 live: notification.detection.live,
+                                 summary: AlertMessage.headline(notification, settings: settings),
+                                 figures: notification.detection.figures, suppressed: notification.suppressed)
+        summary.alerts.append(record)
+        emit(notification, record)
+        if !notification.suppressed { delivery?.send(notification, settings: settings) }
+    }
+
+    /// Maintenance comes from the file `bgctl maintenance` writes, else the spec's default; it is
+    /// reread when the file changes, so a running watcher picks it up.
+    private func refreshMaintenance() {
+        guard let path = options.maintenancePath else { return }
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            maintenance = options.maintenanceDefault
+            maintenanceStamp = -1
+            return
+        }
+        let stamp = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 + Double(st.st_size)
+        guard stamp != maintenanceStamp, let data = FileManager.default.contents(atPath: path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let on = object["maintenance"] as? Bool else { return }
+        maintenanceStamp = stamp
+        maintenance = on
+    }
+
+    private func writeStatus(_ tailer: Tailer) {
+        if let path = options.checkpointPath, let position = tailer.position, let data = try? JSONEncoder().encode(position) {
+            Self.writeAtomically(data, to: path)
+        }
+        guard let path = options.statusPath else { return }
+        let status = WatcherStatus(updatedAt: AlertMessage.iso(clock()), lines: summary.lines, malformed: summary.malformed,
+                                   figures: analyzer.figures, firing: AlertKind.allCases.filter { book.isFiring($0) },
+                                   maintenance: maintenance, deliveries: delivery?.snapshot() ?? [:])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        if let data = try? encoder.encode(status) { Self.writeAtomically(data, to: path) }
+    }
+
+    static func writeAtomically(_ data: Data, to path: String) {
+        let temp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temp, contents: data) else { return }
+        rename(temp, path)
+    }
+}

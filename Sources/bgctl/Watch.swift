@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import NginxConfigGen
+import Orchestrator
+import Watcher
+
+extension Bgctl {
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Tail the proxy's JSON access log: error rate, upstream retries and failover, alerts to Slack and webhooks.",
+            discussion: """
+            Runs until SIGTERM or SIGINT, or with --once until the input is read, or --for a duration.
+            As a CI gate: bgctl watch --for 60s --fail-on-alert exits 5 when any alert fired.
+            """)
+
+        @OptionGroup var spec: SpecOptions
+        @Option(help: ArgumentHelp("The log to read, or - for standard input (default: watch.log, else the proxy's access log).", valueName: "FILE"))
+        var log: String?
+        @Flag(help: "Process the existing content first (default: start at the end).") var fromStart = false
+        @Flag(help: "Process what is there now, print the summary and exit.") var once = false
+        @Option(name: .customLong("for"), help: ArgumentHelp("Stop after this long, e.g. 60s.", valueName: "DURATION"))
+        var duration: String?
+        @Flag(help: "Exit 5 when any alert fired.") var failOnAlert = false
+        @Flag(help: "Print alerts and the summary as JSON lines.") var json = false
+        @Option(help: ArgumentHelp("Keep status, tail position and maintenance state in DIR (how the stack's watcher runs).", valueName: "DIR"))
+        var watcherDir: String?
+
+        func run() async throws {
+            try await reporting {
+                let loaded = try spec.load()
+                let paths = StackPaths(spec: loaded, specDirectory: spec.directory)
+                var seconds: Double?
+                if let duration {
+                    guard let parsed = SpecDuration(parsing: duration), parsed.milliseconds > 0 else {
+                        throw ValidationError("--for: expected a duration such as 60s, found \"\(duration)\"")
+                    }
+                    seconds = parsed.seconds
+                }
+                let logPath = log ?? (loaded.watch.log.isEmpty ? paths.accessLog : loaded.watch.log)
+                if once && logPath != "-" && !FileManager.default.fileExists(atPath: logPath) {
+                    throw CLIError.failed("cannot read \(logPath): no such file")
+                }
+                var options = WatchOptions(logPath: logPath)
+                options.fromStart = fromStart || once
+                options.once = once
+                options.duration = seconds
+                options.maintenanceDefault = loaded.watch.maintenance
+                if let watcherDir {
+                    try FileManager.default.createDirectory(atPath: watcherDir, withIntermediateDirectories: true)
+                    options.statusPath = (watcherDir as NSString).appendingPathComponent("status.json")
+                    options.checkpointPath = (watcherDir as NSString).appendingPathComponent("position.json")
+                    options.maintenancePath = (watcherDir as NSString).appendingPathComponent("maintenance.json")
+                } else {
+                    options.maintenancePath = paths.maintenanceFile
+                }
+                let settings = Self.settings(loaded)
+                let targets = Self.targets(loaded)
+                let delivery = targets.isEmpty ? nil : Delivery(targets: targets) { Terminal.stderr("watch: " + $0) }
+                let printJSON = json
+                Signals.install()
+                if !once {
+                    Terminal.stderr("watch: following \(logPath == "-" ? "standard input" : logPath) (window \(settings.window) requests / \(Int(settings.windowSeconds)) s, threshold \(settings.errorRateThreshold)%, \(targets.count) alert target\(targets.count == 1 ? "" : "s"))")
+                }
+                let loop = WatchLoop(settings: settings, options: options, delivery: delivery) { notification, record in
+                    if printJSON {
+                        Terminal.stdout(Self.jsonLine(record))
+                    } else {
+                        let tag = notification.state == .resolved ? Terminal.style("RESOLVED", .green, stderr: false)
+                            : Terminal.style("ALERT", .red, stderr: false)
+                        Terminal.stdout("\(record.at) \(tag) \(record.kind.rawValue): \(record.summary)\(record.suppressed ? " (maintenance: not sent)" : "")")
+                    }
+                }
+                let summary = loop.run { Signals.stopRequested }
+                if printJSON {
+                    Terminal.stdout(Self.jsonLine(summary))
+                } else if once || seconds != nil || Signals.stopRequested {
+                    let pools = summary.byPool.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                    Terminal.stdout("watch: \(summary.lines) lines (\(pools.isEmpty ? "no pool" : pools)), \(summary.malformed) malformed, \(summary.status5xx) 5xx, \(summary.retried) retried upstream, \(summary.alerts.filter { $0.state == .firing }.count) alert(s) fired")
+                }
+                if failOnAlert && summary.anyFired { throw CLIError.exit(ExitStatus.alertFired) }
+            }
+        }
+
+        static func settings(_ spec: DeploymentSpec) -> WatchSettings {
+            WatchSettings(project: spec.project, window: spec.watch.window, windowSeconds: Double(spec.watch.windowSeconds),
+                          minRequests: spec.watch.minRequests, errorRateThreshold: spec.watch.errorRateThreshold,
+                          count4xx: spec.watch.count4xx, ignorePaths: spec.watch.ignorePaths,
+                          cooldown: spec.watch.cooldown.seconds,
+                          releases: Dictionary(uniqueKeysWithValues: Pool.allCases.map { ($0.rawValue, spec.pool($0).release) }))
+        }
+
+        static func targets(_ spec: DeploymentSpec) -> [AlertTarget] {
+            var targets: [AlertTarget] = []
+            if !spec.alerts.slackWebhookURL.isEmpty {
+                targets.append(AlertTarget(name: "slack", format: .slack, url: spec.alerts.slackWebhookURL.revealed))
+            }
+            for (index, hook) in spec.alerts.webhooks.enumerated() {
+                targets.append(AlertTarget(name: "webhook \(index + 1)", format: .json, url: hook.url.revealed,
+                                           headers: hook.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value.revealed) }))
+            }
+            return targets
+        }
+
+        static func jsonLine<T: Encodable>(_ value: T) -> String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        }
+    }
+}
+
+/// SIGTERM and SIGINT ask a long-running command to finish cleanly.
+enum Signals {
+    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+
+    static var stopRequested: Bool { flag != 0 }
+
+    static func install() {
+        signal(SIGTERM) { _ in Signals.flag = 1 }
+        signal(SIGINT) { _ in Signals.flag = 1 }
+    }
+}
