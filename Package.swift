@@ -44,6 +44,11 @@ let package = Package(
             exclude: ["Golden"]
         ),
         .testTarget(
+            name: "WatcherTests",
+            dependencies: ["Watcher", "HTTPClient"],
+            path: "Tests/WatcherTests"
+        ),
+        .testTarget(
             name: "OrchestratorTests",
             dependencies: ["Orchestrator", "NginxConfigGen", "HTTPClient"],
             path: "Tests/OrchestratorTests"

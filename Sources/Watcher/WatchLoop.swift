@@ -23,7 +23,7 @@ public struct WatchOptions: Sendable {
 /// One fired or resolved alert, as the summary and the JSON output list it.
 public struct AlertRecord: Sendable, Codable, Equatable {
     public var kind: AlertKind
-    public var state: Notification.State
+    public var state: AlertNotification.State
     public var at: String
     public var pool: String
     public var live: String
@@ -77,7 +77,7 @@ public final class WatchLoop {
     public let settings: WatchSettings
     public let options: WatchOptions
     private let delivery: Delivery?
-    private let emit: (Notification, AlertRecord) -> Void
+    private let emit: (AlertNotification, AlertRecord) -> Void
     private let clock: () -> Double
     private var analyzer: Analyzer
     private var book: AlertBook
@@ -88,7 +88,7 @@ public final class WatchLoop {
 
     public init(settings: WatchSettings, options: WatchOptions, delivery: Delivery?,
                 clock: @escaping () -> Double = { Date().timeIntervalSince1970 },
-                emit: @escaping (Notification, AlertRecord) -> Void) {
+                emit: @escaping (AlertNotification, AlertRecord) -> Void) {
         self.settings = settings
         self.options = options
         self.delivery = delivery
@@ -175,7 +175,7 @@ public final class WatchLoop {
         }
     }
 
-    private func tell(_ notification: Notification) {
+    private func tell(_ notification: AlertNotification) {
         let record = AlertRecord(kind: notification.detection.kind, state: notification.state,
                                  at: AlertMessage.iso(notification.detection.at), pool: notification.detection.pool,
                                  live: notification.detection.live,

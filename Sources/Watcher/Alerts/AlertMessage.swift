@@ -3,7 +3,7 @@ import Foundation
 /// Turns a notification into what people read: a Slack Block Kit message (with a plain `text`
 /// fallback), a generic JSON document, and a one-line log entry. Pure; no URL ever appears here.
 public enum AlertMessage {
-    public static func headline(_ n: Notification, settings: WatchSettings) -> String {
+    public static func headline(_ n: AlertNotification, settings: WatchSettings) -> String {
         let d = n.detection
         let f = d.figures
         let release = settings.releases[d.pool].flatMap { $0.isEmpty ? nil : " (release \($0))" } ?? ""
@@ -36,7 +36,7 @@ public enum AlertMessage {
     }
 
     /// Slack incoming-webhook payload: Block Kit blocks plus `text`, the notification fallback.
-    public static func slackPayload(_ n: Notification, settings: WatchSettings) -> [String: Any] {
+    public static func slackPayload(_ n: AlertNotification, settings: WatchSettings) -> [String: Any] {
         let d = n.detection
         let f = d.figures
         let icon = n.state == .resolved ? "✅" : (n.state == .repeating ? "🔁" : "🚨")
@@ -69,7 +69,7 @@ public enum AlertMessage {
     }
 
     /// Generic webhook payload: one flat, documented JSON object.
-    public static func webhookPayload(_ n: Notification, settings: WatchSettings) -> [String: Any] {
+    public static func webhookPayload(_ n: AlertNotification, settings: WatchSettings) -> [String: Any] {
         let d = n.detection
         let f = d.figures
         return [

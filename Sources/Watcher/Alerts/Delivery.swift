@@ -112,7 +112,7 @@ public final class Delivery: @unchecked Sendable {
 
     public var isEmpty: Bool { workers.isEmpty }
 
-    public func send(_ notification: Notification, settings: WatchSettings) {
+    public func send(_ notification: AlertNotification, settings: WatchSettings) {
         for worker in workers {
             let payload = worker.target.format == .slack
                 ? AlertMessage.json(AlertMessage.slackPayload(notification, settings: settings))

@@ -1,7 +1,7 @@
 /// What to tell people, decided from detections: one message when a condition starts, one when it
 /// ends, and a repeat of a still-firing alert only after `cooldown`. A condition that starts again
 /// within the cooldown of its last message is not announced again (and neither is its end).
-public struct Notification: Sendable, Equatable {
+public struct AlertNotification: Sendable, Equatable {
     public enum State: String, Sendable, Codable {
         case firing
         case resolved
@@ -29,9 +29,9 @@ public struct AlertBook: Sendable {
         self.cooldown = cooldown
     }
 
-    public mutating func process(_ detection: Detection, maintenance: Bool) -> [Notification] {
+    public mutating func process(_ detection: Detection, maintenance: Bool) -> [AlertNotification] {
         var entry = entries[detection.kind] ?? Entry()
-        var out: [Notification] = []
+        var out: [AlertNotification] = []
         entry.latest = detection
         if detection.firing {
             entry.firing = true
@@ -40,12 +40,12 @@ public struct AlertBook: Sendable {
             } else {
                 entry.announced = true
                 entry.lastSent = detection.at
-                out.append(Notification(state: .firing, detection: detection, suppressed: maintenance))
+                out.append(AlertNotification(state: .firing, detection: detection, suppressed: maintenance))
             }
         } else if entry.firing {
             entry.firing = false
             if entry.announced {
-                out.append(Notification(state: .resolved, detection: detection, suppressed: maintenance))
+                out.append(AlertNotification(state: .resolved, detection: detection, suppressed: maintenance))
             }
             entry.announced = false
         }
@@ -54,15 +54,15 @@ public struct AlertBook: Sendable {
     }
 
     /// Repeats alerts that are still firing once their cooldown has passed.
-    public mutating func tick(now: Double, current: (AlertKind) -> Detection?, maintenance: Bool) -> [Notification] {
-        var out: [Notification] = []
+    public mutating func tick(now: Double, current: (AlertKind) -> Detection?, maintenance: Bool) -> [AlertNotification] {
+        var out: [AlertNotification] = []
         for kind in AlertKind.allCases {
             guard var entry = entries[kind], entry.firing, let last = entry.lastSent, now - last >= cooldown,
                   let detection = current(kind) else { continue }
             entry.lastSent = now
             entry.announced = true
             entries[kind] = entry
-            out.append(Notification(state: .repeating, detection: detection, suppressed: maintenance))
+            out.append(AlertNotification(state: .repeating, detection: detection, suppressed: maintenance))
         }
         return out
     }

@@ -17,10 +17,12 @@ public enum LineParser {
         i += 1
         var sawStatus = false
         var time: Double = 0
+        var first = true
         while true {
             i = skipSpace(base, i, count)
             guard i < count else { return nil }
-            if base[i] == UInt8(ascii: "}") { break }
+            if first && base[i] == UInt8(ascii: "}") { break }
+            first = false
             guard base[i] == quote else { return nil }
             let keyStart = i + 1
             guard let keyEnd = stringEnd(base, keyStart, count) else { return nil }
