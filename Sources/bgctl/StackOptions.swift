@@ -27,9 +27,11 @@ struct StackOptions: ParsableArguments {
         } catch let error as OrchestratorError {
             throw CLIError.dockerUnavailable(error.description)
         }
-        return Stack(spec: loaded, paths: StackPaths(spec: loaded, specDirectory: spec.directory), runner: runner,
-                     http: HTTPClient(), renderer: try spec.renderer(), environment: environment,
-                     report: ProgressPrinter.report)
+        var stack = Stack(spec: loaded, paths: StackPaths(spec: loaded, specDirectory: spec.directory), runner: runner,
+                          http: HTTPClient(), renderer: try spec.renderer(), environment: environment,
+                          report: ProgressPrinter.report)
+        stack.specFile = StackPaths.absolute(spec.path)
+        return stack
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Orchestrator
+import Watcher
 
 extension Bgctl {
     struct Status: AsyncParsableCommand {
@@ -15,12 +16,19 @@ extension Bgctl {
             try await orchestrating {
                 let stack = try options.stack()
                 let status = try stack.status()
+                // The running watcher's own report: window figures, alerts firing, deliveries.
+                let watcherData = status.watcher.state == "running" ? FileManager.default.contents(atPath: stack.paths.watcherStatusFile) : nil
                 if json {
                     let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                    Terminal.stdout(String(decoding: try encoder.encode(status), as: UTF8.self))
+                    encoder.outputFormatting = [.sortedKeys]
+                    var object = try JSONSerialization.jsonObject(with: try encoder.encode(status)) as? [String: Any] ?? [:]
+                    var watcher = object["watcher"] as? [String: Any] ?? [:]
+                    watcher["report"] = watcherData.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? NSNull()
+                    object["watcher"] = watcher
+                    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                    Terminal.stdout(String(decoding: data, as: UTF8.self))
                 } else {
-                    Terminal.stdout(Self.text(status))
+                    Terminal.stdout(Self.text(status, watcher: watcherData.flatMap { try? JSONDecoder().decode(WatcherStatus.self, from: $0) }))
                 }
                 switch status.overall {
                 case "healthy": return
@@ -30,7 +38,7 @@ extension Bgctl {
             }
         }
 
-        static func text(_ status: StackStatus) -> String {
+        static func text(_ status: StackStatus, watcher: WatcherStatus?) -> String {
             func paint(_ text: String, _ good: Bool) -> String { Terminal.style(text, good ? .green : .red, stderr: false) }
             var lines: [String] = []
             let overall = status.overall.replacingOccurrences(of: "_", with: " ")
@@ -53,6 +61,18 @@ extension Bgctl {
             lines.append("proxy \(proxy.container): \(proxy.state)\(proxy.health.map { "/\($0)" } ?? ""), listen \(proxy.listen), served by \(proxy.servedBy ?? "-"), config \(proxy.configInSync ? "in sync" : "OUT OF SYNC")")
             if let last = status.lastSwitch {
                 lines.append("last switch: \(last.from?.rawValue ?? "?") → \(last.to?.rawValue ?? "?") at \(last.time) by \(last.who)\(last.reason.map { " (\($0))" } ?? "")")
+            }
+            if status.watcher.enabled || status.watcher.state != "missing" {
+                var line = "watcher \(status.watcher.container): \(status.watcher.state)"
+                if let w = watcher {
+                    let f = w.figures
+                    line += String(format: ", window %d requests, error rate %.1f%% (threshold %.1f%%), retried %d", f.requests, f.errorRate, f.threshold, f.retried)
+                    line += ", firing: \(w.firing.isEmpty ? "none" : w.firing.map(\.rawValue).joined(separator: ", "))"
+                    if w.maintenance { line += ", MAINTENANCE (alerts not sent)" }
+                    let failed = w.deliveries.values.reduce(0) { $0 + $1.failed }
+                    if failed > 0 { line += ", \(failed) alert deliveries failed" }
+                }
+                lines.append(line)
             }
             if let lock = status.lock { lines.append("lock: held by \(lock)") }
             for problem in status.problems { lines.append(Terminal.style("! ", .yellow, stderr: false) + problem) }

@@ -64,6 +64,7 @@ class Project:
         self.green_port = free_port()
         self.subnet = free_subnet()
         self.spec = tmp_path / "bgctl.yaml"
+        self.env = {}  # variables every bgctl call of this test gets (e.g. a webhook URL)
         self.write_spec()
 
     def write_spec(self, blue_image="bgctl/demo-app:local", green_image="bgctl/demo-app:local", extra=""):
@@ -91,7 +92,7 @@ class Project:
         return f"http://127.0.0.1:{self.proxy_port}/"
 
     def bgctl(self, *args, check=None, timeout=180, env=None):
-        run_env = dict(os.environ, NO_COLOR="1")
+        run_env = dict(os.environ, NO_COLOR="1", **self.env)
         if env:
             run_env.update(env)
         result = subprocess.run([BGCTL, "-f", str(self.spec)] + list(args), capture_output=True, text=True,

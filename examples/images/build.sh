@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds bgctl's local images with no registry: the nginx proxy from Debian's nginx on this host,
-# and the demo app from examples/demo-app. Usage: build.sh [nginx] [demo-app]
+# the demo app from examples/demo-app, and bgctl itself for the watcher container.
+# Usage: build.sh [nginx] [demo-app] [bgctl]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -37,12 +38,33 @@ build_demo_app() {
   echo "built bgctl/demo-app:local ($(docker image inspect -f '{{.Size}}' bgctl/demo-app:local | awk '{printf "%.1f MB", $1/1e6}'))"
 }
 
+build_bgctl() {
+  local ctx="$work/bgctl" rootfs="$work/bgctl/rootfs"
+  (cd "$root" && swift build -c release --static-swift-stdlib >"$work/swift.log" 2>&1) || { tail -n 30 "$work/swift.log" >&2; exit 1; }
+  mkdir -p "$rootfs"/{usr/local/bin,etc/ssl/certs,tmp,bgctl}
+  cp "$root/.build/release/bgctl" "$rootfs/usr/local/bin/bgctl"
+  strip "$rootfs/usr/local/bin/bgctl"
+  ldd "$root/.build/release/bgctl" | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+    mkdir -p "$rootfs$(dirname "$lib")"
+    cp -L "$lib" "$rootfs$lib"
+  done
+  [ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
+  printf 'root:x:0:0:root:/root:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
+  printf 'hosts: files dns\n' > "$rootfs/etc/nsswitch.conf"
+  chmod 1777 "$rootfs/tmp"
+  cp "$here/bgctl/Dockerfile" "$ctx/Dockerfile"
+  docker build -q -t bgctl/bgctl:local "$ctx" >/dev/null 2>"$work/bgctl.log" || { cat "$work/bgctl.log" >&2; exit 1; }
+  echo "built bgctl/bgctl:local ($(docker image inspect -f '{{.Size}}' bgctl/bgctl:local | awk '{printf "%.1f MB", $1/1e6}'))"
+}
+
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(nginx demo-app)
+[ ${#targets[@]} -gt 0 ] || targets=(nginx demo-app bgctl)
 for target in "${targets[@]}"; do
   case "$target" in
     nginx) build_nginx ;;
     demo-app) build_demo_app ;;
-    *) echo "build.sh: unknown image $target (nginx, demo-app)" >&2; exit 64 ;;
+    bgctl) build_bgctl ;;
+    *) echo "build.sh: unknown image $target (nginx, demo-app, bgctl)" >&2; exit 64 ;;
   esac
 done

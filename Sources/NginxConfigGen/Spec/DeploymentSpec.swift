@@ -181,6 +181,9 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var alerts = AlertsSpec()
     /// As written, relative to the spec's folder unless absolute.
     public var stateDir = ".bgctl"
+    /// The variables the spec refers to that were set, with their values: the stack's watcher gets
+    /// them as its environment so it reads the spec the same way (they may be secrets).
+    public var variables: [String: Secret] = [:]
 
     public init(project: String) {
         self.project = project

@@ -63,6 +63,29 @@ public struct Interpolator: Sendable {
         return .success((output, unset))
     }
 
+    /// Names of the variables `text` refers to (`$NAME`, `${NAME...}`), including inside defaults.
+    public static func references(in text: String) -> [String] {
+        var names: [String] = []
+        let chars = Array(text)
+        var i = 0
+        while i < chars.count {
+            if chars[i] == "$", i + 1 < chars.count {
+                if chars[i + 1] == "$" {
+                    i += 2
+                    continue
+                }
+                var j = chars[i + 1] == "{" ? i + 2 : i + 1
+                let start = j
+                while j < chars.count && isNameChar(chars[j]) { j += 1 }
+                if j > start, isNameStart(chars[start]) { names.append(String(chars[start..<j])) }
+                i = max(j, i + 1)
+                continue
+            }
+            i += 1
+        }
+        return names
+    }
+
     private func expand(_ body: String) -> Result<(String, [String]), Failure> {
         let chars = Array(body)
         var j = 0

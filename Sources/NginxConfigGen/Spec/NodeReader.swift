@@ -6,6 +6,8 @@ final class NodeReader {
     let file: String
     let interpolator: Interpolator
     private(set) var issues: [SpecIssue] = []
+    /// Every variable a scalar referred to, set or not.
+    private(set) var referenced: Set<String> = []
 
     init(file: String, interpolator: Interpolator) {
         self.file = file
@@ -86,6 +88,7 @@ final class NodeReader {
             report(node, path, "expected a single value, found \(describe(node))")
             return nil
         }
+        referenced.formUnion(Interpolator.references(in: scalar.string))
         switch interpolator.interpolate(scalar.string) {
         case .success(let result):
             return (result.value, result.unset)

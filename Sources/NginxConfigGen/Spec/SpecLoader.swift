@@ -45,7 +45,10 @@ public enum SpecLoader {
                                                          message: "YAML error: \(error)")]))
         }
         let reader = NodeReader(file: file, interpolator: Interpolator(variables: variables))
-        let spec = SpecDecoder(reader: reader).decode(root)
+        var spec = SpecDecoder(reader: reader).decode(root)
+        spec?.variables = Dictionary(uniqueKeysWithValues: reader.referenced.compactMap { name in
+            variables[name].map { (name, Secret($0)) }
+        })
         let issues = reader.issues.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
         guard issues.isEmpty, let spec else {
             return .failure(SpecError(issues: issues))

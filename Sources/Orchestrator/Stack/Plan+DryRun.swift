@@ -32,6 +32,20 @@ extension Stack {
             if existing[desiredProxy.name] != nil { commands.append(Docker.remove(desiredProxy.name)) }
             commands.append(Docker.run(desiredProxy))
         }
+        if spec.watcherEnabled, let specFile {
+            let desired = StackPlan.watcherContainer(spec, paths: paths, specFile: specFile, pull: pull)
+            if let existing = existing[desired.name] {
+                if existing.labels[Docker.hashLabel] != desired.labels[Docker.hashLabel] {
+                    commands += [Docker.remove(desired.name), Docker.run(desired)]
+                } else if !existing.isRunning {
+                    commands.append(Docker.start(desired.name))
+                }
+            } else {
+                commands.append(Docker.run(desired))
+            }
+        } else if existing[spec.watcherContainerName] != nil {
+            commands.append(Docker.remove(spec.watcherContainerName))
+        }
         return commands
     }
 

@@ -34,6 +34,8 @@ public struct Stack: Sendable {
     public var healthTimeout: Double?
     /// How long the post-reload check may take to see the new pool answer through the proxy.
     public var verifyTimeout: Double = 5
+    /// The spec file, mounted into the watcher container; nil runs no watcher container.
+    public var specFile: String?
 
     public init(spec: DeploymentSpec, paths: StackPaths, runner: CommandRunner, http: HTTPProbing,
                 renderer: ConfigRenderer, environment: [String: String], report: @escaping Reporter) {

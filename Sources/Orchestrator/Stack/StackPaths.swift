@@ -11,7 +11,7 @@ public struct StackPaths: Sendable, Equatable {
         self.stateDir = (base as NSString).standardizingPath
     }
 
-    static func absolute(_ path: String) -> String {
+    public static func absolute(_ path: String) -> String {
         path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
     }
 

@@ -61,6 +61,31 @@ public enum StackPlan {
         return config
     }
 
+    /// The watcher: `bgctl watch` in its own container on the host network (it only sends alerts out),
+    /// with the spec and the proxy's logs read-only and its own folder for status and tail position.
+    /// Secrets reach it as environment values passed to docker, never as arguments or image content.
+    public static func watcherContainer(_ spec: DeploymentSpec, paths: StackPaths, specFile: String, pull: PullPolicy) -> ContainerConfig {
+        var config = ContainerConfig(
+            name: spec.watcherContainerName,
+            image: spec.watch.image,
+            network: "host",
+            ipAddress: nil,
+            pull: PullPolicyValue(rawValue: pull.rawValue)!,
+            labels: [Docker.label: spec.project, Docker.roleLabel: "watcher"],
+            environment: spec.variables.mapValues(\.revealed),
+            publish: [],
+            mounts: ["\(specFile):/bgctl/bgctl.yaml:ro", "\(paths.logsDir):/bgctl/logs:ro", "\(paths.watcherDir):/bgctl/watcher"],
+            tmpfs: [],
+            health: nil,
+            stopSignal: nil,
+            stopTimeout: 15,
+            entrypoint: "/usr/local/bin/bgctl",
+            command: ["-f", "/bgctl/bgctl.yaml", "watch", "--log", "/bgctl/logs/access.log", "--watcher-dir", "/bgctl/watcher"]
+        )
+        config.labels[Docker.hashLabel] = config.fingerprint
+        return config
+    }
+
     /// `nginx -t` on the candidate configuration in nginx/next/ (mounted at /bgctl/conf/next).
     public static func nginxTest(_ spec: DeploymentSpec, candidate: Bool) -> DockerCommand {
         let conf = candidate ? "/bgctl/conf/next/nginx.conf" : "/bgctl/conf/nginx.conf"

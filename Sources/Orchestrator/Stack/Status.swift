@@ -37,6 +37,12 @@ public struct StackStatus: Codable, Sendable {
         }
     }
 
+    public struct WatcherContainerStatus: Codable, Sendable {
+        public var container: String
+        public var state: String
+        public var enabled: Bool
+    }
+
     public var project: String
     public var live: Pool
     /// healthy, degraded or not_serving; the exit status follows it (0, 3, 4).
@@ -47,9 +53,10 @@ public struct StackStatus: Codable, Sendable {
     public var lastSwitch: HistoryEntry?
     public var lock: StackLock.Holder?
     public var stateDir: String
+    public var watcher: WatcherContainerStatus
 
     enum CodingKeys: String, CodingKey {
-        case project, live, overall, problems, pools, proxy, lock
+        case project, live, overall, problems, pools, proxy, lock, watcher
         case lastSwitch = "last_switch"
         case stateDir = "state_dir"
     }
@@ -102,12 +109,18 @@ extension Stack {
         if serving, let servedBy, servedBy != live.rawValue {
             problems.append("requests are served by \(servedBy), not the live pool \(live.rawValue) (failover)")
         }
+        let watcherInfo = containers[spec.watcherContainerName]
+        if spec.watcherEnabled && watcherInfo?.isRunning != true {
+            problems.append("the watcher \(spec.watcherContainerName) is not running (\(watcherInfo?.state ?? "missing")): nobody is alerted")
+        }
         let overall = !serving ? "not_serving" : (problems.isEmpty ? "healthy" : "degraded")
         return StackStatus(
             project: spec.project, live: live, overall: overall, problems: problems, pools: pools,
             proxy: StackStatus.ProxyStatus(container: spec.proxyContainerName, state: proxyInfo?.state ?? "missing",
                                            health: proxyInfo?.health, listen: spec.proxy.listen.description,
                                            servedBy: servedBy, probe: proxyProbe, configInSync: inSync),
-            lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir)
+            lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir,
+            watcher: StackStatus.WatcherContainerStatus(container: spec.watcherContainerName, state: watcherInfo?.state ?? "missing",
+                                                        enabled: spec.watcherEnabled))
     }
 }

@@ -106,12 +106,44 @@ extension Stack {
             actions.append(proxy == nil ? "started the proxy" : "recreated the proxy")
         }
 
+        if let action = try ensureWatcher(existing: try inspect([spec.watcherContainerName])[spec.watcherContainerName]) {
+            actions.append(action)
+        }
+
         let now = StateStore.now()
         try StateStore.save(StackState(project: spec.project, live: live, updatedAt: now, lastSwitch: state?.lastSwitch), paths)
         if !actions.isEmpty {
             try StateStore.append(history("up", to: live, result: "ok", started: started, detail: actions.joined(separator: "; ")), paths)
         }
         return UpSummary(live: live, actions: actions)
+    }
+
+    /// Runs the watcher container when `watch.enabled` (default: when an alert sink is configured),
+    /// recreating it when its settings changed; removes it when the watcher is off.
+    func ensureWatcher(existing: ContainerInfo?) throws -> String? {
+        guard spec.watcherEnabled, let specFile else {
+            guard let existing else { return nil }
+            try checkOwnership([existing.name: existing])
+            report(.step("removing the watcher (watch.enabled is off)"))
+            try removeContainer(existing.name, doing: "removing the watcher")
+            return "removed the watcher"
+        }
+        try FileManager.default.createDirectory(atPath: paths.watcherDir, withIntermediateDirectories: true)
+        let desired = StackPlan.watcherContainer(spec, paths: paths, specFile: specFile, pull: pull)
+        if let existing {
+            try checkOwnership([existing.name: existing])
+            if existing.labels[Docker.hashLabel] == desired.labels[Docker.hashLabel] {
+                if existing.isRunning { return nil }
+                try require(Docker.start(existing.name), doing: "starting the watcher")
+                return "restarted the watcher"
+            }
+            report(.step("recreating the watcher (its settings changed)"))
+            try removeContainer(existing.name, doing: "removing the old watcher")
+        } else {
+            report(.step("starting the watcher (\(desired.image))"))
+        }
+        try runContainer(desired, doing: "starting the watcher")
+        return existing == nil ? "started the watcher" : "recreated the watcher"
     }
 
     /// Creates the network when missing; refuses one bgctl did not create or whose subnet differs.
