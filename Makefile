@@ -7,7 +7,7 @@ BGCTL_DEBUG := .build/debug/bgctl
 BGCTL_REL   := .build/release/bgctl
 DEMO_SPEC   := examples/demo/bgctl.yaml
 
-.PHONY: all setup build release images test unit e2e demo demo-down bench bench-switch clean
+.PHONY: all setup build release images test unit e2e demo demo-down bench bench-switch bench-watch clean
 
 all: build
 
@@ -41,10 +41,13 @@ demo: setup images build
 demo-down: build
 	$(BGCTL_DEBUG) -f $(DEMO_SPEC) down
 
-bench: bench-switch
+bench: bench-switch bench-watch
 
 bench-switch: setup images release
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) python3 bench/switch.py
+
+bench-watch: setup release
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) BGCTL_BENCH_BIN=$(CURDIR)/.build/release/bgctl-bench python3 bench/watch.py
 
 clean:
 	rm -rf .build

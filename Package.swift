@@ -22,6 +22,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "bgctl-bench",
+            dependencies: ["Watcher"],
+            path: "bench/Sources/bgctl-bench"
+        ),
         .target(name: "Orchestrator", dependencies: ["NginxConfigGen", "HTTPClient"]),
         .target(
             name: "NginxConfigGen",

@@ -85,6 +85,10 @@ public final class WatchLoop {
     private var maintenance: Bool
     private var maintenanceStamp: Double = -1
     private let ignorePaths: [[UInt8]]
+    /// Requests per PoolTag, indexed by raw value; turned into `by_pool` at the end.
+    private var poolCounts = [Int](repeating: 0, count: PoolTag.allCases.count)
+    /// The time of the current batch of lines: the clock is read once per batch, not per line.
+    private var batchTime: Double = 0
 
     public init(settings: WatchSettings, options: WatchOptions, delivery: Delivery?,
                 clock: @escaping () -> Double = { Date().timeIntervalSince1970 },
@@ -110,6 +114,7 @@ public final class WatchLoop {
         var nextTick = started
         refreshMaintenance()
         while true {
+            batchTime = clock()
             tailer.readAvailable { line in handle(line) }
             let now = clock()
             if now >= nextTick {
@@ -122,8 +127,10 @@ public final class WatchLoop {
             if let duration = options.duration, now - started >= duration { break }
             tailer.wait(timeout: max(0.01, min(0.5, nextTick - now)))
         }
+        batchTime = clock()
         tailer.readAvailable { line in handle(line) }
         writeStatus(tailer)
+        summary.byPool = byPool()
         summary.rotations = tailer.counters.rotations
         summary.truncations = tailer.counters.truncations
         summary.malformed += tailer.counters.tooLong
@@ -138,20 +145,28 @@ public final class WatchLoop {
             return
         }
         summary.lines += 1
-        summary.byPool[record.pool == .none ? "-" : record.pool.name, default: 0] += 1
+        poolCounts[Int(record.pool.rawValue)] += 1
         if record.status >= 500 { summary.status5xx += 1 } else if record.status >= 400 { summary.status4xx += 1 }
         if record.retried { summary.retried += 1 }
         if isIgnored(line, record.uri) {
             summary.ignored += 1
             return
         }
-        let detections = analyzer.observe(record, at: clock()) {
+        let detections = analyzer.observe(record, at: batchTime) {
             SampleRequest(time: record.time, method: LineParser.text(line, record.method), uri: LineParser.text(line, record.uri),
                           status: record.status, upstreamStatus: LineParser.text(line, record.upstreamStatus), pool: record.pool.name)
         }
         for detection in detections {
             for notification in book.process(detection, maintenance: maintenance) { tell(notification) }
         }
+    }
+
+    private func byPool() -> [String: Int] {
+        var result: [String: Int] = [:]
+        for tag in PoolTag.allCases where poolCounts[Int(tag.rawValue)] > 0 {
+            result[tag == .none ? "-" : tag.name] = poolCounts[Int(tag.rawValue)]
+        }
+        return result
     }
 
     /// Byte comparison against ignore_paths: exact path, or the path followed by a query string.
@@ -209,6 +224,7 @@ public final class WatchLoop {
             Self.writeAtomically(data, to: path)
         }
         guard let path = options.statusPath else { return }
+        summary.byPool = byPool()
         let status = WatcherStatus(updatedAt: AlertMessage.iso(clock()), lines: summary.lines, malformed: summary.malformed,
                                    figures: analyzer.figures, firing: AlertKind.allCases.filter { book.isFiring($0) },
                                    maintenance: maintenance, deliveries: delivery?.snapshot() ?? [:])

@@ -127,3 +127,15 @@ final class Lines: @unchecked Sendable {
         #expect(SlackPayloadCheck.problems(Data(payload)) == [])
     }
 }
+
+@Suite struct MessageFormatTests {
+    @Test func timesArePrintedInUTCISO8601() {
+        #expect(AlertMessage.iso(1_795_706_212.9) == "2026-11-26T15:16:52Z")
+        #expect(AlertMessage.iso(0) == "1970-01-01T00:00:00Z")
+    }
+
+    @Test(arguments: [(12.5, "12.5%"), (2, "2%"), (0.04, "0%"), (8.333, "8.3%"), (99.96, "100%")])
+    func percentagesHaveOneDecimalAtMost(_ value: Double, _ text: String) {
+        #expect(AlertMessage.pct(value) == text)
+    }
+}

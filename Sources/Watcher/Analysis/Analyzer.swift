@@ -61,7 +61,9 @@ public struct Analyzer: Sendable {
     public let settings: WatchSettings
     public private(set) var window: SlidingWindow
     private var firing: Set<AlertKind> = []
+    /// Times of recent requests answered by a pool other than the live one, oldest first from `failoverHead`.
     private var failoverRecent: [Double] = []
+    private var failoverHead = 0
     private var liveStreak = 0
     private var lastFailoverPool = ""
     private var lastLive = ""
@@ -104,7 +106,8 @@ public struct Analyzer: Sendable {
     public mutating func tick(now: Double) -> [Detection] {
         window.expire(now: now)
         var detections = evaluateRates(at: now)
-        if firing.contains(.failover), let last = failoverRecent.last, now - last >= settings.failoverSeconds, liveStreak > 0 {
+        if firing.contains(.failover), failoverHead < failoverRecent.count, let last = failoverRecent.last,
+           now - last >= settings.failoverSeconds, liveStreak > 0 {
             detections.append(endFailover(at: now))
         }
         return detections
@@ -127,20 +130,23 @@ public struct Analyzer: Sendable {
 
     private mutating func evaluateRates(at now: Double) -> [Detection] {
         var detections: [Detection] = []
-        let enough = window.count >= settings.minRequests
-        for (kind, rate) in [(AlertKind.errorRate, window.errorRate), (.upstreamRetries, window.retryRate)] {
-            let above = enough && rate >= settings.errorRateThreshold
-            // Resolved when the rate is back under the threshold, or when the window emptied.
-            let below = (enough && rate < settings.errorRateThreshold) || window.count == 0
-            if above && !firing.contains(kind) {
-                firing.insert(kind)
-                detections.append(detection(kind, firing: true, at: now, pool: lastErrorPool))
-            } else if below && firing.contains(kind) {
-                firing.remove(kind)
-                detections.append(detection(kind, firing: false, at: now, pool: lastErrorPool))
-            }
-        }
+        evaluate(.errorRate, rate: window.errorRate, at: now, into: &detections)
+        evaluate(.upstreamRetries, rate: window.retryRate, at: now, into: &detections)
         return detections
+    }
+
+    private mutating func evaluate(_ kind: AlertKind, rate: Double, at now: Double, into detections: inout [Detection]) {
+        let enough = window.count >= settings.minRequests
+        let above = enough && rate >= settings.errorRateThreshold
+        // Resolved when the rate is back under the threshold, or when the window emptied.
+        let below = (enough && rate < settings.errorRateThreshold) || window.count == 0
+        if above && !firing.contains(kind) {
+            firing.insert(kind)
+            detections.append(detection(kind, firing: true, at: now, pool: lastErrorPool))
+        } else if below && firing.contains(kind) {
+            firing.remove(kind)
+            detections.append(detection(kind, firing: false, at: now, pool: lastErrorPool))
+        }
     }
 
     private mutating func observeFailover(_ record: LogRecord, at now: Double) -> [Detection] {
@@ -149,8 +155,14 @@ public struct Analyzer: Sendable {
             liveStreak = 0
             lastFailoverPool = record.pool.name
             failoverRecent.append(now)
-            failoverRecent.removeAll { $0 < now - settings.failoverSeconds }
-            if !firing.contains(.failover) && failoverRecent.count >= settings.failoverRequests {
+            while failoverHead < failoverRecent.count, failoverRecent[failoverHead] < now - settings.failoverSeconds {
+                failoverHead += 1
+            }
+            if failoverHead > 4096 {
+                failoverRecent.removeFirst(failoverHead)
+                failoverHead = 0
+            }
+            if !firing.contains(.failover) && failoverRecent.count - failoverHead >= settings.failoverRequests {
                 firing.insert(.failover)
                 return [detection(.failover, firing: true, at: now, pool: lastFailoverPool)]
             }
@@ -167,7 +179,8 @@ public struct Analyzer: Sendable {
 
     private mutating func endFailover(at now: Double) -> Detection {
         firing.remove(.failover)
-        failoverRecent.removeAll()
+        failoverRecent.removeAll(keepingCapacity: true)
+        failoverHead = 0
         return detection(.failover, firing: false, at: now, pool: lastFailoverPool)
     }
 
