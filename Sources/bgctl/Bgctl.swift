@@ -9,11 +9,11 @@ struct Bgctl: AsyncParsableCommand {
         abstract: "Blue-green deployments on a plain Docker host: two pools, one nginx, zero dropped requests.",
         discussion: """
         Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
-        5 an alert fired (watch --fail-on-alert),
+        5 an alert fired (watch --fail-on-alert), 6 deploy rolled back, 7 rollback failed,
         64 usage error, 65 invalid spec, 69 Docker unavailable.
         """,
         version: "0.1.0",
-        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Maintenance.self]
+        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Maintenance.self, Deploy.self, Rollback.self, History.self, Unlock.self]
     )
 
     /// `-f` given before the subcommand (`bgctl -f FILE switch green`); a subcommand's own `-f` wins.

@@ -25,6 +25,8 @@ enum ExitStatus {
     static let degraded: Int32 = 3
     static let notServing: Int32 = 4
     static let alertFired: Int32 = 5
+    static let rolledBack: Int32 = 6
+    static let rollbackFailed: Int32 = 7
     static let usage: Int32 = 64
     static let invalidSpec: Int32 = 65
     static let dockerUnavailable: Int32 = 69

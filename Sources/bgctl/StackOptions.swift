@@ -19,7 +19,11 @@ struct StackOptions: ParsableArguments {
     }
 
     func stack() throws -> Stack {
-        let loaded = try spec.load()
+        let written = try spec.load()
+        let paths = StackPaths(spec: written, specDirectory: spec.directory)
+        // Pools a deploy changed run the deployed release, not the spec's.
+        let state = try StateStore.load(paths)
+        let loaded = state?.apply(to: written) ?? written
         let environment = ProcessInfo.processInfo.environment
         let runner: CommandRunner
         do {
@@ -27,7 +31,7 @@ struct StackOptions: ParsableArguments {
         } catch let error as OrchestratorError {
             throw CLIError.dockerUnavailable(error.description)
         }
-        var stack = Stack(spec: loaded, paths: StackPaths(spec: loaded, specDirectory: spec.directory), runner: runner,
+        var stack = Stack(spec: loaded, paths: paths, runner: runner,
                           http: HTTPClient(), renderer: try spec.renderer(), environment: environment,
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)

@@ -154,6 +154,34 @@ public struct WatchSpec: Sendable, Hashable {
     public init() {}
 }
 
+/// What counts as inconclusive analysis (fewer than `watch.min_requests` requests) leads to.
+public enum InconclusivePolicy: String, Sendable, CaseIterable, Codable {
+    case promote
+    case rollback
+    /// Keep analysing, up to `deploy.extend_limit`; still inconclusive then means rollback.
+    case extend
+}
+
+public struct SmokeCheck: Sendable, Hashable {
+    public var path: String
+    public var status: Int
+}
+
+public struct DeploySpec: Sendable, Hashable {
+    public var analyze = SpecDuration.seconds(60)
+    public var inconclusive = InconclusivePolicy.extend
+    public var extendLimit = SpecDuration.seconds(300)
+    /// Roll back when the p95 request time through the proxy exceeds this; nil: no bound.
+    public var maxP95: SpecDuration?
+    public var drainTimeout = SpecDuration.seconds(30)
+    /// No log line for the pool for this long counts as drained.
+    public var drainQuiet = SpecDuration.seconds(2)
+    public var smoke: [SmokeCheck] = []
+    /// A lock older than this is taken over with a message.
+    public var lockTTL = SpecDuration.seconds(1800)
+    public init() {}
+}
+
 public struct WebhookSpec: Sendable, Hashable {
     public var url: Secret
     public var headers: [String: Secret]
@@ -179,6 +207,7 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var active = Pool.blue
     public var watch = WatchSpec()
     public var alerts = AlertsSpec()
+    public var deploy = DeploySpec()
     /// As written, relative to the spec's folder unless absolute.
     public var stateDir = ".bgctl"
     /// The variables the spec refers to that were set, with their values: the stack's watcher gets

@@ -80,7 +80,7 @@ private struct SpecDecoder {
     let reader: NodeReader
 
     static let topKeys = ["version", "project", "network", "pull", "proxy", "app", "pools", "active",
-                          "watch", "alerts", "state_dir"]
+                          "watch", "alerts", "deploy", "state_dir"]
 
     func decode(_ root: Node) -> DeploymentSpec? {
         guard let top = reader.mapping(root, [], allowed: Self.topKeys) else { return nil }
@@ -129,6 +129,7 @@ private struct SpecDecoder {
         }
         if let node = top["watch"] { decodeWatch(node, into: &spec.watch) }
         if let node = top["alerts"] { decodeAlerts(node, into: &spec.alerts) }
+        if let node = top["deploy"] { decodeDeploy(node, into: &spec.deploy) }
         if let node = top["state_dir"], let text = reader.string(node, ["state_dir"]) {
             if text.isEmpty || text.contains("\0") || text.contains("\n") {
                 reader.report(node, ["state_dir"], "expected a folder path, found \(reader.quoted(text))")
@@ -339,6 +340,40 @@ private struct SpecDecoder {
                     }
                 }
                 alerts.webhooks.append(WebhookSpec(url: url, headers: headers))
+            }
+        }
+    }
+
+    private func decodeDeploy(_ node: Node, into deploy: inout DeploySpec) {
+        let path = ["deploy"]
+        let keys = ["analyze", "inconclusive", "extend_limit", "max_p95", "drain_timeout", "drain_quiet", "smoke", "lock_ttl"]
+        guard let map = reader.mapping(node, path, allowed: keys) else { return }
+        if let n = map["analyze"], let v = reader.duration(n, path + ["analyze"], minimum: .seconds(1)) { deploy.analyze = v }
+        if let n = map["inconclusive"], let text = reader.string(n, path + ["inconclusive"]) {
+            if let policy = InconclusivePolicy(rawValue: text) { deploy.inconclusive = policy } else {
+                reader.report(n, path + ["inconclusive"], "expected promote, rollback or extend, found \(reader.quoted(text))")
+            }
+        }
+        if let n = map["extend_limit"], let v = reader.duration(n, path + ["extend_limit"], minimum: .seconds(1)) { deploy.extendLimit = v }
+        if let n = map["max_p95"], !reader.isNull(n), let v = reader.duration(n, path + ["max_p95"]) { deploy.maxP95 = v }
+        if let n = map["drain_timeout"], let v = reader.duration(n, path + ["drain_timeout"], minimum: SpecDuration(milliseconds: 0)) { deploy.drainTimeout = v }
+        if let n = map["drain_quiet"], let v = reader.duration(n, path + ["drain_quiet"], minimum: SpecDuration(milliseconds: 0)) { deploy.drainQuiet = v }
+        if let n = map["lock_ttl"], let v = reader.duration(n, path + ["lock_ttl"], minimum: .seconds(1)) { deploy.lockTTL = v }
+        if let n = map["smoke"], let items = reader.sequence(n, path + ["smoke"]) {
+            for (index, item) in items.enumerated() {
+                let itemPath = path + ["smoke[\(index)]"]
+                guard let check = reader.mapping(item, itemPath, allowed: ["path", "status"]) else { continue }
+                guard let p = check["path"], let text = reader.string(p, itemPath + ["path"]) else {
+                    if check["path"] == nil { reader.report(item, itemPath + ["path"], "missing; a smoke check needs a path") }
+                    continue
+                }
+                guard Syntax.isURLPath(text.split(separator: "?", maxSplits: 1).first.map(String.init) ?? text) else {
+                    reader.report(p, itemPath + ["path"], "expected a URL path starting with /, found \(reader.quoted(text))")
+                    continue
+                }
+                var status = 200
+                if let st = check["status"], let v = reader.int(st, itemPath + ["status"], in: 100...599, what: "an HTTP status") { status = v }
+                deploy.smoke.append(SmokeCheck(path: text, status: status))
             }
         }
     }

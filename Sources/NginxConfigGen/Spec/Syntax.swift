@@ -1,6 +1,11 @@
 /// Character-level rules for values that reach Docker's argv or nginx's configuration. A value that
 /// fails is rejected with its key named: nothing is ever escaped into something else.
-enum Syntax {
+public enum Syntax {
+    /// The checks the CLI applies to flags that carry the same values as the spec.
+    public static func isImageReferenceValue(_ text: String) -> Bool { isImageReference(text) }
+    public static func isReleaseValue(_ text: String) -> Bool { isRelease(text) }
+    public static func isEnvironmentNameValue(_ text: String) -> Bool { isEnvironmentName(text) }
+
     static func isProjectName(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, text.count <= 40,
               isLowerAlnum(first) else { return false }

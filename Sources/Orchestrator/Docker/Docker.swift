@@ -82,6 +82,10 @@ public enum Docker {
         DockerCommand(["kill", "--signal", signal, name], mutates: true)
     }
 
+    public static func top(_ name: String) -> DockerCommand {
+        DockerCommand(["top", name], mutates: false)
+    }
+
     public static func logs(_ name: String, tail: Int) -> DockerCommand {
         DockerCommand(["logs", "--tail", String(tail), name], mutates: false)
     }

@@ -11,6 +11,13 @@ extension Stack {
             defer { lock.release() }
             let containers = try inspect(allContainerNames)
             try checkOwnership(containers)
+            // Drain on the way out: the proxy stops gracefully first (SIGQUIT: in-flight requests finish,
+            // bounded by proxy.shutdown_timeout), so nothing is routed to the pools while they go.
+            if containers[spec.proxyContainerName]?.isRunning == true {
+                report(.step("stopping the proxy gracefully (at most \(spec.proxy.shutdownTimeout))"))
+                let seconds = Int(spec.proxy.shutdownTimeout.seconds.rounded(.up)) + 5
+                try require(Docker.stop(spec.proxyContainerName, timeout: seconds), doing: "stopping the proxy", timeout: Double(seconds + 30))
+            }
             for name in [spec.proxyContainerName, spec.watcherContainerName, spec.containerName(.blue), spec.containerName(.green)]
             where containers[name] != nil {
                 report(.step("removing \(name)"))

@@ -22,7 +22,7 @@ public typealias Reporter = @Sendable (StackEvent) -> Void
 
 /// One blue-green stack: the spec, where its files live, and the means to act on Docker.
 public struct Stack: Sendable {
-    public let spec: DeploymentSpec
+    public var spec: DeploymentSpec
     public let paths: StackPaths
     public let runner: CommandRunner
     public let http: HTTPProbing
@@ -141,9 +141,11 @@ public struct Stack: Sendable {
     }
 
     func history(_ action: String, from: Pool? = nil, to: Pool? = nil, reason: String? = nil, result: String,
-                 started: DispatchTime, detail: String? = nil) -> HistoryEntry {
+                 started: DispatchTime, detail: String? = nil, image: String? = nil, release: String? = nil,
+                 figures: [String: Double]? = nil) -> HistoryEntry {
         HistoryEntry(time: StateStore.now(), action: action, from: from, to: to, who: StateStore.who(environment: environment),
-                     reason: reason, result: result, durationMs: Int(elapsed(since: started) * 1000), detail: detail)
+                     reason: reason, result: result, durationMs: Int(elapsed(since: started) * 1000), detail: detail,
+                     image: image, release: release, figures: figures)
     }
 
     func lockHolder(_ command: String) -> StackLock.Holder {
@@ -151,8 +153,8 @@ public struct Stack: Sendable {
     }
 
     func acquireLock(_ command: String, wait: Double) throws -> StackLock {
-        try StackLock.acquire(paths, holder: lockHolder(command), wait: wait) { holder in
-            report(.waiting("waiting for the lock held by \(holder?.description ?? "another bgctl")"))
-        }
+        try StackLock.acquire(paths, holder: lockHolder(command), wait: wait, ttl: spec.deploy.lockTTL.seconds,
+                              onWait: { holder in report(.waiting("waiting for the lock held by \(holder?.description ?? "another bgctl")")) },
+                              onRecover: { message in report(.warning(message)) })
     }
 }

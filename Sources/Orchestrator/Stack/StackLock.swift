@@ -20,18 +20,42 @@ public final class StackLock: @unchecked Sendable {
         self.infoPath = infoPath
     }
 
-    /// Takes the lock, waiting up to `wait` seconds; `onWait` is called once with the holder if it must wait.
-    public static func acquire(_ paths: StackPaths, holder: Holder, wait: Double,
-                               onWait: (Holder?) -> Void = { _ in }) throws -> StackLock {
+    /// Takes the lock, waiting up to `wait` seconds; `onWait` is called once with the holder if it must
+    /// wait. A lock whose holder died is taken with a message (its lock.json is still there); a lock
+    /// held longer than `ttl` is broken with a message, as `bgctl unlock` does.
+    public static func acquire(_ paths: StackPaths, holder: Holder, wait: Double, ttl: Double = .infinity,
+                               onWait: (Holder?) -> Void = { _ in }, onRecover: (String) -> Void = { _ in }) throws -> StackLock {
         try FileManager.default.createDirectory(atPath: paths.stateDir, withIntermediateDirectories: true)
-        let fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw OrchestratorError.state("cannot open \(paths.lockFile): \(String(cString: strerror(errno)))") }
         let deadline = Date().addingTimeInterval(wait)
         var told = false
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let current = currentHolder(paths)
+        while true {
+            let fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw OrchestratorError.state("cannot open \(paths.lockFile): \(String(cString: strerror(errno)))") }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                // The file may have been unlinked (broken) between open and flock: then lock the new one.
+                var held = stat(), current = stat()
+                guard fstat(fd, &held) == 0, stat(paths.lockFile, &current) == 0, held.st_ino == current.st_ino else {
+                    close(fd)
+                    continue
+                }
+                if let stale = readHolder(paths) {
+                    onRecover("recovered the lock left by \(stale) (that process is gone)")
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                if let data = try? encoder.encode(holder) {
+                    try? String(decoding: data, as: UTF8.self).write(toFile: paths.lockInfoFile, atomically: true, encoding: .utf8)
+                }
+                return StackLock(fd: fd, infoPath: paths.lockInfoFile)
+            }
+            close(fd)
+            let current = readHolder(paths)
+            if let current, let since = parse(current.since), Date().timeIntervalSince(since) > ttl {
+                onRecover("taking over the lock held by \(current): it is older than deploy.lock_ttl (\(Int(ttl)) s)")
+                _ = breakLock(paths)
+                continue
+            }
             if Date() >= deadline {
-                close(fd)
                 throw OrchestratorError.lockTimeout(holder: current?.description ?? "unknown holder")
             }
             if !told {
@@ -40,12 +64,26 @@ public final class StackLock: @unchecked Sendable {
             }
             usleep(50_000)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        if let data = try? encoder.encode(holder) {
-            try? String(decoding: data, as: UTF8.self).write(toFile: paths.lockInfoFile, atomically: true, encoding: .utf8)
-        }
-        return StackLock(fd: fd, infoPath: paths.lockInfoFile)
+    }
+
+    /// Breaks the lock whoever holds it (`bgctl unlock`): the next operation locks a new file.
+    /// Returns the holder it displaced, if one was recorded.
+    public static func breakLock(_ paths: StackPaths) -> Holder? {
+        let previous = readHolder(paths)
+        unlink(paths.lockFile)
+        unlink(paths.lockInfoFile)
+        return previous
+    }
+
+    static func readHolder(_ paths: StackPaths) -> Holder? {
+        guard let data = FileManager.default.contents(atPath: paths.lockInfoFile) else { return nil }
+        return try? JSONDecoder().decode(Holder.self, from: data)
+    }
+
+    static func parse(_ time: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: time)
     }
 
     public func release() {

@@ -1,17 +1,49 @@
 import Foundation
 import NginxConfigGen
 
-/// What bgctl remembers about a stack between commands (state.json).
+/// A release `bgctl deploy` put on a pool; it stands in for the spec's image, release and env of
+/// that pool until the next deploy to it or `bgctl down`.
+public struct DeployedRelease: Codable, Sendable, Equatable {
+    public var image: String
+    public var release: String
+    public var env: [String: String]
+    public var at: String
+}
+
+/// What bgctl remembers about a stack between commands (state.json, mode 0600: deployed env may hold secrets).
 public struct StackState: Codable, Sendable, Equatable {
     public var project: String
     public var live: Pool
     public var updatedAt: String
     public var lastSwitch: HistoryEntry?
+    public var deployed: [String: DeployedRelease]?
+
+    public init(project: String, live: Pool, updatedAt: String, lastSwitch: HistoryEntry?, deployed: [String: DeployedRelease]? = nil) {
+        self.project = project
+        self.live = live
+        self.updatedAt = updatedAt
+        self.lastSwitch = lastSwitch
+        self.deployed = deployed
+    }
 
     enum CodingKeys: String, CodingKey {
-        case project, live
+        case project, live, deployed
         case updatedAt = "updated_at"
         case lastSwitch = "last_switch"
+    }
+
+    /// The spec as it runs: pools that a deploy changed take the deployed image, release and env.
+    public func apply(to spec: DeploymentSpec) -> DeploymentSpec {
+        var effective = spec
+        for (name, release) in deployed ?? [:] {
+            guard let pool = Pool(rawValue: name) else { continue }
+            var poolSpec = spec.pool(pool)
+            poolSpec.image = release.image
+            poolSpec.release = release.release
+            poolSpec.env = poolSpec.env.merging(release.env) { _, deployed in deployed }
+            effective.pools[pool] = poolSpec
+        }
+        return effective
     }
 }
 
@@ -26,9 +58,17 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public var result: String
     public var durationMs: Int?
     public var detail: String?
+    public var image: String?
+    public var release: String?
+    /// Analysis figures of a deploy: requests, errors, error_rate, retried, failovers, p95_ms, seconds.
+    public var figures: [String: Double]?
 
     public init(time: String, action: String, from: Pool? = nil, to: Pool? = nil, who: String, reason: String? = nil,
-                result: String, durationMs: Int? = nil, detail: String? = nil) {
+                result: String, durationMs: Int? = nil, detail: String? = nil, image: String? = nil, release: String? = nil,
+                figures: [String: Double]? = nil) {
+        self.image = image
+        self.release = release
+        self.figures = figures
         self.time = time
         self.action = action
         self.from = from
@@ -41,7 +81,7 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case time, action, from, to, who, reason, result, detail
+        case time, action, from, to, who, reason, result, detail, image, release, figures
         case durationMs = "duration_ms"
     }
 }
@@ -60,7 +100,7 @@ public enum StateStore {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(state)
-        try AtomicWriter.write(String(decoding: data, as: UTF8.self) + "\n", to: paths.stateFile)
+        try AtomicWriter.write(String(decoding: data, as: UTF8.self) + "\n", to: paths.stateFile, mode: 0o600)
     }
 
     /// Appends one JSON line with O_APPEND, so concurrent writers never interleave within a line.

@@ -15,10 +15,11 @@ extension Stack {
     /// the candidate → `nginx -t` → swap files → reload → verify through the proxy → record. A
     /// failure after the swap restores and reloads the previous files, so traffic never stays on an
     /// unchecked pool.
-    public func switchTo(_ target: Pool, reason: String?, force: Bool, lockWait: Double) throws -> SwitchOutcome {
+    /// `alreadyLocked`: the caller (deploy, rollback) holds the stack's lock.
+    public func switchTo(_ target: Pool, reason: String?, force: Bool, lockWait: Double, alreadyLocked: Bool = false) throws -> SwitchOutcome {
         let started = DispatchTime.now()
-        let lock = try acquireLock("switch \(target.rawValue)", wait: lockWait)
-        defer { lock.release() }
+        let lock = alreadyLocked ? nil : try acquireLock("switch \(target.rawValue)", wait: lockWait)
+        defer { lock?.release() }
 
         let state = try StateStore.load(paths)
         let from = state?.live ?? spec.active
@@ -62,7 +63,7 @@ extension Stack {
         TestedConfigs.record(candidate, by: proxy, paths)
 
         let entry = history("switch", from: from, to: target, reason: reason, result: "ok", started: started)
-        try StateStore.save(StackState(project: spec.project, live: target, updatedAt: entry.time, lastSwitch: entry), paths)
+        try StateStore.save(StackState(project: spec.project, live: target, updatedAt: entry.time, lastSwitch: entry, deployed: state?.deployed), paths)
         try StateStore.append(entry, paths)
         return SwitchOutcome(from: from, to: target, alreadyLive: false, timings: timings, total: elapsed(since: started))
     }
@@ -175,5 +176,21 @@ extension Stack {
             return CommandResult(status: 0)
         }
         return try runner.run(StackPlan.nginxReload(spec), timeout: 30)
+    }
+}
+
+extension Stack {
+    /// The pool that was live before the current one, from the history.
+    public func previousLive() throws -> (from: Pool, to: Pool) {
+        guard let state = try StateStore.load(paths) else {
+            throw OrchestratorError.state("the stack is not up (no \(paths.stateFile)); nothing to roll back")
+        }
+        let moves = StateStore.history(paths).filter {
+            ($0.action == "switch" && $0.result == "ok") || ($0.action == "deploy" && $0.result == "promoted")
+        }
+        guard let last = moves.last(where: { $0.to == state.live }), let previous = last.from, previous != state.live else {
+            throw OrchestratorError.state("the history has no switch to \(state.live.rawValue) to undo")
+        }
+        return (state.live, previous)
     }
 }

@@ -111,7 +111,7 @@ extension Stack {
         }
 
         let now = StateStore.now()
-        try StateStore.save(StackState(project: spec.project, live: live, updatedAt: now, lastSwitch: state?.lastSwitch), paths)
+        try StateStore.save(StackState(project: spec.project, live: live, updatedAt: now, lastSwitch: state?.lastSwitch, deployed: state?.deployed), paths)
         if !actions.isEmpty {
             try StateStore.append(history("up", to: live, result: "ok", started: started, detail: actions.joined(separator: "; ")), paths)
         }

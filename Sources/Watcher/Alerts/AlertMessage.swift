@@ -1,5 +1,23 @@
 import Foundation
 
+/// A one-off message that is not an alert: a deploy's verdict with its figures.
+public struct Announcement: @unchecked Sendable {
+    public var title: String
+    public var ok: Bool
+    public var fields: [(String, String)]
+    public var detail: String
+    /// The generic webhooks' JSON body.
+    public var json: [String: Any]
+
+    public init(title: String, ok: Bool, fields: [(String, String)], detail: String, json: [String: Any]) {
+        self.title = title
+        self.ok = ok
+        self.fields = fields
+        self.detail = detail
+        self.json = json
+    }
+}
+
 /// Turns a notification into what people read: a Slack Block Kit message (with a plain `text`
 /// fallback), a generic JSON document, and a one-line log entry. Pure; no URL ever appears here.
 public enum AlertMessage {
@@ -90,6 +108,19 @@ public enum AlertMessage {
             "samples": d.samples.map { ["time": iso($0.time), "method": $0.method, "uri": $0.uri, "status": $0.status,
                                         "upstream_status": $0.upstreamStatus, "pool": $0.pool] },
         ]
+    }
+
+    /// Slack payload for an announcement (a deploy's verdict): a header, fields, and a context line.
+    public static func slackPayload(_ a: Announcement) -> [String: Any] {
+        let title = "\(a.ok ? "✅" : "🚨") \(a.title)"
+        var blocks: [[String: Any]] = [["type": "header", "text": ["type": "plain_text", "text": clip(title, 150), "emoji": true]]]
+        if !a.fields.isEmpty {
+            blocks.append(["type": "section", "fields": a.fields.prefix(10).map { mrkdwn("*\($0.0)*\n\($0.1)") }])
+        }
+        if !a.detail.isEmpty {
+            blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": clip(a.detail, 2900)]]])
+        }
+        return ["text": clip(title, 2900), "blocks": blocks]
     }
 
     public static func json(_ object: [String: Any]) -> [UInt8] {

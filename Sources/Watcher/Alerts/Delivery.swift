@@ -113,10 +113,18 @@ public final class Delivery: @unchecked Sendable {
     public var isEmpty: Bool { workers.isEmpty }
 
     public func send(_ notification: AlertNotification, settings: WatchSettings) {
+        enqueue(slack: { AlertMessage.json(AlertMessage.slackPayload(notification, settings: settings)) },
+                json: { AlertMessage.json(AlertMessage.webhookPayload(notification, settings: settings)) })
+    }
+
+    public func announce(_ announcement: Announcement) {
+        enqueue(slack: { AlertMessage.json(AlertMessage.slackPayload(announcement)) },
+                json: { AlertMessage.json(announcement.json) })
+    }
+
+    private func enqueue(slack: () -> [UInt8], json: () -> [UInt8]) {
         for worker in workers {
-            let payload = worker.target.format == .slack
-                ? AlertMessage.json(AlertMessage.slackPayload(notification, settings: settings))
-                : AlertMessage.json(AlertMessage.webhookPayload(notification, settings: settings))
+            let payload = worker.target.format == .slack ? slack() : json()
             worker.condition.lock()
             if worker.queue.count >= queueLimit {
                 worker.queue.removeFirst()

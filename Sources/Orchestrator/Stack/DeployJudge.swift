@@ -1,0 +1,119 @@
+import NginxConfigGen
+
+/// What the analysis after a deploy's switch saw in the proxy's log.
+public struct AnalysisFigures: Sendable, Equatable {
+    public var requests = 0
+    public var errors = 0
+    public var retried = 0
+    /// Requests answered by a pool other than the live one.
+    public var failovers = 0
+    /// 95th percentile of request_time, in seconds; nil without samples.
+    public var p95: Double?
+    public var seconds: Double = 0
+
+    public init(requests: Int = 0, errors: Int = 0, retried: Int = 0, failovers: Int = 0, p95: Double? = nil, seconds: Double = 0) {
+        self.requests = requests
+        self.errors = errors
+        self.retried = retried
+        self.failovers = failovers
+        self.p95 = p95
+        self.seconds = seconds
+    }
+
+    public var errorRate: Double { requests == 0 ? 0 : Double(errors) * 100 / Double(requests) }
+    public var retryRate: Double { requests == 0 ? 0 : Double(retried) * 100 / Double(requests) }
+
+    public var dictionary: [String: Double] {
+        var d: [String: Double] = ["requests": Double(requests), "errors": Double(errors), "error_rate": (errorRate * 100).rounded() / 100,
+                                   "retried": Double(retried), "failovers": Double(failovers), "seconds": (seconds * 10).rounded() / 10]
+        if let p95 { d["p95_ms"] = (p95 * 1000).rounded() }
+        return d
+    }
+
+    public var summary: String {
+        var text = "\(errors) errors in \(requests) requests (\(Self.pct(errorRate))), \(retried) retried upstream, \(failovers) failovers"
+        if let p95 { text += ", p95 \(Int((p95 * 1000).rounded())) ms" }
+        return text + " over \(Int(seconds.rounded())) s"
+    }
+
+    static func pct(_ value: Double) -> String {
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)%"
+    }
+}
+
+/// The rules that judge a release after its switch. Pure: figures in, decision out.
+public struct DeployPolicy: Sendable, Equatable {
+    public var errorRateThreshold: Double
+    public var minRequests: Int
+    public var maxP95: Double?
+    public var inconclusive: InconclusivePolicy
+
+    public init(errorRateThreshold: Double, minRequests: Int, maxP95: Double?, inconclusive: InconclusivePolicy) {
+        self.errorRateThreshold = errorRateThreshold
+        self.minRequests = minRequests
+        self.maxP95 = maxP95
+        self.inconclusive = inconclusive
+    }
+
+    public init(spec: DeploymentSpec) {
+        self.init(errorRateThreshold: spec.watch.errorRateThreshold, minRequests: spec.watch.minRequests,
+                  maxP95: spec.deploy.maxP95?.seconds, inconclusive: spec.deploy.inconclusive)
+    }
+
+    public enum Decision: Sendable, Equatable {
+        case pass
+        case fail(String)
+        /// Too few requests to judge.
+        case inconclusive
+    }
+
+    /// The judgement on what was seen so far. `final`: the analysis time is up; then errors among too
+    /// few requests still fail a release when they alone would put min_requests over the threshold.
+    public func judge(_ f: AnalysisFigures, final: Bool = false) -> Decision {
+        if f.requests < minRequests {
+            let floor = Double(f.errors) * 100 / Double(max(minRequests, 1))
+            if final && f.errors > 0 && floor >= errorRateThreshold {
+                return .fail("\(f.errors) errors in only \(f.requests) requests: even \(minRequests) requests (watch.min_requests) would be \(AnalysisFigures.pct(floor)) ≥ \(AnalysisFigures.pct(errorRateThreshold))")
+            }
+            return .inconclusive
+        }
+        if f.errorRate >= errorRateThreshold {
+            return .fail("error rate \(AnalysisFigures.pct(f.errorRate)) ≥ \(AnalysisFigures.pct(errorRateThreshold)) (\(f.errors) of \(f.requests))")
+        }
+        if f.retryRate >= errorRateThreshold {
+            return .fail("\(f.retried) of \(f.requests) requests failed upstream and were retried (\(AnalysisFigures.pct(f.retryRate)))")
+        }
+        if f.failovers > 0 {
+            return .fail("\(f.failovers) requests were answered by the other pool (failover)")
+        }
+        if let maxP95, let p95 = f.p95, p95 > maxP95 {
+            return .fail("p95 request time \(Int(p95 * 1000)) ms > \(Int(maxP95 * 1000)) ms")
+        }
+        return .pass
+    }
+
+    public enum Verdict: Sendable, Equatable {
+        case promote(String)
+        case rollback(String)
+        /// Keep analysing (inconclusive with the extend policy and time left).
+        case extend
+    }
+
+    /// The verdict when the analysis time is up (`canExtend`: the extend limit is not reached yet).
+    public func verdict(_ f: AnalysisFigures, canExtend: Bool) -> Verdict {
+        switch judge(f, final: true) {
+        case .pass:
+            return .promote("healthy: \(f.summary)")
+        case .fail(let reason):
+            return .rollback(reason)
+        case .inconclusive:
+            let why = "inconclusive: \(f.requests) requests, fewer than watch.min_requests (\(minRequests))"
+            switch inconclusive {
+            case .promote: return .promote("\(why); deploy.inconclusive is promote")
+            case .rollback: return .rollback("\(why); deploy.inconclusive is rollback")
+            case .extend: return canExtend ? .extend : .rollback("\(why) after extending to deploy.extend_limit")
+            }
+        }
+    }
+}
