@@ -96,7 +96,8 @@ def test_the_stack_watcher_alerts_on_errors_failover_and_after_a_switch(project)
         assert traffic.codes.get(200, 0) > 100
 
         assert all(not r["problems"] for r in slack.requests), [r["problems"] for r in slack.requests]
-        assert len([t for t in slack.texts() if "failover —" in t]) == 1, slack.texts()
+        # One alert for one failover, however the pools alternated; later messages are cooldown reminders.
+        assert len([t for t in slack.texts() if t.startswith("🚨") and "failover —" in t]) == 1, slack.texts()
         report = project.status(expect=3)["watcher"]["report"]
         assert report is not None and report["lines"] > 100
         logs = project.docker("logs", f"{project.name}-watcher").stdout + project.docker("logs", f"{project.name}-watcher").stderr

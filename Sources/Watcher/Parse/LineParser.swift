@@ -31,42 +31,34 @@ public enum LineParser {
             i = skipSpace(base, i + 1, count)
             guard i < count else { return nil }
             let key = Key(base + keyStart, keyEnd - keyStart)
+            // A string's contents, or a bare number/literal; nginx quotes list-valued fields.
+            let value: Range<Int>
             if base[i] == quote {
-                let valueStart = i + 1
-                guard let valueEnd = stringEnd(base, valueStart, count) else { return nil }
-                let value = valueStart..<valueEnd
-                switch key {
-                case .status:
-                    guard let status = integer(base, value) else { return nil }
-                    record.status = status
-                    sawStatus = true
-                case .pool: record.pool = poolTag(base, value)
-                case .live: record.live = poolTag(base, value)
-                case .release: record.release = value
-                case .uri: record.uri = value
-                case .method: record.method = value
-                case .upstreamStatus:
-                    record.upstreamStatus = value
-                    record.upstreamAttempts = attempts(base, value)
-                case .msec: time = decimal(base, value) ?? time
-                case .time: if time == 0 { time = isoTime(base, value) ?? 0 }
-                case .requestTime: record.requestTime = decimal(base, value) ?? -1
-                case .other: break
-                }
+                guard let valueEnd = stringEnd(base, i + 1, count) else { return nil }
+                value = (i + 1)..<valueEnd
                 i = valueEnd + 1
             } else {
                 guard let valueEnd = scalarEnd(base, i, count) else { return nil }
-                let value = i..<valueEnd
-                switch key {
-                case .status:
-                    guard let status = integer(base, value) else { return nil }
-                    record.status = status
-                    sawStatus = true
-                case .msec: time = decimal(base, value) ?? time
-                case .requestTime: record.requestTime = decimal(base, value) ?? -1
-                default: break
-                }
+                value = i..<valueEnd
                 i = valueEnd
+            }
+            switch key {
+            case .status:
+                guard let status = integer(base, value) else { return nil }
+                record.status = status
+                sawStatus = true
+            case .pool: record.pool = poolTag(base, value)
+            case .live: record.live = poolTag(base, value)
+            case .release: record.release = value
+            case .uri: record.uri = value
+            case .method: record.method = value
+            case .upstreamStatus:
+                record.upstreamStatus = value
+                record.upstreamAttempts = attempts(base, value)
+            case .msec: time = decimal(base, value) ?? time
+            case .time: if time == 0 { time = isoTime(base, value) ?? 0 }
+            case .requestTime: record.requestTime = decimal(base, value) ?? -1
+            case .other: break
             }
             i = skipSpace(base, i, count)
             guard i < count else { return nil }
