@@ -76,6 +76,10 @@ func load(_ yaml: String, variables: [String: String] = [:]) -> Result<Deploymen
         BadCase(replace: "  listen: \"0.0.0.0:8080\"", with: "  health_path: \"/x;return 200\"", expected: "proxy.health_path: expected a URL path"),
         BadCase(replace: "  listen: \"0.0.0.0:8080\"", with: "  worker_processes: \"4; user root\"", expected: "proxy.worker_processes: expected auto or an integer"),
         BadCase(replace: "app:\n  port: 3000", with: "app:\n  port: 3000\n  env: {\"BAD-NAME\": x}", expected: "app.env.BAD-NAME: not a valid environment variable name"),
+        BadCase(replace: "active: blue", with: "deploy: {inconclusive: maybe}", expected: "deploy.inconclusive: expected promote, rollback or extend, found \"maybe\""),
+        BadCase(replace: "active: blue", with: "deploy: {smoke: [{path: \"no-slash\"}]}", expected: "deploy.smoke[0].path: expected a URL path starting with /"),
+        BadCase(replace: "active: blue", with: "deploy: {smoke: [{path: /v, status: 99}]}", expected: "deploy.smoke[0].status: expected an HTTP status 100–599"),
+        BadCase(replace: "active: blue", with: "deploy: {analyz: 60s}", expected: "deploy.analyz: unknown key \"analyz\"; did you mean \"analyze\"?"),
     ]
 
     @Test(arguments: badCases)
@@ -129,6 +133,24 @@ func load(_ yaml: String, variables: [String: String] = [:]) -> Result<Deploymen
         let yaml = baseSpec.replacingOccurrences(of: "\"shop:1\"", with: "\"${BLUE_IMAGE:?set the blue image}\"")
         let issues = try #require(load(yaml).failureIssues)
         #expect(issues.map(\.message) == ["BLUE_IMAGE: set the blue image"])
+    }
+
+    @Test func theDeploySectionHasDefaultsAndReadsItsKeys() throws {
+        let defaults = try load(baseSpec).get().deploy
+        #expect(defaults.analyze == .seconds(60) && defaults.inconclusive == .extend && defaults.smoke.isEmpty && defaults.maxP95 == nil)
+        let yaml = baseSpec + "\ndeploy: {analyze: 90s, inconclusive: promote, max_p95: 800ms, smoke: [{path: /version}], lock_ttl: 10m}"
+        let deploy = try load(yaml).get().deploy
+        #expect(deploy.analyze == .seconds(90) && deploy.inconclusive == .promote)
+        #expect(deploy.maxP95 == SpecDuration(milliseconds: 800) && deploy.lockTTL == .seconds(600))
+        #expect(deploy.smoke == [SmokeCheck(path: "/version", status: 200)])
+    }
+
+    @Test func referencedVariablesThatAreSetAreKeptForTheWatcher() throws {
+        let yaml = baseSpec.replacingOccurrences(of: "\"shop:1\"", with: "\"${BLUE_IMAGE:-shop:1}\"")
+            + "\nalerts: {slack: {webhook_url: \"${SLACK_WEBHOOK_URL:-}\"}}"
+        let spec = try load(yaml, variables: ["SLACK_WEBHOOK_URL": "https://hooks.example/x", "UNRELATED": "1"]).get()
+        #expect(spec.variables.keys.sorted() == ["SLACK_WEBHOOK_URL"])
+        #expect(Interpolator.references(in: "$A-${B:-${C}}-$$D") == ["A", "B", "C"])
     }
 
     @Test func secretsNeverAppearInDescriptions() throws {

@@ -115,3 +115,27 @@ import NginxConfigGen
         #expect(!LocalSignal.send(SIGHUP, pid: 1, containerID: id, command: "nginx"), "PID 1 is never signalled")
     }
 }
+
+@Suite struct StateTests {
+    @Test func aDeployedReleaseStandsInForTheSpecsPool() throws {
+        let spec = try Fixture.spec()
+        let state = StackState(project: "shop", live: .green, updatedAt: "t", lastSwitch: nil,
+                               deployed: ["green": DeployedRelease(image: "shop:3", release: "v3", env: ["FLAG": "on"], at: "t")])
+        let effective = state.apply(to: spec)
+        #expect(effective.pool(.green).image == "shop:3" && effective.pool(.green).release == "v3")
+        #expect(effective.pool(.green).env == ["FLAG": "on"])
+        #expect(effective.pool(.blue) == spec.pool(.blue))
+        #expect(StackPlan.poolContainer(effective, .green, pull: .never).fingerprint != StackPlan.poolContainer(spec, .green, pull: .never).fingerprint)
+    }
+
+    @Test func theWatcherContainerGetsReferencedVariablesAsEnvironmentOnly() throws {
+        var spec = try Fixture.spec()
+        spec.variables = ["SLACK_WEBHOOK_URL": Secret("https://hooks.example/T/B/SECRET")]
+        let paths = StackPaths(spec: spec, specDirectory: "/srv/shop")
+        let command = Docker.run(StackPlan.watcherContainer(spec, paths: paths, specFile: "/srv/shop/bgctl.yaml", pull: .never))
+        #expect(command.arguments.contains("host") && command.arguments.contains("/srv/shop/bgctl.yaml:/bgctl/bgctl.yaml:ro"))
+        #expect(command.arguments.contains("/srv/shop/.bgctl/logs:/bgctl/logs:ro"))
+        #expect(command.secretEnvironment == ["SLACK_WEBHOOK_URL": "https://hooks.example/T/B/SECRET"])
+        #expect(!command.description.contains("SECRET"))
+    }
+}
