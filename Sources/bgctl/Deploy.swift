@@ -23,6 +23,7 @@ extension Bgctl {
         @Option(help: ArgumentHelp("Give up waiting for the new release to be healthy after this long (default: from app.health).", valueName: "DURATION"))
         var timeout: String?
         @Option(help: "Why; recorded in the history and the notifications.") var reason: String?
+        @Flag(help: "Print the docker commands the deploy would run (before its analysis), and change nothing.") var dryRun = false
         @OptionGroup var options: StackOptions
 
         func run() async throws {
@@ -56,6 +57,10 @@ extension Bgctl {
                         throw ValidationError("--timeout: expected a duration such as 30s, found \"\(timeout)\"")
                     }
                     stack.healthTimeout = duration.seconds
+                }
+                if dryRun {
+                    for command in try stack.planDeploy(request) { Terminal.stdout(command.description) }
+                    return
                 }
                 let analysis = LogAnalysis(path: stack.paths.accessLog, ignorePaths: stack.spec.watch.ignorePaths,
                                            count4xx: stack.spec.watch.count4xx)
@@ -113,12 +118,18 @@ extension Bgctl {
 
         @Option(help: "Why; recorded in the history.") var reason: String?
         @Flag(help: "Skip the health check of the previous pool.") var force = false
+        @Flag(help: "Print the docker commands the rollback would run, and change nothing.") var dryRun = false
         @OptionGroup var options: StackOptions
 
         func run() async throws {
             try await orchestrating {
                 let stack = try options.stack()
                 let (from, to) = try stack.previousLive()
+                if dryRun {
+                    Terminal.stderr("rollback would switch \(from.rawValue) → \(to.rawValue)")
+                    for command in stack.planSwitch(to: to) { Terminal.stdout(command.description) }
+                    return
+                }
                 let outcome = try stack.switchTo(to, reason: "rollback" + (reason.map { ": \($0)" } ?? ""), force: force,
                                                  lockWait: try options.lockWaitSeconds())
                 Terminal.stdout("rollback: \(from.rawValue) → \(outcome.to.rawValue) in \(Int(outcome.total * 1000)) ms")

@@ -33,6 +33,13 @@ def served_by(url):
 def test_a_good_release_under_load_is_promoted_with_no_failed_request(project):
     project.write_spec(extra="deploy: {drain_quiet: 1s}\nwatch: {min_requests: 10}\n")
     project.bgctl("up", check=0)
+    green_id = project.docker("inspect", "-f", "{{.Id}}", f"{project.name}-green").stdout
+    dry = project.bgctl("deploy", "--image", "bgctl/demo-app:local", "--release", "v2", "--dry-run", check=0)
+    lines = dry.stdout.splitlines()
+    assert lines[0] == f"docker rm --force --volumes {project.name}-green"
+    assert lines[1].startswith(f"docker run --detach --name {project.name}-green") and "io.bgctl.release=v2" in lines[1]
+    assert lines[3] == f"docker kill --signal HUP {project.name}-proxy"
+    assert project.docker("inspect", "-f", "{{.Id}}", f"{project.name}-green").stdout == green_id, "dry run changed nothing"
     with Load(project.url, keepalive_clients=2, fresh_clients=2, max_requests=6000, max_seconds=60) as load:
         time.sleep(1)
         started = time.monotonic()

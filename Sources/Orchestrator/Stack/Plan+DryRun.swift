@@ -53,4 +53,25 @@ extension Stack {
     public func planSwitch(to target: Pool) -> [DockerCommand] {
         [StackPlan.nginxTest(spec, candidate: true), StackPlan.nginxReload(spec)]
     }
+
+    /// The docker commands a deploy would run, in order, found with read-only commands; changes nothing.
+    public func planDeploy(_ request: DeployRequest) throws -> [DockerCommand] {
+        try ensureEngine()
+        guard let state = try StateStore.load(paths) else {
+            throw OrchestratorError.state("the stack is not up (no \(paths.stateFile)); run bgctl up first")
+        }
+        let target = state.live.other
+        var next = spec
+        var poolSpec = spec.pool(target)
+        poolSpec.image = request.image
+        poolSpec.release = request.releaseLabel
+        poolSpec.env = poolSpec.env.merging(request.env) { _, given in given }
+        next.pools[target] = poolSpec
+        let desired = StackPlan.poolContainer(next, target, pull: pull)
+        var commands: [DockerCommand] = []
+        if try inspect([desired.name])[desired.name] != nil { commands.append(Docker.remove(desired.name)) }
+        commands.append(Docker.run(desired))
+        if !request.noSwitch { commands += planSwitch(to: target) }
+        return commands
+    }
 }
