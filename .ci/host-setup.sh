@@ -27,7 +27,8 @@ fi
 
 if ! python3 -c 'import pytest' >/dev/null 2>&1; then
   echo "host-setup: installing pytest"
-  python3 -m pip install -q pytest || apt-get install -y -qq python3-pytest >/dev/null
+  python3 -m pip install -q pytest 2>/dev/null || python3 -m pip install -q --break-system-packages pytest 2>/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pytest >/dev/null; }
 fi
 
 if docker info >/dev/null 2>&1; then
