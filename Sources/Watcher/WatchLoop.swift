@@ -122,7 +122,8 @@ public final class WatchLoop {
                 writeStatus(tailer)
                 nextTick = now + 1
             }
-            if options.once && (options.logPath != "-" || tailer.finished) { break }
+            // A file is followed; standard input ends when its writer closes it.
+            if tailer.finished || (options.once && options.logPath != "-") { break }
             if stop() { break }
             if let duration = options.duration, now - started >= duration { break }
             tailer.wait(timeout: max(0.01, min(0.5, nextTick - now)))

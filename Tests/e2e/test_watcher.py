@@ -4,6 +4,7 @@ import threading
 import time
 import urllib.request
 
+from conftest import BGCTL
 from receiver import Receiver
 
 
@@ -152,3 +153,19 @@ def test_watch_once_json_summarises_the_real_access_log(project):
     assert summary["by_pool"].get("blue", 0) >= 50
     assert summary["malformed"] == 0 and summary["status_5xx"] == 0
     assert summary["alerts"] == []
+
+
+def test_watch_reads_standard_input_until_it_ends_including_odd_bytes(project):
+    import json
+    lines = [b'{"status":200,"pool":"blue","live":"blue","uri":"/a"}',
+             b'{"status":502,"pool":"blue","live":"blue","uri":"/caf\xc3\xa9\xff\xfe"}',
+             b'\x00\x01 binary garbage \xff',
+             b'{"status":200,"pool":"green","live":"blue","upstream_status":"502, 200"}']
+    data = b"\n".join(lines)  # the last line has no newline: it still counts at the end of input
+    result = subprocess.run([BGCTL, "-f", str(project.spec), "watch", "--log", "-", "--json"],
+                            input=data, capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    assert summary["lines"] == 3 and summary["malformed"] == 1
+    assert summary["by_pool"] == {"blue": 2, "green": 1}
+    assert summary["status_5xx"] == 1 and summary["retried"] == 1
