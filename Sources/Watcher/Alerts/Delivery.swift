@@ -110,8 +110,6 @@ public final class Delivery: @unchecked Sendable {
         }
     }
 
-    public var isEmpty: Bool { workers.isEmpty }
-
     public func send(_ notification: AlertNotification, settings: WatchSettings) {
         enqueue(slack: { AlertMessage.json(AlertMessage.slackPayload(notification, settings: settings)) },
                 json: { AlertMessage.json(AlertMessage.webhookPayload(notification, settings: settings)) })
