@@ -42,22 +42,12 @@ extension Bgctl {
                     }
                     request.env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
                 }
-                if let analyze {
-                    guard let duration = SpecDuration(parsing: analyze), duration.milliseconds > 0 else {
-                        throw ValidationError("--analyze: expected a duration such as 60s, found \"\(analyze)\"")
-                    }
-                    request.analyze = duration.seconds
-                }
+                if let analyze { request.analyze = try DurationFlag.seconds(analyze, flag: "--analyze") }
                 request.noSwitch = noSwitch
                 request.lockWait = try options.lockWaitSeconds()
                 request.reason = reason
                 var stack = try options.stack()
-                if let timeout {
-                    guard let duration = SpecDuration(parsing: timeout), duration.milliseconds > 0 else {
-                        throw ValidationError("--timeout: expected a duration such as 30s, found \"\(timeout)\"")
-                    }
-                    stack.healthTimeout = duration.seconds
-                }
+                if let timeout { stack.healthTimeout = try DurationFlag.seconds(timeout, flag: "--timeout") }
                 if dryRun {
                     for command in try stack.planDeploy(request) { Terminal.stdout(command.description) }
                     return

@@ -12,10 +12,7 @@ struct StackOptions: ParsableArguments {
     var lockWait: String = "60s"
 
     func lockWaitSeconds() throws -> Double {
-        guard let duration = SpecDuration(parsing: lockWait) else {
-            throw ValidationError("--lock-wait: expected a duration such as 30s, found \"\(lockWait)\"")
-        }
-        return duration.seconds
+        try DurationFlag.seconds(lockWait, flag: "--lock-wait", positive: false)
     }
 
     func stack() throws -> Stack {
@@ -36,6 +33,16 @@ struct StackOptions: ParsableArguments {
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)
         return stack
+    }
+}
+
+enum DurationFlag {
+    /// A flag's duration in seconds; `positive` rejects zero.
+    static func seconds(_ text: String, flag: String, positive: Bool = true) throws -> Double {
+        guard let duration = SpecDuration(parsing: text), !positive || duration.milliseconds > 0 else {
+            throw ValidationError("\(flag): expected a duration such as 30s, found \"\(text)\"")
+        }
+        return duration.seconds
     }
 }
 

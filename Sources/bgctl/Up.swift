@@ -18,10 +18,7 @@ extension Bgctl {
             try await orchestrating {
                 var stack = try options.stack()
                 if let pull { stack.pull = pull }
-                if let timeout {
-                    guard let duration = SpecDuration(parsing: timeout) else { throw ValidationError("--timeout: expected a duration, found \"\(timeout)\"") }
-                    stack.healthTimeout = duration.seconds
-                }
+                if let timeout { stack.healthTimeout = try DurationFlag.seconds(timeout, flag: "--timeout", positive: false) }
                 if dryRun {
                     try stack.planUp().forEach { Terminal.stdout($0.description) }
                     return

@@ -29,13 +29,7 @@ extension Bgctl {
             try await reporting {
                 let loaded = try spec.load()
                 let paths = StackPaths(spec: loaded, specDirectory: spec.directory)
-                var seconds: Double?
-                if let duration {
-                    guard let parsed = SpecDuration(parsing: duration), parsed.milliseconds > 0 else {
-                        throw ValidationError("--for: expected a duration such as 60s, found \"\(duration)\"")
-                    }
-                    seconds = parsed.seconds
-                }
+                let seconds = try duration.map { try DurationFlag.seconds($0, flag: "--for") }
                 let logPath = log ?? (loaded.watch.log.isEmpty ? paths.accessLog : loaded.watch.log)
                 if once && logPath != "-" && !FileManager.default.fileExists(atPath: logPath) {
                     throw CLIError.failed("cannot read \(logPath): no such file")

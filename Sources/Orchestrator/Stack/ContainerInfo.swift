@@ -63,3 +63,16 @@ public struct ContainerInfo: Sendable, Equatable {
         return formatter.date(from: text)
     }
 }
+
+/// What `docker network inspect` says about one network, reduced to what bgctl reads.
+struct NetworkInfo {
+    var labels: [String: String]
+    var subnets: [String]
+
+    init?(inspectOutput: String) {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(inspectOutput.utf8)) as? [[String: Any]])?.first else { return nil }
+        labels = object["Labels"] as? [String: String] ?? [:]
+        let configs = ((object["IPAM"] as? [String: Any])?["Config"] as? [[String: Any]]) ?? []
+        subnets = configs.compactMap { $0["Subnet"] as? String }
+    }
+}

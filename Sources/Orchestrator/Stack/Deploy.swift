@@ -24,6 +24,17 @@ public struct DeployRequest: Sendable {
         self.image = image
     }
 
+    /// `spec` with `pool` running this release: its image and label, the pool's env plus `env`.
+    public func applied(to spec: DeploymentSpec, on pool: Pool) -> DeploymentSpec {
+        var next = spec
+        var poolSpec = spec.pool(pool)
+        poolSpec.image = image
+        poolSpec.release = releaseLabel
+        poolSpec.env = poolSpec.env.merging(env) { _, given in given }
+        next.pools[pool] = poolSpec
+        return next
+    }
+
     /// The release label: as given, else the image's tag, else the image.
     public var releaseLabel: String {
         if let release, !release.isEmpty { return release }
@@ -78,11 +89,8 @@ extension Stack {
 
         // The new release, on top of the pool's spec.
         var next = self
-        var poolSpec = spec.pool(target)
-        poolSpec.image = request.image
-        poolSpec.release = request.releaseLabel
-        poolSpec.env = poolSpec.env.merging(request.env) { _, given in given }
-        next.spec.pools[target] = poolSpec
+        next.spec = request.applied(to: spec, on: target)
+        let poolSpec = next.spec.pool(target)
         let desired = StackPlan.poolContainer(next.spec, target, pull: pull)
 
         let drained = drain(target, present: containers[desired.name] != nil)

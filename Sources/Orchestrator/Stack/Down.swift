@@ -26,8 +26,7 @@ extension Stack {
             }
             let network = try runner.run(Docker.inspectNetwork(spec.network.name), timeout: 30)
             if network.succeeded {
-                let labels = (try? JSONSerialization.jsonObject(with: Data(network.stdout.utf8)) as? [[String: Any]])?.first?["Labels"] as? [String: String]
-                guard labels?[Docker.label] == spec.project else {
+                guard NetworkInfo(inspectOutput: network.stdout)?.labels[Docker.label] == spec.project else {
                     throw OrchestratorError.notOurs(kind: "network", name: spec.network.name, project: spec.project)
                 }
                 report(.step("removing network \(spec.network.name)"))

@@ -61,13 +61,7 @@ extension Stack {
             throw OrchestratorError.state("the stack is not up (no \(paths.stateFile)); run bgctl up first")
         }
         let target = state.live.other
-        var next = spec
-        var poolSpec = spec.pool(target)
-        poolSpec.image = request.image
-        poolSpec.release = request.releaseLabel
-        poolSpec.env = poolSpec.env.merging(request.env) { _, given in given }
-        next.pools[target] = poolSpec
-        let desired = StackPlan.poolContainer(next, target, pull: pull)
+        let desired = StackPlan.poolContainer(request.applied(to: spec, on: target), target, pull: pull)
         var commands: [DockerCommand] = []
         if try inspect([desired.name])[desired.name] != nil { commands.append(Docker.remove(desired.name)) }
         commands.append(Docker.run(desired))

@@ -151,14 +151,11 @@ extension Stack {
         let inspectCommand = Docker.inspectNetwork(spec.network.name)
         let result = try runner.run(inspectCommand, timeout: 30)
         if result.succeeded {
-            guard let data = result.stdout.data(using: .utf8),
-                  let object = (try? JSONSerialization.jsonObject(with: data) as? [[String: Any]])?.first else { return false }
-            let labels = object["Labels"] as? [String: String] ?? [:]
-            guard labels[Docker.label] == spec.project else {
+            guard let network = NetworkInfo(inspectOutput: result.stdout) else { return false }
+            guard network.labels[Docker.label] == spec.project else {
                 throw OrchestratorError.notOurs(kind: "network", name: spec.network.name, project: spec.project)
             }
-            let configs = ((object["IPAM"] as? [String: Any])?["Config"] as? [[String: Any]]) ?? []
-            let subnets = configs.compactMap { $0["Subnet"] as? String }
+            let subnets = network.subnets
             if !subnets.isEmpty && !subnets.contains(spec.network.subnet.description) {
                 throw OrchestratorError.state("network \(spec.network.name) has subnet \(subnets.joined(separator: ", ")) but the spec wants \(spec.network.subnet); run bgctl down, then up")
             }
