@@ -1,3 +1,5 @@
+import NginxConfigGen
+
 /// Failures an operator can act on. Messages read: what bgctl was doing → what happened → what to do.
 public enum OrchestratorError: Error, Sendable, CustomStringConvertible {
     case dockerUnavailable(detail: String)
@@ -9,8 +11,19 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible {
     case unhealthy(what: String, detail: String)
     case lockTimeout(holder: String)
     case configRejected(detail: String)
+    /// A step after the new configuration was installed failed; `restored`: the previous one is back.
     case switchFailed(step: String, detail: String, restored: Bool)
-    case state(String)
+    case reloadFailed(detail: String)
+    case verifyFailed(pool: Pool, seconds: Double, detail: String)
+    case smokeFailed(pool: Pool, path: String, detail: String)
+    case notUp
+    case proxyNotRunning(container: String)
+    case networkSubnetMismatch(network: String, found: [String], wanted: String)
+    case networkOverlap(network: String, subnet: String)
+    case nothingToRollBack(live: Pool)
+    case stateUnreadable(path: String, reason: String)
+    case lockUnavailable(path: String, reason: String)
+    case file(FileError)
 
     public var description: String {
         switch self {
@@ -38,11 +51,31 @@ public enum OrchestratorError: Error, Sendable, CustomStringConvertible {
         case .configRejected(let detail):
             return "nginx rejected the new configuration; nothing was changed:\n" + detail.split(separator: "\n").map { "    \($0)" }.joined(separator: "\n")
         case .switchFailed(let step, let detail, let restored):
-            return "switch failed at \(step): \(detail)\n" + (restored
+            return "changing the proxy's configuration failed at \(step): \(detail)\n" + (restored
                 ? "The previous configuration was restored and reloaded; traffic stays on the previous pool."
                 : "Restoring the previous configuration ALSO failed: check `bgctl status` and the proxy's logs now.")
-        case .state(let message):
-            return message
+        case .reloadFailed(let detail):
+            return "the proxy did not take the reload signal: \(detail)"
+        case .verifyFailed(let pool, let seconds, let detail):
+            return "\(pool.rawValue) did not answer through the proxy within \(seconds) s (\(detail))"
+        case .smokeFailed(let pool, let path, let detail):
+            return "the new release on \(pool.rawValue) is not healthy: smoke check GET \(path) \(detail). Not switched."
+        case .notUp:
+            return "the stack is not up (no state.json); run bgctl up first"
+        case .proxyNotRunning(let container):
+            return "the proxy \(container) is not running; run bgctl up first"
+        case .networkSubnetMismatch(let network, let found, let wanted):
+            return "network \(network) has subnet \(found.joined(separator: ", ")) but the spec wants \(wanted); run bgctl down, then up"
+        case .networkOverlap(let network, let subnet):
+            return "cannot create network \(network): subnet \(subnet) overlaps another network on this host; set network.subnet in the spec to a free /24"
+        case .nothingToRollBack(let live):
+            return "the history has no switch to \(live.rawValue) to undo"
+        case .stateUnreadable(let path, let reason):
+            return "cannot read \(path): \(reason). Move it aside and run bgctl up."
+        case .lockUnavailable(let path, let reason):
+            return "cannot open the lock file \(path): \(reason)"
+        case .file(let error):
+            return error.description
         }
     }
 

@@ -3,15 +3,11 @@ import Foundation
 import NginxConfigGen
 
 @main
-struct Bgctl: AsyncParsableCommand {
+struct Bgctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bgctl",
         abstract: "Blue-green deployments on a plain Docker host: two pools, one nginx, zero dropped requests.",
-        discussion: """
-        Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
-        5 an alert fired (watch --fail-on-alert), 6 deploy rolled back, 7 rollback failed,
-        64 usage error, 65 invalid spec, 69 Docker unavailable.
-        """,
+        discussion: ExitStatus.help,
         version: "0.1.0",
         subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Maintenance.self, Deploy.self, Rollback.self, History.self, Unlock.self]
     )
@@ -38,10 +34,7 @@ struct SpecOptions: ParsableArguments {
     }
 
     func load() throws -> DeploymentSpec {
-        switch SpecLoader.load(path: path, environment: ProcessInfo.processInfo.environment) {
-        case .success(let spec): return spec
-        case .failure(let error): throw CLIError.invalidSpec(error)
-        }
+        try SpecLoader.load(path: path, environment: ProcessInfo.processInfo.environment).get()
     }
 
     var directory: String {

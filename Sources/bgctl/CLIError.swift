@@ -1,24 +1,16 @@
 import ArgumentParser
 import Foundation
 import NginxConfigGen
+import Orchestrator
 
-/// The one place where failures become messages and exit statuses.
+/// Failures the CLI itself raises.
 enum CLIError: Error {
-    case invalidSpec(SpecError)
     case failed(String)
-    case dockerUnavailable(String)
+    /// Ends the command with this status; the output already said why.
     case exit(Int32)
-
-    var exitCode: Int32 {
-        switch self {
-        case .invalidSpec: return ExitStatus.invalidSpec
-        case .failed: return ExitStatus.failed
-        case .dockerUnavailable: return ExitStatus.dockerUnavailable
-        case .exit(let code): return code
-        }
-    }
 }
 
+/// bgctl's exit statuses, listed in `bgctl --help` and the README.
 enum ExitStatus {
     static let ok: Int32 = 0
     static let failed: Int32 = 1
@@ -30,33 +22,59 @@ enum ExitStatus {
     static let usage: Int32 = 64
     static let invalidSpec: Int32 = 65
     static let dockerUnavailable: Int32 = 69
+
+    static let help = """
+        Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
+        5 an alert fired (watch --fail-on-alert), 6 deploy rolled back, 7 rollback failed,
+        64 usage error, 65 invalid spec, 69 Docker unavailable.
+        """
+}
+
+/// The one place where any failure becomes a message on stderr and an exit status.
+enum Failure {
+    /// What to print (nil: nothing more to say) and the status, for any error a command throws.
+    static func report(_ error: Error) -> (message: String?, status: Int32) {
+        switch error {
+        case let error as CLIError:
+            switch error {
+            case .failed(let message): return ("error: " + message, ExitStatus.failed)
+            case .exit(let code): return (nil, code)
+            }
+        case let error as SpecError:
+            let count = error.issues.count
+            return (error.issues.map(\.description).joined(separator: "\n") + "\n\(count) problem\(count == 1 ? "" : "s") in the spec",
+                    ExitStatus.invalidSpec)
+        case let error as OrchestratorError:
+            return ("error: " + error.description, error.isDockerUnavailable ? ExitStatus.dockerUnavailable : ExitStatus.failed)
+        case let error as ValidationError:
+            return ("error: " + error.message, ExitStatus.usage)
+        case let error as FileError:
+            return ("error: " + error.description, ExitStatus.failed)
+        case let error as WriteError:
+            return ("error: " + error.description, ExitStatus.failed)
+        case let error as RenderError:
+            return ("error: " + error.description, ExitStatus.failed)
+        case let error as ExitCode:
+            return (nil, error.rawValue)
+        default:
+            // Never Foundation's "Error Domain=… Code=…": its localized text is what a person can read.
+            return ("error: " + (error as NSError).localizedDescription, ExitStatus.failed)
+        }
+    }
 }
 
 extension ParsableCommand {
-    /// Runs `body`, printing any failure to stderr and exiting with its status.
-    func reporting(_ body: () async throws -> Void) async throws {
+    /// Runs a command's body; every failure goes through `Failure.report`.
+    func reporting(_ body: () throws -> Void) throws {
         do {
-            try await body()
-        } catch let error as CLIError {
-            switch error {
-            case .invalidSpec(let spec):
-                Terminal.stderr(spec.issues.map(\.description).joined(separator: "\n"))
-                let count = spec.issues.count
-                Terminal.stderr("\(count) problem\(count == 1 ? "" : "s") in the spec")
-            case .failed(let message), .dockerUnavailable(let message):
-                Terminal.stderr(Terminal.style("error:", .red) + " " + message)
-            case .exit:
-                break
+            try body()
+        } catch {
+            let (message, status) = Failure.report(error)
+            if let message {
+                let text = message.hasPrefix("error: ") ? Terminal.style("error:", .red) + message.dropFirst(6) : message
+                Terminal.stderr(text)
             }
-            throw ExitCode(error.exitCode)
-        } catch let error as ExitCode {
-            throw error
-        } catch let error as RenderError {
-            Terminal.stderr(Terminal.style("error:", .red) + " \(error)")
-            throw ExitCode(ExitStatus.failed)
-        } catch let error as WriteError {
-            Terminal.stderr(Terminal.style("error:", .red) + " \(error)")
-            throw ExitCode(ExitStatus.failed)
+            throw ExitCode(status)
         }
     }
 }

@@ -5,7 +5,7 @@ import Orchestrator
 import Watcher
 
 extension Bgctl {
-    struct Deploy: AsyncParsableCommand {
+    struct Deploy: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Ship an image to the idle pool, switch, analyse the proxy's log, and roll back automatically.",
             discussion: """
@@ -23,11 +23,11 @@ extension Bgctl {
         @Option(help: ArgumentHelp("Give up waiting for the new release to be healthy after this long (default: from app.health).", valueName: "DURATION"))
         var timeout: String?
         @Option(help: "Why; recorded in the history and the notifications.") var reason: String?
-        @Flag(help: "Print the docker commands the deploy would run (before its analysis), and change nothing.") var dryRun = false
+        @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
         @OptionGroup var options: StackOptions
 
-        func run() async throws {
-            try await orchestrating {
+        func run() throws {
+            try reporting {
                 var request = DeployRequest(image: image)
                 guard Syntax.isImageReferenceValue(image) else {
                     throw ValidationError("--image: not a valid image reference: \"\(image)\"")
@@ -44,20 +44,14 @@ extension Bgctl {
                 }
                 if let analyze { request.analyze = try DurationFlag.seconds(analyze, flag: "--analyze") }
                 request.noSwitch = noSwitch
-                request.lockWait = try options.lockWaitSeconds()
                 request.reason = reason
-                var stack = try options.stack()
+                var stack = try options.stack(dryRun: dryRun)
                 if let timeout { stack.healthTimeout = try DurationFlag.seconds(timeout, flag: "--timeout") }
-                if dryRun {
-                    for command in try stack.planDeploy(request) { Terminal.stdout(command.description) }
-                    return
-                }
-                let analysis = LogAnalysis(path: stack.paths.accessLog, ignorePaths: stack.spec.watch.ignorePaths,
-                                           count4xx: stack.spec.watch.count4xx)
-                let outcome = try stack.deploy(request, analysis: analysis)
+                let outcome = try stack.deploy(request, lockWait: try options.lockWaitSeconds())
+                guard !dryRun else { return }
                 Self.announce(outcome, spec: stack.spec)
                 switch outcome.result {
-                case .staged:
+                case .staged, .planned:
                     Terminal.stdout("deploy: \(outcome.reason)")
                 case .promoted:
                     Terminal.stdout("deploy: promoted \(outcome.release) on \(outcome.target.rawValue) in \(Int(outcome.total)) s (\(outcome.reason))")
@@ -80,7 +74,7 @@ extension Bgctl {
             case .promoted: verb = "deployed"
             case .rolledBack: verb = "rolled back"
             case .rollbackFailed: verb = "ROLLBACK FAILED"
-            case .staged: verb = "staged"
+            case .staged, .planned: verb = "staged"
             }
             let figures = outcome.figures ?? AnalysisFigures()
             let title = "\(spec.project): \(verb) \(outcome.release) (\(outcome.image)) on \(outcome.target.rawValue)"
@@ -100,121 +94,5 @@ extension Bgctl {
             delivery.announce(Announcement(title: title, ok: outcome.result == .promoted, fields: fields, detail: outcome.reason, json: json))
             delivery.finish(timeout: 15)
         }
-    }
-
-    struct Rollback: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Switch back to the previous live pool from the history (refused if it is unhealthy, unless --force).")
-
-        @Option(help: "Why; recorded in the history.") var reason: String?
-        @Flag(help: "Skip the health check of the previous pool.") var force = false
-        @Flag(help: "Print the docker commands the rollback would run, and change nothing.") var dryRun = false
-        @OptionGroup var options: StackOptions
-
-        func run() async throws {
-            try await orchestrating {
-                let stack = try options.stack()
-                let (from, to) = try stack.previousLive()
-                if dryRun {
-                    Terminal.stderr("rollback would switch \(from.rawValue) → \(to.rawValue)")
-                    for command in stack.planSwitch(to: to) { Terminal.stdout(command.description) }
-                    return
-                }
-                let outcome = try stack.switchTo(to, reason: "rollback" + (reason.map { ": \($0)" } ?? ""), force: force,
-                                                 lockWait: try options.lockWaitSeconds())
-                Terminal.stdout("rollback: \(from.rawValue) → \(outcome.to.rawValue) in \(Int(outcome.total * 1000)) ms")
-            }
-        }
-    }
-
-    struct History: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Show what bgctl changed: up, switch, deploy, rollback, maintenance (--json: the JSONL audit log).")
-
-        @Flag(help: "Print the entries as JSON lines.") var json = false
-        @Option(help: "Show only the last N entries.") var limit: Int?
-        @OptionGroup var spec: SpecOptions
-
-        func run() async throws {
-            try await reporting {
-                let loaded = try spec.load()
-                let paths = StackPaths(spec: loaded, specDirectory: spec.directory)
-                var entries = StateStore.history(paths)
-                if let limit {
-                    guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
-                    entries = Array(entries.suffix(limit))
-                }
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                for entry in entries {
-                    if json {
-                        Terminal.stdout(String(decoding: try encoder.encode(entry), as: UTF8.self))
-                    } else {
-                        var line = "\(entry.time)  \(entry.action.padding(toLength: 11, withPad: " ", startingAt: 0)) \(entry.result.padding(toLength: 15, withPad: " ", startingAt: 0))"
-                        if let from = entry.from, let to = entry.to { line += " \(from.rawValue) → \(to.rawValue)" } else if let to = entry.to { line += " \(to.rawValue)" }
-                        if let release = entry.release { line += "  \(release)" }
-                        line += "  by \(entry.who)"
-                        if let reason = entry.reason, !reason.isEmpty { line += "  (\(reason))" }
-                        Terminal.stdout(line)
-                    }
-                }
-            }
-        }
-    }
-
-    struct Unlock: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Break the stack's lock (for a person: when a holder hangs). A dead holder's lock is recovered automatically.")
-
-        @OptionGroup var spec: SpecOptions
-
-        func run() async throws {
-            try await reporting {
-                let loaded = try spec.load()
-                let paths = StackPaths(spec: loaded, specDirectory: spec.directory)
-                if let holder = StackLock.breakLock(paths) {
-                    Terminal.stdout("unlock: broke the lock held by \(holder)")
-                } else {
-                    Terminal.stdout("unlock: no lock was held")
-                }
-            }
-        }
-    }
-}
-
-/// The deploy's analysis over the proxy's log, with the watcher's tailer and parser.
-final class LogAnalysis: DeployAnalysis {
-    let path: String
-    let ignorePaths: [String]
-    let count4xx: Bool
-    private var tailer: Tailer?
-    private var seen = AnalysisFigures()
-    private var times: [Double] = []
-
-    init(path: String, ignorePaths: [String], count4xx: Bool) {
-        self.path = path
-        self.ignorePaths = ignorePaths
-        self.count4xx = count4xx
-    }
-
-    func begin() {
-        tailer = Tailer(path: path, fromStart: false)
-    }
-
-    func figures() -> AnalysisFigures {
-        tailer?.readAvailable { line in
-            guard let record = LineParser.parse(line) else { return }
-            if !ignorePaths.isEmpty, Analyzer.ignored(LineParser.text(line, record.uri), ignorePaths) { return }
-            seen.requests += 1
-            if record.status >= 500 || (count4xx && record.status >= 400) { seen.errors += 1 }
-            if record.retried { seen.retried += 1 }
-            if record.pool != .none, record.live != .none, record.pool != record.live { seen.failovers += 1 }
-            if record.requestTime >= 0 { times.append(record.requestTime) }
-        }
-        if !times.isEmpty {
-            let sorted = times.sorted()
-            seen.p95 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.95).rounded(.up)) - 1)]
-        }
-        return seen
     }
 }

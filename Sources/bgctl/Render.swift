@@ -2,7 +2,7 @@ import ArgumentParser
 import NginxConfigGen
 
 extension Bgctl {
-    struct Render: AsyncParsableCommand {
+    struct Render: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the nginx configuration bgctl generates, or write it into a folder atomically.")
 
@@ -11,8 +11,8 @@ extension Bgctl {
         @Option(help: ArgumentHelp("Write the files into DIR (temp file + rename) instead of printing.", valueName: "DIR"))
         var out: String?
 
-        func run() async throws {
-            try await reporting {
+        func run() throws {
+            try reporting {
                 let loaded = try spec.load()
                 let config = try spec.renderer().render(loaded, live: active ?? loaded.active)
                 if let out {

@@ -15,23 +15,24 @@ struct StackOptions: ParsableArguments {
         try DurationFlag.seconds(lockWait, flag: "--lock-wait", positive: false)
     }
 
-    func stack() throws -> Stack {
+    /// The stack as it runs: the spec with deployed releases applied, the real ports, and with
+    /// `dryRun` the plan printer instead of the executor.
+    func stack(dryRun: Bool = false) throws -> Stack {
         let written = try spec.load()
         let paths = StackPaths(spec: written, specDirectory: spec.directory)
         // Pools a deploy changed run the deployed release, not the spec's.
-        let state = try StateStore.load(paths)
+        let state = try StateStore(paths: paths).load()
         let loaded = state?.apply(to: written) ?? written
         let environment = ProcessInfo.processInfo.environment
-        let runner: CommandRunner
-        do {
-            runner = try ProcessRunner(environment: environment)
-        } catch let error as OrchestratorError {
-            throw CLIError.dockerUnavailable(error.description)
-        }
-        var stack = Stack(spec: loaded, paths: paths, runner: runner,
-                          http: HTTPClient(), renderer: try spec.renderer(), environment: environment,
+        let ignorePaths = loaded.watch.ignorePaths, count4xx = loaded.watch.count4xx
+        let ports = Ports(runner: try ProcessRunner(environment: environment), http: HTTPClient(),
+                          accessLog: { path in LogAnalysis(path: path, ignorePaths: ignorePaths, count4xx: count4xx) })
+        var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(), environment: environment,
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)
+        if dryRun {
+            stack.dryRun = { plan in plan.listing(loaded).forEach(Terminal.stdout) }
+        }
         return stack
     }
 }
@@ -40,7 +41,7 @@ enum DurationFlag {
     /// A flag's duration in seconds; `positive` rejects zero.
     static func seconds(_ text: String, flag: String, positive: Bool = true) throws -> Double {
         guard let duration = SpecDuration(parsing: text), !positive || duration.milliseconds > 0 else {
-            throw ValidationError("\(flag): expected a duration such as 30s, found \"\(text)\"")
+            throw ValidationError("\(flag): expected a duration such as 30s, found \"\(text.prefix(40))\"")
         }
         return duration.seconds
     }
@@ -54,19 +55,6 @@ enum ProgressPrinter {
         case .waiting(let text): Terminal.stderr(Terminal.style("…", .dim) + " " + text)
         case .warning(let text): Terminal.stderr(Terminal.style("!", .yellow) + " " + text)
         case .done(let text): Terminal.stderr(Terminal.style("✓", .green) + " " + text)
-        }
-    }
-}
-
-extension ParsableCommand {
-    /// Runs an orchestrator operation, turning its errors into the documented exit statuses.
-    func orchestrating(_ body: () async throws -> Void) async throws {
-        try await reporting {
-            do {
-                try await body()
-            } catch let error as OrchestratorError {
-                throw error.isDockerUnavailable ? CLIError.dockerUnavailable(error.description) : CLIError.failed(error.description)
-            }
         }
     }
 }

@@ -4,7 +4,7 @@ import Orchestrator
 import Watcher
 
 extension Bgctl {
-    struct Status: AsyncParsableCommand {
+    struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show what runs, which pool is live, health and releases.",
             discussion: "Exit status: 0 healthy, 3 serving but degraded, 4 not serving, 69 Docker unavailable.")
@@ -12,8 +12,8 @@ extension Bgctl {
         @Flag(help: "Print one JSON object (documented in the README) instead of text.") var json = false
         @OptionGroup var options: StackOptions
 
-        func run() async throws {
-            try await orchestrating {
+        func run() throws {
+            try reporting {
                 let stack = try options.stack()
                 let status = try stack.status()
                 // The running watcher's own report: window figures, alerts firing, deliveries.

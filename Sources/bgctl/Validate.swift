@@ -2,15 +2,15 @@ import ArgumentParser
 import NginxConfigGen
 
 extension Bgctl {
-    struct Validate: AsyncParsableCommand {
+    struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the spec and report every problem at once (exit 65 when invalid).")
 
         @OptionGroup var spec: SpecOptions
         @Flag(help: "Print nothing on success.") var quiet = false
 
-        func run() async throws {
-            try await reporting {
+        func run() throws {
+            try reporting {
                 let loaded = try spec.load()
                 if !quiet {
                     Terminal.stdout("\(spec.path): ok (project \(loaded.project), live pool \(loaded.active.rawValue))")

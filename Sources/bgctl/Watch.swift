@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import NginxConfigGen
 import Orchestrator
+import Synchronization
 import Watcher
 
 extension Bgctl {
-    struct Watch: AsyncParsableCommand {
+    struct Watch: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Tail the proxy's JSON access log: error rate, upstream retries and failover, alerts to Slack and webhooks.",
             discussion: """
@@ -25,8 +26,8 @@ extension Bgctl {
         @Option(help: ArgumentHelp("Keep status, tail position and maintenance state in DIR (how the stack's watcher runs).", valueName: "DIR"))
         var watcherDir: String?
 
-        func run() async throws {
-            try await reporting {
+        func run() throws {
+            try reporting {
                 let loaded = try spec.load()
                 let paths = StackPaths(spec: loaded, specDirectory: spec.directory)
                 let seconds = try duration.map { try DurationFlag.seconds($0, flag: "--for") }
@@ -105,12 +106,13 @@ extension Bgctl {
 
 /// SIGTERM and SIGINT ask a long-running command to finish cleanly.
 enum Signals {
-    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
+    /// Set from the signal handler: a lock-free atomic is async-signal-safe.
+    private static let flag = Atomic<Int>(0)
 
-    static var stopRequested: Bool { flag != 0 }
+    static var stopRequested: Bool { flag.load(ordering: .relaxed) != 0 }
 
     static func install() {
-        signal(SIGTERM) { _ in Signals.flag = 1 }
-        signal(SIGINT) { _ in Signals.flag = 1 }
+        signal(SIGTERM) { _ in Signals.flag.store(1, ordering: .relaxed) }
+        signal(SIGINT) { _ in Signals.flag.store(1, ordering: .relaxed) }
     }
 }

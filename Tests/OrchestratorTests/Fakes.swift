@@ -1,11 +1,14 @@
 import Foundation
 import HTTPClient
+import Testing
 import NginxConfigGen
 @testable import Orchestrator
 
 /// A scripted docker: answers commands by their leading arguments and records every call.
-/// Strict: an unscripted command is recorded as such and answered with exit 125.
+/// Strict: an unscripted command is recorded as such, answered with exit 125, and fails the running
+/// test unless `strict` is turned off.
 final class ScriptedRunner: CommandRunner, @unchecked Sendable {
+    var strict = true
     struct Rule {
         let prefix: [String]
         var results: [CommandResult]
@@ -27,6 +30,7 @@ final class ScriptedRunner: CommandRunner, @unchecked Sendable {
         calls.append(command.arguments)
         guard let index = rules.lastIndex(where: { command.arguments.starts(with: $0.prefix) }) else {
             unscripted.append(command.arguments)
+            if strict { Issue.record("unexpected docker command: \(command.description)") }
             return CommandResult(status: 125, stderr: "unscripted command")
         }
         let result = rules[index].results[0]
@@ -91,7 +95,8 @@ enum Fixture {
     static func stack(runner: ScriptedRunner, http: ScriptedHTTP, stateDir: String) throws -> Stack {
         var spec = try spec()
         spec.stateDir = stateDir
-        var stack = Stack(spec: spec, paths: StackPaths(spec: spec, specDirectory: "/"), runner: runner, http: http,
+        let ports = Ports(runner: runner, http: http, clock: FakeClock().clock, accessLog: { _ in ScriptedLog() })
+        var stack = Stack(spec: spec, paths: StackPaths(spec: spec, specDirectory: "/"), ports: ports,
                           renderer: try ConfigRenderer(templatesDirectory: templates), environment: ["USER": "tester"],
                           report: { _ in })
         stack.verifyTimeout = 0.3
@@ -115,4 +120,27 @@ enum Fixture {
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
+}
+
+/// Time that passes only when slept: a wait of minutes takes microseconds, and every run is the same.
+final class FakeClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var elapsed = 0.0
+
+    var seconds: Double { lock.withLock { elapsed } }
+
+    var clock: Clock {
+        Clock(now: { Date(timeIntervalSince1970: 1_800_000_000 + self.seconds) },
+              monotonic: { self.seconds },
+              sleep: { seconds in self.lock.withLock { self.elapsed += seconds } })
+    }
+}
+
+/// An access log whose figures a test sets.
+final class ScriptedLog: AccessLogReading, @unchecked Sendable {
+    var figures = AnalysisFigures()
+    var byPool: [Pool: Int] = [:]
+
+    func read() -> AnalysisFigures { figures }
+    func requests(to pool: Pool) -> Int { byPool[pool] ?? 0 }
 }

@@ -40,28 +40,28 @@ import NginxConfigGen
     @Test func aSwitchTestsReloadsVerifiesAndRecords() throws {
         let stack = try stack()
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"), ScriptedHTTP.ok(pool: "green"))
-        let outcome = try stack.switchTo(.green, reason: "release v2", force: false, lockWait: 1)
+        let outcome = try stack.switchTo(.init(target: .green, reason: "release v2", force: false), lockWait: 1)
         #expect(outcome.from == .blue && outcome.to == .green && !outcome.alreadyLive)
         #expect(nginxCalls() == ["test", "reload"])
         #expect(runner.unscripted.isEmpty)
         #expect(liveFiles(stack) == stack.renderer.render(stack.spec, live: .green).files)
         #expect(!FileManager.default.fileExists(atPath: stack.paths.nextDir))
-        let state = try #require(try StateStore.load(stack.paths))
+        let state = try #require(try stack.store.load())
         #expect(state.live == .green)
         #expect(state.lastSwitch?.reason == "release v2" && state.lastSwitch?.who == "tester")
-        #expect(StateStore.history(stack.paths).map(\.action) == ["switch"])
+        #expect(stack.store.history().map(\.action) == ["switch"])
     }
 
     @Test func switchingBackToBytesThisProxyAcceptedSkipsTheSecondTest() throws {
         let stack = try stack()
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"), ScriptedHTTP.ok(pool: "green"))
-        try stack.switchTo(.green, reason: nil, force: false, lockWait: 1)
+        try stack.switchTo(.init(target: .green, reason: nil, force: false), lockWait: 1)
         http.on(":8081/healthz", ScriptedHTTP.ok())
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
         runner.on(["container", "inspect"], CommandResult(status: 0, stdout: Fixture.inspectJSON([("shop-blue", "running", "healthy"), ("shop-green", "running", "healthy"), ("shop-proxy", "running", "healthy")])))
-        try stack.switchTo(.blue, reason: nil, force: false, lockWait: 1)
+        try stack.switchTo(.init(target: .blue, reason: nil, force: false), lockWait: 1)
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"), ScriptedHTTP.ok(pool: "green"))
-        try stack.switchTo(.green, reason: nil, force: false, lockWait: 1)
+        try stack.switchTo(.init(target: .green, reason: nil, force: false), lockWait: 1)
         #expect(nginxCalls() == ["test", "reload", "test", "reload", "reload"],
                 "blue-live bytes were never tested in this container; green-live bytes were")
     }
@@ -72,21 +72,21 @@ import NginxConfigGen
         runner.on(["kill", "--signal", "HUP", "shop-proxy"],
                   CommandResult(status: 1, stderr: "Error response from daemon: Container shop-proxy is restarting"), CommandResult(status: 0))
         #expect {
-            try stack.switchTo(.green, reason: nil, force: false, lockWait: 1)
+            try stack.switchTo(.init(target: .green, reason: nil, force: false), lockWait: 1)
         } throws: { error in
             guard case OrchestratorError.switchFailed(let step, _, let restored) = error else { return false }
             return step == "reload" && restored
         }
         #expect(liveFiles(stack) == before)
         #expect(nginxCalls() == ["test", "reload", "reload"])
-        #expect(try StateStore.load(stack.paths) == nil, "a failed switch records no new state")
+        #expect(try stack.store.load() == nil, "a failed switch records no new state")
     }
 
     @Test func aVerifyFailureRestoresAndReloadsThePreviousFiles() throws {
         let stack = try stack()
         let before = liveFiles(stack)
         #expect {
-            try stack.switchTo(.green, reason: nil, force: false, lockWait: 1)
+            try stack.switchTo(.init(target: .green, reason: nil, force: false), lockWait: 1)
         } throws: { error in
             guard case OrchestratorError.switchFailed(let step, let detail, let restored) = error else { return false }
             return step == "verify" && restored && detail.contains("from blue")
@@ -101,7 +101,7 @@ import NginxConfigGen
         runner.on(["exec", "shop-proxy", "/usr/sbin/nginx", "-p", "/bgctl/", "-e", "stderr", "-c", "/bgctl/conf/next/nginx.conf", "-t"],
                   CommandResult(status: 1, stderr: "nginx: [emerg] unknown directive \"bogus\""))
         #expect {
-            try stack.switchTo(.green, reason: nil, force: false, lockWait: 1)
+            try stack.switchTo(.init(target: .green, reason: nil, force: false), lockWait: 1)
         } throws: { error in
             guard case OrchestratorError.configRejected(let detail) = error else { return false }
             return detail.contains("unknown directive")
@@ -114,7 +114,7 @@ import NginxConfigGen
         runner.on(["container", "inspect"], CommandResult(status: 0, stdout: Fixture.inspectJSON([("shop-green", "running", "unhealthy"), ("shop-proxy", "running", "healthy")])))
         let stack = try stack()
         #expect {
-            try stack.switchTo(.green, reason: nil, force: false, lockWait: 1)
+            try stack.switchTo(.init(target: .green, reason: nil, force: false), lockWait: 1)
         } throws: { error in
             "\(error)".contains("green (shop-green) is not healthy") && "\(error)".contains("traffic stays on blue")
         }
@@ -126,7 +126,7 @@ import NginxConfigGen
     @Test func aTargetFailingItsHTTPProbeIsRefused() throws {
         http.on(":8082/healthz", ScriptedHTTP.ok(status: 503))
         let stack = try stack()
-        #expect(throws: OrchestratorError.self) { try stack.switchTo(.green, reason: nil, force: false, lockWait: 1) }
+        #expect(throws: OrchestratorError.self) { try stack.switchTo(.init(target: .green, reason: nil, force: false), lockWait: 1) }
         #expect(!nginxCalls().contains("reload"))
         #expect(liveFiles(stack) == stack.renderer.render(stack.spec, live: .blue).files)
     }
@@ -134,7 +134,7 @@ import NginxConfigGen
     @Test func switchingToTheLivePoolDoesNothing() throws {
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
         let stack = try stack()
-        let outcome = try stack.switchTo(.blue, reason: nil, force: false, lockWait: 1)
+        let outcome = try stack.switchTo(.init(target: .blue, reason: nil, force: false), lockWait: 1)
         #expect(outcome.alreadyLive)
         #expect(nginxCalls().isEmpty)
     }
@@ -144,7 +144,7 @@ import NginxConfigGen
         let held = try StackLock.acquire(stack.paths, holder: .init(pid: 4242, who: "alice", command: "deploy", since: "then"), wait: 0)
         #expect(StackLock.currentHolder(stack.paths)?.who == "alice")
         #expect {
-            try stack.switchTo(.green, reason: nil, force: false, lockWait: 0.2)
+            try stack.switchTo(.init(target: .green, reason: nil, force: false), lockWait: 0.2)
         } throws: { error in
             "\(error)".contains("deploy by alice (pid 4242)")
         }

@@ -2,13 +2,6 @@ import Foundation
 import HTTPClient
 import NginxConfigGen
 
-/// Something that can answer an HTTP GET: libcurl in production, a script in tests.
-public protocol HTTPProbing: Sendable {
-    func get(_ url: String, timeout: Double) -> Result<HTTPResponse, HTTPError>
-}
-
-extension HTTPClient: HTTPProbing {}
-
 /// StackEvent an operation reports while it works; the CLI turns these into text.
 public enum StackEvent: Sendable {
     case step(String)
@@ -20,12 +13,32 @@ public enum StackEvent: Sendable {
 
 public typealias Reporter = @Sendable (StackEvent) -> Void
 
-/// One blue-green stack: the spec, where its files live, and the means to act on Docker.
+/// Everything outside bgctl that an operation touches, injected: docker, HTTP, files, time, signals
+/// and the access log. Operation code reaches the world only through these.
+public struct Ports: Sendable {
+    public var runner: CommandRunner
+    public var http: HTTPProbing
+    public var files: FileSystem
+    public var clock: Clock
+    public var signaller: Signalling
+    public var accessLog: AccessLogOpener
+
+    public init(runner: CommandRunner, http: HTTPProbing, files: FileSystem = LocalFileSystem(), clock: Clock = .system,
+                signaller: Signalling? = nil, accessLog: @escaping AccessLogOpener) {
+        self.runner = runner
+        self.http = http
+        self.files = files
+        self.clock = clock
+        self.signaller = signaller ?? ProxySignaller(runner: runner)
+        self.accessLog = accessLog
+    }
+}
+
+/// One blue-green stack: the spec, where its files live, and the ports to act through.
 public struct Stack: Sendable {
     public var spec: DeploymentSpec
     public let paths: StackPaths
-    public let runner: CommandRunner
-    public let http: HTTPProbing
+    public var ports: Ports
     public let renderer: ConfigRenderer
     public let report: Reporter
     public let environment: [String: String]
@@ -36,18 +49,21 @@ public struct Stack: Sendable {
     public var verifyTimeout: Double = 5
     /// The spec file, mounted into the watcher container; nil runs no watcher container.
     public var specFile: String?
+    /// Set for a dry run: operations hand their plans here instead of executing them, and take no lock.
+    public var dryRun: (@Sendable (Plan) -> Void)?
 
-    public init(spec: DeploymentSpec, paths: StackPaths, runner: CommandRunner, http: HTTPProbing,
-                renderer: ConfigRenderer, environment: [String: String], report: @escaping Reporter) {
+    public init(spec: DeploymentSpec, paths: StackPaths, ports: Ports, renderer: ConfigRenderer,
+                environment: [String: String], report: @escaping Reporter) {
         self.spec = spec
         self.paths = paths
-        self.runner = runner
-        self.http = http
+        self.ports = ports
         self.renderer = renderer
         self.environment = environment
         self.report = report
         self.pull = spec.pull
     }
+
+    public var store: StateStore { StateStore(paths: paths, files: ports.files) }
 
     // MARK: Docker helpers
 
@@ -55,7 +71,7 @@ public struct Stack: Sendable {
     @discardableResult
     func require(_ command: DockerCommand, doing: String, timeout: Double = 60, image: String? = nil,
                  container: String? = nil, publish: [String] = []) throws -> CommandResult {
-        let result = try runner.run(command, timeout: timeout)
+        let result = try ports.runner.run(command, timeout: timeout)
         guard result.succeeded else {
             throw OrchestratorError.classify(doing: doing, command: command, result: result, image: image,
                                              container: container, publish: publish, pull: pull.rawValue)
@@ -64,7 +80,7 @@ public struct Stack: Sendable {
     }
 
     func ensureEngine() throws {
-        let result = try runner.run(Docker.version(), timeout: 15)
+        let result = try ports.runner.run(Docker.version(), timeout: 15)
         guard result.succeeded else {
             let detail = result.timedOut ? "docker version did not answer within 15 s"
                 : result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -78,7 +94,7 @@ public struct Stack: Sendable {
 
     /// Inspects containers by name; missing ones are simply absent from the result.
     func inspect(_ names: [String]) throws -> [String: ContainerInfo] {
-        let result = try runner.run(Docker.inspectContainers(names), timeout: 30)
+        let result = try ports.runner.run(Docker.inspectContainers(names), timeout: 30)
         if !result.succeeded && !result.stderr.contains("No such") {
             throw OrchestratorError.classify(doing: "inspecting containers", command: Docker.inspectContainers(names), result: result)
         }
@@ -87,27 +103,14 @@ public struct Stack: Sendable {
 
     /// Refuses containers with our names that bgctl did not create for this project.
     func checkOwnership(_ containers: [String: ContainerInfo]) throws {
-        for info in containers.values where info.labels[Docker.label] != spec.project {
+        for info in containers.values.sorted(by: { $0.name < $1.name }) where info.labels[Docker.label] != spec.project {
             throw OrchestratorError.notOurs(kind: "container", name: info.name, project: spec.project)
         }
     }
 
-    func removeContainer(_ name: String, doing: String) throws {
-        let result = try runner.run(Docker.remove(name), timeout: 60)
-        if !result.succeeded && !result.stderr.contains("No such container") {
-            throw OrchestratorError.classify(doing: doing, command: Docker.remove(name), result: result)
-        }
-    }
-
-    /// `docker run`; after a failure removes the container docker may have left in state Created.
-    func runContainer(_ config: ContainerConfig, doing: String) throws {
-        let command = Docker.run(config)
-        let result = try runner.run(command, timeout: 300)
-        guard result.succeeded else {
-            _ = try? runner.run(Docker.remove(config.name), timeout: 30)
-            throw OrchestratorError.classify(doing: doing, command: command, result: result, image: config.image,
-                                             container: config.name, publish: config.publish, pull: config.pull.rawValue)
-        }
+    func containerLogs(_ name: String, lines: Int = 15) -> String {
+        guard let result = try? ports.runner.run(Docker.logs(name, tail: lines), timeout: 10) else { return "" }
+        return (result.stdout + result.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     // MARK: HTTP helpers
@@ -124,37 +127,45 @@ public struct Stack: Sendable {
 
     /// GET the pool's health path on its preview port: nil when it answered 2xx, else why not.
     func probePool(_ pool: Pool) -> String? {
-        switch http.get(previewURL(pool), timeout: max(1, spec.app.health.timeout.seconds)) {
+        switch ports.http.get(previewURL(pool), timeout: max(1, spec.app.health.timeout.seconds)) {
         case .success(let response) where (200..<300).contains(response.status): return nil
         case .success(let response): return "GET \(spec.app.health.path) on 127.0.0.1:\(spec.pool(pool).previewPort) answered \(response.status)"
         case .failure(let error): return "GET \(spec.app.health.path) on 127.0.0.1:\(spec.pool(pool).previewPort): \(error)"
         }
     }
 
-    func containerLogs(_ name: String, lines: Int = 15) -> String {
-        guard let result = try? runner.run(Docker.logs(name, tail: lines), timeout: 10) else { return "" }
-        return (result.stdout + result.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
+    /// Nil when a fresh request through the proxy was answered by `pool`; otherwise what happened.
+    func servedBy(_ pool: Pool) -> String? {
+        switch ports.http.get(proxyProbeBase + spec.app.health.path, timeout: 2) {
+        case .success(let response):
+            let servedBy = response.header("X-Bgctl-Pool") ?? ""
+            if servedBy == pool.rawValue && (200..<500).contains(response.status) { return nil }
+            return "GET \(spec.app.health.path) through the proxy answered \(response.status) from \(servedBy.isEmpty ? "no pool" : servedBy)"
+        case .failure(let error):
+            return "GET \(spec.app.health.path) through the proxy: \(error)"
+        }
     }
 
-    func elapsed(since start: DispatchTime) -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    /// The files now in nginx/, as the proxy would load them on its next reload.
+    func currentFiles() -> [String: String] {
+        var files: [String: String] = [:]
+        for name in [RenderedConfig.mainFile, RenderedConfig.siteFile] {
+            if let data = ports.files.read((paths.nginxDir as NSString).appendingPathComponent(name)) {
+                files[name] = String(decoding: data, as: UTF8.self)
+            }
+        }
+        return files
     }
 
-    func history(_ action: String, from: Pool? = nil, to: Pool? = nil, reason: String? = nil, result: String,
-                 started: DispatchTime, detail: String? = nil, image: String? = nil, release: String? = nil,
-                 figures: [String: Double]? = nil) -> HistoryEntry {
-        HistoryEntry(time: StateStore.now(), action: action, from: from, to: to, who: StateStore.who(environment: environment),
-                     reason: reason, result: result, durationMs: Int(elapsed(since: started) * 1000), detail: detail,
-                     image: image, release: release, figures: figures)
-    }
+    /// Who acts, for the lock and the history: $USER, with a CI run id when one is present.
+    var who: String { StateStore.who(environment: environment) }
 
-    func lockHolder(_ command: String) -> StackLock.Holder {
-        StackLock.Holder(pid: getpid(), who: StateStore.who(environment: environment), command: command, since: StateStore.now())
-    }
-
-    func acquireLock(_ command: String, wait: Double) throws -> StackLock {
-        try StackLock.acquire(paths, holder: lockHolder(command), wait: wait, ttl: spec.deploy.lockTTL.seconds,
-                              onWait: { holder in report(.waiting("waiting for the lock held by \(holder?.description ?? "another bgctl")")) },
-                              onRecover: { message in report(.warning(message)) })
+    /// Takes the stack's lock for a mutating operation; nil for a dry run, which takes none.
+    func lock(_ command: String, wait: Double) throws -> StackLock? {
+        guard dryRun == nil else { return nil }
+        let holder = StackLock.Holder(pid: getpid(), who: who, command: command, since: ports.clock.timestamp())
+        return try StackLock.acquire(paths, holder: holder, wait: wait, ttl: spec.deploy.lockTTL.seconds, clock: ports.clock,
+                                     onWait: { holder in report(.waiting("waiting for the lock held by \(holder?.description ?? "another bgctl")")) },
+                                     onRecover: { message in report(.warning(message)) })
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// Serialises operations on one stack with flock(2) on state/lock. The kernel drops the lock when the
 /// holder exits, however it exits, so a killed bgctl never leaves a stale lock; lock.json says who holds it.
-public final class StackLock: @unchecked Sendable {
+public final class StackLock {
     public struct Holder: Codable, Sendable, Equatable, CustomStringConvertible {
         public var pid: Int32
         public var who: String
@@ -23,14 +23,18 @@ public final class StackLock: @unchecked Sendable {
     /// Takes the lock, waiting up to `wait` seconds; `onWait` is called once with the holder if it must
     /// wait. A lock whose holder died is taken with a message (its lock.json is still there); a lock
     /// held longer than `ttl` is broken with a message, as `bgctl unlock` does.
-    public static func acquire(_ paths: StackPaths, holder: Holder, wait: Double, ttl: Double = .infinity,
+    public static func acquire(_ paths: StackPaths, holder: Holder, wait: Double, ttl: Double = .infinity, clock: Clock = .system,
                                onWait: (Holder?) -> Void = { _ in }, onRecover: (String) -> Void = { _ in }) throws -> StackLock {
-        try FileManager.default.createDirectory(atPath: paths.stateDir, withIntermediateDirectories: true)
-        let deadline = Date().addingTimeInterval(wait)
+        do {
+            try FileManager.default.createDirectory(atPath: paths.stateDir, withIntermediateDirectories: true)
+        } catch {
+            throw OrchestratorError.lockUnavailable(path: paths.lockFile, reason: (error as NSError).localizedDescription)
+        }
+        let deadline = clock.monotonic() + wait
         var told = false
         while true {
             let fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw OrchestratorError.state("cannot open \(paths.lockFile): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw OrchestratorError.lockUnavailable(path: paths.lockFile, reason: String(cString: strerror(errno))) }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
                 // The file may have been unlinked (broken) between open and flock: then lock the new one.
                 var held = stat(), current = stat()
@@ -50,19 +54,19 @@ public final class StackLock: @unchecked Sendable {
             }
             close(fd)
             let current = readHolder(paths)
-            if let current, let since = parse(current.since), Date().timeIntervalSince(since) > ttl {
+            if let current, let since = Clock.parseISO(current.since), clock.now().timeIntervalSince(since) > ttl {
                 onRecover("taking over the lock held by \(current): it is older than deploy.lock_ttl (\(Int(ttl)) s)")
                 _ = breakLock(paths)
                 continue
             }
-            if Date() >= deadline {
+            if clock.monotonic() >= deadline {
                 throw OrchestratorError.lockTimeout(holder: current?.description ?? "unknown holder")
             }
             if !told {
                 onWait(current)
                 told = true
             }
-            usleep(50_000)
+            clock.sleep(0.05)
         }
     }
 
@@ -78,12 +82,6 @@ public final class StackLock: @unchecked Sendable {
     static func readHolder(_ paths: StackPaths) -> Holder? {
         guard let data = FileManager.default.contents(atPath: paths.lockInfoFile) else { return nil }
         return try? JSONDecoder().decode(Holder.self, from: data)
-    }
-
-    static func parse(_ time: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: time)
     }
 
     public func release() {

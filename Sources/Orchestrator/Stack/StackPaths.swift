@@ -36,5 +36,10 @@ public struct StackPaths: Sendable, Equatable {
     /// Everything bgctl writes here; `down --purge` removes exactly these.
     public var ownedPaths: [String] { [nginxDir, logsDir, watcherDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile] }
 
+    /// A path below the state folder as a person reads it: relative to the folder.
+    public func relative(_ path: String) -> String {
+        path.hasPrefix(stateDir + "/") ? String(path.dropFirst(stateDir.count + 1)) : path
+    }
+
     private func join(_ component: String) -> String { (stateDir as NSString).appendingPathComponent(component) }
 }

@@ -80,60 +80,65 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
         self.detail = detail
     }
 
+    public init(_ draft: HistoryDraft, time: String, who: String, durationMs: Int?) {
+        self.init(time: time, action: draft.action, from: draft.from, to: draft.to, who: who, reason: draft.reason,
+                  result: draft.result, durationMs: durationMs, detail: draft.detail, image: draft.image,
+                  release: draft.release, figures: draft.figures)
+    }
+
     enum CodingKeys: String, CodingKey {
         case time, action, from, to, who, reason, result, detail, image, release, figures
         case durationMs = "duration_ms"
     }
 }
 
-public enum StateStore {
-    public static func load(_ paths: StackPaths) throws -> StackState? {
-        guard let data = FileManager.default.contents(atPath: paths.stateFile) else { return nil }
+/// state.json and history.jsonl of one stack, through the file system port.
+public struct StateStore: Sendable {
+    public let paths: StackPaths
+    public let files: FileSystem
+
+    public init(paths: StackPaths, files: FileSystem = LocalFileSystem()) {
+        self.paths = paths
+        self.files = files
+    }
+
+    public func load() throws -> StackState? {
+        guard let data = files.read(paths.stateFile) else { return nil }
         do {
             return try JSONDecoder().decode(StackState.self, from: data)
         } catch {
-            throw OrchestratorError.state("cannot read \(paths.stateFile): \(error). Move it aside and run bgctl up.")
+            throw OrchestratorError.stateUnreadable(path: paths.stateFile, reason: "\(error)")
         }
     }
 
-    public static func save(_ state: StackState, _ paths: StackPaths) throws {
+    public func save(_ state: StackState) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(state)
-        try AtomicWriter.write(String(decoding: data, as: UTF8.self) + "\n", to: paths.stateFile, mode: 0o600)
+        try files.write(String(decoding: data, as: UTF8.self) + "\n", to: paths.stateFile, mode: 0o600)
     }
 
     /// Appends one JSON line with O_APPEND, so concurrent writers never interleave within a line.
-    public static func append(_ entry: HistoryEntry, _ paths: StackPaths) throws {
+    public func append(_ entry: HistoryEntry) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(entry)
         data.append(0x0A)
-        try FileManager.default.createDirectory(atPath: paths.stateDir, withIntermediateDirectories: true)
-        let fd = open(paths.historyFile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw OrchestratorError.state("cannot open \(paths.historyFile): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == data.count else { throw OrchestratorError.state("cannot append to \(paths.historyFile)") }
+        try files.createDirectory(paths.stateDir)
+        try files.append(data, to: paths.historyFile)
     }
 
-    public static func history(_ paths: StackPaths) -> [HistoryEntry] {
-        guard let data = FileManager.default.contents(atPath: paths.historyFile) else { return [] }
+    public func history() -> [HistoryEntry] {
+        guard let data = files.read(paths.historyFile) else { return [] }
         return data.split(separator: 0x0A).compactMap { try? JSONDecoder().decode(HistoryEntry.self, from: Data($0)) }
-    }
-
-    public static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
     }
 
     /// The person or pipeline acting: $USER, with a CI run id when one is present.
     public static func who(environment: [String: String]) -> String {
-        let user = environment["USER"] ?? environment["LOGNAME"] ?? String(cString: getpwuid(getuid())?.pointee.pw_name ?? strdup("uid\(getuid())"))
+        let user = environment["USER"] ?? environment["LOGNAME"] ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(getuid())"
         let ci = [("GITHUB_RUN_ID", "github run"), ("CI_PIPELINE_ID", "gitlab pipeline"), ("BUILD_ID", "build")]
             .first { environment[$0.0] != nil }
-        if let (key, label) = ci { return "\(user) (\(label) \(environment[key]!))" }
+        if let (key, label) = ci, let id = environment[key] { return "\(user) (\(label) \(id))" }
         return user
     }
 }

@@ -67,7 +67,7 @@ extension Stack {
     public func status() throws -> StackStatus {
         try ensureEngine()
         let containers = try inspect(allContainerNames)
-        let state = try StateStore.load(paths)
+        let state = try store.load()
         let live = state?.live ?? spec.active
         var problems: [String] = []
         var pools: [String: StackStatus.PoolStatus] = [:]
@@ -86,7 +86,7 @@ extension Stack {
             pools[pool.rawValue] = StackStatus.PoolStatus(
                 container: name, state: info?.state ?? "missing", health: info?.health, image: info?.image,
                 release: info?.labels["io.bgctl.release"] ?? spec.pool(pool).release,
-                uptimeSeconds: info?.isRunning == true ? info?.startedAt.map { Int(Date().timeIntervalSince($0)) } : nil,
+                uptimeSeconds: info?.isRunning == true ? info?.startedAt.map { Int(ports.clock.now().timeIntervalSince($0)) } : nil,
                 previewPort: spec.pool(pool).previewPort, probe: probe, live: pool == live)
         }
 
@@ -94,7 +94,7 @@ extension Stack {
         var servedBy: String?
         var proxyProbe = "not probed"
         if proxyInfo?.isRunning == true {
-            switch http.get(proxyProbeBase + spec.app.health.path, timeout: 2) {
+            switch ports.http.get(proxyProbeBase + spec.app.health.path, timeout: 2) {
             case .success(let response):
                 servedBy = response.header("X-Bgctl-Pool").flatMap { $0.isEmpty ? nil : $0 }
                 proxyProbe = (200..<300).contains(response.status) ? "ok" : "answered \(response.status)"

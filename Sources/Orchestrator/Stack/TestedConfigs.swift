@@ -5,7 +5,7 @@ import NginxConfigGen
 /// the bytes and on the nginx inside that container, so bytes it accepted once need no second test
 /// while the same container runs (same id, same start time). A switch back to the previous pool then
 /// costs no `docker exec` (~60 ms), which is most of the time before traffic moves.
-struct TestedConfigs: Codable, Equatable {
+public struct TestedConfigs: Codable, Sendable, Equatable {
     var container: String
     var startedAt: String
     var digests: [String]
@@ -25,22 +25,20 @@ struct TestedConfigs: Codable, Equatable {
         return String(hash, radix: 16) + "-" + String(total)
     }
 
-    static func path(_ paths: StackPaths) -> String { paths.testedFile }
+    static func load(_ paths: StackPaths, files: FileSystem) -> TestedConfigs? {
+        files.read(paths.testedFile).flatMap { try? JSONDecoder().decode(TestedConfigs.self, from: $0) }
+    }
 
-    static func accepted(_ config: RenderedConfig, by proxy: ContainerInfo, _ paths: StackPaths) -> Bool {
-        guard let data = FileManager.default.contents(atPath: path(paths)),
-              let tested = try? JSONDecoder().decode(TestedConfigs.self, from: data) else { return false }
-        let (id, started) = key(proxy)
-        return tested.container == id && tested.startedAt == started && tested.digests.contains(digest(config))
+    func accepted(_ config: RenderedConfig, by proxy: ContainerInfo) -> Bool {
+        let (id, started) = Self.key(proxy)
+        return container == id && startedAt == started && digests.contains(Self.digest(config))
     }
 
     /// Remembers that `proxy` accepted `config`; entries of an earlier container are dropped.
-    static func record(_ config: RenderedConfig, by proxy: ContainerInfo, _ paths: StackPaths) {
+    static func record(_ config: RenderedConfig, by proxy: ContainerInfo, _ paths: StackPaths, files: FileSystem) {
         let (id, started) = key(proxy)
         var tested = TestedConfigs(container: id, startedAt: started, digests: [])
-        if let data = FileManager.default.contents(atPath: path(paths)),
-           let previous = try? JSONDecoder().decode(TestedConfigs.self, from: data),
-           previous.container == id, previous.startedAt == started {
+        if let previous = load(paths, files: files), previous.container == id, previous.startedAt == started {
             tested = previous
         }
         let digest = digest(config)
@@ -48,7 +46,7 @@ struct TestedConfigs: Codable, Equatable {
         tested.digests.append(digest)
         tested.digests = Array(tested.digests.suffix(8))
         if let data = try? JSONEncoder().encode(tested) {
-            try? AtomicWriter.write(String(decoding: data, as: UTF8.self), to: path(paths))
+            try? files.write(String(decoding: data, as: UTF8.self), to: paths.testedFile, mode: 0o644)
         }
     }
 }

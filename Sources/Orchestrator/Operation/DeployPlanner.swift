@@ -1,0 +1,98 @@
+import NginxConfigGen
+
+public struct DeployRequest: Sendable, Equatable {
+    public var image: String
+    public var release: String?
+    public var env: [String: String] = [:]
+    /// Seconds of analysis after the switch; nil takes deploy.analyze.
+    public var analyze: Double?
+    public var noSwitch = false
+    public var reason: String?
+
+    public init(image: String) {
+        self.image = image
+    }
+
+    /// `spec` with `pool` running this release: its image and label, the pool's env plus `env`.
+    public func applied(to spec: DeploymentSpec, on pool: Pool) -> DeploymentSpec {
+        var next = spec
+        var poolSpec = spec.pool(pool)
+        poolSpec.image = image
+        poolSpec.release = releaseLabel
+        poolSpec.env = poolSpec.env.merging(env) { _, given in given }
+        next.pools[pool] = poolSpec
+        return next
+    }
+
+    /// The release label: as given, else the image's tag, else the image.
+    public var releaseLabel: String {
+        if let release, !release.isEmpty { return release }
+        let name = image.split(separator: "@").first.map(String.init) ?? image
+        if let colon = name.lastIndex(of: ":"), !name[colon...].contains("/") { return String(name[name.index(after: colon)...]) }
+        return "latest"
+    }
+}
+
+/// What a deploy does before its switch: drain the idle pool, replace its container with the new
+/// release, wait until healthy, smoke-check it, record the release. The live pool is never touched
+/// by these steps; the switch, the analysis and a possible switch back follow (see `Stack.deploy`).
+public enum DeployPlanner {
+    public struct Staging: Sendable, Equatable {
+        public var live: Pool
+        public var target: Pool
+        /// The spec with the target pool running the new release.
+        public var spec: DeploymentSpec
+        public var plan: Plan
+    }
+
+    public static func plan(_ request: DeployRequest, spec: DeploymentSpec, pull: PullPolicy, observed: Observed) throws -> Staging {
+        guard let state = observed.state else { throw OrchestratorError.notUp }
+        guard observed.containers[spec.proxyContainerName]?.isRunning == true else {
+            throw OrchestratorError.proxyNotRunning(container: spec.proxyContainerName)
+        }
+        let live = state.live
+        let target = live.other
+        let next = request.applied(to: spec, on: target)
+        let desired = StackPlan.poolContainer(next, target, pull: pull)
+        var steps: [Step] = []
+        if observed.containers[desired.name] != nil {
+            steps += [
+                Step("drain", "drain \(target.rawValue): no request to it for \(spec.deploy.drainQuiet) and no old nginx workers (at most \(spec.deploy.drainTimeout))",
+                     .drain(target)),
+                Step("remove-\(target.rawValue)", "remove the old \(target.rawValue) container", .removeContainer(desired.name)),
+            ]
+        }
+        steps.append(Step("start-\(target.rawValue)", "start \(target.rawValue) with \(request.image) (release \(request.releaseLabel))", .runContainer(desired)))
+        steps.append(Step("wait-healthy", "wait until the new release on \(target.rawValue) is healthy", .waitHealthy(required: [target], optional: [])))
+        if !spec.deploy.smoke.isEmpty {
+            steps.append(Step("smoke", "smoke checks on 127.0.0.1:\(spec.pool(target).previewPort): \(spec.deploy.smoke.map { "GET \($0.path) → \($0.status)" }.joined(separator: ", "))",
+                              .smokeChecks(target)))
+        }
+        var deployed = state.deployed ?? [:]
+        deployed[target.rawValue] = DeployedRelease(image: request.image, release: request.releaseLabel, env: next.pool(target).env, at: "")
+        let staged = request.noSwitch ? HistoryDraft(action: "deploy", from: live, to: target, reason: request.reason, result: "staged",
+                                                     image: request.image, release: request.releaseLabel) : nil
+        steps.append(Step("record-release", "record \(request.releaseLabel) as deployed on \(target.rawValue) (\(live.rawValue) stays live)",
+                          .record(Record(live: live, deployed: deployed, history: staged, previousSwitch: state.lastSwitch))))
+        let title = "deploy \(request.image) to \(target.rawValue)" + (request.noSwitch ? " (no switch)" : "")
+        return Staging(live: live, target: target, spec: next, plan: Plan(title: title, steps: steps))
+    }
+
+    static func analysis(_ seconds: Double, live: Pool) -> Step {
+        Step("analyse", "analyse the proxy's log for \(Int(seconds)) s; then promote, or switch back to \(live.rawValue) (still running)",
+             .analyse(seconds: seconds))
+    }
+
+    /// What a dry run shows after the staging: the switch as it would be planned once the new release
+    /// is healthy, then the analysis.
+    public static func expectedSwitch(_ staging: Staging, renderer: ConfigRenderer, observed: Observed, analyse seconds: Double,
+                                      reason: String?) throws -> Plan {
+        var after = observed
+        after.servedBy = staging.live
+        let switchPlan = try SwitchPlanner.plan(.init(target: staging.target, reason: reason, force: true), spec: staging.spec,
+                                                renderer: renderer, observed: after)
+        var steps = switchPlan.steps.filter { $0.name != "force" }
+        steps.append(analysis(seconds, live: staging.live))
+        return Plan(title: "then", steps: steps)
+    }
+}

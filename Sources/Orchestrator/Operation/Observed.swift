@@ -1,0 +1,97 @@
+import Foundation
+import NginxConfigGen
+
+/// What is there now, as inspect, ps, probes and the state folder say: the only input of a plan
+/// besides the spec and the request.
+public struct Observed: Sendable, Equatable {
+    public enum Network: Sendable, Equatable {
+        case missing
+        case present(labels: [String: String], subnets: [String])
+    }
+
+    public var state: StackState?
+    /// bgctl's containers by name; missing ones are absent.
+    public var containers: [String: ContainerInfo] = [:]
+    public var network: Network = .missing
+    /// The files in nginx/ now, as the proxy would load them on its next reload.
+    public var liveFiles: [String: String] = [:]
+    /// Digests of configurations the running proxy container already accepted.
+    public var tested: TestedConfigs?
+    /// The pool that answered a fresh request through the proxy; nil when none did.
+    public var servedBy: Pool?
+    /// Per pool: nil when its health path answered 2xx on its preview port, else why not. Only probed pools appear.
+    public var probeFailures: [Pool: String] = [:]
+    public var probed: Set<Pool> = []
+    /// Of the paths `down --purge` removes, those that exist.
+    public var existingPaths: [String] = []
+    public var history: [HistoryEntry] = []
+
+    public init(state: StackState? = nil) {
+        self.state = state
+    }
+
+    /// The live pool: the recorded one, else the spec's `active`.
+    public func live(_ spec: DeploymentSpec) -> Pool { state?.live ?? spec.active }
+
+    func isHealthy(_ pool: Pool, _ spec: DeploymentSpec) -> Bool {
+        guard let info = containers[spec.containerName(pool)], info.isHealthy else { return false }
+        return probed.contains(pool) && probeFailures[pool] == nil
+    }
+}
+
+extension Stack {
+    /// What a plan needs to know; each operation asks only for what it reads.
+    public struct Needs: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        public static let engine = Needs(rawValue: 1)
+        public static let network = Needs(rawValue: 2)
+        public static let servedBy = Needs(rawValue: 4)
+        public static let files = Needs(rawValue: 8)
+        public static let history = Needs(rawValue: 16)
+    }
+
+    /// Reads what is there with read-only commands and probes; changes nothing. `probe`: pools whose
+    /// health path is checked, at the same time as the inspect.
+    public func observe(_ needs: Needs, probe: [Pool] = []) throws -> Observed {
+        if needs.contains(.engine) { try ensureEngine() }
+        var observed = Observed(state: try store.load())
+        let names = allContainerNames
+        let (inspected, probes) = Parallel.both(
+            { try inspect(names) },
+            { probe.map { ($0, probePool($0)) } })
+        observed.containers = try inspected.get()
+        try checkOwnership(observed.containers)
+        for (pool, failure) in try probes.get() {
+            observed.probed.insert(pool)
+            if let failure { observed.probeFailures[pool] = failure }
+        }
+        if needs.contains(.network) { observed.network = try inspectNetwork() }
+        observed.liveFiles = currentFiles()
+        if let proxy = observed.containers[spec.proxyContainerName], proxy.isRunning {
+            observed.tested = TestedConfigs.load(paths, files: ports.files)
+            if needs.contains(.servedBy) { observed.servedBy = servedPool() }
+        }
+        if needs.contains(.files) { observed.existingPaths = paths.ownedPaths.filter(ports.files.exists) }
+        if needs.contains(.history) { observed.history = store.history() }
+        return observed
+    }
+
+    func inspectNetwork() throws -> Observed.Network {
+        let command = Docker.inspectNetwork(spec.network.name)
+        let result = try ports.runner.run(command, timeout: 30)
+        if result.succeeded {
+            guard let network = NetworkInfo(inspectOutput: result.stdout) else { return .missing }
+            return .present(labels: network.labels, subnets: network.subnets)
+        }
+        if result.stderr.contains("No such network") || result.stderr.lowercased().contains("not found") { return .missing }
+        throw OrchestratorError.classify(doing: "inspecting the network", command: command, result: result)
+    }
+
+    /// The pool a fresh request through the proxy reached, if any answered.
+    func servedPool() -> Pool? {
+        guard case .success(let response) = ports.http.get(proxyProbeBase + spec.app.health.path, timeout: 2),
+              (200..<500).contains(response.status) else { return nil }
+        return response.header("X-Bgctl-Pool").flatMap(Pool.init(rawValue:))
+    }
+}

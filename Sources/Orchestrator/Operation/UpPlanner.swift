@@ -1,0 +1,126 @@
+import NginxConfigGen
+
+/// What `up` does, decided from what is observed: network, both pools, health, the proxy on the
+/// rendered configuration, the watcher, the record. Unchanged parts get no step; the live pool's
+/// container is never recreated while it serves.
+public enum UpPlanner {
+    public struct Request: Sendable, Equatable {
+        public var pull: PullPolicy
+        /// The spec file the watcher container mounts; nil runs no watcher container.
+        public var specFile: String?
+
+        public init(pull: PullPolicy, specFile: String?) {
+            self.pull = pull
+            self.specFile = specFile
+        }
+    }
+
+    public static func plan(_ request: Request, spec: DeploymentSpec, paths: StackPaths, renderer: ConfigRenderer,
+                            observed: Observed) throws -> Plan {
+        let live = observed.live(spec)
+        var steps: [Step] = []
+        switch observed.network {
+        case .missing:
+            steps.append(Step("create-network", "create network \(spec.network.name) (\(spec.network.subnet))",
+                              .createNetwork(name: spec.network.name, subnet: spec.network.subnet.description, project: spec.project)))
+        case .present(let labels, let subnets):
+            guard labels[Docker.label] == spec.project else {
+                throw OrchestratorError.notOurs(kind: "network", name: spec.network.name, project: spec.project)
+            }
+            if !subnets.isEmpty && !subnets.contains(spec.network.subnet.description) {
+                throw OrchestratorError.networkSubnetMismatch(network: spec.network.name, found: subnets, wanted: spec.network.subnet.description)
+            }
+        }
+        let folders = [paths.nginxDir, paths.logsDir].filter { !observed.existingPaths.contains($0) }
+        if !folders.isEmpty || observed.state == nil {
+            steps.append(Step("create-folders", "create the state folder \(paths.stateDir)", .createDirectories([paths.stateDir] + folders)))
+        }
+
+        var poolSteps: [Step] = []
+        for pool in Pool.allCases {
+            let desired = StackPlan.poolContainer(spec, pool, pull: request.pull)
+            let isLive = pool == live && observed.state != nil
+            switch StackPlan.poolAction(desired: desired, existing: observed.containers[desired.name], isLive: isLive) {
+            case .keep:
+                break
+            case .create:
+                poolSteps.append(Step("start-\(pool.rawValue)", "start \(pool.rawValue) (\(desired.image))", .runContainer(desired)))
+            case .start:
+                poolSteps.append(Step("start-\(pool.rawValue)", "start the stopped container \(desired.name)", .startContainer(desired.name)))
+            case .recreate(let reason):
+                poolSteps.append(Step("recreate-\(pool.rawValue)", "recreate \(pool.rawValue): \(reason)", .sequence([
+                    Step("remove-\(pool.rawValue)", "remove the old \(pool.rawValue) container", .removeContainer(desired.name)),
+                    Step("start-\(pool.rawValue)", "start \(pool.rawValue) (\(desired.image))", .runContainer(desired)),
+                ])))
+            case .keepChangedLive(let reason):
+                let text = "\(pool.rawValue) is live, so its container is kept although \(reason); switch to \(pool.other.rawValue) first (or use bgctl deploy), then run up again"
+                steps.append(Step("keep-\(pool.rawValue)", text, .warn(text)))
+            }
+        }
+        // Recreating a pool is remove-then-run in order; different pools start at the same time.
+        steps += poolSteps.count > 1 ? [Step("start-pools", "start both pools at the same time", .together(poolSteps))] : poolSteps
+        let healthy = Pool.allCases.allSatisfy { observed.isHealthy($0, spec) }
+        if !poolSteps.isEmpty || !healthy {
+            steps.append(Step("wait-healthy", "wait until \(live.rawValue) (required) and \(live.other.rawValue) are healthy",
+                              .waitHealthy(required: [live], optional: [live.other])))
+        }
+
+        let rendered = renderer.render(spec, live: live)
+        let desiredProxy = StackPlan.proxyContainer(spec, paths: paths, pull: request.pull)
+        let proxy = observed.containers[spec.proxyContainerName]
+        if let proxy, proxy.labels[Docker.hashLabel] == desiredProxy.labels[Docker.hashLabel], proxy.isRunning {
+            if observed.liveFiles != rendered.files {
+                steps += SwitchPlanner.apply(rendered, expecting: live, proxy: proxy, observed: observed)
+            }
+        } else {
+            if let proxy {
+                if proxy.isRunning {
+                    let text = "recreating the proxy (its container settings changed): connections open now are closed"
+                    steps.append(Step("warn-proxy", text, .warn(text)))
+                }
+                steps.append(Step("remove-proxy", "remove the old proxy", .removeContainer(proxy.name)))
+            }
+            steps += [
+                Step("write-config", "write the configuration with \(live.rawValue) live to nginx/", .writeConfig(rendered)),
+                Step("start-proxy", "start the proxy on \(spec.proxy.listen)", .runContainer(desiredProxy)),
+                Step("wait-proxy", "wait until the proxy answers and routes to \(live.rawValue)", .waitProxy(live)),
+                // nginx started on these bytes: as good as a passed nginx -t in this container.
+                Step("remember-tested", "remember that this proxy accepted these bytes", .rememberTested(rendered, proxy: nil)),
+            ]
+        }
+        steps += watcherSteps(request, spec: spec, paths: paths, observed: observed)
+
+        let changes = steps.filter { if case .warn = $0.action { return false }; return true }
+        guard !changes.isEmpty || observed.state == nil else {
+            return Plan(title: "up", steps: steps, nothingToDo: "nothing to change; \(spec.project) is serving \(live.rawValue) on \(spec.proxy.listen)")
+        }
+        let detail = changes.filter { $0.name != "remember-tested" && $0.name != "wait-healthy" && $0.name != "wait-proxy" }
+            .map(\.description).joined(separator: "; ")
+        steps.append(Step("record", "record \(live.rawValue) as live in state.json and the history",
+                          .record(Record(live: live, deployed: observed.state?.deployed,
+                                         history: changes.isEmpty ? nil : HistoryDraft(action: "up", to: live, result: "ok", detail: detail),
+                                         previousSwitch: observed.state?.lastSwitch))))
+        return Plan(title: "up", steps: steps)
+    }
+
+    /// The watcher container when `watch.enabled` (default: when an alert sink is configured),
+    /// recreated when its settings changed; removed when the watcher is off.
+    static func watcherSteps(_ request: Request, spec: DeploymentSpec, paths: StackPaths, observed: Observed) -> [Step] {
+        let existing = observed.containers[spec.watcherContainerName]
+        guard spec.watcherEnabled, let specFile = request.specFile else {
+            guard let existing else { return [] }
+            return [Step("remove-watcher", "remove the watcher (watch.enabled is off)", .removeContainer(existing.name))]
+        }
+        let desired = StackPlan.watcherContainer(spec, paths: paths, specFile: specFile, pull: request.pull)
+        let folder = Step("watcher-folder", "create the watcher's folder", .createDirectories([paths.watcherDir]))
+        guard let existing else {
+            return [folder, Step("start-watcher", "start the watcher (\(desired.image))", .runContainer(desired))]
+        }
+        if existing.labels[Docker.hashLabel] == desired.labels[Docker.hashLabel] {
+            return existing.isRunning ? [] : [Step("start-watcher", "start the stopped watcher", .startContainer(existing.name))]
+        }
+        return [folder,
+                Step("remove-watcher", "remove the old watcher (its settings changed)", .removeContainer(existing.name)),
+                Step("start-watcher", "start the watcher (\(desired.image))", .runContainer(desired))]
+    }
+}

@@ -1,0 +1,23 @@
+import ArgumentParser
+import Orchestrator
+
+extension Bgctl {
+    struct Rollback: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Switch back to the previous live pool from the history (refused if it is unhealthy, unless --force).")
+
+        @Option(help: "Why; recorded in the history.") var reason: String?
+        @Flag(help: "Skip the health check of the previous pool.") var force = false
+        @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
+        @OptionGroup var options: StackOptions
+
+        func run() throws {
+            try reporting {
+                let stack = try options.stack(dryRun: dryRun)
+                let outcome = try stack.rollback(reason: reason, force: force, lockWait: try options.lockWaitSeconds())
+                guard !dryRun else { return }
+                Switch.print(outcome, verb: "rollback")
+            }
+        }
+    }
+}

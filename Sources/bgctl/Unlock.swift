@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+import NginxConfigGen
+import Orchestrator
+
+extension Bgctl {
+    struct Unlock: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Break the stack's lock (for a person: when a holder hangs). A dead holder's lock is recovered automatically.")
+
+        @OptionGroup var spec: SpecOptions
+
+        func run() throws {
+            try reporting {
+                let loaded = try spec.load()
+                let paths = StackPaths(spec: loaded, specDirectory: spec.directory)
+                if let holder = StackLock.breakLock(paths) {
+                    Terminal.stdout("unlock: broke the lock held by \(holder)")
+                } else {
+                    Terminal.stdout("unlock: no lock was held")
+                }
+            }
+        }
+    }
+}
