@@ -1,7 +1,7 @@
 import NginxConfigGen
 
 /// Failures an operator can act on. Messages read: what bgctl was doing → what happened → what to do.
-public enum OrchestratorError: Error, Sendable, CustomStringConvertible {
+public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertible {
     case dockerUnavailable(detail: String)
     case launchFailed(command: String, reason: String)
     case commandFailed(doing: String, command: String, result: CommandResult)

@@ -165,6 +165,11 @@ public enum InconclusivePolicy: String, Sendable, CaseIterable, Codable {
 public struct SmokeCheck: Sendable, Hashable {
     public var path: String
     public var status: Int
+
+    public init(path: String, status: Int) {
+        self.path = path
+        self.status = status
+    }
 }
 
 public struct DeploySpec: Sendable, Hashable {
