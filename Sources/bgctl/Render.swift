@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NginxConfigGen
 
 extension Bgctl {
@@ -16,7 +17,13 @@ extension Bgctl {
                 let loaded = try spec.load()
                 let config = try spec.renderer().render(loaded, live: active ?? loaded.active)
                 if let out {
-                    try AtomicWriter.write(config, into: out)
+                    do {
+                        try AtomicWriter.write(config, into: out)
+                    } catch let error as WriteError {
+                        throw error
+                    } catch {
+                        throw CLIError.failed("cannot write into \(out): \((error as NSError).localizedDescription)")
+                    }
                     Terminal.stderr("wrote \(config.files.keys.sorted().joined(separator: ", ")) to \(out)")
                 } else {
                     print(config.listing, terminator: "")

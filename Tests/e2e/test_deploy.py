@@ -35,10 +35,12 @@ def test_a_good_release_under_load_is_promoted_with_no_failed_request(project):
     project.bgctl("up", check=0)
     green_id = project.docker("inspect", "-f", "{{.Id}}", f"{project.name}-green").stdout
     dry = project.bgctl("deploy", "--image", "bgctl/demo-app:local", "--release", "v2", "--dry-run", check=0)
-    lines = dry.stdout.splitlines()
-    assert lines[0] == f"docker rm --force --volumes {project.name}-green"
-    assert lines[1].startswith(f"docker run --detach --name {project.name}-green") and "io.bgctl.release=v2" in lines[1]
-    assert lines[3] == f"docker kill --signal HUP {project.name}-proxy"
+    # The plan: numbered steps, each docker command indented under its step, in the order they run.
+    commands = [line.strip() for line in dry.stdout.splitlines() if line.strip().startswith("docker ")]
+    assert commands[0] == f"docker rm --force --volumes {project.name}-green"
+    assert commands[1].startswith(f"docker run --detach --name {project.name}-green") and "io.bgctl.release=v2" in commands[1]
+    assert commands[-1] == f"docker kill --signal HUP {project.name}-proxy"
+    assert "drain green" in dry.stdout and "analyse the proxy's log" in dry.stdout
     assert project.docker("inspect", "-f", "{{.Id}}", f"{project.name}-green").stdout == green_id, "dry run changed nothing"
     with Load(project.url, keepalive_clients=2, fresh_clients=2, max_requests=6000, max_seconds=60) as load:
         time.sleep(1)

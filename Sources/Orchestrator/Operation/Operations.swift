@@ -127,7 +127,12 @@ extension Stack {
             return outcome
         }
         report(.step("deploying \(request.image) (release \(request.releaseLabel)) to the idle pool \(staging.target.rawValue); \(staging.live.rawValue) stays live"))
-        try Executor(stack: next, started: started).run(staging.plan)
+        do {
+            try Executor(stack: next, started: started).run(staging.plan)
+        } catch OrchestratorError.unhealthy(_, let detail) {
+            throw OrchestratorError.unhealthy(what: "the new release on \(staging.target.rawValue)",
+                                              detail: "\(detail)\nNot switched: \(staging.live.rawValue) is still live and untouched.")
+        }
         if request.noSwitch {
             outcome.result = .staged
             outcome.reason = "staged on \(staging.target.rawValue): try it on http://127.0.0.1:\(staging.spec.pool(staging.target).previewPort); bgctl switch \(staging.target.rawValue) makes it live"
