@@ -1,3 +1,4 @@
+import NginxConfigGen
 import Support
 
 /// Builders named after docker verbs. They execute nothing; they return the command to run.
@@ -108,7 +109,7 @@ public struct ContainerConfig: Sendable, Equatable {
     public var image: String
     public var network: String
     public var ipAddress: String?
-    public var pull: PullPolicyValue
+    public var pull: PullPolicy
     public var labels: [String: String]
     public var environment: [String: String]
     public var publish: [String]
@@ -130,9 +131,4 @@ public struct ContainerConfig: Sendable, Equatable {
         if let health { parts += [health.command ?? "", health.interval, health.timeout, String(health.retries), health.startPeriod] }
         return String(FNV1a.hash(parts, separator: "\u{1F}"), radix: 16)
     }
-}
-
-/// The pull policy as docker spells it.
-public enum PullPolicyValue: String, Sendable, Equatable {
-    case missing, always, never
 }
