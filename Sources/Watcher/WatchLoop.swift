@@ -84,7 +84,7 @@ public final class WatchLoop {
     private var summary = WatchSummary()
     private var maintenance: Bool
     private var maintenanceStamp: Double = -1
-    private let ignorePaths: [[UInt8]]
+    private let rules: LogRules
     /// Requests per PoolTag, indexed by raw value; turned into `by_pool` at the end.
     private var poolCounts = [Int](repeating: 0, count: PoolTag.allCases.count)
     /// The time of the current batch of lines: the clock is read once per batch, not per line.
@@ -101,7 +101,7 @@ public final class WatchLoop {
         self.analyzer = Analyzer(settings: settings)
         self.book = AlertBook(cooldown: settings.cooldown)
         self.maintenance = options.maintenanceDefault
-        self.ignorePaths = settings.ignorePaths.map { Array($0.utf8) }
+        self.rules = LogRules(settings: settings)
     }
 
     public func run(stop: () -> Bool) -> WatchSummary {
@@ -148,8 +148,8 @@ public final class WatchLoop {
         summary.lines += 1
         poolCounts[Int(record.pool.rawValue)] += 1
         if record.status >= 500 { summary.status5xx += 1 } else if record.status >= 400 { summary.status4xx += 1 }
-        if record.retried { summary.retried += 1 }
-        if isIgnored(line, record.uri) {
+        if rules.isRetried(record) { summary.retried += 1 }
+        if rules.isIgnored(line, uri: record.uri) {
             summary.ignored += 1
             return
         }
@@ -168,17 +168,6 @@ public final class WatchLoop {
             result[tag == .none ? "-" : tag.name] = poolCounts[Int(tag.rawValue)]
         }
         return result
-    }
-
-    /// Byte comparison against ignore_paths: exact path, or the path followed by a query string.
-    private func isIgnored(_ line: UnsafeRawBufferPointer, _ uri: Range<Int>) -> Bool {
-        guard !ignorePaths.isEmpty, !uri.isEmpty else { return false }
-        let bytes = UnsafeRawBufferPointer(rebasing: line[uri])
-        for path in ignorePaths where bytes.count >= path.count {
-            guard bytes.prefix(path.count).elementsEqual(path) else { continue }
-            if bytes.count == path.count || bytes[path.count] == UInt8(ascii: "?") || path.last == UInt8(ascii: "/") { return true }
-        }
-        return false
     }
 
     private func periodic(now: Double) {
