@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 public struct WatchOptions: Sendable {
     public var logPath: String
@@ -106,8 +107,8 @@ public final class WatchLoop {
 
     public func run(stop: () -> Bool) -> WatchSummary {
         let resume = options.checkpointPath.flatMap { path -> TailPosition? in
-            guard let data = FileManager.default.contents(atPath: path) else { return nil }
-            return try? JSONDecoder().decode(TailPosition.self, from: data)
+            guard let bytes = BoundedRead.contents(of: path, limit: 4096) else { return nil }
+            return try? JSONDecoder().decode(TailPosition.self, from: Data(bytes))
         }
         let tailer = Tailer(path: options.logPath, fromStart: options.fromStart, resume: resume)
         let started = clock()
@@ -202,16 +203,15 @@ public final class WatchLoop {
             return
         }
         let stamp = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 + Double(st.st_size)
-        guard stamp != maintenanceStamp, let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let on = object["maintenance"] as? Bool else { return }
+        // A file that does not read (half-written by hand, garbage) keeps the current state.
+        guard stamp != maintenanceStamp, let state = MaintenanceState.load(path: path) else { return }
         maintenanceStamp = stamp
-        maintenance = on
+        maintenance = state.on
     }
 
     private func writeStatus(_ tailer: Tailer) {
         if let path = options.checkpointPath, let position = tailer.position, let data = try? JSONEncoder().encode(position) {
-            Self.writeAtomically(data, to: path)
+            try? AtomicFile.write(data, to: path, mode: 0o600)
         }
         guard let path = options.statusPath else { return }
         summary.byPool = byPool()
@@ -220,12 +220,7 @@ public final class WatchLoop {
                                    maintenance: maintenance, deliveries: delivery?.snapshot() ?? [:])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        if let data = try? encoder.encode(status) { Self.writeAtomically(data, to: path) }
-    }
-
-    static func writeAtomically(_ data: Data, to path: String) {
-        let temp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temp, contents: data) else { return }
-        rename(temp, path)
+        // A failed write is retried at the next status tick; the watch goes on either way.
+        if let data = try? encoder.encode(status) { try? AtomicFile.write(data, to: path, mode: 0o600) }
     }
 }
