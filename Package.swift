@@ -27,15 +27,18 @@ let package = Package(
             dependencies: ["Watcher"],
             path: "bench/Sources/bgctl-bench"
         ),
-        .target(name: "Orchestrator", dependencies: ["NginxConfigGen", "HTTPClient"]),
+        .target(name: "Orchestrator", dependencies: ["NginxConfigGen", "HTTPClient", "Support"]),
         .target(
             name: "NginxConfigGen",
             dependencies: [
+                "Support",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
-        .target(name: "Watcher", dependencies: ["HTTPClient"]),
+        .target(name: "Watcher", dependencies: ["HTTPClient", "Support"]),
+        // Small shared pieces (atomic writes, hashing, formatting); depends on nothing of ours.
+        .target(name: "Support"),
         .target(name: "HTTPClient", dependencies: ["CCurl"]),
         .systemLibrary(
             name: "CCurl",
@@ -49,8 +52,13 @@ let package = Package(
             exclude: ["Golden"]
         ),
         .testTarget(
+            name: "SupportTests",
+            dependencies: ["Support"],
+            path: "Tests/SupportTests"
+        ),
+        .testTarget(
             name: "WatcherTests",
-            dependencies: ["Watcher", "HTTPClient"],
+            dependencies: ["Watcher", "HTTPClient", "Support"],
             path: "Tests/WatcherTests"
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 public struct WatchOptions: Sendable {
     public var logPath: String
@@ -84,7 +85,7 @@ public final class WatchLoop {
     private var summary = WatchSummary()
     private var maintenance: Bool
     private var maintenanceStamp: Double = -1
-    private let ignorePaths: [[UInt8]]
+    private let rules: LogRules
     /// Requests per PoolTag, indexed by raw value; turned into `by_pool` at the end.
     private var poolCounts = [Int](repeating: 0, count: PoolTag.allCases.count)
     /// The time of the current batch of lines: the clock is read once per batch, not per line.
@@ -101,13 +102,13 @@ public final class WatchLoop {
         self.analyzer = Analyzer(settings: settings)
         self.book = AlertBook(cooldown: settings.cooldown)
         self.maintenance = options.maintenanceDefault
-        self.ignorePaths = settings.ignorePaths.map { Array($0.utf8) }
+        self.rules = LogRules(settings: settings)
     }
 
     public func run(stop: () -> Bool) -> WatchSummary {
         let resume = options.checkpointPath.flatMap { path -> TailPosition? in
-            guard let data = FileManager.default.contents(atPath: path) else { return nil }
-            return try? JSONDecoder().decode(TailPosition.self, from: data)
+            guard let bytes = BoundedRead.contents(of: path, limit: 4096) else { return nil }
+            return try? JSONDecoder().decode(TailPosition.self, from: Data(bytes))
         }
         let tailer = Tailer(path: options.logPath, fromStart: options.fromStart, resume: resume)
         let started = clock()
@@ -148,8 +149,8 @@ public final class WatchLoop {
         summary.lines += 1
         poolCounts[Int(record.pool.rawValue)] += 1
         if record.status >= 500 { summary.status5xx += 1 } else if record.status >= 400 { summary.status4xx += 1 }
-        if record.retried { summary.retried += 1 }
-        if isIgnored(line, record.uri) {
+        if rules.isRetried(record) { summary.retried += 1 }
+        if rules.isIgnored(line, uri: record.uri) {
             summary.ignored += 1
             return
         }
@@ -168,17 +169,6 @@ public final class WatchLoop {
             result[tag == .none ? "-" : tag.name] = poolCounts[Int(tag.rawValue)]
         }
         return result
-    }
-
-    /// Byte comparison against ignore_paths: exact path, or the path followed by a query string.
-    private func isIgnored(_ line: UnsafeRawBufferPointer, _ uri: Range<Int>) -> Bool {
-        guard !ignorePaths.isEmpty, !uri.isEmpty else { return false }
-        let bytes = UnsafeRawBufferPointer(rebasing: line[uri])
-        for path in ignorePaths where bytes.count >= path.count {
-            guard bytes.prefix(path.count).elementsEqual(path) else { continue }
-            if bytes.count == path.count || bytes[path.count] == UInt8(ascii: "?") || path.last == UInt8(ascii: "/") { return true }
-        }
-        return false
     }
 
     private func periodic(now: Double) {
@@ -213,16 +203,15 @@ public final class WatchLoop {
             return
         }
         let stamp = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 + Double(st.st_size)
-        guard stamp != maintenanceStamp, let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let on = object["maintenance"] as? Bool else { return }
+        // A file that does not read (half-written by hand, garbage) keeps the current state.
+        guard stamp != maintenanceStamp, let state = MaintenanceState.load(path: path) else { return }
         maintenanceStamp = stamp
-        maintenance = on
+        maintenance = state.on
     }
 
     private func writeStatus(_ tailer: Tailer) {
         if let path = options.checkpointPath, let position = tailer.position, let data = try? JSONEncoder().encode(position) {
-            Self.writeAtomically(data, to: path)
+            try? AtomicFile.write(data, to: path, mode: 0o600)
         }
         guard let path = options.statusPath else { return }
         summary.byPool = byPool()
@@ -231,12 +220,7 @@ public final class WatchLoop {
                                    maintenance: maintenance, deliveries: delivery?.snapshot() ?? [:])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        if let data = try? encoder.encode(status) { Self.writeAtomically(data, to: path) }
-    }
-
-    static func writeAtomically(_ data: Data, to path: String) {
-        let temp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temp, contents: data) else { return }
-        rename(temp, path)
+        // A failed write is retried at the next status tick; the watch goes on either way.
+        if let data = try? encoder.encode(status) { try? AtomicFile.write(data, to: path, mode: 0o600) }
     }
 }

@@ -101,13 +101,6 @@ extension Analyzer {
         let records = [record(200, at: 1, pool: .green), record(200, at: 2, pool: .green)] + (0..<50).map { record(200, at: 3 + Double($0)) }
         #expect(analyzer.feed(records).isEmpty)
     }
-
-    @Test func ignoredPathsMatchExactlyOrWithAQuery() {
-        #expect(Analyzer.ignored("/healthz", ["/healthz"]))
-        #expect(Analyzer.ignored("/healthz?probe=1", ["/healthz"]))
-        #expect(!Analyzer.ignored("/healthzz", ["/healthz"]))
-        #expect(Analyzer.ignored("/internal/x", ["/internal/"]))
-    }
 }
 
 @Suite struct AlertBookTests {

@@ -52,7 +52,7 @@ final class Lines: @unchecked Sendable {
         #expect(SlackPayloadCheck.problems(request.body) == [])
         let object = try #require(try JSONSerialization.jsonObject(with: request.body) as? [String: Any])
         let text = try #require(object["text"] as? String)
-        #expect(text.contains("error rate 12.5% ≥ 2% on green (release v2)"))
+        #expect(text.contains("error rate 12.5% ≥ 2.0% on green (release v2)"))
         let body = String(decoding: request.body, as: UTF8.self)
         #expect(body.contains("/api/orders?id=7") && body.contains("What to check"))
         #expect(log.isEmpty)
@@ -134,8 +134,8 @@ final class Lines: @unchecked Sendable {
         #expect(AlertMessage.iso(0) == "1970-01-01T00:00:00Z")
     }
 
-    @Test(arguments: [(12.5, "12.5%"), (2, "2%"), (0.04, "0%"), (8.333, "8.3%"), (99.96, "100%")])
-    func percentagesHaveOneDecimalAtMost(_ value: Double, _ text: String) {
+    @Test(arguments: [(12.5, "12.5%"), (2, "2.0%"), (0.04, "0.0%"), (8.333, "8.3%"), (99.96, "100.0%")])
+    func percentagesHaveExactlyOneDecimal(_ value: Double, _ text: String) {
         #expect(AlertMessage.pct(value) == text)
     }
 }

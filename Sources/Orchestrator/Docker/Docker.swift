@@ -1,3 +1,6 @@
+import NginxConfigGen
+import Support
+
 /// Builders named after docker verbs. They execute nothing; they return the command to run.
 public enum Docker {
     public static let label = "io.bgctl.project"
@@ -106,7 +109,7 @@ public struct ContainerConfig: Sendable, Equatable {
     public var image: String
     public var network: String
     public var ipAddress: String?
-    public var pull: PullPolicyValue
+    public var pull: PullPolicy
     public var labels: [String: String]
     public var environment: [String: String]
     public var publish: [String]
@@ -126,15 +129,6 @@ public struct ContainerConfig: Sendable, Equatable {
         parts += environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         parts += publish + mounts + tmpfs + command
         if let health { parts += [health.command ?? "", health.interval, health.timeout, String(health.retries), health.startPeriod] }
-        var hash: UInt64 = 14_695_981_039_346_656_037
-        for byte in parts.joined(separator: "\u{1F}").utf8 {
-            hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211
-        }
-        return String(hash, radix: 16)
+        return String(FNV1a.hash(parts, separator: "\u{1F}"), radix: 16)
     }
-}
-
-/// The pull policy as docker spells it.
-public enum PullPolicyValue: String, Sendable, Equatable {
-    case missing, always, never
 }

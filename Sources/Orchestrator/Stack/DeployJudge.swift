@@ -1,4 +1,5 @@
 import NginxConfigGen
+import Support
 
 /// What the analysis after a deploy's switch saw in the proxy's log.
 public struct AnalysisFigures: Sendable, Equatable {
@@ -36,10 +37,7 @@ public struct AnalysisFigures: Sendable, Equatable {
         return text + " over \(Int(seconds.rounded())) s"
     }
 
-    static func pct(_ value: Double) -> String {
-        let tenths = Int((value * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10)%"
-    }
+    static func pct(_ value: Double) -> String { Percent.format(value) }
 }
 
 /// The rules that judge a release after its switch. Pure: figures in, decision out.

@@ -1,5 +1,6 @@
 import Foundation
 import NginxConfigGen
+import Support
 
 /// Configurations the running proxy container's nginx has already accepted. `nginx -t` depends only on
 /// the bytes and on the nginx inside that container, so bytes it accepted once need no second test
@@ -15,14 +16,12 @@ public struct TestedConfigs: Codable, Sendable, Equatable {
     }
 
     static func digest(_ config: RenderedConfig) -> String {
-        var hash: UInt64 = 14_695_981_039_346_656_037
+        var hasher = FNV1a()
         for name in RenderedConfig.writeOrder {
-            for byte in "\(name)\u{0}\(config.files[name] ?? "")\u{0}".utf8 {
-                hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211
-            }
+            hasher.add("\(name)\u{0}\(config.files[name] ?? "")\u{0}")
         }
         let total = RenderedConfig.writeOrder.reduce(0) { $0 + (config.files[$1]?.utf8.count ?? 0) }
-        return String(hash, radix: 16) + "-" + String(total)
+        return String(hasher.value, radix: 16) + "-" + String(total)
     }
 
     static func load(_ paths: StackPaths, files: FileSystem) -> TestedConfigs? {

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A one-off message that is not an alert: a deploy's verdict with its figures.
 public struct Announcement: @unchecked Sendable {
@@ -132,10 +133,7 @@ public enum AlertMessage {
 
     static func poolName(_ pool: String) -> String { pool.isEmpty ? "unknown pool" : pool }
 
-    static func pct(_ value: Double) -> String {
-        let tenths = Int((value * 10).rounded())
-        return tenths % 10 == 0 ? "\(tenths / 10)%" : "\(tenths / 10).\(tenths % 10)%"
-    }
+    static func pct(_ value: Double) -> String { Percent.format(value) }
 
     static func clip(_ text: String, _ limit: Int) -> String {
         text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"

@@ -59,6 +59,8 @@ public struct Detection: Sendable, Equatable {
 /// The pure decision core: records and the time go in, detections come out. No clock, no I/O.
 public struct Analyzer: Sendable {
     public let settings: WatchSettings
+    /// Errors, retries and failovers are what these rules say; ignored paths never reach the analyzer.
+    public let rules: LogRules
     public private(set) var window: SlidingWindow
     private var firing: Set<AlertKind> = []
     /// Times of recent requests answered by a pool other than the live one, oldest first from `failoverHead`.
@@ -72,26 +74,25 @@ public struct Analyzer: Sendable {
 
     public init(settings: WatchSettings) {
         self.settings = settings
+        self.rules = LogRules(settings: settings)
         self.window = SlidingWindow(capacity: settings.window, seconds: settings.windowSeconds)
     }
 
-    /// True when the request's path is one of `ignore_paths` (exactly, or with a query string).
+    /// Only for the CLI's deploy analysis until it moves to `LogTally`; then this goes.
+    @available(*, deprecated, message: "use LogRules.isIgnored; LogTally applies it for the deploy's analysis")
     public static func ignored(_ uri: String, _ paths: [String]) -> Bool {
-        paths.contains { uri == $0 || uri.hasPrefix($0 + "?") || ($0.hasSuffix("/") && uri.hasPrefix($0)) }
-    }
-
-    public func isError(status: Int) -> Bool {
-        status >= 500 || (settings.count4xx && status >= 400)
+        LogRules(ignorePaths: paths, count4xx: false).isIgnored(uri)
     }
 
     /// Takes one request. `sample` builds its display form; it is called only for failing requests.
     public mutating func observe(_ record: LogRecord, at now: Double, sample: () -> SampleRequest) -> [Detection] {
         let time = record.time > 0 ? record.time : now
-        let error = isError(status: record.status)
+        let error = rules.isError(status: record.status)
+        let retried = rules.isRetried(record)
         window.expire(now: time)
-        window.add(time: time, error: error, retried: record.retried)
+        window.add(time: time, error: error, retried: retried)
         if record.live != .none { lastLive = record.live.name }
-        if error || record.retried {
+        if error || retried {
             let s = sample()
             samples.append(s)
             if samples.count > 5 { samples.removeFirst() }
@@ -150,8 +151,18 @@ public struct Analyzer: Sendable {
     }
 
     private mutating func observeFailover(_ record: LogRecord, at now: Double) -> [Detection] {
-        guard record.pool != .none, record.live != .none else { return [] }
-        if record.pool != record.live {
+        switch rules.answer(record) {
+        case .unknown:
+            return []
+        case .live:
+            liveStreak += 1
+            // Debounced: the live pool must answer a run of requests before the failover counts as over,
+            // so pools alternating request by request make one alert, not hundreds.
+            if firing.contains(.failover) && liveStreak >= max(settings.failoverRequests * 3, 10) {
+                return [endFailover(at: now)]
+            }
+            return []
+        case .failover:
             liveStreak = 0
             lastFailoverPool = record.pool.name
             failoverRecent.append(now)
@@ -168,13 +179,6 @@ public struct Analyzer: Sendable {
             }
             return []
         }
-        liveStreak += 1
-        // Debounced: the live pool must answer a run of requests before the failover counts as over,
-        // so pools alternating request by request make one alert, not hundreds.
-        if firing.contains(.failover) && liveStreak >= max(settings.failoverRequests * 3, 10) {
-            return [endFailover(at: now)]
-        }
-        return []
     }
 
     private mutating func endFailover(at now: Double) -> Detection {

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import Watcher
+
+/// One access-log line as bgctl's nginx writes it.
+func accessLine(_ uri: String = "/", status: Int = 200, pool: String = "blue", live: String = "blue",
+                upstream: String = "200", time: String = "0.010") -> String {
+    #"{"msec":1795706212.295,"method":"GET","uri":"\#(uri)","status":\#(status),"request_time":\#(time),"upstream_status":"\#(upstream)","pool":"\#(pool)","live":"\#(live)"}"# + "\n"
+}
+
+@Suite(.serialized) struct LogTallyTests {
+    let rules = LogRules(ignorePaths: ["/healthz"], count4xx: false)
+
+    @Test func linesWrittenBeforeBeginAreNotCountedAndLinesAfterAre() {
+        let log = LogFile()
+        for _ in 0..<5 { log.write(accessLine(status: 500)) }
+        let tally = LogTally(path: log.path, rules: rules)
+        tally.begin()
+        log.write(accessLine() + accessLine(status: 502))
+        #expect(tally.read(now: 1) == 2)
+        #expect(tally.figures == TallyFigures(requests: 2, errors: 1, retried: 0, failovers: 0, p95: 0.010))
+    }
+
+    @Test func nothingIsCountedBeforeBegin() {
+        let log = LogFile()
+        let tally = LogTally(path: log.path, rules: rules)
+        log.write(accessLine())
+        #expect(tally.read(now: 1) == 0)
+        #expect(tally.figures == TallyFigures())
+    }
+
+    @Test func ignoredPathsAreLeftOutOfTheFiguresButNotOutOfThePoolCounts() {
+        let log = LogFile()
+        log.write("")
+        let tally = LogTally(path: log.path, rules: rules)
+        tally.begin()
+        log.write(accessLine("/healthz", status: 503, time: "9.000") + accessLine("/healthz?x=1", status: 500) + accessLine("/api"))
+        tally.read(now: 1)
+        #expect(tally.figures == TallyFigures(requests: 1, errors: 0, p95: 0.010))
+        #expect(tally.pool(.blue).requests == 3)
+    }
+
+    @Test func retriedAndFailoverRequestsAreCounted() {
+        let log = LogFile()
+        log.write("")
+        let tally = LogTally(path: log.path, rules: rules)
+        tally.begin()
+        log.write(accessLine(pool: "green", live: "blue") + accessLine(upstream: "502, 200") + accessLine(pool: "", live: "blue"))
+        tally.read(now: 1)
+        let figures = tally.figures
+        #expect((figures.requests, figures.retried, figures.failovers) == (3, 1, 1))
+        #expect(figures.retryRate == 100.0 / 3)
+    }
+
+    @Test func eachPoolIsLastSeenAtTheReadThatFoundItsLine() {
+        let log = LogFile()
+        log.write("")
+        let tally = LogTally(path: log.path, rules: rules)
+        tally.begin()
+        log.write(accessLine(pool: "blue") + accessLine(pool: "blue"))
+        tally.read(now: 10)
+        log.write(accessLine(pool: "green"))
+        tally.read(now: 20)
+        tally.read(now: 30)
+        #expect(tally.pool(named: "blue") == PoolTally(requests: 2, lastSeen: 10))
+        #expect(tally.pool(named: "green") == PoolTally(requests: 1, lastSeen: 20))
+        #expect(tally.pool(named: "") == PoolTally())
+    }
+
+    @Test func aMalformedLineIsSkippedAndCounted() {
+        let log = LogFile()
+        log.write("")
+        let tally = LogTally(path: log.path, rules: rules)
+        tally.begin()
+        log.write("not json\n" + accessLine() + "\n" + #"{"status":"abc"}"# + "\n" + accessLine())
+        tally.read(now: 1)
+        #expect(tally.figures.requests == 2)
+        #expect(tally.malformed == 2, "the blank line is not malformed")
+    }
+
+    @Test func p95IsWithinOnePercentOfTheExactValue() {
+        let log = LogFile()
+        log.write("")
+        let tally = LogTally(path: log.path, rules: rules)
+        tally.begin()
+        var rng = SplitMix(seed: 42)
+        let times = (0..<400).map { _ in Double(1 + rng.next() % 3000) / 1000 }
+        log.write(times.map { accessLine(time: String(format: "%.3f", $0)) }.joined())
+        tally.read(now: 1)
+        let sorted = times.sorted()
+        let reference = sorted[Int((Double(sorted.count) * 0.95).rounded(.up)) - 1]
+        let p95 = tally.figures.p95 ?? -1
+        #expect(abs(p95 - reference) <= reference * 0.01, "\(p95) vs \(reference)")
+    }
+
+    @Test func aRenameRotationMidwayLosesAndDoubleCountsNothing() {
+        let log = LogFile()
+        log.write(accessLine(status: 500))
+        let tally = LogTally(path: log.path, rules: rules)
+        tally.begin()
+        for _ in 0..<3 { log.write(accessLine()) }
+        tally.read(now: 1)
+        // Like logrotate + nginx -s reopen: lines before the rename, late lines into the old file, then the new file.
+        log.write(accessLine(status: 502))
+        rename(log.path, log.path + ".1")
+        log.write(accessLine() + accessLine(status: 503))
+        log.reopen()
+        for _ in 0..<4 { log.write(accessLine(pool: "green")) }
+        tally.read(now: 2)
+        tally.read(now: 3)
+        let figures = tally.figures
+        #expect((figures.requests, figures.errors) == (10, 2))
+        #expect(tally.pool(.blue).requests == 6)
+        #expect(tally.pool(.green) == PoolTally(requests: 4, lastSeen: 2))
+    }
+}
