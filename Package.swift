@@ -27,7 +27,7 @@ let package = Package(
             dependencies: ["Watcher"],
             path: "bench/Sources/bgctl-bench"
         ),
-        .target(name: "Orchestrator", dependencies: ["NginxConfigGen", "HTTPClient", "Support"]),
+        .target(name: "Orchestrator", dependencies: ["NginxConfigGen", "Watcher", "HTTPClient", "Support"]),
         .target(
             name: "NginxConfigGen",
             dependencies: [

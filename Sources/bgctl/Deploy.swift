@@ -49,7 +49,7 @@ extension Bgctl {
                 if let timeout { stack.healthTimeout = try DurationFlag.seconds(timeout, flag: "--timeout") }
                 let outcome = try stack.deploy(request, lockWait: try options.lockWaitSeconds())
                 guard !dryRun else { return }
-                Self.announce(outcome, spec: stack.spec)
+                DeployAnnouncement.send(outcome, spec: stack.spec) { Terminal.stderr("deploy: " + $0) }
                 switch outcome.result {
                 case .staged, .planned:
                     Terminal.stdout("deploy: \(outcome.reason)")
@@ -63,36 +63,6 @@ extension Bgctl {
                     throw CLIError.exit(ExitStatus.rollbackFailed)
                 }
             }
-        }
-
-        /// Sends the verdict to the spec's alert sinks (Slack and webhooks), waiting briefly for delivery.
-        static func announce(_ outcome: DeployOutcome, spec: DeploymentSpec) {
-            let targets = Watch.targets(spec)
-            guard !targets.isEmpty, outcome.result != .staged else { return }
-            let verb: String
-            switch outcome.result {
-            case .promoted: verb = "deployed"
-            case .rolledBack: verb = "rolled back"
-            case .rollbackFailed: verb = "ROLLBACK FAILED"
-            case .staged, .planned: verb = "staged"
-            }
-            let figures = outcome.figures ?? AnalysisFigures()
-            let title = "\(spec.project): \(verb) \(outcome.release) (\(outcome.image)) on \(outcome.target.rawValue)"
-            var fields: [(String, String)] = [
-                ("Result", outcome.result.rawValue), ("Live pool", outcome.result == .promoted ? outcome.target.rawValue : outcome.previous.rawValue),
-                ("Requests analysed", "\(figures.requests) in \(Int(figures.seconds.rounded())) s"),
-                ("Error rate", "\(String(format: "%.1f", figures.errorRate))% (threshold \(spec.watch.errorRateThreshold)%)"),
-                ("Retried upstream", "\(figures.retried)"), ("Failovers", "\(figures.failovers)"),
-            ]
-            if let p95 = figures.p95 { fields.append(("p95", "\(Int(p95 * 1000)) ms")) }
-            let json: [String: Any] = [
-                "project": spec.project, "kind": "deploy", "state": outcome.result.rawValue, "at": AlertMessage.iso(Date().timeIntervalSince1970),
-                "pool": outcome.target.rawValue, "previous": outcome.previous.rawValue, "image": outcome.image, "release": outcome.release,
-                "reason": outcome.reason, "figures": figures.dictionary, "summary": title,
-            ]
-            let delivery = Delivery(targets: targets, timeout: 5) { Terminal.stderr("deploy: " + $0) }
-            delivery.announce(Announcement(title: title, ok: outcome.result == .promoted, fields: fields, detail: outcome.reason, json: json))
-            delivery.finish(timeout: 15)
         }
     }
 }

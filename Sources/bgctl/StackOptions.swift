@@ -24,9 +24,8 @@ struct StackOptions: ParsableArguments {
         let state = try StateStore(paths: paths).load()
         let loaded = state?.apply(to: written) ?? written
         let environment = ProcessInfo.processInfo.environment
-        let ignorePaths = loaded.watch.ignorePaths, count4xx = loaded.watch.count4xx
         let ports = Ports(runner: try ProcessRunner(environment: environment), http: HTTPClient(),
-                          accessLog: { path in LogAnalysis(path: path, ignorePaths: ignorePaths, count4xx: count4xx) })
+                          accessLog: TailedAccessLog.opener(loaded))
         var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(), environment: environment,
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)

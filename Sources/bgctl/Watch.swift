@@ -48,8 +48,8 @@ extension Bgctl {
                 } else {
                     options.maintenancePath = paths.maintenanceFile
                 }
-                let settings = Self.settings(loaded)
-                let targets = Self.targets(loaded)
+                let settings = WatchSetup.settings(loaded)
+                let targets = WatchSetup.targets(loaded)
                 let delivery = targets.isEmpty ? nil : Delivery(targets: targets) { Terminal.stderr("watch: " + $0) }
                 let printJSON = json
                 Signals.install()
@@ -74,26 +74,6 @@ extension Bgctl {
                 }
                 if failOnAlert && summary.anyFired { throw CLIError.exit(ExitStatus.alertFired) }
             }
-        }
-
-        static func settings(_ spec: DeploymentSpec) -> WatchSettings {
-            WatchSettings(project: spec.project, window: spec.watch.window, windowSeconds: Double(spec.watch.windowSeconds),
-                          minRequests: spec.watch.minRequests, errorRateThreshold: spec.watch.errorRateThreshold,
-                          count4xx: spec.watch.count4xx, ignorePaths: spec.watch.ignorePaths,
-                          cooldown: spec.watch.cooldown.seconds,
-                          releases: Dictionary(uniqueKeysWithValues: Pool.allCases.map { ($0.rawValue, spec.pool($0).release) }))
-        }
-
-        static func targets(_ spec: DeploymentSpec) -> [AlertTarget] {
-            var targets: [AlertTarget] = []
-            if !spec.alerts.slackWebhookURL.isEmpty {
-                targets.append(AlertTarget(name: "slack", format: .slack, url: spec.alerts.slackWebhookURL.revealed))
-            }
-            for (index, hook) in spec.alerts.webhooks.enumerated() {
-                targets.append(AlertTarget(name: "webhook \(index + 1)", format: .json, url: hook.url.revealed,
-                                           headers: hook.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value.revealed) }))
-            }
-            return targets
         }
 
         static func jsonLine<T: Encodable>(_ value: T) -> String {

@@ -1,7 +1,7 @@
 import NginxConfigGen
+import Watcher
 
 /// Reads the proxy's access log from the moment it is made: what a deploy's analysis and drain see.
-/// Implemented with the watcher's tailer, parser and rules.
 public protocol AccessLogReading: AnyObject {
     /// Reads what was logged since the last call; returns the figures since the reader was made.
     func read() -> AnalysisFigures
@@ -11,3 +11,28 @@ public protocol AccessLogReading: AnyObject {
 
 /// Makes a reader for the log at a path; a new one per analysis or drain.
 public typealias AccessLogOpener = @Sendable (_ path: String) -> AccessLogReading
+
+/// The real reader: the watcher's tailer, parser and rules (`LogTally`), so a deploy judges a line
+/// exactly as the watcher does.
+public final class TailedAccessLog: AccessLogReading {
+    private let tally: LogTally
+
+    public init(path: String, rules: LogRules) {
+        tally = LogTally(path: path, rules: rules)
+        tally.begin()
+    }
+
+    /// The opener for a spec's rules (`watch.ignore_paths`, `watch.count_4xx`).
+    public static func opener(_ spec: DeploymentSpec) -> AccessLogOpener {
+        let rules = LogRules(ignorePaths: spec.watch.ignorePaths, count4xx: spec.watch.count4xx)
+        return { path in TailedAccessLog(path: path, rules: rules) }
+    }
+
+    public func read() -> AnalysisFigures {
+        tally.read(now: 0)
+        let f = tally.figures
+        return AnalysisFigures(requests: f.requests, errors: f.errors, retried: f.retried, failovers: f.failovers, p95: f.p95)
+    }
+
+    public func requests(to pool: Pool) -> Int { tally.pool(named: pool.rawValue).requests }
+}

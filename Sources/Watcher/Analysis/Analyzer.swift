@@ -78,12 +78,6 @@ public struct Analyzer: Sendable {
         self.window = SlidingWindow(capacity: settings.window, seconds: settings.windowSeconds)
     }
 
-    /// Only for the CLI's deploy analysis until it moves to `LogTally`; then this goes.
-    @available(*, deprecated, message: "use LogRules.isIgnored; LogTally applies it for the deploy's analysis")
-    public static func ignored(_ uri: String, _ paths: [String]) -> Bool {
-        LogRules(ignorePaths: paths, count4xx: false).isIgnored(uri)
-    }
-
     /// Takes one request. `sample` builds its display form; it is called only for failing requests.
     public mutating func observe(_ record: LogRecord, at now: Double, sample: () -> SampleRequest) -> [Detection] {
         let time = record.time > 0 ? record.time : now

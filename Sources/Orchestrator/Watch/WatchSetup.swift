@@ -1,0 +1,65 @@
+import NginxConfigGen
+import Watcher
+
+/// What the watcher gets from the spec: its settings value and its alert targets. The Watcher module
+/// knows nothing of the spec; this is the one translation.
+public enum WatchSetup {
+    public static func settings(_ spec: DeploymentSpec) -> WatchSettings {
+        WatchSettings(project: spec.project, window: spec.watch.window, windowSeconds: Double(spec.watch.windowSeconds),
+                      minRequests: spec.watch.minRequests, errorRateThreshold: spec.watch.errorRateThreshold,
+                      count4xx: spec.watch.count4xx, ignorePaths: spec.watch.ignorePaths,
+                      cooldown: spec.watch.cooldown.seconds,
+                      releases: Dictionary(uniqueKeysWithValues: Pool.allCases.map { ($0.rawValue, spec.pool($0).release) }))
+    }
+
+    /// Slack first, then the generic webhooks in the spec's order.
+    public static func targets(_ spec: DeploymentSpec) -> [AlertTarget] {
+        var targets: [AlertTarget] = []
+        if !spec.alerts.slackWebhookURL.isEmpty {
+            targets.append(AlertTarget(name: "slack", format: .slack, url: spec.alerts.slackWebhookURL.revealed))
+        }
+        for (index, hook) in spec.alerts.webhooks.enumerated() {
+            targets.append(AlertTarget(name: "webhook \(index + 1)", format: .json, url: hook.url.revealed,
+                                       headers: hook.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value.revealed) }))
+        }
+        return targets
+    }
+}
+
+/// A deploy's verdict, told to the spec's alert sinks (Slack and webhooks).
+public enum DeployAnnouncement {
+    /// The message for an outcome; nil for outcomes nobody is told about (staged, planned).
+    public static func make(_ outcome: DeployOutcome, spec: DeploymentSpec, at time: Double) -> Announcement? {
+        let verb: String
+        switch outcome.result {
+        case .promoted: verb = "deployed"
+        case .rolledBack: verb = "rolled back"
+        case .rollbackFailed: verb = "ROLLBACK FAILED"
+        case .staged, .planned: return nil
+        }
+        let figures = outcome.figures ?? AnalysisFigures()
+        let title = "\(spec.project): \(verb) \(outcome.release) (\(outcome.image)) on \(outcome.target.rawValue)"
+        var fields: [(String, String)] = [
+            ("Result", outcome.result.rawValue), ("Live pool", outcome.result == .promoted ? outcome.target.rawValue : outcome.previous.rawValue),
+            ("Requests analysed", "\(figures.requests) in \(Int(figures.seconds.rounded())) s"),
+            ("Error rate", "\(AnalysisFigures.pct(figures.errorRate)) (threshold \(AnalysisFigures.pct(spec.watch.errorRateThreshold)))"),
+            ("Retried upstream", "\(figures.retried)"), ("Failovers", "\(figures.failovers)"),
+        ]
+        if let p95 = figures.p95 { fields.append(("p95", "\(Int(p95 * 1000)) ms")) }
+        let json: [String: Any] = [
+            "project": spec.project, "kind": "deploy", "state": outcome.result.rawValue, "at": AlertMessage.iso(time),
+            "pool": outcome.target.rawValue, "previous": outcome.previous.rawValue, "image": outcome.image, "release": outcome.release,
+            "reason": outcome.reason, "figures": figures.dictionary, "summary": title,
+        ]
+        return Announcement(title: title, ok: outcome.result == .promoted, fields: fields, detail: outcome.reason, json: json)
+    }
+
+    /// Sends the verdict to every target, waiting at most 15 s for delivery; `log` hears failures.
+    public static func send(_ outcome: DeployOutcome, spec: DeploymentSpec, clock: Clock = .system, log: @escaping @Sendable (String) -> Void) {
+        let targets = WatchSetup.targets(spec)
+        guard !targets.isEmpty, let announcement = make(outcome, spec: spec, at: clock.now().timeIntervalSince1970) else { return }
+        let delivery = Delivery(targets: targets, timeout: 5, log: log)
+        delivery.announce(announcement)
+        delivery.finish(timeout: 15)
+    }
+}
