@@ -37,9 +37,9 @@ import Testing
         ("${UNSET:?set UNSET to the image}", "UNSET: set UNSET to the image"),
         ("${EMPTY:?}", "required variable EMPTY is not set"),
         ("${UNSET?}", "required variable UNSET is not set"),
-        ("${OPEN", "unterminated \"${\" in \"${OPEN\""),
-        ("${1BAD}", "invalid variable reference \"${1BAD}\""),
-        ("${SET!x}", "invalid variable reference \"${SET!x}\""),
+        ("${OPEN", "unterminated \"${\" at character 1 of the value; close it with \"}\" or write \"$$\" for a literal $"),
+        ("ab${1BAD}", "invalid variable reference at character 3 of the value; expected ${NAME}, ${NAME:-default}, ${NAME:?message} or ${NAME:+alternative}"),
+        ("${SET!x}", "invalid variable reference at character 1 of the value; expected ${NAME}, ${NAME:-default}, ${NAME:?message} or ${NAME:+alternative}"),
     ])
     func failsWithAMessage(input: String, message: String) {
         #expect(throws: Interpolator.Failure(message: message)) { try interpolator.interpolate(input).get() }
@@ -60,7 +60,7 @@ import Testing
     }
 
     @Test func dotEnvRejectsALineWithoutEquals() {
-        #expect(throws: DotEnv.Failure(line: 2, message: "expected KEY=VALUE")) { try DotEnv.parse("A=1\nnonsense").get() }
+        #expect(throws: DotEnv.Failure(line: 2, message: "expected NAME=VALUE (the line is not shown: it may hold a secret)")) { try DotEnv.parse("A=1\nnonsense").get() }
     }
 }
 

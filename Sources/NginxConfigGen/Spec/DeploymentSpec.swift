@@ -50,7 +50,7 @@ public struct IPv4Subnet: Sendable, Hashable, CustomStringConvertible {
 
     public init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let prefix = Int(parts[1]), (16...28).contains(prefix),
+        guard parts.count == 2, let prefix = Syntax.integer(parts[1]), (16...28).contains(prefix),
               let octets = IPv4Subnet.parseAddress(String(parts[0])) else { return nil }
         let value = octets.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefix))
@@ -64,8 +64,8 @@ public struct IPv4Subnet: Sendable, Hashable, CustomStringConvertible {
         guard parts.count == 4 else { return nil }
         var octets: [UInt8] = []
         for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let value = UInt8(part) else { return nil }
+            // No leading zeros: some tools read "010" as octal 8.
+            guard part.count <= 3, let number = Syntax.integer(part), let value = UInt8(exactly: number) else { return nil }
             octets.append(value)
         }
         return octets

@@ -1,50 +1,49 @@
 /// A span of time as written in a spec: `500ms`, `2s`, `5m`, `1h`, or a combination such as `1m30s`.
 public struct SpecDuration: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The longest duration a spec or a flag may give: 30 days. Longer is a typo, and every
+    /// consumer (nginx msec values, docker's health flags, the watcher's clock) holds it easily.
+    public static let maximum = SpecDuration(milliseconds: 30 * 86_400_000)
+
     public let milliseconds: Int
 
     public init(milliseconds: Int) {
         self.milliseconds = milliseconds
     }
 
-    public static func seconds(_ value: Int) -> SpecDuration { SpecDuration(milliseconds: value * 1000) }
+    /// `value` seconds, clamped to `Int`'s range rather than trapping.
+    public static func seconds(_ value: Int) -> SpecDuration {
+        let (product, overflow) = value.multipliedReportingOverflow(by: 1000)
+        return SpecDuration(milliseconds: overflow ? (value < 0 ? .min : .max) : product)
+    }
 
-    /// Parses `500ms`, `2s`, `5m`, `1h`, `1m30s`; a bare number is seconds. Returns nil on anything else.
+    /// Parses `500ms`, `2s`, `5m`, `1h` and combinations from the largest unit down (`1h30m`,
+    /// `1m30s500ms`), each unit once; a bare integer is seconds. Numbers are ASCII digits with no sign
+    /// and no leading zero; no spaces. Returns nil on anything else and on more than `maximum`.
     public init?(parsing text: String) {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard !trimmed.isEmpty else { return nil }
-        if let seconds = Int(trimmed), seconds >= 0 {
-            self.milliseconds = seconds * 1000
+        let units: [(suffix: String, milliseconds: Int)] = [("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)]
+        if let seconds = Syntax.integer(text) {
+            let (total, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+            guard !overflow, total <= Self.maximum.milliseconds else { return nil }
+            self.milliseconds = total
             return
         }
+        var rest = Substring(text)
         var total = 0
-        var digits = ""
-        var chars = Array(trimmed)[...]
-        while let c = chars.first {
-            if c.isASCII && c.isNumber {
-                digits.append(c)
-                chars = chars.dropFirst()
-                continue
-            }
-            guard let value = Int(digits) else { return nil }
-            digits = ""
-            let unit: Int
-            if chars.starts(with: "ms") {
-                unit = 1
-                chars = chars.dropFirst(2)
-            } else {
-                switch c {
-                case "s": unit = 1000
-                case "m": unit = 60_000
-                case "h": unit = 3_600_000
-                default: return nil
-                }
-                chars = chars.dropFirst()
-            }
-            let (product, overflow) = value.multipliedReportingOverflow(by: unit)
-            guard !overflow else { return nil }
-            total += product
+        var nextUnit = 0
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard let value = Syntax.integer(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            let letters = rest.prefix { $0 == "h" || $0 == "m" || $0 == "s" }
+            guard let index = units.indices.first(where: { $0 >= nextUnit && units[$0].suffix == letters }) else { return nil }
+            rest = rest.dropFirst(letters.count)
+            nextUnit = index + 1
+            let (product, overflow) = value.multipliedReportingOverflow(by: units[index].milliseconds)
+            let (sum, sumOverflow) = total.addingReportingOverflow(product)
+            guard !overflow, !sumOverflow, sum <= Self.maximum.milliseconds else { return nil }
+            total = sum
         }
-        guard digits.isEmpty else { return nil }
         self.milliseconds = total
     }
 
@@ -62,5 +61,3 @@ public struct SpecDuration: Sendable, Hashable, Comparable, CustomStringConverti
 
     public static func < (lhs: SpecDuration, rhs: SpecDuration) -> Bool { lhs.milliseconds < rhs.milliseconds }
 }
-
-import Foundation

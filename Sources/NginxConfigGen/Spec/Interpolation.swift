@@ -14,53 +14,69 @@ public struct Interpolator: Sendable {
         self.variables = variables
     }
 
+    /// `${A:-${B:-…}}` deeper than this is refused: nobody writes it, and each level costs a rescan.
+    public static let maxNesting = 16
+    /// The longest value interpolation may produce, in UTF-8 bytes (`$BIG$BIG…` multiplies a variable).
+    public static let maxOutputBytes = 64 * 1024
+
     /// Returns the interpolated text and the names of variables that were referenced but unset.
+    /// Failure messages give positions and names, never the text: the value may hold a secret.
     public func interpolate(_ text: String) -> Result<(value: String, unset: [String]), Failure> {
-        var output = ""
-        var unset: [String] = []
         let chars = Array(text)
-        var i = 0
-        while i < chars.count {
-            let c = chars[i]
-            guard c == "$" else {
-                output.append(c)
-                i += 1
-                continue
+        var output = Output()
+        do {
+            try run(chars[...], depth: 0, into: &output)
+        } catch {
+            return .failure(error)
+        }
+        return .success((output.text, output.unset))
+    }
+
+    private struct Output {
+        var text = ""
+        var bytes = 0
+        var unset: [String] = []
+
+        mutating func append(_ piece: String) throws(Failure) {
+            bytes += piece.utf8.count
+            guard bytes <= Interpolator.maxOutputBytes else {
+                throw Failure(message: "the value grows past \(Interpolator.maxOutputBytes / 1024) KiB once variables are filled in; shorten it or the variables it uses")
             }
-            guard i + 1 < chars.count else {
-                output.append(c)
+            text += piece
+        }
+    }
+
+    /// Interpolates `chars`, a slice of the whole value: its indices are positions in the value.
+    private func run(_ chars: ArraySlice<Character>, depth: Int, into output: inout Output) throws(Failure) {
+        var i = chars.startIndex
+        while i < chars.endIndex {
+            let c = chars[i]
+            guard c == "$", i + 1 < chars.endIndex else {
+                try output.append(String(c))
                 i += 1
                 continue
             }
             let next = chars[i + 1]
             if next == "$" {
-                output.append("$")
+                try output.append("$")
                 i += 2
             } else if next == "{" {
                 guard let close = Self.matchingBrace(chars, from: i + 2) else {
-                    return .failure(Failure(message: "unterminated \"${\" in \"\(text)\""))
+                    throw Failure(message: "unterminated \"${\" at character \(i + 1) of the value; close it with \"}\" or write \"$$\" for a literal $")
                 }
-                let body = String(chars[(i + 2)..<close])
-                switch expand(body) {
-                case .success(let (value, missing)):
-                    output += value
-                    unset += missing
-                case .failure(let failure):
-                    return .failure(failure)
-                }
+                try expand(chars[(i + 2)..<close], at: i, depth: depth, into: &output)
                 i = close + 1
             } else if Self.isNameStart(next) {
                 var j = i + 1
-                while j < chars.count && Self.isNameChar(chars[j]) { j += 1 }
+                while j < chars.endIndex && Self.isNameChar(chars[j]) { j += 1 }
                 let name = String(chars[(i + 1)..<j])
-                if let value = variables[name] { output += value } else { unset.append(name) }
+                if let value = variables[name] { try output.append(value) } else { output.unset.append(name) }
                 i = j
             } else {
-                output.append(c)
+                try output.append(String(c))
                 i += 1
             }
         }
-        return .success((output, unset))
     }
 
     /// Names of the variables `text` refers to (`$NAME`, `${NAME...}`), including inside defaults.
@@ -86,47 +102,50 @@ public struct Interpolator: Sendable {
         return names
     }
 
-    private func expand(_ body: String) -> Result<(String, [String]), Failure> {
-        let chars = Array(body)
-        var j = 0
-        while j < chars.count && Self.isNameChar(chars[j]) { j += 1 }
-        let name = String(chars[0..<j])
-        guard let first = chars.first, Self.isNameStart(first) else {
-            return .failure(Failure(message: "invalid variable reference \"${\(body)}\""))
-        }
-        let rest = String(chars[j...])
+    /// Expands the body of the `${…}` that starts at position `start`.
+    private func expand(_ body: ArraySlice<Character>, at start: Int, depth: Int, into output: inout Output) throws(Failure) {
+        let invalid = Failure(message: "invalid variable reference at character \(start + 1) of the value; expected ${NAME}, ${NAME:-default}, ${NAME:?message} or ${NAME:+alternative}")
+        var j = body.startIndex
+        while j < body.endIndex && Self.isNameChar(body[j]) { j += 1 }
+        guard let first = body.first, Self.isNameStart(first) else { throw invalid }
+        let name = String(body[body.startIndex..<j])
+        let rest = body[j...]
         let value = variables[name]
         if rest.isEmpty {
-            return .success((value ?? "", value == nil ? [name] : []))
+            if let value { try output.append(value) } else { output.unset.append(name) }
+            return
         }
-        let operators = [":-", ":?", ":+", "-", "?", "+"]
-        guard let op = operators.first(where: { rest.hasPrefix($0) }) else {
-            return .failure(Failure(message: "invalid variable reference \"${\(body)}\""))
-        }
-        let argument = String(rest.dropFirst(op.count))
-        let checkEmpty = op.hasPrefix(":")
-        let isSet = checkEmpty ? !(value ?? "").isEmpty : value != nil
+        let operators: [[Character]] = [[":", "-"], [":", "?"], [":", "+"], ["-"], ["?"], ["+"]]
+        guard let op = operators.first(where: { rest.starts(with: $0) }) else { throw invalid }
+        let argument = rest.dropFirst(op.count)
+        let isSet = op.count == 2 ? !(value ?? "").isEmpty : value != nil
         // The argument may itself hold references, as in compose: ${A:-${B}}.
-        let expandedArgument: () -> Result<(value: String, unset: [String]), Failure> = { self.interpolate(argument) }
+        func expandArgument() throws(Failure) {
+            guard depth < Self.maxNesting else {
+                throw Failure(message: "variable references nested more than \(Self.maxNesting) deep at character \(start + 1) of the value")
+            }
+            try run(argument, depth: depth + 1, into: &output)
+        }
         switch op.last! {
         case "-":
-            if isSet { return .success((value!, [])) }
-            return expandedArgument().map { ($0.value, $0.unset) }
+            if let value, isSet { try output.append(value) } else { try expandArgument() }
         case "?":
-            if isSet { return .success((value!, [])) }
-            let message = (try? expandedArgument().get().value) ?? argument
-            let reason = message.isEmpty ? "required variable \(name) is not set" : "\(name): \(message)"
-            return .failure(Failure(message: reason))
+            if let value, isSet {
+                try output.append(value)
+                return
+            }
+            // The message as written, not interpolated: a variable in it could be a secret.
+            let message = Quote.clip(Quote.redactingURLs(String(argument)))
+            throw Failure(message: message.isEmpty ? "required variable \(name) is not set" : "\(name): \(message)")
         default:
-            if isSet { return expandedArgument().map { ($0.value, $0.unset) } }
-            return .success(("", []))
+            if isSet { try expandArgument() }
         }
     }
 
-    private static func matchingBrace(_ chars: [Character], from start: Int) -> Int? {
+    private static func matchingBrace(_ chars: ArraySlice<Character>, from start: Int) -> Int? {
         var depth = 1
         var k = start
-        while k < chars.count {
+        while k < chars.endIndex {
             if chars[k] == "{" { depth += 1 }
             if chars[k] == "}" {
                 depth -= 1
@@ -156,12 +175,14 @@ public enum DotEnv {
             if line.hasSuffix("\r") { line.removeLast() }
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+            // A bad line is named by its number (and its variable, when that much is valid), never
+            // quoted: the rest of it is probably a secret.
             guard let eq = line.firstIndex(of: "=") else {
-                return .failure(Failure(line: index + 1, message: "expected KEY=VALUE"))
+                return .failure(Failure(line: index + 1, message: "expected NAME=VALUE (the line is not shown: it may hold a secret)"))
             }
             let key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            guard let first = key.first, Interpolator.isNameStart(first), key.allSatisfy(Interpolator.isNameChar) else {
-                return .failure(Failure(line: index + 1, message: "invalid variable name \"\(key)\""))
+            guard Syntax.isEnvironmentName(key) else {
+                return .failure(Failure(line: index + 1, message: "invalid variable name before \"=\"; expected letters, digits and _, not starting with a digit (the line is not shown: it may hold a secret)"))
             }
             var value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") {

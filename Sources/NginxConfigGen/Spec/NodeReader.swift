@@ -6,6 +6,11 @@ final class NodeReader {
     let file: String
     let interpolator: Interpolator
     private(set) var issues: [SpecIssue] = []
+    /// Issues past `keptIssues`, counted but not kept: a wrong file can hold a million mistakes.
+    private(set) var dropped = 0
+    /// Kept for sorting before the first `SpecError.maxIssues` are shown; decoding runs in file
+    /// order, so the ones kept are the earliest.
+    static let keptIssues = 200
     /// Every variable a scalar referred to, set or not.
     private(set) var referenced: Set<String> = []
 
@@ -14,10 +19,23 @@ final class NodeReader {
         self.interpolator = interpolator
     }
 
-    func report(_ node: Node?, _ path: [String], _ message: String) {
+    /// Records a problem; `message` is built only while fewer than `keptIssues` are kept.
+    func report(_ node: Node?, _ path: [String], _ message: @autoclosure () -> String) {
+        guard issues.count < Self.keptIssues else {
+            dropped += 1
+            return
+        }
         let mark = node?.mark
         issues.append(SpecIssue(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1,
-                                path: path.joined(separator: "."), message: message))
+                                path: path.map(Self.pathComponent).joined(separator: "."), message: message()))
+    }
+
+    /// A key as it appears in an issue's path: as written when it looks like a key, else quoted
+    /// (clipped and redacted) so a URL pasted as a key does not print whole.
+    static func pathComponent(_ key: String) -> String {
+        let plain = key.utf8.count <= 64 && !key.isEmpty
+            && key.unicodeScalars.allSatisfy { Syntax.isWord($0) || "-.[]".unicodeScalars.contains($0) }
+        return plain ? key : Quote.value(key)
     }
 
     /// True for an explicitly empty value (`key:`, `key: ~`, `key: null`), which means "use the default".
@@ -30,7 +48,7 @@ final class NodeReader {
     func mapping(_ node: Node, _ path: [String], allowed: [String]) -> [String: Node]? {
         guard case .mapping(let mapping) = node else {
             if isNull(node) { return [:] }
-            report(node, path, "expected a mapping, found \(describe(node))")
+            report(node, path, "expected a mapping, found \(describe(node, path))")
             return nil
         }
         var entries: [String: Node] = [:]
@@ -41,13 +59,7 @@ final class NodeReader {
             }
             let name = key.string
             if !allowed.isEmpty && !allowed.contains(name) {
-                var message = "unknown key \"\(name)\""
-                if let suggestion = Suggestion.closest(to: name, in: allowed) {
-                    message += "; did you mean \"\(suggestion)\"?"
-                } else {
-                    message += "; expected one of: \(allowed.joined(separator: ", "))"
-                }
-                report(keyNode, path + [name], message)
+                report(keyNode, path + [name], self.unknownKey(name, allowed: allowed))
                 continue
             }
             entries[name] = value
@@ -55,11 +67,19 @@ final class NodeReader {
         return entries
     }
 
+    private func unknownKey(_ name: String, allowed: [String]) -> String {
+        let message = "unknown key \(quoted(name))"
+        if let suggestion = Suggestion.closest(to: name, in: allowed) {
+            return message + "; did you mean \"\(suggestion)\"?"
+        }
+        return message + "; expected one of: \(allowed.joined(separator: ", "))"
+    }
+
     /// A mapping with free-form keys (environment variables, headers), in key order.
     func freeMapping(_ node: Node, _ path: [String]) -> [(key: String, keyNode: Node, value: Node)]? {
         guard case .mapping(let mapping) = node else {
             if isNull(node) { return [] }
-            report(node, path, "expected a mapping, found \(describe(node))")
+            report(node, path, "expected a mapping, found \(describe(node, path))")
             return nil
         }
         var entries: [(String, Node, Node)] = []
@@ -76,7 +96,7 @@ final class NodeReader {
     func sequence(_ node: Node, _ path: [String]) -> [Node]? {
         if isNull(node) { return [] }
         guard case .sequence(let sequence) = node else {
-            report(node, path, "expected a list, found \(describe(node))")
+            report(node, path, "expected a list, found \(describe(node, path))")
             return nil
         }
         return Array(sequence)
@@ -85,7 +105,7 @@ final class NodeReader {
     /// An interpolated scalar. `unset` lists variables the value referenced that were not set.
     func scalar(_ node: Node, _ path: [String]) -> (text: String, unset: [String])? {
         guard case .scalar(let scalar) = node else {
-            report(node, path, "expected a single value, found \(describe(node))")
+            report(node, path, "expected a single value, found \(describe(node, path))")
             return nil
         }
         referenced.formUnion(Interpolator.references(in: scalar.string))
@@ -104,7 +124,7 @@ final class NodeReader {
 
     func int(_ node: Node, _ path: [String], in range: ClosedRange<Int>, what: String = "an integer") -> Int? {
         guard let text = string(node, path) else { return nil }
-        guard let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+        guard let value = Syntax.integer(text), range.contains(value) else {
             report(node, path, "expected \(what) \(range.lowerBound)–\(range.upperBound), found \(quoted(text))")
             return nil
         }
@@ -113,7 +133,7 @@ final class NodeReader {
 
     func double(_ node: Node, _ path: [String], in range: ClosedRange<Double>) -> Double? {
         guard let text = string(node, path) else { return nil }
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite, range.contains(value) else {
+        guard let value = Syntax.decimal(text), value.isFinite, range.contains(value) else {
             report(node, path, "expected a number \(format(range.lowerBound))–\(format(range.upperBound)), found \(quoted(text))")
             return nil
         }
@@ -134,7 +154,7 @@ final class NodeReader {
     func duration(_ node: Node, _ path: [String], minimum: SpecDuration = SpecDuration(milliseconds: 1)) -> SpecDuration? {
         guard let text = string(node, path) else { return nil }
         guard let value = SpecDuration(parsing: text) else {
-            report(node, path, "expected a duration such as 500ms, 2s or 5m, found \(quoted(text))")
+            report(node, path, "expected a duration such as 500ms, 2s, 5m or 1h30m, at most \(SpecDuration.maximum.milliseconds / 86_400_000) days, found \(quoted(text))")
             return nil
         }
         guard value >= minimum else {
@@ -144,33 +164,23 @@ final class NodeReader {
         return value
     }
 
-    func describe(_ node: Node) -> String {
+    /// Keys under which any value may be a secret: a value found there is described, never quoted.
+    static func isSecretPath(_ path: [String]) -> Bool {
+        path.contains { $0 == "alerts" || $0 == "env" || $0 == "headers" }
+    }
+
+    func describe(_ node: Node, _ path: [String]) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .scalar(let scalar): return quoted(scalar.string)
+        case .scalar(let scalar): return Self.isSecretPath(path) ? "a single value (not shown: it may be a secret)" : quoted(scalar.string)
         case .alias: return "an alias"
         }
     }
 
+    /// A found value for a message: clipped, escaped, URLs cut back to their host (see `Quote`).
     func quoted(_ text: String) -> String {
-        let clipped = text.count > 60 ? String(text.prefix(57)) + "..." : text
-        var escaped = ""
-        for scalar in clipped.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            case "\t": escaped += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f {
-                    escaped += "\\u{\(String(scalar.value, radix: 16))}"
-                } else {
-                    escaped.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return "\"\(escaped)\""
+        Quote.value(text)
     }
 
     private func format(_ value: Double) -> String {
@@ -181,6 +191,8 @@ final class NodeReader {
 enum Suggestion {
     /// The allowed word closest to `word` by edit distance, if it is close enough to be a typo.
     static func closest(to word: String, in candidates: [String]) -> String? {
+        // A long word is no typo of a short key, and edit distance costs its length times theirs.
+        guard word.count <= 64 else { return nil }
         let scored = candidates.map { ($0, distance(word.lowercased(), $0)) }
         guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
         let limit = max(2, word.count / 3)
@@ -192,13 +204,14 @@ enum Suggestion {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var previous = Array(0...b.count)
+        var current = previous
         for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
+            current[0] = i
             for j in 1...b.count {
                 let cost = a[i - 1] == b[j - 1] ? 0 : 1
                 current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
             }
-            previous = current
+            swap(&previous, &current)
         }
         return previous[b.count]
     }

@@ -22,13 +22,27 @@ public struct SpecIssue: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A spec that could not be loaded; `issues` holds every problem found, in file order.
+/// A spec that could not be loaded; `issues` holds the first problems found, in file order.
 public struct SpecError: Error, Sendable, CustomStringConvertible {
-    public let issues: [SpecIssue]
+    /// At most this many issues are kept: a wrong file can hold a million mistakes.
+    public static let maxIssues = 50
 
-    public init(issues: [SpecIssue]) {
-        self.issues = issues
+    public let issues: [SpecIssue]
+    /// Problems found beyond `issues` and not listed.
+    public let omitted: Int
+
+    /// Keeps the first `maxIssues` issues in file order and counts the rest in `omitted`.
+    public init(issues: [SpecIssue], omitted: Int = 0) {
+        let sorted = issues.count > 1 ? issues.sorted { ($0.line, $0.column) < ($1.line, $1.column) } : issues
+        self.issues = Array(sorted.prefix(Self.maxIssues))
+        self.omitted = omitted + max(0, sorted.count - Self.maxIssues)
     }
 
-    public var description: String { issues.map(\.description).joined(separator: "\n") }
+    /// Every problem found, listed or not.
+    public var problemCount: Int { issues.count + omitted }
+
+    public var description: String {
+        let listed = issues.map(\.description).joined(separator: "\n")
+        return omitted == 0 ? listed : listed + "\n… and \(omitted) more problem\(omitted == 1 ? "" : "s")"
+    }
 }

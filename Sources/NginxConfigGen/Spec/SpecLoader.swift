@@ -3,34 +3,75 @@ import Yams
 
 /// Loads `bgctl.yaml`: read → interpolate → decode → validate, reporting every problem at once.
 public enum SpecLoader {
+    /// The largest spec (and `.env`) read: a spec is a few KiB; a larger file is the wrong file.
+    public static let maxFileBytes = 1024 * 1024
+
     /// Reads the spec at `path`; variables come from `environment`, then from a `.env` beside the spec.
     public static func load(path: String, environment: [String: String]) -> Result<DeploymentSpec, SpecError> {
         let display = path
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
-            return .failure(SpecError(issues: [SpecIssue(file: display, line: 1, column: 1, path: "",
-                                                         message: "\(reason); pass -f FILE or set BGCTL_FILE")]))
+        func failure(_ file: String, _ message: String, line: Int = 1) -> Result<DeploymentSpec, SpecError> {
+            .failure(SpecError(issues: [SpecIssue(file: file, line: line, column: 1, path: "", message: message)]))
+        }
+        let data: Data
+        switch readLimited(path) {
+        case .success(let contents): data = contents
+        case .failure(let problem): return failure(display, problem.message)
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            return .failure(SpecError(issues: [SpecIssue(file: display, line: 1, column: 1, path: "",
-                                                         message: "the file is not valid UTF-8")]))
+            return failure(display, "the file is not valid UTF-8")
         }
         var variables: [String: String] = [:]
         let dotEnvPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(".env").path
-        if let envData = FileManager.default.contents(atPath: dotEnvPath) {
-            switch DotEnv.parse(String(decoding: envData, as: UTF8.self)) {
-            case .success(let values): variables = values
-            case .failure(let failure):
-                return .failure(SpecError(issues: [SpecIssue(file: dotEnvPath, line: failure.line, column: 1,
-                                                             path: "", message: failure.message)]))
+        if FileManager.default.fileExists(atPath: dotEnvPath) {
+            switch readLimited(dotEnvPath) {
+            case .failure(let problem): return failure(dotEnvPath, problem.message)
+            case .success(let envData):
+                switch DotEnv.parse(String(decoding: envData, as: UTF8.self)) {
+                case .success(let values): variables = values
+                case .failure(let problem): return failure(dotEnvPath, problem.message, line: problem.line)
+                }
             }
         }
         variables.merge(environment) { _, fromEnvironment in fromEnvironment }
         return parse(yaml: text, file: display, variables: variables)
     }
 
+    struct ReadProblem: Error {
+        let message: String
+    }
+
+    /// The file's bytes, refused unread when the file is larger than `maxFileBytes` (and read no
+    /// further than one byte past it, should the size change or lie, as with a pipe).
+    static func readLimited(_ path: String) -> Result<Data, ReadProblem> {
+        let limit = "the limit is \(maxFileBytes / 1024) KiB; is this the right file?"
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
+            return .failure(ReadProblem(message: "\(reason); pass -f FILE or set BGCTL_FILE"))
+        }
+        defer { try? handle.close() }
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maxFileBytes {
+            return .failure(ReadProblem(message: "the file is \(size) bytes; \(limit)"))
+        }
+        var data = Data()
+        while data.count <= maxFileBytes {
+            guard let chunk = try? handle.read(upToCount: maxFileBytes + 1 - data.count), !chunk.isEmpty else { break }
+            data.append(chunk)
+        }
+        guard data.count <= maxFileBytes else {
+            return .failure(ReadProblem(message: "the file is larger than \(maxFileBytes) bytes; \(limit)"))
+        }
+        return .success(data)
+    }
+
     /// Decodes and validates spec text; `file` is used only to label problems.
     public static func parse(yaml: String, file: String, variables: [String: String]) -> Result<DeploymentSpec, SpecError> {
+        guard yaml.utf8.count <= maxFileBytes else {
+            return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
+                                                         message: "the spec is \(yaml.utf8.count) bytes; the limit is \(maxFileBytes / 1024) KiB")]))
+        }
+        // Checked on libyaml's events before Yams builds a tree: see YAMLGuard for why.
+        let guardIssues = YAMLGuard.check(yaml, file: file)
+        guard guardIssues.isEmpty else { return .failure(SpecError(issues: guardIssues)) }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
@@ -42,16 +83,15 @@ public enum SpecLoader {
             return .failure(SpecError(issues: [syntaxIssue(error, file: file)]))
         } catch {
             return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
-                                                         message: "YAML error: \(error)")]))
+                                                         message: "YAML error")]))
         }
         let reader = NodeReader(file: file, interpolator: Interpolator(variables: variables))
         var spec = SpecDecoder(reader: reader).decode(root)
         spec?.variables = Dictionary(uniqueKeysWithValues: reader.referenced.compactMap { name in
             variables[name].map { (name, Secret($0)) }
         })
-        let issues = reader.issues.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
-        guard issues.isEmpty, let spec else {
-            return .failure(SpecError(issues: issues))
+        guard reader.issues.isEmpty, let spec else {
+            return .failure(SpecError(issues: reader.issues, omitted: reader.dropped))
         }
         return .success(spec)
     }
@@ -70,7 +110,8 @@ public enum SpecLoader {
             return SpecIssue(file: file, line: context.mark.line, column: context.mark.column, path: "",
                              message: "duplicate keys: \(duplicates.joined(separator: ", "))")
         default:
-            return SpecIssue(file: file, line: 1, column: 1, path: "", message: "YAML error: \(error)")
+            // Other cases carry the source text in their description; the kind is enough here.
+            return SpecIssue(file: file, line: 1, column: 1, path: "", message: "YAML error")
         }
     }
 }
@@ -131,8 +172,8 @@ private struct SpecDecoder {
         if let node = top["alerts"] { decodeAlerts(node, into: &spec.alerts) }
         if let node = top["deploy"] { decodeDeploy(node, into: &spec.deploy) }
         if let node = top["state_dir"], let text = reader.string(node, ["state_dir"]) {
-            if text.isEmpty || text.contains("\0") || text.contains("\n") {
-                reader.report(node, ["state_dir"], "expected a folder path, found \(reader.quoted(text))")
+            if !Syntax.isFilePath(text) {
+                reader.report(node, ["state_dir"], "expected a folder path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
             } else {
                 spec.stateDir = text
             }
@@ -209,7 +250,7 @@ private struct SpecDecoder {
             }
         }
         if let n = map["worker_processes"], let text = reader.string(n, path + ["worker_processes"]) {
-            if text == "auto" || (Int(text).map { (1...64).contains($0) } ?? false) { proxy.workerProcesses = text } else {
+            if text == "auto" || (Syntax.integer(text).map { (1...64).contains($0) } ?? false) { proxy.workerProcesses = text } else {
                 reader.report(n, path + ["worker_processes"], "expected auto or an integer 1–64, found \(reader.quoted(text))")
             }
         }
@@ -279,7 +320,12 @@ private struct SpecDecoder {
         guard let map = reader.mapping(node, path, allowed: keys) else { return }
         if let n = map["enabled"], !reader.isNull(n), let v = reader.bool(n, path + ["enabled"]) { watch.enabled = v }
         if let n = map["image"], let v = image(n, path + ["image"]) { watch.image = v }
-        if let n = map["log"], let v = reader.string(n, path + ["log"]) { watch.log = v }
+        if let n = map["log"], let v = reader.string(n, path + ["log"]) {
+            // Empty means the default: the proxy's access log.
+            if v.isEmpty || Syntax.isFilePath(v) { watch.log = v } else {
+                reader.report(n, path + ["log"], "expected a file path (no control characters, at most 4096 bytes), found \(reader.quoted(v))")
+            }
+        }
         if let n = map["window"], let v = reader.int(n, path + ["window"], in: 1...1_000_000) { watch.window = v }
         if let n = map["window_seconds"], let v = reader.int(n, path + ["window_seconds"], in: 1...86_400) { watch.windowSeconds = v }
         if let n = map["min_requests"], let v = reader.int(n, path + ["min_requests"], in: 1...1_000_000) { watch.minRequests = v }
@@ -367,7 +413,8 @@ private struct SpecDecoder {
                     if check["path"] == nil { reader.report(item, itemPath + ["path"], "missing; a smoke check needs a path") }
                     continue
                 }
-                guard Syntax.isURLPath(text.split(separator: "?", maxSplits: 1).first.map(String.init) ?? text) else {
+                let parts = text.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+                guard Syntax.isURLPath(String(parts[0])), parts.count == 1 || Syntax.isURLQuery(parts[1]) else {
                     reader.report(p, itemPath + ["path"], "expected a URL path starting with /, found \(reader.quoted(text))")
                     continue
                 }
@@ -413,12 +460,13 @@ private struct SpecDecoder {
         var env: [String: String] = [:]
         for entry in entries {
             guard Syntax.isEnvironmentName(entry.key) else {
-                reader.report(entry.keyNode, path + [entry.key], "not a valid environment variable name")
+                reader.report(entry.keyNode, path + [entry.key], "not a valid environment variable name; expected letters, digits and _, not starting with a digit, at most \(Syntax.maxEnvironmentNameLength) characters")
                 continue
             }
             if let value = reader.string(entry.value, path + [entry.key]) {
-                guard !value.contains("\0") else {
-                    reader.report(entry.value, path + [entry.key], "values cannot contain NUL")
+                // Docker's env files and `-e` cannot carry these; the value itself is not shown.
+                guard !value.unicodeScalars.contains(where: { $0 == "\0" || $0 == "\r" || $0 == "\n" }) else {
+                    reader.report(entry.value, path + [entry.key], "the value contains a NUL, carriage return or line feed, which a container's environment cannot carry (value not shown)")
                     continue
                 }
                 env[entry.key] = value
@@ -439,12 +487,12 @@ private struct SpecDecoder {
     }
 
     private func parseListen(_ text: String) -> ListenAddress? {
-        if let port = Int(text), (1...65535).contains(port) {
+        if let port = Syntax.integer(text), (1...65535).contains(port) {
             return ListenAddress(host: "0.0.0.0", port: port)
         }
         guard let colon = text.lastIndex(of: ":") else { return nil }
         let host = String(text[..<colon])
-        guard let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port),
+        guard let port = Syntax.integer(text[text.index(after: colon)...]), (1...65535).contains(port),
               IPv4Subnet.parseAddress(host) != nil else { return nil }
         return ListenAddress(host: host, port: port)
     }

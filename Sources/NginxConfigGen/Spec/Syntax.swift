@@ -48,7 +48,7 @@ public enum Syntax {
         let parts = host.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count <= 2, !parts[0].isEmpty else { return false }
         if parts.count == 2 {
-            guard let port = Int(parts[1]), (1...65535).contains(port) else { return false }
+            guard let port = integer(parts[1]), (1...65535).contains(port) else { return false }
         }
         return parts[0].unicodeScalars.allSatisfy { isAlnum($0) || $0 == "." || $0 == "-" }
     }
@@ -83,8 +83,18 @@ public enum Syntax {
         return text.unicodeScalars.allSatisfy { isAlnum($0) || "/._~-%".unicodeScalars.contains($0) }
     }
 
+    /// The longest environment variable name accepted.
+    static let maxEnvironmentNameLength = 256
+
+    /// POSIX: `[A-Za-z_][A-Za-z0-9_]*`, at most `maxEnvironmentNameLength` characters.
+    /// A query string: RFC 3986 query characters only, so no space, quote or control character.
+    static func isURLQuery<S: StringProtocol>(_ text: S) -> Bool {
+        text.utf8.count <= 1024 && text.unicodeScalars.allSatisfy { isAlnum($0) || "-._~%!$&'()*+,;=:@/?".unicodeScalars.contains($0) }
+    }
+
     static func isEnvironmentName(_ text: String) -> Bool {
-        guard let first = text.unicodeScalars.first, first == "_" || isAlpha(first) else { return false }
+        guard let first = text.unicodeScalars.first, first == "_" || isAlpha(first),
+              text.utf8.count <= maxEnvironmentNameLength else { return false }
         return text.unicodeScalars.allSatisfy { $0 == "_" || isAlnum($0) }
     }
 
@@ -104,6 +114,32 @@ public enum Syntax {
         return text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7f }
     }
 
+    /// An integer written the one way nginx and the docs write it: ASCII digits, no sign, no leading
+    /// zero (except "0"), no spaces or underscores, at most 18 digits (so it always fits an `Int`).
+    static func integer<S: StringProtocol>(_ text: S) -> Int? {
+        let digits = text.utf8
+        guard let first = digits.first, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+              first != 0x30 || digits.count == 1 else { return nil }
+        return Int(text)
+    }
+
+    /// A decimal written plainly: an integer as above, optionally followed by "." and ASCII digits.
+    static func decimal(_ text: String) -> Double? {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard integer(parts[0]) != nil else { return nil }
+        if parts.count == 2 {
+            guard !parts[1].isEmpty, parts[1].utf8.count <= 18, parts[1].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        }
+        return Double(text)
+    }
+
+    /// A file or folder path: not empty, at most 4096 bytes, no control characters (a NUL would cut
+    /// the path short where it is used, a newline would split a log line or a config line).
+    static func isFilePath(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 4096 && !text.unicodeScalars.contains(where: isControl)
+    }
+
+    static func isControl(_ s: Unicode.Scalar) -> Bool { s.properties.generalCategory == .control }
     static func isAlpha(_ s: Unicode.Scalar) -> Bool { (s >= "a" && s <= "z") || (s >= "A" && s <= "Z") }
     static func isDigit(_ s: Unicode.Scalar) -> Bool { s >= "0" && s <= "9" }
     static func isAlnum(_ s: Unicode.Scalar) -> Bool { isAlpha(s) || isDigit(s) }
