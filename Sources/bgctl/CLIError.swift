@@ -41,9 +41,8 @@ enum Failure {
             case .exit(let code): return (nil, code)
             }
         case let error as SpecError:
-            let count = error.issues.count
-            return (error.issues.map(\.description).joined(separator: "\n") + "\n\(count) problem\(count == 1 ? "" : "s") in the spec",
-                    ExitStatus.invalidSpec)
+            let count = error.problemCount
+            return (error.description + "\n\(count) problem\(count == 1 ? "" : "s") in the spec", ExitStatus.invalidSpec)
         case let error as OrchestratorError:
             return ("error: " + error.description, error.isDockerUnavailable ? ExitStatus.dockerUnavailable : ExitStatus.failed)
         case let error as ValidationError:

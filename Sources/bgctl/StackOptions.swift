@@ -40,7 +40,7 @@ enum DurationFlag {
     /// A flag's duration in seconds; `positive` rejects zero.
     static func seconds(_ text: String, flag: String, positive: Bool = true) throws -> Double {
         guard let duration = SpecDuration(parsing: text), !positive || duration.milliseconds > 0 else {
-            throw ValidationError("\(flag): expected a duration such as 30s, found \"\(text.prefix(40))\"")
+            throw ValidationError("\(flag): expected a duration such as 30s (at most 30 days), found \"\(text.prefix(40))\"")
         }
         return duration.seconds
     }
