@@ -24,6 +24,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     case stateUnreadable(path: String, reason: String)
     case lockUnavailable(path: String, reason: String)
     case file(FileError)
+    /// A signal asked the operation to stop; it stopped at a safe point (`step`: the one it did not start).
+    case cancelled(step: String)
 
     public var description: String {
         switch self {
@@ -76,6 +78,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             return "cannot open the lock file \(path): \(reason)"
         case .file(let error):
             return error.description
+        case .cancelled(let step):
+            return "stopped by a signal before step \(step); nothing is half-done (see bgctl status and bgctl history)"
         }
     }
 

@@ -19,6 +19,7 @@ enum ExitStatus {
     static let alertFired: Int32 = 5
     static let rolledBack: Int32 = 6
     static let rollbackFailed: Int32 = 7
+    static let aborted: Int32 = 8
     static let usage: Int32 = 64
     static let invalidSpec: Int32 = 65
     static let dockerUnavailable: Int32 = 69
@@ -26,7 +27,7 @@ enum ExitStatus {
     static let help = """
         Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
         5 an alert fired (watch --fail-on-alert), 6 deploy rolled back, 7 rollback failed,
-        64 usage error, 65 invalid spec, 69 Docker unavailable.
+        8 stopped by a signal at a safe point, 64 usage error, 65 invalid spec, 69 Docker unavailable.
         """
 }
 
@@ -44,6 +45,7 @@ enum Failure {
             let count = error.problemCount
             return (error.description + "\n\(count) problem\(count == 1 ? "" : "s") in the spec", ExitStatus.invalidSpec)
         case let error as OrchestratorError:
+            if case .cancelled = error { return ("bgctl: " + error.description, ExitStatus.aborted) }
             return ("error: " + error.description, error.isDockerUnavailable ? ExitStatus.dockerUnavailable : ExitStatus.failed)
         case let error as ValidationError:
             return ("error: " + error.message, ExitStatus.usage)

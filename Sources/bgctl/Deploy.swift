@@ -10,7 +10,9 @@ extension Bgctl {
             abstract: "Ship an image to the idle pool, switch, analyse the proxy's log, and roll back automatically.",
             discussion: """
             Exit status: 0 promoted (or staged with --no-switch), 1 not switched (the live pool was never touched),
-            6 rolled back to the previous pool, 7 the rollback failed too (a person must act).
+            6 rolled back to the previous pool, 7 the rollback failed too (a person must act),
+            8 stopped by SIGINT/SIGTERM/SIGHUP: before the switch nothing live was touched; after it, traffic
+            went back to the previous pool and the verdict "aborted" was recorded and announced.
             """)
 
         @Option(help: "The image to deploy.") var image: String
@@ -58,6 +60,9 @@ extension Bgctl {
                 case .rolledBack:
                     Terminal.stdout("deploy: rolled back to \(outcome.previous.rawValue) after \(String(format: "%.1f", outcome.analysed)) s of analysis: \(outcome.reason)")
                     throw CLIError.exit(ExitStatus.rolledBack)
+                case .aborted:
+                    Terminal.stdout("deploy: aborted: \(outcome.reason); \(outcome.previous.rawValue) is live")
+                    throw CLIError.exit(ExitStatus.aborted)
                 case .rollbackFailed:
                     Terminal.stderr(Terminal.style("error:", .red) + " \(outcome.reason)\nTraffic is on \(outcome.target.rawValue), the release that failed analysis. Act now: check `bgctl status`, then `bgctl switch \(outcome.previous.rawValue) --force` once \(outcome.previous.rawValue) is healthy.")
                     throw CLIError.exit(ExitStatus.rollbackFailed)

@@ -17,20 +17,26 @@ struct StackOptions: ParsableArguments {
 
     /// The stack as it runs: the spec with deployed releases applied, the real ports, and with
     /// `dryRun` the plan printer instead of the executor.
-    func stack(dryRun: Bool = false) throws -> Stack {
+    /// `interruptible`: SIGINT, SIGTERM and SIGHUP stop the operation at its next safe point
+    /// instead of killing bgctl (mutating commands).
+    func stack(dryRun: Bool = false, interruptible: Bool = true) throws -> Stack {
         let written = try spec.load()
         let paths = StackPaths(spec: written, specDirectory: spec.directory)
         // Pools a deploy changed run the deployed release, not the spec's.
         let state = try StateStore(paths: paths).load()
         let loaded = state?.apply(to: written) ?? written
         let environment = ProcessInfo.processInfo.environment
+        if interruptible && !dryRun { Cancellation.install() }
         let ports = Ports(runner: try ProcessRunner(environment: environment), http: HTTPClient(),
-                          accessLog: TailedAccessLog.opener(loaded))
+                          accessLog: TailedAccessLog.opener(loaded), cancelled: { Cancellation.requested })
         var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(), environment: environment,
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)
         if dryRun {
             stack.dryRun = { plan in plan.listing(loaded).forEach(Terminal.stdout) }
+        }
+        if let interrupted = stack.journal.interrupted() {
+            ProgressPrinter.report(.warning(interrupted.summary + "; the next mutating command (or bgctl recover) finishes or undoes it"))
         }
         return stack
     }

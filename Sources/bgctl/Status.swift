@@ -14,7 +14,7 @@ extension Bgctl {
 
         func run() throws {
             try reporting {
-                let stack = try options.stack()
+                let stack = try options.stack(interruptible: false)
                 let status = try stack.status()
                 // The running watcher's own report: window figures, alerts firing, deliveries.
                 let watcherData = status.watcher.state == "running" ? FileManager.default.contents(atPath: stack.paths.watcherStatusFile) : nil

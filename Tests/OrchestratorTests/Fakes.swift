@@ -9,6 +9,8 @@ import NginxConfigGen
 /// test unless `strict` is turned off.
 final class ScriptedRunner: CommandRunner, @unchecked Sendable {
     var strict = true
+    /// Called with each command before it is answered (e.g. to raise a signal mid-operation).
+    var onCall: (@Sendable ([String]) -> Void)?
     struct Rule {
         let prefix: [String]
         var results: [CommandResult]
@@ -25,6 +27,7 @@ final class ScriptedRunner: CommandRunner, @unchecked Sendable {
     }
 
     func run(_ command: DockerCommand, timeout: Double) throws -> CommandResult {
+        onCall?(command.arguments)
         lock.lock()
         defer { lock.unlock() }
         calls.append(command.arguments)
@@ -143,4 +146,12 @@ final class ScriptedLog: AccessLogReading, @unchecked Sendable {
 
     func read() -> AnalysisFigures { figures }
     func requests(to pool: Pool) -> Int { byPool[pool] ?? 0 }
+}
+
+/// A signal as the operation sees it: raised by the test at a chosen moment.
+final class FakeSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var raised = false
+    func raise() { lock.withLock { raised = true } }
+    var isRaised: Bool { lock.withLock { raised } }
 }

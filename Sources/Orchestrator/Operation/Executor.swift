@@ -15,6 +15,12 @@ final class Executor {
     private(set) var verdict: (DeployPolicy.Verdict, AnalysisFigures)?
     /// Opened when the new pool took traffic; `analyse` reads from here.
     var analysisLog: AccessLogReading?
+    /// Written before each step acts; nil for sub-steps of `together` (their group is journaled).
+    var journal: JournalWriter?
+    /// False for a restore or a rollback: once started, a signal does not cut it short.
+    var cancellable = true
+    /// The analysis ended because a signal asked to stop.
+    private(set) var aborted = false
 
     init(stack: Stack, started: Double) {
         self.stack = stack
@@ -27,10 +33,21 @@ final class Executor {
     private func report(_ event: StackEvent) { stack.report(event) }
 
     func run(_ plan: Plan) throws {
-        for step in plan.steps { try run(step) }
+        do {
+            for step in plan.steps { try run(step) }
+        } catch {
+            // A candidate that was staged but never installed is no one's configuration.
+            if ports.files.exists(paths.nextDir) { try? ports.files.remove(paths.nextDir) }
+            throw error
+        }
     }
 
+    /// Between installing a configuration and recording it, a signal is not a safe point.
+    private var atSafePoint: Bool { cancellable && restorePoint == nil }
+
     func run(_ step: Step) throws {
+        if atSafePoint && ports.cancelled() { throw OrchestratorError.cancelled(step: step.name) }
+        try journal?.starting(step.name)
         let begin = ports.clock.monotonic()
         do {
             try perform(step)
@@ -160,8 +177,14 @@ final class Executor {
 
     /// Runs steps at the same time, each with its own executor; the first failure is thrown once all finished.
     private func together(_ steps: [Step]) throws {
-        let stack = self.stack, started = self.started
-        let results = Parallel.map(steps) { step in Result { try Executor(stack: stack, started: started).run(step) } }
+        let stack = self.stack, started = self.started, cancellable = self.cancellable
+        let results = Parallel.map(steps) { step in
+            Result {
+                let executor = Executor(stack: stack, started: started)
+                executor.cancellable = cancellable
+                try executor.run(step)
+            }
+        }
         for result in results { try result.get() }
     }
 
@@ -218,6 +241,7 @@ final class Executor {
             }
             let waited = elapsed(since: start)
             if pending.isEmpty || waited > bound { break }
+            if atSafePoint && ports.cancelled() { throw OrchestratorError.cancelled(step: "the rest of the health wait") }
             if waited - lastReport >= 2 {
                 lastReport = waited
                 let states = pending.sorted().map { pool -> String in
@@ -285,6 +309,7 @@ final class Executor {
             case .success(let response): lastProblem = "health path answered \(response.status)"
             case .failure(let error): lastProblem = "\(error)"
             }
+            if atSafePoint && ports.cancelled() { throw OrchestratorError.cancelled(step: "the rest of the proxy wait") }
             ports.clock.sleep(0.1)
         }
         throw OrchestratorError.unhealthy(what: "the proxy \(spec.proxyContainerName)",
@@ -327,6 +352,9 @@ final class Executor {
             if now - lastSeen >= quiet && oldWorkers == 0 {
                 return "drained \(pool.rawValue) in \(Self.seconds(now)): no request to it for \(spec.deploy.drainQuiet) and no old nginx workers"
             }
+            if atSafePoint && ports.cancelled() {
+                return "drain of \(pool.rawValue) cut short by a signal"
+            }
             if now >= timeout {
                 return "drain timeout (\(spec.deploy.drainTimeout)) passed for \(pool.rawValue): \(oldWorkers) old nginx worker(s) still shutting down, last request to it \(Self.seconds(now - lastSeen)) ago"
             }
@@ -351,6 +379,10 @@ final class Executor {
             ports.clock.sleep(0.25)
             figures = log.read()
             figures.seconds = elapsed(since: start)
+            if ports.cancelled() {
+                aborted = true
+                return (.rollback("aborted by a signal after \(Int(figures.seconds)) s of analysis: \(figures.summary)"), figures)
+            }
             if case .fail(let reason) = policy.judge(figures) {
                 return (.rollback(reason), figures)
             }

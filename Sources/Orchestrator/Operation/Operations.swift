@@ -25,6 +25,9 @@ public struct DeployOutcome: Sendable {
         case rollbackFailed = "rollback_failed"
         /// A dry run: nothing was changed.
         case planned
+        /// A signal stopped it at a safe point: before the switch the live pool was never touched;
+        /// after it, traffic went back to the previous pool.
+        case aborted
     }
 
     public var result: Result
@@ -39,8 +42,9 @@ public struct DeployOutcome: Sendable {
     public var analysed: Double
 }
 
-/// The operations: each takes the lock (not for a dry run), observes, plans, and then either hands
-/// the plan to the dry run or executes it. One code path for both.
+/// The operations: each takes the lock (not for a dry run), finishes or undoes an interrupted
+/// operation first, observes, plans, and then either hands the plan to the dry run or executes it
+/// under a journal. One code path for both.
 extension Stack {
     /// Brings the stack to the spec (see `UpPlanner`).
     public func up(lockWait: Double) throws -> UpSummary {
@@ -48,35 +52,53 @@ extension Stack {
         try ensureEngine()
         let lock = try self.lock("up", wait: lockWait)
         defer { lock?.release() }
+        try recoverInterrupted()
         let observed = try observe([.network, .files], probe: Pool.allCases)
         let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile), spec: spec, paths: paths, renderer: renderer, observed: observed)
-        try execute(plan, started: started)
+        try journaled(entry("up", title: "up", to: observed.live(spec)), phase: "up") { journal in
+            try execute(plan, started: started, journal: journal)
+        }
         return UpSummary(live: observed.live(spec), plan: plan)
     }
 
     /// Makes `request.target` the live pool with a checked reload (see `SwitchPlanner`).
-    /// `locked`: the caller (deploy) holds the stack's lock.
-    public func switchTo(_ request: SwitchPlanner.Request, lockWait: Double, locked: Bool = false) throws -> SwitchOutcome {
-        let started = ports.clock.monotonic()
-        let lock = locked ? nil : try self.lock("switch \(request.target.rawValue)", wait: lockWait)
+    public func switchTo(_ request: SwitchPlanner.Request, lockWait: Double) throws -> SwitchOutcome {
+        let lock = try self.lock("switch \(request.target.rawValue)", wait: lockWait)
         defer { lock?.release() }
+        try recoverInterrupted()
+        return try switchLocked(request, operation: "switch", parent: nil, cancellable: true)
+    }
+
+    /// A switch under a lock the caller holds; `parent`: the journal of the operation it belongs to.
+    func switchLocked(_ request: SwitchPlanner.Request, operation: String, parent: JournalWriter?, cancellable: Bool) throws -> SwitchOutcome {
+        let started = ports.clock.monotonic()
         // The inspect doubles as the engine check; the target's probe runs at the same time.
         var observed = try observe([], probe: request.force ? [] : [request.target])
-        if request.target == observed.live(spec) { observed.servedBy = servedPool() }
+        let from = observed.live(spec)
+        if request.target == from { observed.servedBy = servedPool() }
         let plan = try SwitchPlanner.plan(request, spec: spec, renderer: renderer, observed: observed)
-        let executor = try execute(plan, started: started)
-        return SwitchOutcome(from: observed.live(spec), to: request.target, plan: plan,
-                             timings: executor?.timings ?? [], total: ports.clock.monotonic() - started)
+        let run = { (journal: JournalWriter?) throws -> Executor? in
+            try self.execute(plan, started: started, journal: journal, cancellable: cancellable)
+        }
+        let executor: Executor?
+        if let parent {
+            executor = try run(parent)
+        } else {
+            executor = try journaled(entry(operation, title: plan.title, from: from, to: request.target), phase: "switch", run)
+        }
+        return SwitchOutcome(from: from, to: request.target, plan: plan, timings: executor?.timings ?? [],
+                             total: ports.clock.monotonic() - started)
     }
 
     /// Switches back to the pool that was live before the current one, from the history.
     public func rollback(reason: String?, force: Bool, lockWait: Double) throws -> SwitchOutcome {
         let lock = try self.lock("rollback", wait: lockWait)
         defer { lock?.release() }
+        try recoverInterrupted()
         let observed = try observe([.history])
         let previous = try Self.previousLive(observed)
-        return try switchTo(.init(target: previous, reason: "rollback" + (reason.map { ": \($0)" } ?? ""), force: force),
-                            lockWait: 0, locked: true)
+        return try switchLocked(.init(target: previous, reason: "rollback" + (reason.map { ": \($0)" } ?? ""), force: force),
+                                operation: "rollback", parent: nil, cancellable: true)
     }
 
     /// The pool that was live before the current one: the `from` of the last switch or promoted deploy to it.
@@ -97,20 +119,26 @@ extension Stack {
         try ensureEngine()
         let lock = try self.lock("down", wait: lockWait)
         defer { lock?.release() }
+        try recoverInterrupted()
         let observed = try observe([.network, .files])
         let plan = try DownPlanner.plan(purge: purge, spec: spec, paths: paths, observed: observed)
-        try execute(plan, started: started)
+        // --purge deletes the journal's folder with the rest: it has nothing to journal into.
+        try journaled(purge ? nil : entry("down", title: plan.title), phase: "down") { journal in
+            try execute(plan, started: started, journal: journal)
+        }
         return plan
     }
 
     /// Ships an image to the idle pool and makes it live only if it proves healthy: the staging plan
     /// (see `DeployPlanner`), the switch, the analysis, and a switch back to the previous pool (still
-    /// running and warm) when the analysis fails. Failures before the switch leave the live pool untouched.
+    /// running and warm) when the analysis fails or a signal asks to stop. Failures and signals before
+    /// the switch leave the live pool untouched.
     public func deploy(_ request: DeployRequest, lockWait: Double) throws -> DeployOutcome {
         let started = ports.clock.monotonic()
         try ensureEngine()
         let lock = try self.lock("deploy \(request.image)", wait: lockWait)
         defer { lock?.release() }
+        try recoverInterrupted()
         let observed = try observe([])
         let staging = try DeployPlanner.plan(request, spec: spec, pull: pull, observed: observed)
         var next = self
@@ -127,62 +155,123 @@ extension Stack {
             return outcome
         }
         report(.step("deploying \(request.image) (release \(request.releaseLabel)) to the idle pool \(staging.target.rawValue); \(staging.live.rawValue) stays live"))
-        do {
-            try Executor(stack: next, started: started).run(staging.plan)
-        } catch OrchestratorError.unhealthy(_, let detail) {
-            throw OrchestratorError.unhealthy(what: "the new release on \(staging.target.rawValue)",
-                                              detail: "\(detail)\nNot switched: \(staging.live.rawValue) is still live and untouched.")
-        }
-        if request.noSwitch {
-            outcome.result = .staged
-            outcome.reason = "staged on \(staging.target.rawValue): try it on http://127.0.0.1:\(staging.spec.pool(staging.target).previewPort); bgctl switch \(staging.target.rawValue) makes it live"
-            outcome.total = ports.clock.monotonic() - started
-            return outcome
-        }
-
-        _ = try next.switchTo(.init(target: staging.target, reason: "deploy \(request.releaseLabel)"), lockWait: 0, locked: true)
-        let switched = ports.clock.monotonic()
-        let judge = Executor(stack: next, started: started)
-        judge.analysisLog = ports.accessLog(paths.accessLog)
-        try judge.run(DeployPlanner.analysis(seconds, live: staging.live))
-        let (verdict, figures) = judge.verdict ?? (.rollback("no analysis ran"), AnalysisFigures())
-        outcome.figures = figures
-        outcome.analysed = ports.clock.monotonic() - switched
-        switch verdict {
-        case .promote(let reason):
-            outcome.result = .promoted
-            outcome.reason = reason
-        case .rollback(let reason):
-            outcome.reason = reason
-            report(.warning("rolling back: \(reason)"))
-            do {
-                _ = try next.switchTo(.init(target: staging.live, reason: "rollback of \(request.releaseLabel): \(reason)"), lockWait: 0, locked: true)
-                outcome.result = .rolledBack
-            } catch {
-                outcome.result = .rollbackFailed
-                outcome.reason = "\(reason); the rollback to \(staging.live.rawValue) failed too: \(Executor.describe(error))"
+        var journalEntry = entry("deploy", title: staging.plan.title, from: staging.live, to: staging.target)
+        journalEntry.image = request.image
+        journalEntry.release = request.releaseLabel
+        return try journaled(journalEntry, phase: "stage") { journal in
+            let journal = journal!
+            func verdict(_ result: DeployOutcome.Result, _ reason: String, figures: AnalysisFigures?) throws -> DeployOutcome {
+                outcome.result = result
+                outcome.reason = reason
+                outcome.figures = figures
+                outcome.total = ports.clock.monotonic() - started
+                let draft = HistoryDraft(action: "deploy", from: staging.live, to: staging.target, reason: request.reason ?? reason,
+                                         result: result.rawValue, detail: reason, image: request.image, release: request.releaseLabel,
+                                         figures: figures?.dictionary)
+                journal.phase = "verdict"
+                let recorder = Executor(stack: next, started: started)
+                recorder.cancellable = false
+                try recorder.run(Step("record-verdict", "record the verdict in the history", .record(Record(live: nil, history: draft))))
+                return outcome
             }
-        case .extend:
-            preconditionFailure("the analysis keeps going while its verdict is extend")
+            do {
+                let stage = Executor(stack: next, started: started)
+                stage.journal = journal
+                try stage.run(staging.plan)
+            } catch OrchestratorError.unhealthy(_, let detail) {
+                throw OrchestratorError.unhealthy(what: "the new release on \(staging.target.rawValue)",
+                                                  detail: "\(detail)\nNot switched: \(staging.live.rawValue) is still live and untouched.")
+            } catch OrchestratorError.cancelled(let step) {
+                return try verdict(.aborted, "stopped by a signal before \(step); \(staging.live.rawValue) was never touched", figures: nil)
+            }
+            if request.noSwitch {
+                outcome.result = .staged
+                outcome.reason = "staged on \(staging.target.rawValue): try it on http://127.0.0.1:\(staging.spec.pool(staging.target).previewPort); bgctl switch \(staging.target.rawValue) makes it live"
+                outcome.total = ports.clock.monotonic() - started
+                return outcome
+            }
+
+            journal.phase = "switch"
+            do {
+                _ = try next.switchLocked(.init(target: staging.target, reason: "deploy \(request.releaseLabel)"), operation: "deploy",
+                                          parent: journal, cancellable: true)
+            } catch OrchestratorError.cancelled(let step) {
+                return try verdict(.aborted, "stopped by a signal before the switch's \(step); \(staging.live.rawValue) stays live", figures: nil)
+            }
+            let switched = ports.clock.monotonic()
+            let judge = Executor(stack: next, started: started)
+            judge.analysisLog = ports.accessLog(paths.accessLog)
+            // The analysis reads the signal itself: it ends with the verdict "aborted" and a switch back.
+            judge.cancellable = false
+            journal.phase = "analyse"
+            judge.journal = journal
+            try judge.run(DeployPlanner.analysis(seconds, live: staging.live))
+            let (decision, figures) = judge.verdict ?? (.rollback("no analysis ran"), AnalysisFigures())
+            outcome.analysed = ports.clock.monotonic() - switched
+            switch decision {
+            case .promote(let reason):
+                return try verdict(.promoted, reason, figures: figures)
+            case .rollback(let reason):
+                report(.warning("rolling back: \(reason)"))
+                journal.phase = "rollback"
+                do {
+                    // A second signal does not cut the rollback short.
+                    _ = try next.switchLocked(.init(target: staging.live, reason: "rollback of \(request.releaseLabel): \(reason)"),
+                                              operation: "deploy", parent: journal, cancellable: false)
+                } catch {
+                    return try verdict(.rollbackFailed, "\(reason); the rollback to \(staging.live.rawValue) failed too: \(Executor.describe(error))",
+                                       figures: figures)
+                }
+                return try verdict(judge.aborted ? .aborted : .rolledBack, reason, figures: figures)
+            case .extend:
+                preconditionFailure("the analysis keeps going while its verdict is extend")
+            }
         }
-        outcome.total = ports.clock.monotonic() - started
-        let draft = HistoryDraft(action: "deploy", from: staging.live, to: staging.target, reason: request.reason ?? outcome.reason,
-                                 result: outcome.result.rawValue, detail: outcome.reason, image: request.image,
-                                 release: request.releaseLabel, figures: figures.dictionary)
-        try Executor(stack: next, started: started).run(Step("record-verdict", "record the verdict in the history", .record(Record(live: nil, history: draft))))
-        return outcome
+    }
+
+    /// Finishes or undoes the operation an earlier bgctl left in the journal when it died (see
+    /// `recoverInterrupted`); takes the lock. Nil when nothing was interrupted.
+    public func recover(lockWait: Double) throws -> Recovery? {
+        let lock = try self.lock("recover", wait: lockWait)
+        defer { lock?.release() }
+        return try recoverInterrupted()
     }
 
     /// Hands the plan to the dry run, or executes it. Nil for a dry run or an empty plan.
     @discardableResult
-    func execute(_ plan: Plan, started: Double) throws -> Executor? {
+    func execute(_ plan: Plan, started: Double, journal: JournalWriter? = nil, cancellable: Bool = true) throws -> Executor? {
         if let dryRun {
             dryRun(plan)
             return nil
         }
         guard !plan.isEmpty else { return nil }
         let executor = Executor(stack: self, started: started)
+        executor.journal = journal
+        executor.cancellable = cancellable
         try executor.run(plan)
         return executor
+    }
+
+    func entry(_ operation: String, title: String, from: Pool? = nil, to: Pool? = nil) -> JournalEntry {
+        JournalEntry(operation: operation, title: title, pid: getpid(), who: who, started: ports.clock.timestamp(), from: from, to: to)
+    }
+
+    /// Runs `body` with a journal for `entry` (none for a dry run or a nil entry). The journal goes
+    /// when the operation ends in a state somebody chose — done, failed cleanly, or stopped at a safe
+    /// point — and stays when a restore failed, so the next command recovers.
+    @discardableResult
+    func journaled<T>(_ entry: JournalEntry?, phase: String, _ body: (JournalWriter?) throws -> T) throws -> T {
+        guard dryRun == nil, let entry else { return try body(nil) }
+        let writer = try JournalWriter(journal: journal, entry: entry, phase: phase)
+        do {
+            let result = try body(writer)
+            writer.finish()
+            return result
+        } catch OrchestratorError.switchFailed(let step, let detail, restored: false) {
+            throw OrchestratorError.switchFailed(step: step, detail: detail, restored: false)
+        } catch {
+            writer.finish()
+            throw error
+        }
     }
 }

@@ -22,15 +22,18 @@ public struct Ports: Sendable {
     public var clock: Clock
     public var signaller: Signalling
     public var accessLog: AccessLogOpener
+    /// True once the operator or CI asked the operation to stop (SIGINT, SIGTERM, SIGHUP).
+    public var cancelled: @Sendable () -> Bool
 
     public init(runner: CommandRunner, http: HTTPProbing, files: FileSystem = LocalFileSystem(), clock: Clock = .system,
-                signaller: Signalling? = nil, accessLog: @escaping AccessLogOpener) {
+                signaller: Signalling? = nil, accessLog: @escaping AccessLogOpener, cancelled: @escaping @Sendable () -> Bool = { false }) {
         self.runner = runner
         self.http = http
         self.files = files
         self.clock = clock
         self.signaller = signaller ?? ProxySignaller(runner: runner)
         self.accessLog = accessLog
+        self.cancelled = cancelled
     }
 }
 
@@ -64,6 +67,7 @@ public struct Stack: Sendable {
     }
 
     public var store: StateStore { StateStore(paths: paths, files: ports.files) }
+    public var journal: Journal { Journal(paths: paths, files: ports.files) }
 
     // MARK: Docker helpers
 

@@ -96,6 +96,8 @@ public final class StackLock {
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            // Nobody holds it: a lock.json left by a killed holder goes, so no stale file misleads anyone.
+            unlink(paths.lockInfoFile)
             flock(fd, LOCK_UN)
             return nil
         }

@@ -33,8 +33,13 @@ public struct StackPaths: Sendable, Equatable {
     /// Digests of configurations the running proxy container already accepted (see TestedConfigs).
     public var testedFile: String { join("tested.json") }
 
+    /// The operation in progress; left behind only by one that was interrupted.
+    public var journalFile: String { join("journal.json") }
+
     /// Everything bgctl writes here; `down --purge` removes exactly these.
-    public var ownedPaths: [String] { [nginxDir, logsDir, watcherDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile] }
+    public var ownedPaths: [String] {
+        [nginxDir, logsDir, watcherDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile, journalFile]
+    }
 
     /// A path below the state folder as a person reads it: relative to the folder.
     public func relative(_ path: String) -> String {

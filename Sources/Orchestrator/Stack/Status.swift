@@ -54,9 +54,11 @@ public struct StackStatus: Codable, Sendable {
     public var lock: StackLock.Holder?
     public var stateDir: String
     public var watcher: WatcherContainerStatus
+    /// An operation whose bgctl died before it ended; the next mutating command finishes or undoes it.
+    public var interrupted: JournalEntry?
 
     enum CodingKeys: String, CodingKey {
-        case project, live, overall, problems, pools, proxy, lock, watcher
+        case project, live, overall, problems, pools, proxy, lock, watcher, interrupted
         case lastSwitch = "last_switch"
         case stateDir = "state_dir"
     }
@@ -103,10 +105,16 @@ extension Stack {
             }
         }
         let inSync = currentFiles() == renderer.render(spec, live: live).files
-        if !inSync { problems.append("the proxy's configuration differs from what bgctl renders now (run bgctl up)") }
+        if !inSync && journal.interrupted() == nil { problems.append("the proxy's configuration differs from what bgctl renders now (run bgctl up)") }
         let serving = proxyInfo?.isRunning == true && proxyProbe == "ok"
         if !serving { problems.insert("the proxy is not serving (\(proxyInfo?.state ?? "missing"); \(proxyProbe))", at: 0) }
-        if serving, let servedBy, servedBy != live.rawValue {
+        let interrupted = journal.interrupted()
+        if let interrupted {
+            problems.insert("\(interrupted.summary); the next mutating command (or bgctl recover) finishes or undoes it", at: 0)
+        }
+        // An interrupted switch may serve its target before state.json says so: that is not a failover.
+        let switching = [interrupted?.from, interrupted?.to].compactMap { $0?.rawValue }
+        if serving, let servedBy, servedBy != live.rawValue, !switching.contains(servedBy) {
             problems.append("requests are served by \(servedBy), not the live pool \(live.rawValue) (failover)")
         }
         let watcherInfo = containers[spec.watcherContainerName]
@@ -121,6 +129,7 @@ extension Stack {
                                            servedBy: servedBy, probe: proxyProbe, configInSync: inSync),
             lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir,
             watcher: StackStatus.WatcherContainerStatus(container: spec.watcherContainerName, state: watcherInfo?.state ?? "missing",
-                                                        enabled: spec.watcherEnabled))
+                                                        enabled: spec.watcherEnabled),
+            interrupted: interrupted)
     }
 }

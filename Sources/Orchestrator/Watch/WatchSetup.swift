@@ -35,12 +35,13 @@ public enum DeployAnnouncement {
         case .promoted: verb = "deployed"
         case .rolledBack: verb = "rolled back"
         case .rollbackFailed: verb = "ROLLBACK FAILED"
+        case .aborted: verb = "aborted"
         case .staged, .planned: return nil
         }
         let figures = outcome.figures ?? AnalysisFigures()
         let title = "\(spec.project): \(verb) \(outcome.release) (\(outcome.image)) on \(outcome.target.rawValue)"
         var fields: [(String, String)] = [
-            ("Result", outcome.result.rawValue), ("Live pool", outcome.result == .promoted ? outcome.target.rawValue : outcome.previous.rawValue),
+            ("Result", outcome.result.rawValue), ("Live pool", outcome.result == .promoted || outcome.result == .rollbackFailed ? outcome.target.rawValue : outcome.previous.rawValue),
             ("Requests analysed", "\(figures.requests) in \(Int(figures.seconds.rounded())) s"),
             ("Error rate", "\(AnalysisFigures.pct(figures.errorRate)) (threshold \(AnalysisFigures.pct(spec.watch.errorRateThreshold)))"),
             ("Retried upstream", "\(figures.retried)"), ("Failovers", "\(figures.failovers)"),

@@ -1,0 +1,102 @@
+import Foundation
+import NginxConfigGen
+
+/// The operation in progress, written durably (temp file, fsync, rename) before each step acts, and
+/// removed when the operation ends. A journal left behind by a holder that is gone — SIGKILL, power
+/// loss — is an interrupted operation: any command sees it, and the next mutating command (or
+/// `bgctl recover`) finishes or undoes it.
+public struct JournalEntry: Codable, Sendable, Equatable {
+    /// switch, rollback, deploy, up or down.
+    public var operation: String
+    /// e.g. "switch blue → green".
+    public var title: String
+    public var pid: Int32
+    public var who: String
+    public var started: String
+    /// The live pool when the operation began, and the pool it makes live.
+    public var from: Pool?
+    public var to: Pool?
+    public var image: String?
+    public var release: String?
+    /// Steps that finished, as "phase/step" (phases: stage, switch, analyse, rollback, up, down).
+    public var done: [String] = []
+    /// The step acting now; it may or may not have taken effect.
+    public var current: String?
+
+    public init(operation: String, title: String, pid: Int32, who: String, started: String, from: Pool? = nil, to: Pool? = nil,
+                image: String? = nil, release: String? = nil) {
+        self.operation = operation
+        self.title = title
+        self.pid = pid
+        self.who = who
+        self.started = started
+        self.from = from
+        self.to = to
+        self.image = image
+        self.release = release
+    }
+
+    /// True when the step may have acted: it finished, or it was acting when the journal was last written.
+    public func reached(_ step: String) -> Bool { done.contains(step) || current == step }
+
+    /// What a person reads: "interrupted switch blue → green at 12:03:04, stopped after: reload".
+    public var summary: String {
+        let last = current.map { "while: \($0)" } ?? done.last.map { "stopped after: \($0)" } ?? "before its first step"
+        return "interrupted \(title) started at \(started) by \(who) (pid \(pid)), \(last)"
+    }
+}
+
+/// Reads and writes state/journal.json through the file system port.
+public struct Journal: Sendable {
+    public let paths: StackPaths
+    public let files: FileSystem
+
+    public init(paths: StackPaths, files: FileSystem) {
+        self.paths = paths
+        self.files = files
+    }
+
+    public func read() -> JournalEntry? {
+        files.read(paths.journalFile).flatMap { try? JSONDecoder().decode(JournalEntry.self, from: $0) }
+    }
+
+    func write(_ entry: JournalEntry) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        try files.write(String(decoding: try encoder.encode(entry), as: UTF8.self) + "\n", to: paths.journalFile, mode: 0o600)
+    }
+
+    func remove() throws { try files.remove(paths.journalFile) }
+
+    /// The journal of an operation whose holder is gone: it exists and nobody holds the stack's lock.
+    public func interrupted() -> JournalEntry? {
+        guard let entry = read(), StackLock.currentHolder(paths) == nil else { return nil }
+        return entry
+    }
+}
+
+/// One operation's journal while it runs: the executor reports each step before it acts.
+final class JournalWriter {
+    let journal: Journal
+    private(set) var entry: JournalEntry
+    /// Prefixes step names, so one journal can hold a deploy's several plans.
+    var phase: String
+
+    init(journal: Journal, entry: JournalEntry, phase: String) throws {
+        self.journal = journal
+        self.entry = entry
+        self.phase = phase
+        try journal.write(entry)
+    }
+
+    func starting(_ step: String) throws {
+        if let current = entry.current { entry.done.append(current) }
+        entry.current = "\(phase)/\(step)"
+        try journal.write(entry)
+    }
+
+    /// The operation reached a state somebody chose: the journal goes.
+    func finish() {
+        try? journal.remove()
+    }
+}

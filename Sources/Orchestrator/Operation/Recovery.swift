@@ -1,0 +1,71 @@
+import NginxConfigGen
+
+/// What recovering an interrupted operation did.
+public struct Recovery: Sendable {
+    public var interrupted: JournalEntry
+    /// One line: what was finished or undone, and which pool is live now.
+    public var outcome: String
+}
+
+extension Stack {
+    /// Finishes or undoes the operation a dead bgctl left in the journal, records the outcome in the
+    /// history, and removes the journal. The caller holds the lock, so the journal's writer is gone.
+    /// - switch, rollback: when the new configuration may have been installed, the switch is finished
+    ///   (checked, as any switch); if that fails, traffic goes back to the pool that was live before.
+    ///   Otherwise nothing had changed, and nothing is done.
+    /// - deploy: when any configuration may have been installed, traffic goes back to the pool that was
+    ///   live before the deploy; the verdict is `aborted`.
+    /// - up, down: stopped at a step boundary; the outcome says to run them again.
+    @discardableResult
+    func recoverInterrupted() throws -> Recovery? {
+        guard dryRun == nil, let entry = journal.read() else { return nil }
+        report(.warning(entry.summary + "; recovering"))
+        let installed = (entry.done + [entry.current].compactMap { $0 }).contains { $0.hasSuffix("/install") }
+        let writer = try JournalWriter(journal: journal, entry: entry, phase: "recover")
+        var history: HistoryDraft
+        var outcome: String
+        switch entry.operation {
+        case "switch", "rollback", "repair":
+            guard let from = entry.from, let to = entry.to else { fallthrough }
+            if installed {
+                do {
+                    _ = try switchLocked(.init(target: to, reason: "finishing the interrupted \(entry.title)"), operation: entry.operation,
+                                         parent: writer, cancellable: false)
+                    outcome = "finished: \(to.rawValue) is live"
+                } catch {
+                    _ = try switchLocked(.init(target: from, reason: "undoing the interrupted \(entry.title)", force: true),
+                                         operation: entry.operation, parent: writer, cancellable: false)
+                    outcome = "undone: \(from.rawValue) is live (finishing failed: \(Executor.describe(error)))"
+                }
+            } else {
+                try ports.files.remove(paths.nextDir)
+                outcome = "nothing had changed: \(from.rawValue) stays live"
+            }
+            history = HistoryDraft(action: "recover", from: from, to: to, result: "ok", detail: "\(entry.summary); \(outcome)")
+        case "deploy":
+            let from = entry.from ?? observedLive()
+            if installed {
+                _ = try switchLocked(.init(target: from, reason: "undoing the interrupted \(entry.title)"), operation: "deploy",
+                                     parent: writer, cancellable: false)
+                outcome = "switched back: \(from.rawValue) is live"
+            } else {
+                try ports.files.remove(paths.nextDir)
+                outcome = "stopped before the switch: \(from.rawValue) was never touched"
+            }
+            history = HistoryDraft(action: "deploy", from: from, to: entry.to, result: DeployOutcome.Result.aborted.rawValue,
+                                   detail: "\(entry.summary); \(outcome)", image: entry.image, release: entry.release)
+        default:
+            outcome = "stopped at a step boundary; run bgctl \(entry.operation) again to converge"
+            history = HistoryDraft(action: entry.operation, to: entry.to, result: "interrupted", detail: "\(entry.summary); \(outcome)")
+        }
+        let started = ports.clock.monotonic()
+        let recorder = Executor(stack: self, started: started)
+        recorder.cancellable = false
+        try recorder.run(Step("record-recovery", "record the recovery", .record(Record(live: nil, history: history))))
+        writer.finish()
+        report(.done("recovered the \(entry.title): \(outcome)"))
+        return Recovery(interrupted: entry, outcome: outcome)
+    }
+
+    private func observedLive() -> Pool { (try? store.load())?.live ?? spec.active }
+}

@@ -1,0 +1,28 @@
+import ArgumentParser
+import Orchestrator
+
+extension Bgctl {
+    struct Recover: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Finish or undo an operation that was interrupted (bgctl killed, host lost power); every mutating command does this first.",
+            discussion: """
+            A switch whose new configuration may have been installed is finished (checked, as any switch), or
+            undone when the target is not healthy; one that never got that far changed nothing. An interrupted
+            deploy goes back to the pool that was live before it (verdict "aborted"). up and down stop at a step
+            boundary: run them again. The outcome is written to the history.
+            """)
+
+        @OptionGroup var options: StackOptions
+
+        func run() throws {
+            try reporting {
+                let stack = try options.stack(interruptible: false)
+                if let recovery = try stack.recover(lockWait: try options.lockWaitSeconds()) {
+                    Terminal.stdout("recover: \(recovery.interrupted.title): \(recovery.outcome)")
+                } else {
+                    Terminal.stdout("recover: nothing was interrupted")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Testing
+import NginxConfigGen
+@testable import Orchestrator
+
+/// Signals and crashes: an operation stops only at a safe point, journals each step before it acts,
+/// and a journal left by a dead bgctl is finished or undone by the next command.
+@Suite struct InterruptionTests {
+    let runner = ScriptedRunner()
+    let http = ScriptedHTTP()
+    let signal = FakeSignal()
+    let stateDir = Fixture.tempDir()
+
+    init() {
+        runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
+        runner.on(["container", "inspect"], CommandResult(status: 0, stdout: ExecutorTests.allRunning))
+        runner.on(["exec", "shop-proxy", "/usr/sbin/nginx"], CommandResult(status: 0))
+        runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 0))
+        http.on(":8081/healthz", ScriptedHTTP.ok())
+        http.on(":8082/healthz", ScriptedHTTP.ok())
+    }
+
+    func stack(live: Pool = .blue) throws -> Stack {
+        var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
+        let signal = self.signal
+        stack.ports.cancelled = { signal.isRaised }
+        try AtomicWriter.write(stack.renderer.render(stack.spec, live: live), into: stack.paths.nginxDir)
+        try stack.store.save(StackState(project: "shop", live: live, updatedAt: "t", lastSwitch: nil))
+        return stack
+    }
+
+    func reloads() -> Int { runner.calls(startingWith: ["kill", "--signal", "HUP"]).count }
+
+    @Test func aSignalBeforeTheInstallStopsTheSwitchWithNothingChanged() throws {
+        let stack = try stack()
+        let signal = self.signal
+        runner.onCall = { args in if args.last == "-t" { signal.raise() } }
+        #expect(throws: OrchestratorError.cancelled(step: "install")) {
+            try stack.switchTo(.init(target: .green), lockWait: 1)
+        }
+        #expect(reloads() == 0)
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue).files)
+        #expect(!FileManager.default.fileExists(atPath: stack.paths.nextDir), "the staged candidate is removed")
+        #expect(stack.journal.read() == nil, "stopped at a safe point: nothing to recover")
+        #expect(try stack.store.load()?.live == .blue)
+    }
+
+    @Test func aSignalAfterTheInstallDoesNotStopTheSwitchBeforeItIsRecorded() throws {
+        let stack = try stack()
+        let signal = self.signal
+        runner.onCall = { args in if args.first == "kill" { signal.raise() } }
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        let outcome = try stack.switchTo(.init(target: .green), lockWait: 1)
+        #expect(outcome.to == .green && signal.isRaised)
+        #expect(try stack.store.load()?.live == .green)
+        #expect(stack.store.history().map(\.action) == ["switch"])
+        #expect(stack.journal.read() == nil)
+    }
+
+    @Test func everyStepIsJournaledBeforeItActs() throws {
+        let stack = try stack()
+        let seen = JournalSpy(path: stack.paths.journalFile)
+        runner.onCall = { _ in seen.look() }
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        _ = try stack.switchTo(.init(target: .green), lockWait: 1)
+        // When nginx -t runs, the journal says so; when the reload is sent, the install is done.
+        #expect(seen.currents.contains("switch/nginx-test"))
+        #expect(seen.entries.contains { $0.current == "switch/reload" && $0.done.contains("switch/install") })
+        #expect(seen.entries.allSatisfy { $0.operation == "switch" && $0.from == .blue && $0.to == .green })
+    }
+
+    @Test func aSwitchKilledAfterItsReloadIsFinishedByTheNextCommand() throws {
+        // The proxy serves green from green's files; state.json still says blue: what a SIGKILL leaves.
+        let stack = try stack(live: .blue)
+        try AtomicWriter.write(stack.renderer.render(stack.spec, live: .green), into: stack.paths.nginxDir)
+        var entry = JournalEntry(operation: "switch", title: "switch blue → green", pid: 999_999, who: "ci", started: "12:03:04",
+                                 from: .blue, to: .green)
+        entry.done = ["switch/stage", "switch/nginx-test", "switch/install"]
+        entry.current = "switch/reload"
+        try stack.journal.write(entry)
+        #expect(stack.journal.interrupted()?.summary == "interrupted switch blue → green started at 12:03:04 by ci (pid 999999), while: switch/reload")
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "finished: green is live")
+        #expect(try stack.store.load()?.live == .green)
+        #expect(stack.store.history().map(\.action) == ["switch", "recover"])
+        #expect(stack.journal.read() == nil)
+    }
+
+    @Test func aSwitchKilledBeforeItsInstallChangedNothingAndIsClosed() throws {
+        let stack = try stack(live: .blue)
+        var entry = JournalEntry(operation: "switch", title: "switch blue → green", pid: 999_999, who: "ci", started: "t", from: .blue, to: .green)
+        entry.done = ["switch/stage"]
+        entry.current = "switch/nginx-test"
+        try stack.journal.write(entry)
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "nothing had changed: blue stays live")
+        #expect(reloads() == 0)
+        #expect(stack.store.history().last?.action == "recover")
+    }
+
+    @Test func aDeployKilledAfterItsSwitchGoesBackToThePreviousPoolAsAborted() throws {
+        let stack = try stack(live: .green)
+        var entry = JournalEntry(operation: "deploy", title: "deploy shop:3 to green", pid: 999_999, who: "ci", started: "t",
+                                 from: .blue, to: .green, image: "shop:3", release: "3")
+        entry.done = ["stage/start-green", "switch/stage", "switch/install", "switch/reload", "switch/verify", "switch/record"]
+        entry.current = "analyse/analyse"
+        try stack.journal.write(entry)
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "switched back: blue is live")
+        #expect(try stack.store.load()?.live == .blue)
+        let last = try #require(stack.store.history().last)
+        #expect(last.action == "deploy" && last.result == "aborted" && last.release == "3")
+    }
+
+    @Test func aSignalDuringTheAnalysisSwitchesBackAndRecordsTheVerdictAborted() throws {
+        runner.on(["top"], CommandResult(status: 0, stdout: "PID CMD\n"))
+        runner.on(["rm"], CommandResult(status: 0))
+        runner.on(["run"], CommandResult(status: 0))
+        var stack = try stack(live: .blue)
+        let log = ScriptedLog()
+        log.figures = AnalysisFigures(requests: 12, errors: 0)
+        stack.ports.accessLog = { _ in log }
+        let signal = self.signal
+        // The switch's reload is the last docker command before the analysis: the signal arrives then.
+        runner.onCall = { args in if args.first == "kill" { signal.raise() } }
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"), ScriptedHTTP.ok(pool: "blue"))
+        var request = DeployRequest(image: "shop:3")
+        request.analyze = 60
+        let outcome = try stack.deploy(request, lockWait: 1)
+        #expect(outcome.result == .aborted && outcome.figures?.requests == 12)
+        #expect(reloads() == 2, "switched to green, then back to blue although the signal was still raised")
+        #expect(try stack.store.load()?.live == .blue)
+        let last = try #require(stack.store.history().last)
+        #expect(last.action == "deploy" && last.result == "aborted" && last.figures?["requests"] == 12)
+        #expect(stack.journal.read() == nil)
+    }
+
+    @Test func aSignalBeforeTheDeploysSwitchLeavesTheLivePoolUntouched() throws {
+        runner.on(["top"], CommandResult(status: 0, stdout: "PID CMD\n"))
+        runner.on(["rm"], CommandResult(status: 0))
+        runner.on(["run"], CommandResult(status: 0))
+        let stack = try stack(live: .blue)
+        let signal = self.signal
+        runner.onCall = { args in if args.first == "run" { signal.raise() } }
+        let outcome = try stack.deploy(DeployRequest(image: "shop:3"), lockWait: 1)
+        #expect(outcome.result == .aborted)
+        #expect(reloads() == 0)
+        #expect(try stack.store.load()?.live == .blue)
+        #expect(stack.store.history().last?.result == "aborted")
+    }
+
+    @Test func aRestoreThatFailedLeavesTheJournalForTheNextCommand() throws {
+        let stack = try stack()
+        runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 1, stderr: "Error response from daemon: is restarting"))
+        #expect(throws: OrchestratorError.switchFailed(step: "reload", detail: "the proxy did not take the reload signal: Error response from daemon: is restarting", restored: false)) {
+            try stack.switchTo(.init(target: .green), lockWait: 1)
+        }
+        #expect(stack.journal.interrupted()?.to == .green)
+    }
+
+    @Test func aLockLeftByADeadHolderLeavesNoFileOnceLookedAt() throws {
+        let stack = try stack()
+        try "{\"pid\":999999,\"who\":\"ci\",\"command\":\"switch green\",\"since\":\"t\"}".write(toFile: stack.paths.lockInfoFile, atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: stack.paths.lockFile, contents: nil)
+        #expect(StackLock.currentHolder(stack.paths) == nil)
+        #expect(!FileManager.default.fileExists(atPath: stack.paths.lockInfoFile))
+    }
+}
+
+/// Reads the journal each time docker is called: what a SIGKILL at that instant would leave.
+final class JournalSpy: @unchecked Sendable {
+    let path: String
+    private let lock = NSLock()
+    private var seen: [JournalEntry] = []
+
+    init(path: String) { self.path = path }
+
+    func look() {
+        guard let data = FileManager.default.contents(atPath: path),
+              let entry = try? JSONDecoder().decode(JournalEntry.self, from: data) else { return }
+        lock.withLock { seen.append(entry) }
+    }
+
+    var entries: [JournalEntry] { lock.withLock { seen } }
+    var currents: [String] { entries.compactMap(\.current) }
+}
