@@ -42,7 +42,11 @@ extension Bgctl {
                     guard let eq = pair.firstIndex(of: "="), Syntax.isEnvironmentNameValue(String(pair[..<eq])) else {
                         throw ValidationError("--env: expected KEY=VALUE with a valid variable name, found \"\(pair.split(separator: "=").first ?? "")\"")
                     }
-                    request.env[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+                    let value = String(pair[pair.index(after: eq)...])
+                    guard !value.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) else {
+                        throw ValidationError("--env \(pair[..<eq]): a value cannot hold a line break or NUL")
+                    }
+                    request.env[String(pair[..<eq])] = value
                 }
                 if let analyze { request.analyze = try DurationFlag.seconds(analyze, flag: "--analyze") }
                 request.noSwitch = noSwitch

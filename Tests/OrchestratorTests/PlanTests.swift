@@ -13,7 +13,7 @@ import NginxConfigGen
             "--restart", "unless-stopped", "--pull", "never",
             "--label", "io.bgctl.config-hash=\(config.fingerprint)", "--label", "io.bgctl.pool=blue",
             "--label", "io.bgctl.project=shop", "--label", "io.bgctl.release=v1", "--label", "io.bgctl.role=pool",
-            "--env", "APP_POOL", "--env", "DB_PASSWORD", "--env", "PORT", "--env", "RELEASE_ID", "--env", "SHARED",
+            "--env-file", "<env-file>",
             "--publish", "127.0.0.1:8081:3000",
             "--health-interval", "5s", "--health-timeout", "3s", "--health-retries", "3", "--health-start-period", "10s",
             "--stop-timeout", "10", "shop:1",

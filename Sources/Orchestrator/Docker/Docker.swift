@@ -40,8 +40,8 @@ public enum Docker {
         for (key, value) in container.labels.sorted(by: { $0.key < $1.key }) {
             args += ["--label", "\(key)=\(value)"]
         }
-        for name in container.environment.keys.sorted() {
-            args += ["--env", name]
+        if !container.environment.isEmpty {
+            args += ["--env-file", DockerCommand.envFileToken]
         }
         for publish in container.publish {
             args += ["--publish", publish]

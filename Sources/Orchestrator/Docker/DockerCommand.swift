@@ -1,8 +1,13 @@
-/// One docker CLI invocation as a value: argv after `docker`, plus environment values passed to the
-/// docker client only (so `-e NAME` takes secrets from there, never from argv or printed output).
+/// One docker CLI invocation as a value: argv after `docker`, plus the container's environment, which
+/// the runner writes to a private env file (mode 0600 in a 0700 folder, removed after the run) named
+/// where `envFileToken` stands. Container values never reach argv, printed output or the docker
+/// client's own environment (where `LD_PRELOAD`, `DOCKER_HOST` … would act on the host).
 public struct DockerCommand: Sendable, Equatable, CustomStringConvertible {
+    /// Stands in argv for the env file's path until the runner writes the file.
+    public static let envFileToken = "<env-file>"
+
     public let arguments: [String]
-    /// Values for `-e NAME` flags; never printed.
+    /// The container's environment, for the env file; never printed.
     public let secretEnvironment: [String: String]
     /// False for commands that only read (inspect, version, logs): dry runs execute those.
     public let mutates: Bool

@@ -25,8 +25,16 @@ public struct ProcessRunner: CommandRunner {
     public func run(_ command: DockerCommand, timeout: Double) throws -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = command.arguments
-        process.environment = environment.merging(command.secretEnvironment) { _, secret in secret }
+        var arguments = command.arguments
+        var envFile: EnvFile?
+        if let slot = arguments.firstIndex(of: DockerCommand.envFileToken) {
+            let file = try EnvFile(command.secretEnvironment)
+            arguments[slot] = file.path
+            envFile = file
+        }
+        defer { envFile?.remove() }
+        process.arguments = arguments
+        process.environment = environment
         process.standardInput = FileHandle.nullDevice
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -70,6 +78,49 @@ public struct ProcessRunner: CommandRunner {
         }
         process.waitUntilExit()
         return CommandResult(status: process.terminationStatus, stdout: stdout.text, stderr: stderr.text, timedOut: timedOut)
+    }
+}
+
+/// A container's environment for `docker run --env-file`: a 0600 file in a fresh 0700 folder (mkdtemp),
+/// created exclusively, removed after the run. Docker reads each line as NAME=VALUE, the value to the
+/// end of the line, no quoting: names are POSIX and values hold no newline (the spec loader refuses them).
+private struct EnvFile {
+    let folder: String
+    let path: String
+
+    init(_ environment: [String: String]) throws {
+        var template = Array((FileManager.default.temporaryDirectory.path + "/bgctl-env.XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw OrchestratorError.launchFailed(command: "docker run", reason: "cannot create a private folder for the env file: \(String(cString: strerror(errno)))")
+        }
+        folder = String(cString: made)
+        path = folder + "/env"
+        var text = ""
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) {
+            guard !value.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) else {
+                rmdir(folder)
+                throw OrchestratorError.launchFailed(command: "docker run", reason: "the value of \(name) holds a line break or NUL, which an env file cannot carry")
+            }
+            text += "\(name)=\(value)\n"
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            rmdir(folder)
+            throw OrchestratorError.launchFailed(command: "docker run", reason: "cannot create the env file: \(String(cString: strerror(errno)))")
+        }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else {
+            unlink(path)
+            rmdir(folder)
+            throw OrchestratorError.launchFailed(command: "docker run", reason: "cannot write the env file")
+        }
+    }
+
+    func remove() {
+        unlink(path)
+        rmdir(folder)
     }
 }
 

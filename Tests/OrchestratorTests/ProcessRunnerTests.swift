@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+@testable import Orchestrator
+
+/// The real runner with a stand-in `docker` script: what the docker client process actually receives.
+@Suite struct ProcessRunnerTests {
+    let folder = Fixture.tempDir()
+
+    /// A `docker` that records its argv, its environment, and the env file it was given.
+    func fakeDocker() throws -> ProcessRunner {
+        let script = """
+        #!/bin/sh
+        printf '%s\\n' "$@" > "\(folder)/argv"
+        /usr/bin/env > "\(folder)/environ"
+        while [ $# -gt 0 ]; do
+          if [ "$1" = "--env-file" ]; then /bin/cp "$2" "\(folder)/envfile"; /usr/bin/stat -c %a "$2" > "\(folder)/mode"; echo "$2" > "\(folder)/path"; fi
+          shift
+        done
+        exit 0
+        """
+        let path = folder + "/docker"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+        return try ProcessRunner(environment: ["PATH": folder, "HOME": "/root", "LD_PRELOAD": "/evil.so"])
+    }
+
+    func read(_ name: String) -> String {
+        (try? String(contentsOfFile: folder + "/" + name, encoding: .utf8)) ?? ""
+    }
+
+    @Test func containerEnvironmentTravelsInAPrivateEnvFileNeverInArgvOrTheClientsEnvironment() throws {
+        let runner = try fakeDocker()
+        let command = DockerCommand(["run", "--env-file", DockerCommand.envFileToken, "image"], mutates: true,
+                                    secretEnvironment: ["DB_PASSWORD": "s3cret", "LD_PRELOAD": "/x.so", "DOCKER_HOST": "tcp://evil:2375"])
+        let result = try runner.run(command, timeout: 10)
+        #expect(result.succeeded)
+        #expect(!read("argv").contains("s3cret") && !read("argv").contains(DockerCommand.envFileToken))
+        let environ = read("environ")
+        #expect(!environ.contains("s3cret") && !environ.contains("DOCKER_HOST") && !environ.contains("LD_PRELOAD"),
+                "neither the container's values nor the host's LD_PRELOAD reach the docker client")
+        #expect(read("envfile") == "DB_PASSWORD=s3cret\nDOCKER_HOST=tcp://evil:2375\nLD_PRELOAD=/x.so\n")
+        #expect(read("mode").trimmingCharacters(in: .whitespacesAndNewlines) == "600")
+        let used = read("path").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!used.isEmpty && !FileManager.default.fileExists(atPath: used), "the env file is gone after the run")
+        #expect(!FileManager.default.fileExists(atPath: (used as NSString).deletingLastPathComponent), "and so is its folder")
+    }
+
+    @Test func aValueWithALineBreakIsRefusedBeforeDockerRuns() throws {
+        let runner = try fakeDocker()
+        let command = DockerCommand(["run", "--env-file", DockerCommand.envFileToken, "image"], mutates: true,
+                                    secretEnvironment: ["A": "one\nB=two"])
+        #expect(throws: OrchestratorError.self) { try runner.run(command, timeout: 10) }
+        #expect(read("argv").isEmpty, "docker never ran")
+    }
+
+    @Test func theDockerClientGetsOnlyTheAllowListedEnvironment() throws {
+        let runner = try fakeDocker()
+        _ = try runner.run(DockerCommand(["version"], mutates: false), timeout: 10)
+        let names = read("environ").split(separator: "\n").compactMap { $0.split(separator: "=").first.map(String.init) }
+        #expect(Set(names).isSubset(of: Set(ProcessRunner.allowedEnvironment + ["PWD", "SHLVL", "_"])))
+        #expect(names.contains("PATH") && !names.contains("LD_PRELOAD"))
+    }
+}
