@@ -19,6 +19,14 @@ enum Binary {
         if let explicit = ProcessInfo.processInfo.environment["BGCTL_BIN"], !explicit.isEmpty { return explicit }
         return packageRoot.appendingPathComponent(".build/debug/bgctl").path
     }
+
+    /// Where the path came from and how to fix it, for the failure when there is no binary.
+    static var missingHint: String {
+        if let explicit = ProcessInfo.processInfo.environment["BGCTL_BIN"], !explicit.isEmpty {
+            return "no bgctl binary at \(explicit) (from BGCTL_BIN): build it or unset BGCTL_BIN"
+        }
+        return "no bgctl binary at \(path): run `swift build` first (`swift test` builds it too), or set BGCTL_BIN"
+    }
 }
 
 /// A fresh temporary folder per test: `work` is the working directory, `bin` the whole PATH.
@@ -52,8 +60,7 @@ final class Sandbox {
     func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 10,
              sourceLocation: SourceLocation = #_sourceLocation) throws -> Outcome {
         let binary = Binary.path
-        try #require(FileManager.default.isExecutableFile(atPath: binary),
-                     "no bgctl binary at \(binary): run `swift build` first (or set BGCTL_BIN)", sourceLocation: sourceLocation)
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "\(Binary.missingHint)", sourceLocation: sourceLocation)
         // Output goes to files, not pipes: a child that fills a pipe nobody is reading would hang the test.
         let out = root.appendingPathComponent("stdout-\(UUID().uuidString)")
         let err = root.appendingPathComponent("stderr-\(UUID().uuidString)")
