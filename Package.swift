@@ -66,6 +66,8 @@ let package = Package(
             dependencies: ["Orchestrator", "NginxConfigGen", "HTTPClient"],
             path: "Tests/OrchestratorTests"
         ),
+        // Runs the built bgctl binary as a person would; imports none of bgctl's modules.
+        .testTarget(name: "CLITests", path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -3,7 +3,8 @@ import Testing
 @testable import NginxConfigGen
 
 /// Golden files: each folder under Golden/ holds a spec.yaml and the exact files bgctl renders from it.
-/// Run with BGCTL_RECORD_GOLDEN=1 to re-record; the change then shows up in review.
+/// Run with BGCTL_RECORD_GOLDEN=1 to re-record; the change then shows up in review. Recording fails the run,
+/// so a CI job that has the variable set can never pass without comparing anything.
 @Suite struct GoldenTests {
     static let goldenRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
     static let templates = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -29,6 +30,7 @@ import Testing
             let path = folder.appendingPathComponent(file).path
             if ProcessInfo.processInfo.environment["BGCTL_RECORD_GOLDEN"] == "1" {
                 try AtomicWriter.write(contents, to: path)
+                Issue.record("re-recorded \(name)/\(file); review the diff and run again without BGCTL_RECORD_GOLDEN")
                 continue
             }
             let expected = try #require(FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) },

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+
+@Suite struct DockerUnavailableTests {
+    static let commands: [[String]] = [
+        ["status"], ["status", "--json"], ["up"], ["switch", "green"], ["down"], ["deploy", "--image", "x:1"],
+    ]
+
+    enum Engine: String, CaseIterable, Sendable {
+        /// No docker anywhere on PATH.
+        case notInstalled
+        /// A docker client whose daemon does not answer.
+        case daemonDown
+
+        var message: String {
+            switch self {
+            case .notInstalled: return "not installed"
+            case .daemonDown: return "Cannot connect to the Docker daemon"
+            }
+        }
+    }
+
+    @Test(arguments: commands, Engine.allCases)
+    func aCommandThatNeedsDockerExits69SayingWhy(_ arguments: [String], _ engine: Engine) throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        if engine == .daemonDown { try sandbox.installFakeDocker(.daemonDown) }
+        let outcome = try sandbox.run(arguments)
+        #expect(outcome.status == 69, "\(outcome)")
+        #expect(outcome.stderr.contains("error:"), "\(outcome)")
+        #expect(outcome.stderr.contains(engine.message), "\(outcome)")
+        expectOwnMessage(outcome)
+    }
+}
+
+/// Dry runs against an engine with nothing of this project.
+///
+/// Today's dry-run output is recorded, not asserted: it will be tightened when the dry-run
+/// restructure (one plan, printed by dry-run and run by the executor) lands. What holds already
+/// is that a dry run changes nothing.
+@Suite struct DryRunTests {
+    static let mutatingVerbs: Set<String> = ["run", "create", "start", "stop", "kill", "rm", "rmi", "exec", "pull", "restart"]
+
+    /// Whether one logged docker invocation could change the engine's state.
+    static func mutates(_ call: String) -> Bool {
+        let words = call.split(separator: " ").map(String.init)
+        guard let verb = words.first else { return false }
+        if ["container", "network", "image", "volume"].contains(verb), words.count > 1 {
+            return mutatingVerbs.contains(words[1]) || words[1] == "connect" || words[1] == "disconnect"
+        }
+        return mutatingVerbs.contains(verb)
+    }
+
+    @Test func theMutationCheckRecognisesMutatingCalls() {
+        #expect(Self.mutates("run --detach --name x image"))
+        #expect(Self.mutates("network create --driver bridge x"))
+        #expect(Self.mutates("rm -f x"))
+        #expect(Self.mutates("kill --signal HUP x"))
+        #expect(Self.mutates("stop --time 5 x"))
+        #expect(!Self.mutates("container inspect a b"))
+        #expect(!Self.mutates("network inspect x"))
+        #expect(!Self.mutates("version --format {{.Server.Version}}"))
+    }
+
+    @Test(arguments: [["switch", "green", "--dry-run"], ["down", "--dry-run"], ["up", "--dry-run"]])
+    func aDryRunExitsZeroAndRunsNothingThatMutates(_ arguments: [String]) throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        try sandbox.installFakeDocker(.emptyEngine)
+        let outcome = try sandbox.run(arguments)
+        #expect(outcome.status == 0, "\(outcome)")
+        let calls = sandbox.dockerCalls()
+        #expect(calls.filter(Self.mutates).isEmpty, "mutating docker calls: \(calls)\n\(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory + "/state.json"))
+        expectOwnMessage(outcome)
+    }
+}

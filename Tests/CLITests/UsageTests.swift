@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+@Suite struct UsageTests {
+    /// Each documented exit status with a word of its meaning, as `bgctl --help` lists them.
+    static let exitStatuses: [(code: Int, meaning: String)] = [
+        (0, "ok"), (1, "failed"), (3, "degraded"), (4, "not serving"), (5, "alert"), (6, "rolled back"),
+        (7, "rollback failed"), (64, "usage"), (65, "invalid spec"), (69, "Docker unavailable"),
+    ]
+
+    @Test func helpExitsZeroAndListsEveryExitStatus() throws {
+        let outcome = try Sandbox().run(["--help"])
+        #expect(outcome.status == 0, "\(outcome)")
+        // Help text is wrapped to a width, so compare with the line breaks folded away.
+        let text = outcome.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for (code, meaning) in Self.exitStatuses {
+            let pattern = try Regex("(^|[\\s,:])\(code) [^,]*\(meaning)")
+            #expect(text.contains(pattern), "exit status \(code) (\(meaning)) is not listed:\n\(outcome.stdout)")
+        }
+    }
+
+    @Test func versionExitsZeroAndPrintsAVersion() throws {
+        let outcome = try Sandbox().run(["--version"])
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines).wholeMatch(of: /\d+\.\d+\.\d+\S*/) != nil, "\(outcome)")
+    }
+
+    struct UsageCase: CustomTestStringConvertible, Sendable {
+        var arguments: [String]
+        /// What the message must name so a person knows which argument to fix.
+        var mentions: String
+        var testDescription: String { "bgctl " + arguments.joined(separator: " ") }
+    }
+
+    static let usageCases: [UsageCase] = [
+        UsageCase(arguments: ["frobnicate"], mentions: "frobnicate"),
+        UsageCase(arguments: ["validate", "--bogus"], mentions: "--bogus"),
+        UsageCase(arguments: ["switch", "purple"], mentions: "purple"),
+        UsageCase(arguments: ["deploy"], mentions: "--image"),
+        UsageCase(arguments: ["watch", "--for", "0s"], mentions: "--for"),
+        UsageCase(arguments: ["watch", "--for", "abc"], mentions: "--for"),
+        UsageCase(arguments: ["history", "--limit", "0"], mentions: "--limit"),
+        // A flag is checked before Docker is: there is no docker on this PATH.
+        UsageCase(arguments: ["down", "--lock-wait", "abc"], mentions: "--lock-wait"),
+        UsageCase(arguments: ["switch", "green", "--lock-wait", "abc"], mentions: "--lock-wait"),
+    ]
+
+    /// A valid spec lies in the working directory, so the status can only come from the arguments.
+    @Test(arguments: usageCases)
+    func aUsageErrorExits64AndNamesTheArgument(_ usage: UsageCase) throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        let outcome = try sandbox.run(usage.arguments)
+        #expect(outcome.status == 64, "\(outcome)")
+        #expect(outcome.stderr.contains(usage.mentions), "\(outcome)")
+        #expect(outcome.stdout.isEmpty, "\(outcome)")
+        #expect(!outcome.stderr.contains("Error Domain="), "\(outcome)")
+    }
+}
