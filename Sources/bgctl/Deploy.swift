@@ -51,8 +51,9 @@ extension Bgctl {
                 if let analyze { request.analyze = try DurationFlag.seconds(analyze, flag: "--analyze") }
                 request.noSwitch = noSwitch
                 request.reason = reason
+                let healthTimeout = try timeout.map { try DurationFlag.seconds($0, flag: "--timeout") }
                 var stack = try options.stack(dryRun: dryRun)
-                if let timeout { stack.healthTimeout = try DurationFlag.seconds(timeout, flag: "--timeout") }
+                if let healthTimeout { stack.healthTimeout = healthTimeout }
                 let outcome = try stack.deploy(request, lockWait: try options.lockWaitSeconds())
                 guard !dryRun else { return }
                 DeployAnnouncement.send(outcome, spec: stack.spec) { Terminal.stderr("deploy: " + $0) }

@@ -11,6 +11,11 @@ struct StackOptions: ParsableArguments {
     @Option(help: ArgumentHelp("How long to wait for another bgctl operation's lock, e.g. 30s.", valueName: "DURATION"))
     var lockWait: String = "60s"
 
+    /// Flags are checked before the spec or Docker is touched: a usage error is exit 64 whatever else is wrong.
+    func validate() throws {
+        _ = try lockWaitSeconds()
+    }
+
     func lockWaitSeconds() throws -> Double {
         try DurationFlag.seconds(lockWait, flag: "--lock-wait", positive: false)
     }

@@ -16,9 +16,10 @@ extension Bgctl {
 
         func run() throws {
             try reporting {
+                let healthTimeout = try timeout.map { try DurationFlag.seconds($0, flag: "--timeout", positive: false) }
                 var stack = try options.stack(dryRun: dryRun)
                 if let pull { stack.pull = pull }
-                if let timeout { stack.healthTimeout = try DurationFlag.seconds(timeout, flag: "--timeout", positive: false) }
+                if let healthTimeout { stack.healthTimeout = healthTimeout }
                 let summary = try stack.up(lockWait: try options.lockWaitSeconds())
                 guard !dryRun else { return }
                 let listen = stack.spec.proxy.listen

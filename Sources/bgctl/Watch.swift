@@ -28,9 +28,9 @@ extension Bgctl {
 
         func run() throws {
             try reporting {
+                let seconds = try duration.map { try DurationFlag.seconds($0, flag: "--for") }
                 let loaded = try spec.load()
                 let paths = StackPaths(spec: loaded, specDirectory: spec.directory)
-                let seconds = try duration.map { try DurationFlag.seconds($0, flag: "--for") }
                 let logPath = log ?? (loaded.watch.log.isEmpty ? paths.accessLog : loaded.watch.log)
                 if once && logPath != "-" && !FileManager.default.fileExists(atPath: logPath) {
                     throw CLIError.failed("cannot read \(logPath): no such file")

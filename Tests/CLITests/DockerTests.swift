@@ -62,16 +62,27 @@ import Testing
         #expect(!Self.mutates("version --format {{.Server.Version}}"))
     }
 
-    @Test(arguments: [["switch", "green", "--dry-run"], ["down", "--dry-run"], ["up", "--dry-run"]])
-    func aDryRunExitsZeroAndRunsNothingThatMutates(_ arguments: [String]) throws {
+    /// The plan a dry run prints is the one the real run would execute, decided from what exists.
+    @Test(arguments: [
+        (["up", "--dry-run"], 0, ["up: ", "create-network: create network", "docker network create --driver bridge",
+                                  "start-blue: start blue", "docker run --detach --name bgctlclitest-blue", "start-proxy: start the proxy"]),
+        (["down", "--dry-run"], 0, ["down: nothing to remove"]),
+        (["switch", "green", "--dry-run"], 1, ["the proxy bgctlclitest-proxy is not running; run bgctl up first"]),
+        (["deploy", "--image", "x:1", "--dry-run"], 1, ["the stack is not up"]),
+    ] as [([String], Int32, [String])])
+    func aDryRunPrintsThePlanForWhatExistsAndRunsNothingThatMutates(_ arguments: [String], status: Int32, says: [String]) throws {
         let sandbox = try Sandbox()
         try sandbox.writeMinimalSpec()
         try sandbox.installFakeDocker(.emptyEngine)
         let outcome = try sandbox.run(arguments)
-        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.status == status, "\(outcome)")
+        for text in says {
+            #expect((outcome.stdout + outcome.stderr).contains(text), "missing \"\(text)\" in \(outcome)")
+        }
         let calls = sandbox.dockerCalls()
         #expect(calls.filter(Self.mutates).isEmpty, "mutating docker calls: \(calls)\n\(outcome)")
         #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory + "/state.json"))
+        #expect(!FileManager.default.fileExists(atPath: sandbox.stateDirectory + "/lock"), "a dry run takes no lock")
         expectOwnMessage(outcome)
     }
 }

@@ -45,7 +45,8 @@ public enum SpecLoader {
     static func readLimited(_ path: String) -> Result<Data, ReadProblem> {
         let limit = "the limit is \(maxFileBytes / 1024) KiB; is this the right file?"
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the file" : "no such file"
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read \(path): permission denied or not a file"
+                : "cannot read \(path): no such file"
             return .failure(ReadProblem(message: "\(reason); pass -f FILE or set BGCTL_FILE"))
         }
         defer { try? handle.close() }
