@@ -31,6 +31,14 @@ if ! python3 -c 'import pytest' >/dev/null 2>&1; then
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pytest >/dev/null; }
 fi
 
+# The test host's engine keeps containers running across its own restarts (live-restore) and
+# publishes loopback ports with iptables instead of a userland proxy that dies with it; the
+# fault-injection test restarts dockerd in the middle of a switch. A host's own daemon.json is kept.
+if [ ! -f /etc/docker/daemon.json ]; then
+  mkdir -p /etc/docker
+  printf '{"live-restore": true, "userland-proxy": false}\n' > /etc/docker/daemon.json
+fi
+
 if docker info >/dev/null 2>&1; then
   exit 0
 fi

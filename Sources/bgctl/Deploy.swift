@@ -29,6 +29,8 @@ extension Bgctl {
         @OptionGroup var options: StackOptions
 
         func run() throws {
+            // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
+            if !dryRun { Cancellation.install() }
             try reporting {
                 var request = DeployRequest(image: image)
                 guard Syntax.isImageReferenceValue(image) else {

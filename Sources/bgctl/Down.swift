@@ -11,6 +11,8 @@ extension Bgctl {
         @OptionGroup var options: StackOptions
 
         func run() throws {
+            // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
+            if !dryRun { Cancellation.install() }
             try reporting {
                 let stack = try options.stack(dryRun: dryRun)
                 let plan = try stack.down(purge: purge, lockWait: try options.lockWaitSeconds())

@@ -12,6 +12,8 @@ extension Bgctl {
         @OptionGroup var options: StackOptions
 
         func run() throws {
+            // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
+            if !dryRun { Cancellation.install() }
             try reporting {
                 let stack = try options.stack(dryRun: dryRun)
                 let outcome = try stack.rollback(reason: reason, force: force, lockWait: try options.lockWaitSeconds())

@@ -15,6 +15,8 @@ extension Bgctl {
         @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
 
         func run() throws {
+            // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
+            if !dryRun { Cancellation.install() }
             try reporting {
                 let healthTimeout = try timeout.map { try DurationFlag.seconds($0, flag: "--timeout", positive: false) }
                 var stack = try options.stack(dryRun: dryRun)

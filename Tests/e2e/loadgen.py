@@ -4,12 +4,18 @@ Sends GET requests to one 127.0.0.1 URL from several threads: some keep their co
 some open a new connection per request. It stops at a request count or a time limit, whichever
 comes first, and records every failure.
 
-A kept-alive connection that the server closed while idle (nginx does this to idle connections
-when old workers exit at a reload) is retried once on a fresh connection, as curl, browsers and
-HTTP libraries do for idempotent requests (RFC 9112, section 9.3.1); such retries are counted
-separately. Anything else — a non-200 answer, a reset on a fresh connection, a timeout — is a failure.
+Clients behave as real HTTP clients do (urllib3, Go's net/http, curl, browsers):
+- before reusing an idle kept-alive connection they check it: one the server already closed (nginx
+  closes idle connections when old workers exit at a reload) is dropped and a new one opened
+  (counted in `idle_closed`);
+- a GET on a reused connection that is closed before any response byte arrives is retried once on a
+  fresh connection (RFC 9112, section 9.3.1; counted in `stale_retries`: a naive client without
+  the retry would have seen these fail).
+Anything else — a non-200 answer, a reset or refusal on a fresh connection, a timeout — is a failure.
 """
 import http.client
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,13 +34,18 @@ class LoadResult:
     ok: int = 0
     failed: int = 0
     stale_retries: int = 0
+    idle_closed: int = 0
     failures: list = field(default_factory=list)
     samples: list = field(default_factory=list)
     by_pool: dict = field(default_factory=dict)
 
     def summary(self):
         return (f"sent={self.sent} ok={self.ok} failed={self.failed} "
-                f"stale_keepalive_retries={self.stale_retries} by_pool={self.by_pool}")
+                f"idle_closed_before_reuse={self.idle_closed} stale_keepalive_retries={self.stale_retries} by_pool={self.by_pool}")
+
+    def failures_since(self, count):
+        """Failures recorded after the first `count` (see `failed`)."""
+        return self.failed - count
 
 
 class Load:
@@ -95,6 +106,20 @@ class Load:
                 if len(self.result.failures) < 50:
                     self.result.failures.append(failure)
 
+    @staticmethod
+    def _dropped(conn):
+        """True when the peer already closed this idle connection (readable with nothing to read)."""
+        sock = conn.sock
+        if sock is None:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if not readable:
+                return False
+            return sock.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
     def _request(self, conn):
         conn.request("GET", self.path, headers={"User-Agent": "bgctl-e2e-load"})
         response = conn.getresponse()
@@ -110,6 +135,11 @@ class Load:
                 break
             stale_retry = False
             try:
+                if conn is not None and keepalive and reused and self._dropped(conn):
+                    with self._lock:
+                        self.result.idle_closed += 1
+                    conn.close()
+                    conn = None
                 if conn is None or not keepalive:
                     if conn is not None:
                         conn.close()
