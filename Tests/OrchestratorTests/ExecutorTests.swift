@@ -111,6 +111,31 @@ import NginxConfigGen
         #expect(stack.currentFiles() == stack.renderer.render(state.apply(to: stack.spec), live: .blue).files,
                 "blue serves again; the configuration names the release that stays on green")
     }
+
+    @Test func aRollbackThatFailsTooIsReportedAsSuch() throws {
+        runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
+        runner.on(["container", "inspect"], CommandResult(status: 0, stdout: Self.allRunning))
+        runner.on(["top"], CommandResult(status: 0, stdout: "PID CMD\n"))
+        runner.on(["rm"], CommandResult(status: 0))
+        runner.on(["run"], CommandResult(status: 0))
+        runner.on(["exec", "shop-proxy", "/usr/sbin/nginx"], CommandResult(status: 0))
+        // The switch to green reloads; the switch back is refused by the engine, and so is the restore.
+        runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 0),
+                  CommandResult(status: 1, stderr: "Error response from daemon: Container shop-proxy is restarting"))
+        http.on(":8081/healthz", ScriptedHTTP.ok())
+        http.on(":8082/healthz", ScriptedHTTP.ok())
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
+        let log = ScriptedLog()
+        log.figures = AnalysisFigures(requests: 100, errors: 40)
+        stack.ports.accessLog = { _ in log }
+        try AtomicWriter.write(stack.renderer.render(stack.spec, live: .blue), into: stack.paths.nginxDir)
+        try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil))
+        let outcome = try stack.deploy(DeployRequest(image: "shop:3"), lockWait: 1)
+        #expect(outcome.result == .rollbackFailed && outcome.reason.contains("the rollback to blue failed too"))
+        #expect(stack.store.history().last?.result == "rollback_failed")
+        #expect(stack.journal.read() != nil, "a restore that failed leaves the journal: the next command recovers")
+    }
 }
 
 final class PlanBox: @unchecked Sendable {

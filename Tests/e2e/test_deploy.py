@@ -133,5 +133,11 @@ def test_a_second_deploy_waits_or_names_the_holder_and_a_killed_holders_lock_is_
             first.send_signal(signal.SIGKILL)
             first.wait(10)
         third = project.bgctl("deploy", "--image", "bgctl/demo-app:local", "--release", "third", "--analyze", "2s", check=0)
-    assert f"recovered the lock left by deploy bgctl/demo-app:local" in third.stderr
+    # The killed deploy's lock went with it; its journal says what it was doing, and the next deploy
+    # undoes it first (verdict "aborted" in the history), then promotes.
+    assert "interrupted deploy bgctl/demo-app:local to green" in third.stderr
+    assert "recovered the deploy bgctl/demo-app:local to green" in third.stderr
     assert "promoted third" in third.stdout
+    assert not (project.dir / "state" / "lock.json").exists()
+    results = [json.loads(line)["result"] for line in (project.dir / "state" / "history.jsonl").read_text().splitlines()]
+    assert "aborted" in results and results[-1] == "promoted"

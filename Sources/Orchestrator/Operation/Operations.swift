@@ -182,9 +182,11 @@ extension Stack {
                 throw OrchestratorError.unhealthy(what: "the new release on \(staging.target.rawValue)",
                                                   detail: "\(detail)\nNot switched: \(staging.live.rawValue) is still live and untouched.")
             } catch OrchestratorError.cancelled(let step) {
+                try next.resync(staging.live, journal: journal)
                 return try verdict(.aborted, "stopped by a signal before \(step); \(staging.live.rawValue) was never touched", figures: nil)
             }
             if request.noSwitch {
+                try next.resync(staging.live, journal: journal)
                 outcome.result = .staged
                 outcome.reason = "staged on \(staging.target.rawValue): try it on http://127.0.0.1:\(staging.spec.pool(staging.target).previewPort); bgctl switch \(staging.target.rawValue) makes it live"
                 outcome.total = ports.clock.monotonic() - started
@@ -196,6 +198,7 @@ extension Stack {
                 _ = try next.switchLocked(.init(target: staging.target, reason: "deploy \(request.releaseLabel)"), operation: "deploy",
                                           parent: journal, cancellable: true)
             } catch OrchestratorError.cancelled(let step) {
+                try next.resync(staging.live, journal: journal)
                 return try verdict(.aborted, "stopped by a signal before the switch's \(step); \(staging.live.rawValue) stays live", figures: nil)
             }
             let switched = ports.clock.monotonic()
@@ -227,6 +230,14 @@ extension Stack {
                 preconditionFailure("the analysis keeps going while its verdict is extend")
             }
         }
+    }
+
+    /// Applies the configuration for `live` as the recorded releases render it, when the proxy's differs
+    /// (a release staged on the idle pool names itself in the log format); no reload when it matches.
+    func resync(_ live: Pool, journal: JournalWriter) throws {
+        journal.phase = "resync"
+        _ = try switchLocked(.init(target: live, reason: "configuration for the recorded releases"), operation: "deploy",
+                             parent: journal, cancellable: false)
     }
 
     /// Finishes or undoes the operation an earlier bgctl left in the journal when it died (see

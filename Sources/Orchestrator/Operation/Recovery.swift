@@ -44,14 +44,12 @@ extension Stack {
             history = HistoryDraft(action: "recover", from: from, to: to, result: "ok", detail: "\(entry.summary); \(outcome)")
         case "deploy":
             let from = entry.from ?? observedLive()
-            if installed {
-                _ = try switchLocked(.init(target: from, reason: "undoing the interrupted \(entry.title)"), operation: "deploy",
-                                     parent: writer, cancellable: false)
-                outcome = "switched back: \(from.rawValue) is live"
-            } else {
-                try ports.files.remove(paths.nextDir)
-                outcome = "stopped before the switch: \(from.rawValue) was never touched"
-            }
+            // Back to the pool that was live before; when it still is, this only re-applies the configuration
+            // if the staged release changed it (no reload otherwise).
+            try ports.files.remove(paths.nextDir)
+            _ = try switchLocked(.init(target: from, reason: "undoing the interrupted \(entry.title)"), operation: "deploy",
+                                 parent: writer, cancellable: false)
+            outcome = installed ? "switched back: \(from.rawValue) is live" : "stopped before the switch: \(from.rawValue) was never touched"
             history = HistoryDraft(action: "deploy", from: from, to: entry.to, result: DeployOutcome.Result.aborted.rawValue,
                                    detail: "\(entry.summary); \(outcome)", image: entry.image, release: entry.release)
         default:

@@ -25,25 +25,27 @@ public enum SwitchPlanner {
         guard let proxy = observed.containers[spec.proxyContainerName], proxy.isRunning else {
             throw OrchestratorError.proxyNotRunning(container: spec.proxyContainerName)
         }
-        if target == from, observed.servedBy == target {
+        let candidate = renderer.render(spec, live: target)
+        if target == from, observed.servedBy == target, observed.liveFiles == candidate.files {
             return Plan(title: title, steps: [], nothingToDo: "\(target.rawValue) is already live; nothing to do")
         }
         var steps: [Step] = []
-        if request.force {
+        if target == from {
+            // A repair keeps traffic where it is: the live pool's health does not decide it.
+        } else if request.force {
             steps.append(Step("force", "--force: not checking that \(target.rawValue) is healthy", .warn("--force: not checking that \(target.rawValue) is healthy")))
         } else {
             try requireHealthy(target, from: from, spec: spec, observed: observed)
         }
-        let candidate = renderer.render(spec, live: target)
         steps += apply(candidate, expecting: target, proxy: proxy, observed: observed)
         // A switch to the pool that is already live only repairs the proxy: not a switch in the history.
         let repair = target == from
         let draft = HistoryDraft(action: repair ? "repair" : "switch", from: from, to: target, reason: request.reason, result: "ok",
-                                 detail: repair ? "the proxy did not serve \(target.rawValue); its configuration was applied again" : nil)
+                                 detail: repair ? "the proxy did not serve \(target.rawValue) from the configuration bgctl renders now; applied it again" : nil)
         steps.append(Step("record", "record \(target.rawValue) as live in state.json and the history",
                           .record(Record(live: target, deployed: observed.state?.deployed, history: draft, isSwitch: !repair,
                                          previousSwitch: observed.state?.lastSwitch))))
-        return Plan(title: repair ? "repair: \(target.rawValue) is live but the proxy does not serve it" : title, steps: steps)
+        return Plan(title: repair ? "repair: \(target.rawValue) is live; the proxy's configuration is applied again" : title, steps: steps)
     }
 
     /// The checked way to change the proxy's configuration, shared by switch and up.
