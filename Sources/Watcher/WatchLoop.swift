@@ -162,8 +162,10 @@ public final class WatchLoop {
             return
         }
         let detections = analyzer.observe(record, at: batchTime) {
-            SampleRequest(time: record.time, method: LineParser.text(line, record.method), uri: LineParser.text(line, record.uri),
-                          status: record.status, upstreamStatus: LineParser.text(line, record.upstreamStatus), pool: record.pool.name)
+            // Clipped here, before anything keeps them: every message and the JSON get at most this.
+            SampleRequest(time: record.time, method: LineParser.text(line, record.method, limit: 16),
+                          uri: LineParser.text(line, record.uri, limit: 200), status: record.status,
+                          upstreamStatus: LineParser.text(line, record.upstreamStatus, limit: 40), pool: record.pool.name)
         }
         for detection in detections {
             for notification in book.process(detection, maintenance: maintenance) { tell(notification) }
