@@ -79,10 +79,10 @@ public enum AlertMessage {
         ]
         if n.state != .resolved && !d.samples.isEmpty {
             let lines = d.samples.suffix(5).map { s in
-                let method = SafeText.slack(s.method, limit: 16, code: true)
-                let uri = SafeText.slack(s.uri, limit: 200, code: true)
-                let upstream = SafeText.slack(s.upstreamStatus.isEmpty ? "-" : s.upstreamStatus, limit: 40, code: true)
-                let pool = SafeText.slack(s.pool.isEmpty ? "-" : s.pool, limit: 16, code: true)
+                let method = SafeText.slack(s.method, limit: 16)
+                let uri = SafeText.slack(s.uri, limit: 200)
+                let upstream = SafeText.slack(s.upstreamStatus.isEmpty ? "-" : s.upstreamStatus, limit: 40)
+                let pool = SafeText.slack(s.pool.isEmpty ? "-" : s.pool, limit: 16)
                 return "\(iso(s.time)) \(method) \(uri) → \(s.status) (upstream \(upstream), pool \(pool))"
             }
             // At most 5 × ~330 characters: well inside the section's 3000.

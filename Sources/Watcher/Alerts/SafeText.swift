@@ -13,10 +13,10 @@ public enum SafeText {
     }
 
     /// For Slack mrkdwn and plain_text: `&`, `<`, `>` as entities (so no `<!channel>`, no
-    /// `<url|disguised link>`), hidden scalars as U+FFFD, and with `code` a backtick as `ˋ` (U+02CB),
-    /// so the value cannot close the code span or block around it. At most `limit` UTF-16 units
+    /// `<url|disguised link>`), hidden scalars as U+FFFD, and a backtick as `ˋ` (U+02CB), so the value
+    /// can neither open a code span nor close the code block around it. At most `limit` UTF-16 units
     /// (Slack's limits are in characters; this never exceeds them), an entity never cut in half.
-    public static func slack(_ text: String, limit: Int, code: Bool = false) -> String {
+    public static func slack(_ text: String, limit: Int) -> String {
         var out = String.UnicodeScalarView()
         var used = 0
         var scalars = text.unicodeScalars.makeIterator()
@@ -26,7 +26,7 @@ public enum SafeText {
             case "&": piece = "&amp;"
             case "<": piece = "&lt;"
             case ">": piece = "&gt;"
-            case "`" where code: piece = "\u{02CB}"
+            case "`": piece = "\u{02CB}"
             case _ where isHidden(s): piece = "\u{FFFD}"
             default: piece = String(s)
             }
