@@ -1,13 +1,14 @@
 # bgctl: blue-green deployments on a plain Docker host.
 #   make demo   - install what is missing, build, bring up the demo stack, send traffic, switch, show status
 #   make test   - install what is missing, start dockerd, build images, run unit and end-to-end tests
+#   make fuzz   - the parser and message fuzz tests, long (BGCTL_FUZZ_ITERATIONS, BGCTL_FUZZ_SEED)
 
 SWIFT       ?= swift
 BGCTL_DEBUG := .build/debug/bgctl
 BGCTL_REL   := .build/release/bgctl
 DEMO_SPEC   := examples/demo/bgctl.yaml
 
-.PHONY: all setup build release images test unit e2e demo demo-down bench bench-switch bench-watch clean
+.PHONY: all setup build release images test unit e2e fuzz demo demo-down bench bench-switch bench-watch clean
 
 all: build
 
@@ -26,6 +27,12 @@ images: setup
 unit: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+
+FUZZ_ITERATIONS ?= 200000
+
+fuzz:
+	$(SWIFT) build --build-tests
+	BGCTL_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test --skip-build --filter 'ParserFuzzTests|RenderFuzzTests'
 
 e2e: setup images build
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/e2e

@@ -20,7 +20,8 @@ public struct HTTPResponse: Sendable {
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
-/// A transport failure (no response). The message never contains the URL: URLs may carry secrets.
+/// A transport failure (no response). The message is libcurl's fixed text for the error code and the
+/// time taken; it never contains the URL (URLs may carry secrets) nor anything the server sent.
 public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable { case timeout, connect, other }
     public let kind: Kind
@@ -34,7 +35,9 @@ public struct HTTPError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-public struct HTTPRequest: Sendable {
+/// A request. Printing it (`description`, `debugDescription`, `dump`) shows the URL redacted to
+/// `scheme://host/…` and header names without their values: both may be secrets.
+public struct HTTPRequest: Sendable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var method: String
     public var url: String
     public var headers: [(String, String)]
@@ -50,6 +53,23 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.timeout = timeout
         self.connectTimeout = connectTimeout
+    }
+
+    public var description: String {
+        "\(method) \(Redact.url(url))" + (headers.isEmpty ? "" : " (headers: \(headers.map { "\($0.0): …" }.joined(separator: ", ")))")
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["method": method, "url": Redact.url(url), "headers": headers.map { "\($0.0): …" },
+                                "body": "\(body?.count ?? 0) bytes", "timeout": timeout, "connectTimeout": connectTimeout])
+    }
+
+    /// Seconds as libcurl's milliseconds: at least 1 (0 would mean "no limit"), at most a day; NaN is 1.
+    static func milliseconds(_ seconds: Double) -> Int {
+        guard !seconds.isNaN else { return 1 }
+        return Int(min(max(seconds, 0.001), 86_400) * 1000)
     }
 }
 
@@ -75,8 +95,8 @@ public struct HTTPClient: Sendable {
         bgctl_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         bgctl_curl_setopt_long(handle, CURLOPT_FORBID_REUSE, 1)
         bgctl_curl_setopt_long(handle, CURLOPT_FRESH_CONNECT, 1)
-        bgctl_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.timeout * 1000))
-        bgctl_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeout * 1000))
+        bgctl_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, HTTPRequest.milliseconds(request.timeout))
+        bgctl_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, HTTPRequest.milliseconds(request.connectTimeout))
         bgctl_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
         bgctl_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
         bgctl_curl_setopt_string(handle, CURLOPT_USERAGENT, "bgctl/0.1")
@@ -132,7 +152,7 @@ public struct HTTPClient: Sendable {
             let text = String(cString: curl_easy_strerror(code))
             let kind: HTTPError.Kind = code == CURLE_OPERATION_TIMEDOUT ? .timeout
                 : (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST) ? .connect : .other
-            return .failure(HTTPError(kind: kind, message: "\(text) after \(Int(elapsed)) ms"))
+            return .failure(HTTPError(kind: kind, message: "\(text) after \(Int(min(elapsed, 1e9))) ms"))
         }
         var status = 0
         bgctl_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)

@@ -114,6 +114,8 @@ public final class WatchLoop {
         let started = clock()
         var nextTick = started
         refreshMaintenance()
+        // Each pass reads one bounded batch, then looks at the clock and the stop signal: a flood of
+        // lines, or input without newlines, never keeps the deadline, SIGTERM or the status file waiting.
         while true {
             batchTime = clock()
             tailer.readAvailable { line in handle(line) }
@@ -124,13 +126,18 @@ public final class WatchLoop {
                 nextTick = now + 1
             }
             // A file is followed; standard input ends when its writer closes it.
-            if tailer.finished || (options.once && options.logPath != "-") { break }
+            if tailer.finished { break }
+            if options.once && options.logPath != "-" && tailer.caughtUp {
+                tailer.flushPartialLine { line in handle(line) }
+                break
+            }
             if stop() { break }
-            if let duration = options.duration, now - started >= duration { break }
-            tailer.wait(timeout: max(0.01, min(0.5, nextTick - now)))
+            if let duration = options.duration, !(now - started < duration) { break }
+            // Short waits: a stop() that is not a signal (a signal ends the wait at once) is seen
+            // within 100 ms, and the deadline is not overslept.
+            let deadline = options.duration.map { started + $0 - now } ?? 0.1
+            if tailer.caughtUp { tailer.wait(timeout: max(0.005, min(0.1, nextTick - now, deadline))) }
         }
-        batchTime = clock()
-        tailer.readAvailable { line in handle(line) }
         writeStatus(tailer)
         summary.byPool = byPool()
         summary.rotations = tailer.counters.rotations
@@ -155,8 +162,10 @@ public final class WatchLoop {
             return
         }
         let detections = analyzer.observe(record, at: batchTime) {
-            SampleRequest(time: record.time, method: LineParser.text(line, record.method), uri: LineParser.text(line, record.uri),
-                          status: record.status, upstreamStatus: LineParser.text(line, record.upstreamStatus), pool: record.pool.name)
+            // Clipped here, before anything keeps them: every message and the JSON get at most this.
+            SampleRequest(time: record.time, method: LineParser.text(line, record.method, limit: 16),
+                          uri: LineParser.text(line, record.uri, limit: 200), status: record.status,
+                          upstreamStatus: LineParser.text(line, record.upstreamStatus, limit: 40), pool: record.pool.name)
         }
         for detection in detections {
             for notification in book.process(detection, maintenance: maintenance) { tell(notification) }

@@ -26,6 +26,14 @@ extension Bgctl {
         @Option(help: ArgumentHelp("Keep status, tail position and maintenance state in DIR (how the stack's watcher runs).", valueName: "DIR"))
         var watcherDir: String?
 
+        func validate() throws {
+            // A path is printed and opened: a control or bidi character in it is a mistake or a trick.
+            for (flag, value) in [("--log", log), ("--watcher-dir", watcherDir)] {
+                guard let value, let bad = value.unicodeScalars.first(where: SafeText.isHidden) else { continue }
+                throw ValidationError("\(flag): the path contains the control character U+\(String(format: "%04X", bad.value)); give the path without it")
+            }
+        }
+
         func run() throws {
             try reporting {
                 let seconds = try duration.map { try DurationFlag.seconds($0, flag: "--for") }
@@ -33,7 +41,7 @@ extension Bgctl {
                 let paths = StackPaths(spec: loaded, specDirectory: spec.directory)
                 let logPath = log ?? (loaded.watch.log.isEmpty ? paths.accessLog : loaded.watch.log)
                 if once && logPath != "-" && !FileManager.default.fileExists(atPath: logPath) {
-                    throw CLIError.failed("cannot read \(logPath): no such file")
+                    throw CLIError.failed("cannot read \(SafeText.terminal(logPath)): no such file")
                 }
                 var options = WatchOptions(logPath: logPath)
                 options.fromStart = fromStart || once
@@ -54,7 +62,7 @@ extension Bgctl {
                 let printJSON = json
                 Signals.install()
                 if !once {
-                    Terminal.stderr("watch: following \(logPath == "-" ? "standard input" : logPath) (window \(settings.window) requests / \(Int(settings.windowSeconds)) s, threshold \(settings.errorRateThreshold)%, \(targets.count) alert target\(targets.count == 1 ? "" : "s"))")
+                    Terminal.stderr("watch: following \(logPath == "-" ? "standard input" : SafeText.terminal(logPath)) (window \(settings.window) requests / \(Int(settings.windowSeconds)) s, threshold \(settings.errorRateThreshold)%, \(targets.count) alert target\(targets.count == 1 ? "" : "s"))")
                 }
                 let loop = WatchLoop(settings: settings, options: options, delivery: delivery) { notification, record in
                     if printJSON {
@@ -62,7 +70,7 @@ extension Bgctl {
                     } else {
                         let tag = notification.state == .resolved ? Terminal.style("RESOLVED", .green, stderr: false)
                             : Terminal.style("ALERT", .red, stderr: false)
-                        Terminal.stdout("\(record.at) \(tag) \(record.kind.rawValue): \(record.summary)\(record.suppressed ? " (maintenance: not sent)" : "")")
+                        Terminal.stdout("\(record.at) \(tag) \(record.kind.rawValue): \(SafeText.terminal(record.summary))\(record.suppressed ? " (maintenance: not sent)" : "")")
                     }
                 }
                 let summary = loop.run { Signals.stopRequested }

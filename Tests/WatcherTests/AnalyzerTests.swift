@@ -146,12 +146,12 @@ extension Analyzer {
         (200, "ok", nil as String?, nil as String?, 1, DeliveryDecision.delivered),
         (429, "rate_limited", "7", nil, 1, .retry(after: 7, reason: "HTTP 429 rate limited")),
         (500, "rollup_error", nil, nil, 1, .retry(after: 0.5, reason: "HTTP 500 rollup_error")),
-        (503, "", nil, nil, 2, .retry(after: 1, reason: "HTTP 503 ")),
+        (503, "", nil, nil, 2, .retry(after: 1, reason: "HTTP 503")),
         (404, "no_service", nil, nil, 1, .permanent(reason: "HTTP 404 no_service: the webhook was revoked or disabled; create a new one")),
         (400, "invalid_payload", nil, nil, 1, .permanent(reason: "HTTP 400 invalid_payload: Slack rejected the message body")),
         (410, "channel_is_archived", nil, nil, 1, .permanent(reason: "HTTP 410 channel_is_archived: the channel was archived")),
         (403, "action_prohibited", nil, nil, 1, .permanent(reason: "HTTP 403 action_prohibited: the workspace forbids this (action_prohibited)")),
-        (500, "x", nil, nil, 4, .permanent(reason: "HTTP 500 x (gave up after 4 attempts)")),
+        (500, "rollup_error", nil, nil, 4, .permanent(reason: "HTTP 500 rollup_error (gave up after 4 attempts)")),
     ])
     func decisions(status: Int, body: String, retryAfter: String?, error: String?, attempt: Int, expected: DeliveryDecision) {
         #expect(DeliveryDecision.decide(status: status, body: body, retryAfter: retryAfter, transportError: error, attempt: attempt) == expected)

@@ -26,7 +26,7 @@ public enum AlertMessage {
         let d = n.detection
         let f = d.figures
         let release = settings.releases[d.pool].flatMap { $0.isEmpty ? nil : " (release \($0))" } ?? ""
-        let window = "\(f.requests) requests in the last \(Int(f.windowSeconds)) s (window \(f.windowRequests))"
+        let window = "\(f.requests) requests in the last \(seconds(f.windowSeconds)) s (window \(f.windowRequests))"
         switch (d.kind, n.state) {
         case (.errorRate, .resolved):
             return "\(settings.project): error rate back to \(pct(f.errorRate)) (threshold \(pct(f.threshold))) — \(window)"
@@ -54,37 +54,44 @@ public enum AlertMessage {
         }
     }
 
-    /// Slack incoming-webhook payload: Block Kit blocks plus `text`, the notification fallback.
+    /// Slack incoming-webhook payload: Block Kit blocks plus `text`, the notification fallback. Every
+    /// value is escaped for mrkdwn (`SafeText.slack`); the sample requests, which come from the
+    /// internet, sit in a code block they cannot close.
     public static func slackPayload(_ n: AlertNotification, settings: WatchSettings) -> [String: Any] {
         let d = n.detection
         let f = d.figures
         let icon = n.state == .resolved ? "✅" : (n.state == .repeating ? "🔁" : "🚨")
         let title = "\(icon) \(headline(n, settings: settings))"
         var fields: [[String: Any]] = [
-            mrkdwn("*Alert*\n\(d.kind.rawValue) (\(n.state.rawValue))"),
-            mrkdwn("*Pool*\n\(poolName(d.pool))"),
-            mrkdwn("*Live pool*\n\(poolName(d.live))"),
-            mrkdwn("*Release*\n\(settings.releases[d.pool].flatMap { $0.isEmpty ? nil : $0 } ?? "-")"),
-            mrkdwn("*Error rate*\n\(pct(f.errorRate)) (threshold \(pct(f.threshold)))"),
-            mrkdwn("*Window*\n\(f.requests) requests / \(Int(f.windowSeconds)) s (max \(f.windowRequests))"),
-            mrkdwn("*Retried upstream*\n\(f.retried) (\(pct(f.retryRate)))"),
-            mrkdwn("*Time*\n\(iso(d.at))"),
+            field("Alert", "\(d.kind.rawValue) (\(n.state.rawValue))"),
+            field("Pool", poolName(d.pool)),
+            field("Live pool", poolName(d.live)),
+            field("Release", settings.releases[d.pool].flatMap { $0.isEmpty ? nil : $0 } ?? "-"),
+            field("Error rate", "\(pct(f.errorRate)) (threshold \(pct(f.threshold)))"),
+            field("Window", "\(f.requests) requests / \(seconds(f.windowSeconds)) s (max \(f.windowRequests))"),
+            field("Retried upstream", "\(f.retried) (\(pct(f.retryRate)))"),
+            field("Time", iso(d.at)),
         ]
         fields = Array(fields.prefix(10))
         var blocks: [[String: Any]] = [
-            ["type": "header", "text": ["type": "plain_text", "text": clip(title, 150), "emoji": true]],
+            ["type": "header", "text": ["type": "plain_text", "text": SafeText.slack(title, limit: 150), "emoji": true]],
             ["type": "section", "fields": fields],
         ]
         if n.state != .resolved && !d.samples.isEmpty {
             let lines = d.samples.suffix(5).map { s in
-                "\(iso(s.time)) \(s.method) \(clip(s.uri, 80)) → \(s.status) (upstream \(s.upstreamStatus.isEmpty ? "-" : s.upstreamStatus), pool \(s.pool.isEmpty ? "-" : s.pool))"
+                let method = SafeText.slack(s.method, limit: 16)
+                let uri = SafeText.slack(s.uri, limit: 200)
+                let upstream = SafeText.slack(s.upstreamStatus.isEmpty ? "-" : s.upstreamStatus, limit: 40)
+                let pool = SafeText.slack(s.pool.isEmpty ? "-" : s.pool, limit: 16)
+                return "\(iso(s.time)) \(method) \(uri) → \(s.status) (upstream \(upstream), pool \(pool))"
             }
-            blocks.append(["type": "section", "text": ["type": "mrkdwn", "text": clip("*Sample failing requests*\n```\(lines.joined(separator: "\n"))```", 2900)]])
+            // At most 5 × ~330 characters: well inside the section's 3000.
+            blocks.append(["type": "section", "text": mrkdwnText("*Sample failing requests*\n```\(lines.joined(separator: "\n"))```")])
         }
         if n.state != .resolved {
-            blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": clip("What to check: \(advice(d.kind, pool: d.pool))", 2900)]]])
+            blocks.append(["type": "context", "elements": [mrkdwnText("What to check: \(advice(d.kind, pool: SafeText.slack(d.pool, limit: 40)))")]])
         }
-        return ["text": clip(title, 2900), "blocks": blocks]
+        return ["text": SafeText.slack(title, limit: 2900), "blocks": blocks]
     }
 
     /// Generic webhook payload: one flat, documented JSON object.
@@ -112,16 +119,17 @@ public enum AlertMessage {
     }
 
     /// Slack payload for an announcement (a deploy's verdict): a header, fields, and a context line.
+    /// The reason may quote a container's output: escaped like everything else.
     public static func slackPayload(_ a: Announcement) -> [String: Any] {
         let title = "\(a.ok ? "✅" : "🚨") \(a.title)"
-        var blocks: [[String: Any]] = [["type": "header", "text": ["type": "plain_text", "text": clip(title, 150), "emoji": true]]]
+        var blocks: [[String: Any]] = [["type": "header", "text": ["type": "plain_text", "text": SafeText.slack(title, limit: 150), "emoji": true]]]
         if !a.fields.isEmpty {
-            blocks.append(["type": "section", "fields": a.fields.prefix(10).map { mrkdwn("*\($0.0)*\n\($0.1)") }])
+            blocks.append(["type": "section", "fields": a.fields.prefix(10).map { field($0.0, $0.1) }])
         }
         if !a.detail.isEmpty {
-            blocks.append(["type": "context", "elements": [["type": "mrkdwn", "text": clip(a.detail, 2900)]]])
+            blocks.append(["type": "context", "elements": [mrkdwnText(SafeText.slack(a.detail, limit: 2900))]])
         }
-        return ["text": clip(title, 2900), "blocks": blocks]
+        return ["text": SafeText.slack(title, limit: 2900), "blocks": blocks]
     }
 
     public static func json(_ object: [String: Any]) -> [UInt8] {
@@ -129,20 +137,31 @@ public enum AlertMessage {
         return Array(data)
     }
 
-    static func mrkdwn(_ text: String) -> [String: Any] { ["type": "mrkdwn", "text": clip(text, 1900)] }
+    /// A section field: the label in bold, the value (anything) escaped below it; within 2000.
+    static func field(_ label: String, _ value: String) -> [String: Any] {
+        mrkdwnText("*\(SafeText.slack(label, limit: 100))*\n\(SafeText.slack(value, limit: 1800))")
+    }
+
+    /// A mrkdwn text object from already-escaped text. `verbatim` keeps Slack from turning bare
+    /// names and URLs in it into links or mentions.
+    static func mrkdwnText(_ escaped: String) -> [String: Any] { ["type": "mrkdwn", "text": escaped, "verbatim": true] }
+
+    /// Whole seconds for a message; any Double, never a trap.
+    static func seconds(_ value: Double) -> Int {
+        guard value.isFinite else { return value > 0 ? Int.max : 0 }
+        return Int(min(max(value, -9e15), 9e15))
+    }
 
     static func poolName(_ pool: String) -> String { pool.isEmpty ? "unknown pool" : pool }
 
     static func pct(_ value: Double) -> String { Percent.format(value) }
 
-    static func clip(_ text: String, _ limit: Int) -> String {
-        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
-    }
 
     /// `2026-11-26T15:16:52Z`, formatted with gmtime_r: ISO8601DateFormatter is built per call and
     /// costs far more than the message it goes into.
     public static func iso(_ seconds: Double) -> String {
-        var t = time_t(seconds.rounded(.down))
+        // Years 0…9999 only: a log's "msec" may be anything, and time_t(_:) traps out of range.
+        var t = time_t(seconds.isFinite ? min(max(seconds, -62_167_219_200), 253_402_300_799).rounded(.down) : 0)
         var parts = tm()
         gmtime_r(&t, &parts)
         func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }

@@ -241,14 +241,38 @@ public enum LineParser {
         return Double(days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds)
     }
 
-    /// A JSON string value of `line` (escapes decoded, invalid UTF-8 replaced), for display only.
-    public static func text(_ line: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
-        guard !range.isEmpty, range.upperBound <= line.count else { return "" }
-        let bytes = line[range]
-        guard bytes.contains(backslash) else { return String(decoding: bytes, as: UTF8.self) }
+    /// A JSON string value of `line` (escapes decoded, invalid UTF-8 replaced), for display only; at
+    /// most `limit` scalars, the last one `…` when cut. Reads at most what `limit` scalars can take.
+    public static func text(_ line: UnsafeRawBufferPointer, _ range: Range<Int>, limit: Int = Int.max) -> String {
+        guard !range.isEmpty, range.lowerBound >= 0, range.upperBound <= line.count else { return "" }
+        // A scalar is at most 12 bytes here (`\ud83d\ude00`); one more scalar tells that it was cut.
+        let (most, overflow) = limit.multipliedReportingOverflow(by: 12)
+        let cut = overflow ? range : range.lowerBound..<min(range.upperBound, range.lowerBound + most + 12)
+        let bytes = line[cut]
+        let decoded = bytes.contains(backslash) ? unescape(bytes) : String(decoding: bytes, as: UTF8.self)
+        return limit == Int.max ? decoded : SafeText.clip(decoded, limit)
+    }
+
+    private static func unescape(_ bytes: Slice<UnsafeRawBufferPointer>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var i = bytes.startIndex
+        func hex4(_ at: Int) -> UInt32? {
+            guard at + 4 <= bytes.endIndex else { return nil }
+            var value: UInt32 = 0
+            for j in at..<(at + 4) {
+                let c = bytes[j]
+                let digit: UInt8
+                switch c {
+                case 0x30...0x39: digit = c - 0x30
+                case 0x41...0x46: digit = c - 0x41 + 10
+                case 0x61...0x66: digit = c - 0x61 + 10
+                default: return nil
+                }
+                value = value << 4 | UInt32(digit)
+            }
+            return value
+        }
         while i < bytes.endIndex {
             let c = bytes[i]
             if c == backslash, i + 1 < bytes.endIndex {
@@ -257,14 +281,23 @@ public enum LineParser {
                 case UInt8(ascii: "n"): out.append(0x0A)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
                 case UInt8(ascii: "u"):
-                    if i + 5 < bytes.endIndex, let code = UInt32(String(decoding: bytes[(i + 2)...(i + 5)], as: UTF8.self), radix: 16),
-                       let scalar = Unicode.Scalar(code) {
-                        out.append(contentsOf: Array(String(Character(scalar)).utf8))
-                        i += 6
-                        continue
+                    guard var code = hex4(i + 2) else {
+                        out.append(e)
+                        break
                     }
-                    out.append(e)
+                    var used = 6
+                    // A surrogate pair is one scalar; a lone surrogate is not text and becomes U+FFFD.
+                    if (0xD800...0xDBFF).contains(code), i + 12 <= bytes.endIndex, bytes[i + 6] == backslash,
+                       bytes[i + 7] == UInt8(ascii: "u"), let low = hex4(i + 8), (0xDC00...0xDFFF).contains(low) {
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        used = 12
+                    }
+                    out.append(contentsOf: Array(String(Character(Unicode.Scalar(code) ?? "\u{FFFD}")).utf8))
+                    i += used
+                    continue
                 default: out.append(e)
                 }
                 i += 2

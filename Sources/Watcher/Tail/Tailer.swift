@@ -9,8 +9,10 @@ public struct TailPosition: Codable, Sendable, Equatable {
 
 /// Follows a log file like `tail -F`, line by line: across rename rotation (the old file is finished
 /// first), copytruncate, deletion and recreation, and a file that does not exist yet. Partial lines
-/// wait for their newline; a line longer than `maxLine` is skipped and counted. Wakes on inotify
-/// events for the file's folder, with polling as the fallback. `path == "-"` reads standard input.
+/// wait for their newline; a line longer than `maxLine` is skipped and counted, in bounded memory.
+/// Wakes on inotify events for the file's folder, with polling as the fallback. `path == "-"` reads
+/// standard input. Each `readAvailable` reads at most `batchBytes`, so a caller under a flood of input
+/// (or a source without end, like /dev/zero) gets control back to check its deadline and stop signal.
 public final class Tailer {
     public struct Counters: Sendable, Equatable {
         public var rotations = 0
@@ -20,13 +22,18 @@ public final class Tailer {
 
     public let path: String
     public let maxLine: Int
+    /// Bytes read per `readAvailable` at most (whole buffers; at least one).
+    public let batchBytes: Int
     public private(set) var counters = Counters()
     /// True once standard input has ended (never for a file: files are followed).
     public private(set) var finished = false
+    /// False when the last `readAvailable` stopped at `batchBytes` with more to read; true when it
+    /// read everything there was.
+    public private(set) var caughtUp = true
 
     private var fd: Int32 = -1
     /// Files rotated away, still read for a grace period: writers reopen a moment after the rename.
-    private var retired: [(fd: Int32, until: Double)] = []
+    private var retired: [Retired] = []
     public var retiredGrace: Double = 2
     private var device: UInt64 = 0
     private var inode: UInt64 = 0
@@ -38,16 +45,30 @@ public final class Tailer {
     private let startAtEnd: Bool
     private var firstOpen = true
     private var resume: TailPosition?
-    private let isStdin: Bool
+    /// Standard input or a descriptor given by the caller: read until it ends, never reopened.
+    private let isStream: Bool
+    /// The open file is a regular file (not a FIFO or a device such as /dev/zero).
+    private var isRegular = true
+    /// Set by `drain`: it stopped because the descriptor had nothing more, not because of the budget.
+    private var reachedEnd = true
 
-    public init(path: String, fromStart: Bool, resume: TailPosition? = nil, maxLine: Int = 65_536, bufferSize: Int = 1 << 18) {
+    private struct Retired {
+        var fd: Int32
+        var until: Double
+        var pending: [UInt8] = []
+        var skipping = false
+    }
+
+    public init(path: String, fromStart: Bool, resume: TailPosition? = nil, maxLine: Int = 65_536, bufferSize: Int = 1 << 18,
+                batchBytes: Int = 1 << 18) {
         self.path = path
         self.maxLine = maxLine
-        self.buffer = [UInt8](repeating: 0, count: bufferSize)
+        self.batchBytes = max(1, batchBytes)
+        self.buffer = [UInt8](repeating: 0, count: max(1, bufferSize))
         self.startAtEnd = !fromStart
         self.resume = fromStart ? nil : resume
-        self.isStdin = path == "-"
-        if isStdin {
+        self.isStream = path == "-"
+        if isStream {
             fd = STDIN_FILENO
         } else {
             let directory = (path as NSString).deletingLastPathComponent
@@ -63,8 +84,19 @@ public final class Tailer {
         }
     }
 
+    /// Reads a descriptor the caller owns (a pipe, standard input) as a stream: until it ends.
+    init(descriptor: Int32, maxLine: Int = 65_536, bufferSize: Int = 1 << 18, batchBytes: Int = 1 << 18) {
+        self.path = "-"
+        self.maxLine = maxLine
+        self.batchBytes = max(1, batchBytes)
+        self.buffer = [UInt8](repeating: 0, count: max(1, bufferSize))
+        self.startAtEnd = false
+        self.isStream = true
+        self.fd = descriptor
+    }
+
     deinit {
-        if fd >= 0 && !isStdin { close(fd) }
+        if fd >= 0 && !isStream { close(fd) }
         for entry in retired { close(entry.fd) }
         if inotify >= 0 { close(inotify) }
     }
@@ -73,74 +105,114 @@ public final class Tailer {
     public var usesInotify: Bool { inotify >= 0 }
 
     public var position: TailPosition? {
-        fd >= 0 && !isStdin ? TailPosition(device: device, inode: inode, offset: offset) : nil
+        fd >= 0 && !isStream ? TailPosition(device: device, inode: inode, offset: offset) : nil
     }
 
-    /// Reads everything available now, calling `onLine` for each complete line (without its newline).
-    /// Returns the number of lines delivered.
+    /// Reads what is available now, up to `batchBytes`, calling `onLine` for each complete line
+    /// (without its newline). Returns the number of lines delivered; `caughtUp` tells whether more
+    /// was left. Never blocks, standard input included.
     @discardableResult
     public func readAvailable(_ onLine: (UnsafeRawBufferPointer) -> Void) -> Int {
-        var lines = 0
-        lines += drainRetired(onLine)
+        var budget = batchBytes
+        var lines = drainRetired(onLine, budget: &budget)
+        caughtUp = budget > 0
+        guard caughtUp else { return lines }
         if fd < 0 { openFile() }
-        guard fd >= 0 else { return 0 }
-        lines += drain(onLine)
-        if isStdin { return lines }
+        guard fd >= 0 else { return lines }
+        lines += drain(onLine, budget: &budget)
+        caughtUp = reachedEnd
+        if isStream || !caughtUp { return lines }
         // At the end of what this descriptor has: has the path moved on to another file, or shrunk?
         var st = stat()
-        if stat(path, &st) == 0 {
-            if UInt64(st.st_ino) != inode || UInt64(st.st_dev) != device {
-                lines += drain(onLine)
-                flushPartialAtRotation(onLine)
-                retired.append((fd, Self.now() + retiredGrace))
-                fd = -1
-                counters.rotations += 1
-                openFile()
-                if fd >= 0 { lines += drain(onLine) }
-            } else if Int64(st.st_size) < offset {
-                counters.truncations += 1
-                pending.removeAll()
-                skipping = false
-                lseek(fd, 0, SEEK_SET)
-                offset = 0
-                lines += drain(onLine)
+        guard stat(path, &st) == 0 else { return lines }
+        if UInt64(st.st_ino) != inode || UInt64(st.st_dev) != device {
+            lines += drain(onLine, budget: &budget)
+            guard reachedEnd else {
+                caughtUp = false
+                return lines
             }
+            retired.append(Retired(fd: fd, until: Self.now() + retiredGrace, pending: pending, skipping: skipping))
+            pending.removeAll()
+            skipping = false
+            fd = -1
+            counters.rotations += 1
+            openFile()
+            if fd >= 0 {
+                lines += drain(onLine, budget: &budget)
+                caughtUp = reachedEnd
+            }
+        } else if isRegular, Int64(st.st_size) < offset {
+            // Only a regular file shrinks: a FIFO or a device (/dev/zero) always has size 0.
+            counters.truncations += 1
+            pending.removeAll()
+            skipping = false
+            lseek(fd, 0, SEEK_SET)
+            offset = 0
+            lines += drain(onLine, budget: &budget)
+            caughtUp = reachedEnd
         }
         return lines
     }
 
+    /// Delivers a last line that has no newline (and is not over the cap), for a reader that will read
+    /// no more: `--once` on a file whose writer did not end its last line.
+    public func flushPartialLine(_ onLine: (UnsafeRawBufferPointer) -> Void) {
+        flushPartialAtRotation(onLine)
+    }
+
     /// Waits up to `timeout` seconds for the file to change (inotify, or a plain sleep when polling).
+    /// Any `timeout` is accepted: negative or NaN waits not at all, and a wait is at most a minute.
     public func wait(timeout: Double) {
-        if isStdin {
-            var p = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
-            _ = poll(&p, 1, Int32(timeout * 1000))
+        let seconds = timeout.isNaN ? 0 : min(max(timeout, 0), 60)
+        let milliseconds = Int32(seconds * 1000)
+        if isStream {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, milliseconds)
+            return
+        }
+        // A FIFO or a device raises no inotify event when written: wait on the descriptor itself.
+        if fd >= 0 && !isRegular {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, milliseconds)
+            // A FIFO whose writer has gone reports POLLHUP at once, again and again: sleep instead.
+            if ready > 0 && p.revents & Int16(POLLIN) == 0 { usleep(useconds_t(min(seconds, 0.25) * 1_000_000)) }
             return
         }
         guard inotify >= 0 else {
-            usleep(useconds_t(min(timeout, 0.25) * 1_000_000))
+            usleep(useconds_t(min(seconds, 0.25) * 1_000_000))
             return
         }
         var p = pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)
-        if poll(&p, 1, Int32(timeout * 1000)) > 0 {
+        if poll(&p, 1, milliseconds) > 0 {
             var events = [UInt8](repeating: 0, count: 4096)
             while read(inotify, &events, events.count) > 0 {}
         }
     }
 
-    /// Reads what late writers added to rotated-away files; closes them once their grace period ends.
-    private func drainRetired(_ onLine: (UnsafeRawBufferPointer) -> Void) -> Int {
+    /// Reads what late writers added to rotated-away files; closes them once their grace period ends
+    /// (a last line without a newline is delivered then).
+    private func drainRetired(_ onLine: (UnsafeRawBufferPointer) -> Void, budget: inout Int) -> Int {
         guard !retired.isEmpty else { return 0 }
         var lines = 0
         let now = Self.now()
-        var keep: [(fd: Int32, until: Double)] = []
-        for entry in retired {
-            let current = (fd, offset, pending, skipping)
-            (fd, pending, skipping) = (entry.fd, [], false)
-            lines += drain(onLine)
-            flushPartialAtRotation(onLine)
-            (fd, offset, pending, skipping) = current
-            if now < entry.until { keep.append(entry) } else { close(entry.fd) }
+        var keep: [Retired] = []
+        let current = (fd, offset, pending, skipping)
+        for var entry in retired {
+            guard budget > 0 else {
+                keep.append(entry)
+                continue
+            }
+            (fd, pending, skipping) = (entry.fd, entry.pending, entry.skipping)
+            lines += drain(onLine, budget: &budget)
+            if reachedEnd && now >= entry.until {
+                flushPartialAtRotation(onLine)
+                close(entry.fd)
+            } else {
+                (entry.pending, entry.skipping) = (pending, skipping)
+                keep.append(entry)
+            }
         }
+        (fd, offset, pending, skipping) = current
         retired = keep
         return lines
     }
@@ -167,10 +239,11 @@ public final class Tailer {
             return
         }
         fd = opened
+        isRegular = (st.st_mode & S_IFMT) == S_IFREG
         device = UInt64(st.st_dev)
         inode = UInt64(st.st_ino)
         offset = 0
-        if let resume, resume.inode == inode, resume.device == device, resume.offset <= Int64(st.st_size) {
+        if let resume, resume.inode == inode, resume.device == device, resume.offset >= 0, resume.offset <= Int64(st.st_size) {
             offset = resume.offset
         } else if startAtEnd && atStartup {
             offset = Int64(st.st_size)
@@ -179,19 +252,32 @@ public final class Tailer {
         lseek(fd, off_t(offset), SEEK_SET)
     }
 
-    /// Reads to the current end of the descriptor, delivering complete lines.
-    private func drain(_ onLine: (UnsafeRawBufferPointer) -> Void) -> Int {
+    /// Reads up to `budget` bytes, delivering complete lines; `reachedEnd` says whether the descriptor
+    /// had nothing more. A stream is polled first, so a quiet pipe returns instead of blocking.
+    private func drain(_ onLine: (UnsafeRawBufferPointer) -> Void, budget: inout Int) -> Int {
         var lines = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        reachedEnd = false
+        while budget > 0 {
+            if isStream {
+                var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let ready = poll(&p, 1, 0)
+                if ready < 0 && errno == EINTR { continue }
+                if ready <= 0 {
+                    reachedEnd = true
+                    break
+                }
+            }
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, min($0.count, budget)) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 {
-                if n == 0 && isStdin {
+                if n == 0 && isStream {
                     flushPartialAtRotation(onLine)
                     finished = true
                 }
+                reachedEnd = true
                 break
             }
+            budget -= n
             offset += Int64(n)
             lines += split(count: n, onLine)
         }

@@ -32,12 +32,18 @@ public final class LogTally {
         pools = [PoolTally](repeating: PoolTally(), count: PoolTag.allCases.count)
     }
 
-    /// Counts every complete line written since the last read; a pool with a line in this batch is
-    /// last seen at `now`. Returns the lines read (0 before `begin()`).
+    /// Counts the complete lines written since the last read, up to `maxBatches` of the tailer's
+    /// batches (what is left waits for the next read: a flooded log cannot hold a deploy); a pool with
+    /// a line in this batch is last seen at `now`. Returns the lines read (0 before `begin()`).
     @discardableResult
-    public func read(now: Double) -> Int {
+    public func read(now: Double, maxBatches: Int = 64) -> Int {
         guard let tailer else { return 0 }
-        return tailer.readAvailable { line in count(line, now: now) }
+        var lines = 0
+        for _ in 0..<max(1, maxBatches) {
+            lines += tailer.readAvailable { line in count(line, now: now) }
+            if tailer.caughtUp { break }
+        }
+        return lines
     }
 
     /// The figures so far (what the last `read(now:)` found; this reads nothing).
