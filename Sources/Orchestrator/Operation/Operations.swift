@@ -54,6 +54,7 @@ extension Stack {
         defer { lock?.release() }
         try recoverInterrupted()
         let observed = try observe([.network, .files], probe: Pool.allCases)
+        rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile), spec: spec, paths: paths, renderer: renderer, observed: observed)
         try journaled(entry("up", title: "up", to: observed.live(spec)), phase: "up") { journal in
             try execute(plan, started: started, journal: journal)
@@ -74,6 +75,7 @@ extension Stack {
         let started = ports.clock.monotonic()
         // The inspect doubles as the engine check; the target's probe runs at the same time.
         var observed = try observe([], probe: request.force ? [] : [request.target])
+        rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let from = observed.live(spec)
         if request.target == from { observed.servedBy = servedPool() }
         let plan = try SwitchPlanner.plan(request, spec: spec, renderer: renderer, observed: observed)
@@ -140,6 +142,7 @@ extension Stack {
         defer { lock?.release() }
         try recoverInterrupted()
         let observed = try observe([])
+        rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let staging = try DeployPlanner.plan(request, spec: spec, pull: pull, observed: observed)
         var next = self
         next.spec = staging.spec
