@@ -95,6 +95,7 @@ public final class Tailer {
                 retired.append((fd, Self.now() + retiredGrace))
                 fd = -1
                 counters.rotations += 1
+                lines += readSkipped(device: device, inode: inode, onLine)
                 openFile()
                 if fd >= 0 { lines += drain(onLine) }
             } else if Int64(st.st_size) < offset {
@@ -142,6 +143,46 @@ public final class Tailer {
             if now < entry.until { keep.append(entry) } else { close(entry.fd) }
         }
         retired = keep
+        return lines
+    }
+
+    /// Rotated files looked for between the one the tailer had open and the new file.
+    static let maxSkipped = 8
+
+    /// With rename rotation (`path` → `path.1` → `path.2` …), two rotations between two reads leave a
+    /// file the tailer never opened: walking `path.1`, `path.2` … up to the file it had open finds them.
+    /// They are read from their start, oldest first, and kept for the grace period like any rotated
+    /// file. When the old file is not among the first `maxSkipped`, nothing is read: which of them were
+    /// already read cannot be told.
+    private func readSkipped(device: UInt64, inode: UInt64, _ onLine: (UnsafeRawBufferPointer) -> Void) -> Int {
+        var found: [Int32] = []
+        defer { for fd in found { close(fd) } }
+        for number in 1...Self.maxSkipped {
+            let candidate = open("\(path).\(number)", O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            guard candidate >= 0 else { return 0 }
+            var st = stat()
+            guard fstat(candidate, &st) == 0 else {
+                close(candidate)
+                return 0
+            }
+            if UInt64(st.st_ino) == inode && UInt64(st.st_dev) == device {
+                close(candidate)
+                break
+            }
+            found.append(candidate)
+            if number == Self.maxSkipped { return 0 }
+        }
+        var lines = 0
+        let current = (fd, offset, pending, skipping)
+        for skipped in found.reversed() {
+            (fd, pending, skipping) = (skipped, [], false)
+            lines += drain(onLine)
+            flushPartialAtRotation(onLine)
+            retired.append((skipped, Self.now() + retiredGrace))
+            counters.rotations += 1
+        }
+        (fd, offset, pending, skipping) = current
+        found = []
         return lines
     }
 
