@@ -15,6 +15,8 @@ public struct WatchOptions: Sendable {
     /// `bgctl maintenance on|off` writes this file; the watcher rereads it while running.
     public var maintenancePath: String?
     public var maintenanceDefault = false
+    /// Rotate the followed log past this policy on each periodic tick; only with a `reopen` given to the loop.
+    public var rotation: LogRotation.Policy?
 
     public init(logPath: String) {
         self.logPath = logPath
@@ -45,9 +47,11 @@ public struct WatchSummary: Sendable, Codable {
     public var deliveries: [String: Delivery.Stats] = [:]
     public var rotations = 0
     public var truncations = 0
+    /// Rotations this watcher carried out itself (`rotations` counts every one the tailer followed).
+    public var rotated = 0
 
     enum CodingKeys: String, CodingKey {
-        case lines, malformed, retried, ignored, alerts, deliveries, rotations, truncations
+        case lines, malformed, retried, ignored, alerts, deliveries, rotations, truncations, rotated
         case byPool = "by_pool"
         case status5xx = "status_5xx"
         case status4xx = "status_4xx"
@@ -65,9 +69,11 @@ public struct WatcherStatus: Sendable, Codable {
     public var firing: [AlertKind]
     public var maintenance: Bool
     public var deliveries: [String: Delivery.Stats]
+    /// Rotations this watcher carried out; nil from a watcher that does not rotate (or predates it).
+    public var rotated: Int?
 
     enum CodingKeys: String, CodingKey {
-        case lines, malformed, figures, firing, maintenance, deliveries
+        case lines, malformed, figures, firing, maintenance, deliveries, rotated
         case updatedAt = "updated_at"
     }
 }
@@ -90,10 +96,23 @@ public final class WatchLoop {
     private var poolCounts = [Int](repeating: 0, count: PoolTag.allCases.count)
     /// The time of the current batch of lines: the clock is read once per batch, not per line.
     private var batchTime: Double = 0
+    /// Makes the log's writer reopen it (USR1 to nginx); true when the signal was delivered.
+    private let reopen: (() -> Bool)?
+    private let rotationFiles: RotationFiles
+    /// Where rotation problems are told (the CLI prints them); the watch goes on.
+    private let log: (String) -> Void
+    /// After a failed rotation or reopen, the next attempt waits until then: one message per 30 s, not per tick.
+    private var rotationRetryAt: Double = 0
 
+    /// `reopen` enables rotation by `options.rotation`; without it the watcher only follows rotations.
     public init(settings: WatchSettings, options: WatchOptions, delivery: Delivery?,
                 clock: @escaping () -> Double = { Date().timeIntervalSince1970 },
+                reopen: (() -> Bool)? = nil, rotationFiles: RotationFiles = LocalRotationFiles(),
+                log: @escaping (String) -> Void = { _ in },
                 emit: @escaping (AlertNotification, AlertRecord) -> Void) {
+        self.reopen = reopen
+        self.rotationFiles = rotationFiles
+        self.log = log
         self.settings = settings
         self.options = options
         self.delivery = delivery
@@ -137,6 +156,11 @@ public final class WatchLoop {
             // within 100 ms, and the deadline is not overslept.
             let deadline = options.duration.map { started + $0 - now } ?? 0.1
             if tailer.caughtUp { tailer.wait(timeout: max(0.005, min(0.1, nextTick - now, deadline))) }
+        }
+        // What was written up to the stop is still counted: one more bounded batch (~25 ms at most).
+        if !tailer.finished {
+            batchTime = clock()
+            tailer.readAvailable { line in handle(line) }
         }
         writeStatus(tailer)
         summary.byPool = byPool()
@@ -182,11 +206,29 @@ public final class WatchLoop {
 
     private func periodic(now: Double) {
         refreshMaintenance()
+        rotateIfDue(now: now)
         for detection in analyzer.tick(now: now) {
             for notification in book.process(detection, maintenance: maintenance) { tell(notification) }
         }
         for notification in book.tick(now: now, current: { analyzer.current($0, at: now) }, maintenance: maintenance) {
             tell(notification)
+        }
+    }
+
+    /// Rotates the followed log when it is past the policy's size and tells the writer to reopen. The
+    /// tailer notices the rename on its next read and finishes the old file first.
+    private func rotateIfDue(now: Double) {
+        guard let policy = options.rotation, let reopen, options.logPath != "-", now >= rotationRetryAt else { return }
+        do {
+            let outcome = try LogRotation.rotate(options.logPath, policy: policy, files: rotationFiles)
+            if outcome.rotated { summary.rotated += 1 }
+            if outcome.reopen && !reopen() {
+                log("\(options.logPath) was renamed but nginx could not be signalled to reopen it; retrying in 30 s")
+                rotationRetryAt = now + 30
+            }
+        } catch {
+            log("\(error); retrying in 30 s")
+            rotationRetryAt = now + 30
         }
     }
 
@@ -226,7 +268,8 @@ public final class WatchLoop {
         summary.byPool = byPool()
         let status = WatcherStatus(updatedAt: AlertMessage.iso(clock()), lines: summary.lines, malformed: summary.malformed,
                                    figures: analyzer.figures, firing: AlertKind.allCases.filter { book.isFiring($0) },
-                                   maintenance: maintenance, deliveries: delivery?.snapshot() ?? [:])
+                                   maintenance: maintenance, deliveries: delivery?.snapshot() ?? [:],
+                                   rotated: options.rotation != nil && reopen != nil ? summary.rotated : nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         // A failed write is retried at the next status tick; the watch goes on either way.

@@ -25,6 +25,8 @@ extension Bgctl {
         @Flag(help: "Print alerts and the summary as JSON lines.") var json = false
         @Option(help: ArgumentHelp("Keep status, tail position and maintenance state in DIR (how the stack's watcher runs).", valueName: "DIR"))
         var watcherDir: String?
+        @Option(help: ArgumentHelp("Rotate the log past logs.max_size and send USR1 to this nginx master (checked to be nginx); the stack's watcher passes 1, the proxy's PID in its namespace.", valueName: "PID"))
+        var rotatePid: Int?
 
         func validate() throws {
             // A path is printed and opened: a control or bidi character in it is a mistake or a trick.
@@ -56,6 +58,12 @@ extension Bgctl {
                 } else {
                     options.maintenancePath = paths.maintenanceFile
                 }
+                var reopen: (() -> Bool)?
+                if let rotatePid, !once, logPath != "-" {
+                    guard rotatePid >= 1 else { throw ValidationError("--rotate-pid: expected a process id (1 or more), found \(rotatePid)") }
+                    options.rotation = LogRotation.Policy(maxSize: loaded.logs.maxSize.bytes, keep: loaded.logs.keep)
+                    reopen = { NginxMaster.reopenLogs(pid: rotatePid) }
+                }
                 let settings = WatchSetup.settings(loaded)
                 let targets = WatchSetup.targets(loaded)
                 let delivery = targets.isEmpty ? nil : Delivery(targets: targets) { Terminal.stderr("watch: " + $0) }
@@ -64,7 +72,8 @@ extension Bgctl {
                 if !once {
                     Terminal.stderr("watch: following \(logPath == "-" ? "standard input" : SafeText.terminal(logPath)) (window \(settings.window) requests / \(Int(settings.windowSeconds)) s, threshold \(settings.errorRateThreshold)%, \(targets.count) alert target\(targets.count == 1 ? "" : "s"))")
                 }
-                let loop = WatchLoop(settings: settings, options: options, delivery: delivery) { notification, record in
+                let loop = WatchLoop(settings: settings, options: options, delivery: delivery, reopen: reopen,
+                                     log: { Terminal.stderr("watch: " + $0) }) { notification, record in
                     if printJSON {
                         Terminal.stdout(Self.jsonLine(record))
                     } else {

@@ -144,9 +144,12 @@ import NginxConfigGen
         let stack = try stack(live: .blue)
         let signal = self.signal
         runner.onCall = { args in if args.first == "run" { signal.raise() } }
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
         let outcome = try stack.deploy(DeployRequest(image: "shop:3"), lockWait: 1)
         #expect(outcome.result == .aborted)
+        // Stopped before the release was recorded: traffic never left blue and its configuration stands.
         #expect(reloads() == 0)
+        #expect(stack.currentFiles() == stack.renderer.render(try #require(try stack.store.load()).apply(to: stack.spec), live: .blue).files)
         #expect(try stack.store.load()?.live == .blue)
         #expect(stack.store.history().last?.result == "aborted")
     }

@@ -116,6 +116,33 @@ enum World {
         observed.containers[watcher.name] = watcher
         #expect(try plan(observed).names == ["remove-watcher", "record"])
     }
+
+    /// The watcher lives in the proxy's PID namespace, which goes with the old proxy container.
+    @Test func aRecreatedProxyRecreatesTheWatcherAfterIt() throws {
+        var withSink = spec
+        withSink.alerts.slackWebhookURL = Secret("https://hooks.example/T/B/X")
+        var observed = World.up(withSink)
+        let watcher = World.container(StackPlan.watcherContainer(withSink, paths: World.paths, specFile: "/srv/shop/bgctl.yaml", pull: spec.pull), health: nil)
+        observed.containers[watcher.name] = watcher
+        #expect(try UpPlanner.plan(request, spec: withSink, paths: World.paths, renderer: World.renderer, observed: observed).isEmpty,
+                "a watcher that matches beside a proxy that stays is kept")
+        observed.containers[World.proxyName]?.labels[Docker.hashLabel] = "stale"
+        let plan = try UpPlanner.plan(request, spec: withSink, paths: World.paths, renderer: World.renderer, observed: observed)
+        #expect(plan.names == ["warn-proxy", "remove-proxy", "write-config", "start-proxy", "wait-proxy", "remember-tested",
+                               "watcher-folder", "remove-watcher", "start-watcher", "record"])
+        #expect(plan.steps.first { $0.name == "remove-watcher" }?.description.contains("PID namespace") == true)
+    }
+
+    @Test func aProxyStartedFromNothingStartsTheWatcherAfterIt() throws {
+        var withSink = spec
+        withSink.alerts.slackWebhookURL = Secret("https://hooks.example/T/B/X")
+        var observed = World.up(withSink)
+        observed.containers[World.proxyName] = nil
+        let names = try UpPlanner.plan(request, spec: withSink, paths: World.paths, renderer: World.renderer, observed: observed).names
+        let proxy = try #require(names.firstIndex(of: "start-proxy"))
+        let watcher = try #require(names.firstIndex(of: "start-watcher"))
+        #expect(proxy < watcher)
+    }
 }
 
 @Suite struct SwitchPlanTests {

@@ -10,6 +10,7 @@ import NginxConfigGen
         let command = Docker.run(config)
         #expect(command.arguments == [
             "run", "--detach", "--name", "shop-blue", "--network", "shop-net", "--ip", "172.29.7.10",
+            "--log-driver", "json-file", "--log-opt", "max-size=100m", "--log-opt", "max-file=5",
             "--restart", "unless-stopped", "--pull", "never",
             "--label", "io.bgctl.config-hash=\(config.fingerprint)", "--label", "io.bgctl.pool=blue",
             "--label", "io.bgctl.project=shop", "--label", "io.bgctl.release=v1", "--label", "io.bgctl.role=pool",
@@ -116,6 +117,50 @@ import NginxConfigGen
     }
 }
 
+@Suite struct ContainerLogLimitTests {
+    func spec(maxSize: Int64, keep: Int) throws -> DeploymentSpec {
+        var spec = try Fixture.spec()
+        spec.logs.maxSize = ByteSize(bytes: maxSize)
+        spec.logs.keep = keep
+        return spec
+    }
+
+    func limitArguments(_ arguments: [String]) -> [String] {
+        guard let start = arguments.firstIndex(of: "--log-driver") else { return [] }
+        return Array(arguments[start..<min(arguments.count, start + 6)])
+    }
+
+    @Test func everyContainerBoundsDockersJsonLogByLogsMaxSizeAndKeep() throws {
+        let spec = try spec(maxSize: 64 << 10, keep: 50)
+        let paths = StackPaths(spec: spec, specDirectory: "/srv/shop")
+        let expected = ["--log-driver", "json-file", "--log-opt", "max-size=64k", "--log-opt", "max-file=50"]
+        for config in [StackPlan.poolContainer(spec, .blue, pull: .never), StackPlan.poolContainer(spec, .green, pull: .never),
+                       StackPlan.proxyContainer(spec, paths: paths, pull: .never),
+                       StackPlan.watcherContainer(spec, paths: paths, specFile: "/srv/shop/bgctl.yaml", pull: .never)] {
+            #expect(limitArguments(Docker.run(config).arguments) == expected, "\(config.name)")
+        }
+    }
+
+    @Test func aSizeThatIsNoWholeKibibyteGoesToDockerInBytes() throws {
+        let args = Docker.run(StackPlan.poolContainer(try spec(maxSize: 1500, keep: 1), .blue, pull: .never)).arguments
+        #expect(limitArguments(args) == ["--log-driver", "json-file", "--log-opt", "max-size=1500", "--log-opt", "max-file=1"])
+    }
+
+    @Test func changingTheLimitsChangesTheFingerprint() throws {
+        let before = StackPlan.proxyContainer(try spec(maxSize: 100 << 20, keep: 5), paths: World.paths, pull: .never)
+        let after = StackPlan.proxyContainer(try spec(maxSize: 100 << 20, keep: 6), paths: World.paths, pull: .never)
+        #expect(before.fingerprint != after.fingerprint)
+    }
+
+    @Test func theWatcherJoinsTheProxysPIDNamespaceAndSignalsItsPIDOne() throws {
+        let spec = try Fixture.spec()
+        let args = Docker.run(StackPlan.watcherContainer(spec, paths: World.paths, specFile: "/srv/shop/bgctl.yaml", pull: .never)).arguments
+        let pid = try #require(args.firstIndex(of: "--pid"))
+        #expect(args[pid + 1] == "container:shop-proxy")
+        #expect(Array(args.suffix(2)) == ["--rotate-pid", "1"])
+    }
+}
+
 @Suite struct StateTests {
     @Test func aDeployedReleaseStandsInForTheSpecsPool() throws {
         let spec = try Fixture.spec()
@@ -134,7 +179,7 @@ import NginxConfigGen
         let paths = StackPaths(spec: spec, specDirectory: "/srv/shop")
         let command = Docker.run(StackPlan.watcherContainer(spec, paths: paths, specFile: "/srv/shop/bgctl.yaml", pull: .never))
         #expect(command.arguments.contains("host") && command.arguments.contains("/srv/shop/bgctl.yaml:/bgctl/bgctl.yaml:ro"))
-        #expect(command.arguments.contains("/srv/shop/.bgctl/logs:/bgctl/logs:ro"))
+        #expect(command.arguments.contains("/srv/shop/.bgctl/logs:/bgctl/logs"), "the watcher rotates the access log")
         #expect(command.secretEnvironment == ["SLACK_WEBHOOK_URL": "https://hooks.example/T/B/SECRET"])
         #expect(!command.description.contains("SECRET"))
     }

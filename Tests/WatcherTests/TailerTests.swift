@@ -182,4 +182,28 @@ func follow(_ tailer: Tailer, expected: Int, seconds: Double = 10, whileWaiting:
         let restarted = Tailer(path: log.path, fromStart: false, resume: position)
         #expect(follow(restarted, expected: 2) == [3, 4], "lines written while it was down are not skipped")
     }
+
+    /// Two rename rotations between two reads: the file in the middle was never opened, and is read too.
+    @Test func aFileRotatedPastBetweenTwoReadsIsStillRead() throws {
+        let file = LogFile()
+        let tailer = Tailer(path: file.path, fromStart: true)
+        tailer.retiredGrace = 0
+        let policy = LogRotation.Policy(maxSize: 1, keep: 5)
+        var ids: [Int] = []
+        let collect: (UnsafeRawBufferPointer) -> Void = { line in
+            if let record = LineParser.parse(line) { ids.append(Int(LineParser.text(line, record.uri).dropFirst()) ?? -1) }
+        }
+        for id in 0..<3 { file.write(file.line(id)) }
+        tailer.readAvailable(collect)
+        for round in 1...3 {
+            #expect(try LogRotation.rotate(file.path, policy: policy, files: LocalRotationFiles()).rotated)
+            file.reopen()
+            for id in (round * 3)..<(round * 3 + 3) { file.write(file.line(id)) }
+        }
+        tailer.readAvailable(collect)
+        tailer.readAvailable(collect)
+        #expect(ids.sorted() == Array(0..<12))
+        #expect(ids.count == 12, "no line twice")
+        #expect(tailer.counters.rotations == 3)
+    }
 }

@@ -29,3 +29,45 @@ import Watcher
         #expect(names == ["access.log", "maintenance.json", "position.json", "status.json"])
     }
 }
+
+/// A watcher given a way to reopen the writer rotates the log it follows and still counts every line once.
+@Suite struct WatchLoopRotationTests {
+    @Test func theLoopRotatesPastMaxSizeAndCountsEveryLineOnceAcrossTheFiles() throws {
+        let file = LogFile()
+        file.write("")
+        var options = WatchOptions(logPath: file.path)
+        options.fromStart = true
+        options.rotation = LogRotation.Policy(maxSize: 1024, keep: 3)
+        var reopened = 0
+        var now = 1000.0
+        var written = 0
+        let loop = WatchLoop(settings: WatchSettings(project: "shop"), options: options, delivery: nil,
+                             clock: { now += 0.6; return now }, reopen: { reopened += 1; file.reopen(); return true }) { _, _ in }
+        let summary = loop.run(stop: {
+            // 40 lines of ~45 bytes between ticks: past 1 KiB at every other tick.
+            for _ in 0..<40 where written < 600 {
+                file.write(file.line(written))
+                written += 1
+            }
+            return written >= 600
+        })
+        #expect(summary.lines == 600)
+        #expect(summary.rotated >= 5 && summary.rotated == reopened, "\(summary.rotated) rotations, \(reopened) reopens")
+        let names = try FileManager.default.contentsOfDirectory(atPath: file.dir).filter { !$0.hasPrefix(".") }.sorted()
+        #expect(names == ["access.log", "access.log.1", "access.log.2", "access.log.3"])
+    }
+
+    @Test func withoutAReopenTheLoopNeverRenamesTheLog() throws {
+        let file = LogFile()
+        for id in 0..<100 { file.write(file.line(id)) }
+        var options = WatchOptions(logPath: file.path)
+        options.fromStart = true
+        options.rotation = LogRotation.Policy(maxSize: 1024, keep: 3)
+        var now = 1000.0
+        var calls = 0
+        let summary = WatchLoop(settings: WatchSettings(project: "shop"), options: options, delivery: nil,
+                                clock: { now += 0.6; return now }) { _, _ in }.run(stop: { calls += 1; return calls > 5 })
+        #expect(summary.lines == 100 && summary.rotated == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: file.dir).filter { !$0.hasPrefix(".") } == ["access.log"])
+    }
+}

@@ -154,6 +154,19 @@ public struct WatchSpec: Sendable, Hashable {
     public init() {}
 }
 
+/// How much of the proxy's access log is kept: `access.log` is renamed to `access.log.1` (and older
+/// files shifted up to `access.log.<keep>`) once it is larger than `maxSize`. Docker's json-file log
+/// of every bgctl container is bounded by the same figures.
+public struct LogsSpec: Sendable, Hashable {
+    public static let minimumSize = ByteSize.kibibyte
+    public static let keepRange = 1...1000
+
+    public var maxSize = ByteSize(bytes: 100 << 20)
+    /// Rotated files kept beside the current one.
+    public var keep = 5
+    public init() {}
+}
+
 /// What counts as inconclusive analysis (fewer than `watch.min_requests` requests) leads to.
 public enum InconclusivePolicy: String, Sendable, CaseIterable, Codable {
     case promote
@@ -213,6 +226,7 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var watch = WatchSpec()
     public var alerts = AlertsSpec()
     public var deploy = DeploySpec()
+    public var logs = LogsSpec()
     /// As written, relative to the spec's folder unless absolute.
     public var stateDir = ".bgctl"
     /// The variables the spec refers to that were set, with their values: the stack's watcher gets

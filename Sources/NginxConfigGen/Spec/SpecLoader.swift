@@ -122,7 +122,7 @@ private struct SpecDecoder {
     let reader: NodeReader
 
     static let topKeys = ["version", "project", "network", "pull", "proxy", "app", "pools", "active",
-                          "watch", "alerts", "deploy", "state_dir"]
+                          "watch", "alerts", "deploy", "logs", "state_dir"]
 
     func decode(_ root: Node) -> DeploymentSpec? {
         guard let top = reader.mapping(root, [], allowed: Self.topKeys) else { return nil }
@@ -172,6 +172,7 @@ private struct SpecDecoder {
         if let node = top["watch"] { decodeWatch(node, into: &spec.watch) }
         if let node = top["alerts"] { decodeAlerts(node, into: &spec.alerts) }
         if let node = top["deploy"] { decodeDeploy(node, into: &spec.deploy) }
+        if let node = top["logs"] { decodeLogs(node, into: &spec.logs) }
         if let node = top["state_dir"], let text = reader.string(node, ["state_dir"]) {
             if !Syntax.isFilePath(text) {
                 reader.report(node, ["state_dir"], "expected a folder path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
@@ -424,6 +425,22 @@ private struct SpecDecoder {
                 deploy.smoke.append(SmokeCheck(path: text, status: status))
             }
         }
+    }
+
+    private func decodeLogs(_ node: Node, into logs: inout LogsSpec) {
+        let path = ["logs"]
+        guard let map = reader.mapping(node, path, allowed: ["max_size", "keep"]) else { return }
+        if let n = map["max_size"], let text = reader.string(n, path + ["max_size"]) {
+            let range = "\(LogsSpec.minimumSize)–\(ByteSize.maximum)"
+            if let size = ByteSize(parsing: text) {
+                if size >= LogsSpec.minimumSize { logs.maxSize = size } else {
+                    reader.report(n, path + ["max_size"], "must be at least \(LogsSpec.minimumSize), found \(reader.quoted(text))")
+                }
+            } else {
+                reader.report(n, path + ["max_size"], "expected a size such as 64KiB, 100MiB or 1GiB (units B, KiB, MiB, GiB, TiB; \(range)), found \(reader.quoted(text))")
+            }
+        }
+        if let n = map["keep"], let v = reader.int(n, path + ["keep"], in: LogsSpec.keepRange) { logs.keep = v }
     }
 
     private func crossCheck(_ spec: DeploymentSpec, top: [String: Node], root: Node) {

@@ -36,6 +36,10 @@ public enum Docker {
     public static func run(_ container: ContainerConfig) -> DockerCommand {
         var args = ["run", "--detach", "--name", container.name, "--network", container.network]
         if let ip = container.ipAddress { args += ["--ip", ip] }
+        if let pid = container.pidNamespace { args += ["--pid", pid] }
+        if let limit = container.logLimit {
+            args += ["--log-driver", "json-file", "--log-opt", "max-size=\(limit.maxSize)", "--log-opt", "max-file=\(limit.maxFiles)"]
+        }
         args += ["--restart", "unless-stopped", "--pull", container.pull.rawValue]
         for (key, value) in container.labels.sorted(by: { $0.key < $1.key }) {
             args += ["--label", "\(key)=\(value)"]
@@ -120,6 +124,16 @@ public struct ContainerConfig: Sendable, Equatable {
     public var stopTimeout: Int?
     public var entrypoint: String?
     public var command: [String]
+    /// Docker's json-file log bounded to `maxFiles` files of `maxSize` (`--log-opt max-size/max-file`).
+    public var logLimit: LogLimit?
+    /// `--pid`: `container:<name>` joins that container's PID namespace.
+    public var pidNamespace: String?
+
+    public struct LogLimit: Sendable, Equatable {
+        /// In docker's units (`100m`, `64k`).
+        public var maxSize: String
+        public var maxFiles: Int
+    }
 
     /// A digest of everything that shapes the container, stored as a label, so `up` can tell
     /// whether an existing container still matches the spec.
@@ -129,6 +143,8 @@ public struct ContainerConfig: Sendable, Equatable {
         parts += environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         parts += publish + mounts + tmpfs + command
         if let health { parts += [health.command ?? "", health.interval, health.timeout, String(health.retries), health.startPeriod] }
+        if let logLimit { parts += ["log:\(logLimit.maxSize)/\(logLimit.maxFiles)"] }
+        if let pidNamespace { parts += ["pid:\(pidNamespace)"] }
         return String(FNV1a.hash(parts, separator: "\u{1F}"), radix: 16)
     }
 }

@@ -27,3 +27,19 @@ enum LocalSignal {
         }
     }
 }
+
+/// The nginx master a watcher may signal by PID: the stack's watcher container shares the proxy's PID
+/// namespace (`--pid container:<project>-proxy`), where the master is PID 1; on the host a person names it.
+public enum NginxMaster {
+    /// USR1 (reopen the logs) to `pid`, only when /proc says that process is nginx: a stale or wrong
+    /// PID is never signalled. True when the signal was delivered.
+    public static func reopenLogs(pid: Int) -> Bool {
+        guard pid >= 1, let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+              isNginx(comm: comm) else { return false }
+        return kill(pid_t(pid), SIGUSR1) == 0
+    }
+
+    static func isNginx(comm: String) -> Bool {
+        comm.trimmingCharacters(in: .whitespacesAndNewlines) == "nginx"
+    }
+}

@@ -95,8 +95,13 @@ final class JournalWriter {
         try journal.write(entry)
     }
 
+    /// Set when the operation ends in a state nobody chose (a rollback that failed): the journal stays,
+    /// so the next mutating command recovers.
+    var keep = false
+
     /// The operation reached a state somebody chose: the journal goes.
     func finish() {
+        guard !keep else { return }
         try? journal.remove()
     }
 }

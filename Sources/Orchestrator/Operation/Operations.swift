@@ -54,6 +54,7 @@ extension Stack {
         defer { lock?.release() }
         try recoverInterrupted()
         let observed = try observe([.network, .files], probe: Pool.allCases)
+        rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile), spec: spec, paths: paths, renderer: renderer, observed: observed)
         try journaled(entry("up", title: "up", to: observed.live(spec)), phase: "up") { journal in
             try execute(plan, started: started, journal: journal)
@@ -74,6 +75,7 @@ extension Stack {
         let started = ports.clock.monotonic()
         // The inspect doubles as the engine check; the target's probe runs at the same time.
         var observed = try observe([], probe: request.force ? [] : [request.target])
+        rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let from = observed.live(spec)
         if request.target == from { observed.servedBy = servedPool() }
         let plan = try SwitchPlanner.plan(request, spec: spec, renderer: renderer, observed: observed)
@@ -140,6 +142,7 @@ extension Stack {
         defer { lock?.release() }
         try recoverInterrupted()
         let observed = try observe([])
+        rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let staging = try DeployPlanner.plan(request, spec: spec, pull: pull, observed: observed)
         var next = self
         next.spec = staging.spec
@@ -174,15 +177,17 @@ extension Stack {
                 try recorder.run(Step("record-verdict", "record the verdict in the history", .record(Record(live: nil, history: draft))))
                 return outcome
             }
+            let stage = Executor(stack: next, started: started)
+            stage.journal = journal
             do {
-                let stage = Executor(stack: next, started: started)
-                stage.journal = journal
                 try stage.run(staging.plan)
             } catch OrchestratorError.unhealthy(_, let detail) {
                 throw OrchestratorError.unhealthy(what: "the new release on \(staging.target.rawValue)",
                                                   detail: "\(detail)\nNot switched: \(staging.live.rawValue) is still live and untouched.")
             } catch OrchestratorError.cancelled(let step) {
-                try next.resync(staging.live, journal: journal)
+                // The configuration follows what state.json records: the new release only once it was recorded.
+                let recorded = stage.timings.contains { $0.0 == "record-release" }
+                try (recorded ? next : self).resync(staging.live, journal: journal)
                 return try verdict(.aborted, "stopped by a signal before \(step); \(staging.live.rawValue) was never touched", figures: nil)
             }
             if request.noSwitch {
@@ -222,6 +227,7 @@ extension Stack {
                     _ = try next.switchLocked(.init(target: staging.live, reason: "rollback of \(request.releaseLabel): \(reason)"),
                                               operation: "deploy", parent: journal, cancellable: false)
                 } catch {
+                    journal.keep = true
                     return try verdict(.rollbackFailed, "\(reason); the rollback to \(staging.live.rawValue) failed too: \(Executor.describe(error))",
                                        figures: figures)
                 }

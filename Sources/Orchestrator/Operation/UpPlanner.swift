@@ -68,11 +68,14 @@ public enum UpPlanner {
         let rendered = renderer.render(spec, live: live)
         let desiredProxy = StackPlan.proxyContainer(spec, paths: paths, pull: request.pull)
         let proxy = observed.containers[spec.proxyContainerName]
+        let proxyStarts: Bool
         if let proxy, proxy.labels[Docker.hashLabel] == desiredProxy.labels[Docker.hashLabel], proxy.isRunning {
+            proxyStarts = false
             if observed.liveFiles != rendered.files {
                 steps += SwitchPlanner.apply(rendered, expecting: live, proxy: proxy, observed: observed)
             }
         } else {
+            proxyStarts = true
             if let proxy {
                 if proxy.isRunning {
                     let text = "recreating the proxy (its container settings changed): connections open now are closed"
@@ -88,7 +91,7 @@ public enum UpPlanner {
                 Step("remember-tested", "remember that this proxy accepted these bytes", .rememberTested(rendered, proxy: nil)),
             ]
         }
-        steps += watcherSteps(request, spec: spec, paths: paths, observed: observed)
+        steps += watcherSteps(request, spec: spec, paths: paths, observed: observed, proxyStarts: proxyStarts)
 
         let changes = steps.filter { if case .warn = $0.action { return false }; return true }
         guard !changes.isEmpty || observed.state == nil else {
@@ -104,8 +107,10 @@ public enum UpPlanner {
     }
 
     /// The watcher container when `watch.enabled` (default: when an alert sink is configured),
-    /// recreated when its settings changed; removed when the watcher is off.
-    static func watcherSteps(_ request: Request, spec: DeploymentSpec, paths: StackPaths, observed: Observed) -> [Step] {
+    /// recreated when its settings changed or when the proxy starts in this plan (it lives in the proxy's
+    /// PID namespace, which goes with the old proxy container); removed when the watcher is off.
+    static func watcherSteps(_ request: Request, spec: DeploymentSpec, paths: StackPaths, observed: Observed,
+                             proxyStarts: Bool) -> [Step] {
         let existing = observed.containers[spec.watcherContainerName]
         guard spec.watcherEnabled, let specFile = request.specFile else {
             guard let existing else { return [] }
@@ -116,11 +121,13 @@ public enum UpPlanner {
         guard let existing else {
             return [folder, Step("start-watcher", "start the watcher (\(desired.image))", .runContainer(desired))]
         }
-        if existing.labels[Docker.hashLabel] == desired.labels[Docker.hashLabel] {
+        let changed = existing.labels[Docker.hashLabel] != desired.labels[Docker.hashLabel]
+        if !changed && !proxyStarts {
             return existing.isRunning ? [] : [Step("start-watcher", "start the stopped watcher", .startContainer(existing.name))]
         }
+        let why = changed ? "its settings changed" : "it shares the PID namespace of the proxy, which starts anew"
         return [folder,
-                Step("remove-watcher", "remove the old watcher (its settings changed)", .removeContainer(existing.name)),
+                Step("remove-watcher", "remove the old watcher (\(why))", .removeContainer(existing.name)),
                 Step("start-watcher", "start the watcher (\(desired.image))", .runContainer(desired))]
     }
 }

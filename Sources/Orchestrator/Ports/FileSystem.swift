@@ -1,8 +1,10 @@
 import Foundation
 import NginxConfigGen
+import Watcher
 
-/// The files an operation reads and writes. The real one is the host's; every write is atomic.
-public protocol FileSystem: Sendable {
+/// The files an operation reads and writes. The real one is the host's; every write is atomic. It
+/// offers what a log rotation needs (`RotationFiles`: size, lock), so bgctl rotates through this port.
+public protocol FileSystem: RotationFiles, Sendable {
     /// Nil when the file does not exist or cannot be read.
     func read(_ path: String) -> Data?
     func exists(_ path: String) -> Bool
@@ -68,6 +70,12 @@ public struct LocalFileSystem: FileSystem {
     }
 
     public func list(_ path: String) -> [String]? { try? FileManager.default.contentsOfDirectory(atPath: path) }
+
+    public func size(of path: String) -> Int64? { LocalRotationFiles().size(of: path) }
+
+    public func withExclusiveLock(_ path: String, _ body: () throws -> Void) throws -> Bool {
+        try LocalRotationFiles.exclusiveLock(path, body)
+    }
 
     public func append(_ data: Data, to path: String) throws {
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)

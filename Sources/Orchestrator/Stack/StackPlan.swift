@@ -33,6 +33,7 @@ public enum StackPlan {
             entrypoint: nil,
             command: []
         )
+        config.logLimit = logLimit(spec)
         config.labels[Docker.hashLabel] = config.fingerprint
         return config
     }
@@ -57,12 +58,22 @@ public enum StackPlan {
             entrypoint: nginxBinary,
             command: ["-p", "/bgctl/", "-e", "stderr", "-c", "/bgctl/conf/nginx.conf"]
         )
+        config.logLimit = logLimit(spec)
         config.labels[Docker.hashLabel] = config.fingerprint
         return config
     }
 
+    /// Docker's json-file log of every bgctl container (nginx's error log goes there) bounded like the
+    /// access log: `logs.keep` files of `logs.max_size`.
+    static func logLimit(_ spec: DeploymentSpec) -> ContainerConfig.LogLimit {
+        ContainerConfig.LogLimit(maxSize: spec.logs.maxSize.dockerSize, maxFiles: spec.logs.keep)
+    }
+
     /// The watcher: `bgctl watch` in its own container on the host network (it only sends alerts out),
-    /// with the spec and the proxy's logs read-only and its own folder for status and tail position.
+    /// with the spec read-only, its own folder for status and tail position, and the proxy's logs
+    /// writable: it rotates the access log. It shares the proxy's PID namespace, where the nginx master
+    /// is PID 1, so `--rotate-pid 1` reaches it with USR1 (both run as root). A namespace dies with its
+    /// container, so `up` recreates the watcher whenever it (re)creates the proxy.
     /// Secrets reach it as environment values passed to docker, never as arguments or image content.
     public static func watcherContainer(_ spec: DeploymentSpec, paths: StackPaths, specFile: String, pull: PullPolicy) -> ContainerConfig {
         var config = ContainerConfig(
@@ -74,14 +85,17 @@ public enum StackPlan {
             labels: [Docker.label: spec.project, Docker.roleLabel: "watcher"],
             environment: spec.variables.mapValues(\.revealed),
             publish: [],
-            mounts: ["\(specFile):/bgctl/bgctl.yaml:ro", "\(paths.logsDir):/bgctl/logs:ro", "\(paths.watcherDir):/bgctl/watcher"],
+            mounts: ["\(specFile):/bgctl/bgctl.yaml:ro", "\(paths.logsDir):/bgctl/logs", "\(paths.watcherDir):/bgctl/watcher"],
             tmpfs: [],
             health: nil,
             stopSignal: nil,
             stopTimeout: 15,
             entrypoint: "/usr/local/bin/bgctl",
-            command: ["-f", "/bgctl/bgctl.yaml", "watch", "--log", "/bgctl/logs/access.log", "--watcher-dir", "/bgctl/watcher"]
+            command: ["-f", "/bgctl/bgctl.yaml", "watch", "--log", "/bgctl/logs/access.log", "--watcher-dir", "/bgctl/watcher",
+                      "--rotate-pid", "1"]
         )
+        config.pidNamespace = "container:\(spec.proxyContainerName)"
+        config.logLimit = logLimit(spec)
         config.labels[Docker.hashLabel] = config.fingerprint
         return config
     }

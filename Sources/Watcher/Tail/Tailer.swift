@@ -134,6 +134,11 @@ public final class Tailer {
             retired.append(Retired(fd: fd, until: Self.now() + retiredGrace, pending: pending, skipping: skipping))
             pending.removeAll()
             skipping = false
+            // Rotated more than once since the last read: the files in between are read too, oldest first.
+            for skipped in skippedFiles(device: device, inode: inode) {
+                retired.append(Retired(fd: skipped, until: Self.now() + retiredGrace))
+                counters.rotations += 1
+            }
             fd = -1
             counters.rotations += 1
             openFile()
@@ -215,6 +220,27 @@ public final class Tailer {
         (fd, offset, pending, skipping) = current
         retired = keep
         return lines
+    }
+
+    /// At most this many rotated files (`path.1` … `path.8`) are looked at for ones a reader skipped.
+    static let maxSkipped = 8
+
+    /// Rotated files newer than the one just left (device/inode): `path.1` up to, not including, that
+    /// file, oldest first. None when that file is not among `path.1…8` (then nothing can be said).
+    private func skippedFiles(device: UInt64, inode: UInt64) -> [Int32] {
+        var found: [Int32] = []
+        for number in 1...Self.maxSkipped {
+            let candidate = open("\(path).\(number)", O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+            guard candidate >= 0 else { break }
+            var st = stat()
+            if fstat(candidate, &st) == 0, UInt64(st.st_ino) == inode && UInt64(st.st_dev) == device {
+                close(candidate)
+                return found.reversed()
+            }
+            found.append(candidate)
+        }
+        for fd in found { close(fd) }
+        return []
     }
 
     static func now() -> Double {
