@@ -75,7 +75,6 @@ class Project:
             network: {{subnet: {self.subnet}}}
             proxy:
               listen: "127.0.0.1:{self.proxy_port}"
-              connect_timeout: 1s
               read_timeout: 3s
             app:
               port: 3000

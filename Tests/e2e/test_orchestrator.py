@@ -175,12 +175,12 @@ def test_an_unreachable_docker_daemon_exits_69(project):
 
 def test_validate_reports_three_mistakes_on_three_lines_and_exits_65(project):
     project.spec.write_text(project.spec.read_text()
-                            .replace("connect_timeout: 1s", "conect_timeout: 1s")
+                            .replace("read_timeout: 3s", "read_timout: 3s")
                             .replace('release: "r-blue"', 'release: "v1; } server {"')
                             .replace("active: blue", "active: purple"))
     out = project.bgctl("validate", check=65)
     lines = [l for l in out.stderr.splitlines() if l.startswith(str(project.spec) + ":")]
     assert len(lines) == 3, out.stderr
-    assert "proxy.conect_timeout" in lines[0] and 'did you mean "connect_timeout"' in lines[0]
+    assert "proxy.read_timout" in lines[0] and 'did you mean "read_timeout"' in lines[0]
     assert "pools.blue.release" in lines[1]
     assert "active" in lines[2]

@@ -118,7 +118,7 @@ public struct PoolSpec: Sendable, Hashable {
 public struct ProxySpec: Sendable, Hashable {
     public var image = "bgctl/nginx:local"
     public var listen = ListenAddress(host: "0.0.0.0", port: 8080)
-    public var connectTimeout = SpecDuration.seconds(2)
+    public var connectTimeout = SpecDuration(milliseconds: 250)
     public var readTimeout = SpecDuration.seconds(3)
     public var retryOn = ["error", "timeout", "http_502", "http_503", "http_504"]
     public var retryNonIdempotent = false

@@ -22,7 +22,7 @@ public struct WatchSettings: Sendable, Equatable {
 
     public init(project: String, window: Int = 200, windowSeconds: Double = 60, minRequests: Int = 20,
                 errorRateThreshold: Double = 2, count4xx: Bool = false, ignorePaths: [String] = [],
-                cooldown: Double = 300, failoverRequests: Int = 3, failoverSeconds: Double = 10,
+                cooldown: Double = 300, failoverRequests: Int = 2, failoverSeconds: Double = 10,
                 releases: [String: String] = [:]) {
         self.project = project
         self.window = window
