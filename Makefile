@@ -21,6 +21,9 @@ build:
 release:
 	$(SWIFT) build -c release --static-swift-stdlib
 
+templates:
+	python3 templates/embed.py
+
 images: setup
 	@./examples/images/build.sh
 

@@ -42,18 +42,12 @@ struct SpecOptions: ParsableArguments {
         return dir.isEmpty ? "." : dir
     }
 
-    func renderer() throws -> ConfigRenderer {
-        let templates = try TemplateLocator.find(environment: ProcessInfo.processInfo.environment,
-                                                 specDirectory: directory,
-                                                 executablePath: CommandLine.arguments.first.flatMap(Executable.path))
-        return try ConfigRenderer(templatesDirectory: templates)
-    }
-}
-
-enum Executable {
-    /// The running binary's path, for finding files installed beside it.
-    static func path(_ argv0: String) -> String? {
-        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
-        return argv0.contains("/") ? argv0 : nil
+    /// The built-in templates, or the spec's `templates_dir:` (said on stderr: custom templates are
+    /// not checked by bgctl's tests).
+    func renderer(for spec: DeploymentSpec) throws -> ConfigRenderer {
+        guard let dir = spec.templatesDir else { return try ConfigRenderer.builtin() }
+        let folder = dir.hasPrefix("/") ? dir : (directory as NSString).appendingPathComponent(dir)
+        Terminal.stderr(Terminal.style("!", .yellow) + " custom templates in use: \(folder) (templates_dir)")
+        return try ConfigRenderer(templatesDirectory: folder)
     }
 }

@@ -15,7 +15,7 @@ extension Bgctl {
         func run() throws {
             try reporting {
                 let loaded = try spec.load()
-                let config = try spec.renderer().render(loaded, live: active ?? loaded.active)
+                let config = try spec.renderer(for: loaded).render(loaded, live: active ?? loaded.active)
                 if let out {
                     do {
                         try AtomicWriter.write(config, into: out)

@@ -34,7 +34,7 @@ struct StackOptions: ParsableArguments {
         if interruptible && !dryRun { Cancellation.install() }
         let ports = Ports(runner: try ProcessRunner(environment: environment), http: HTTPClient(),
                           accessLog: TailedAccessLog.opener(loaded), cancelled: { Cancellation.requested })
-        var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(), environment: environment,
+        var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(for: loaded), environment: environment,
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)
         if dryRun {

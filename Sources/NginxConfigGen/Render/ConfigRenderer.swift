@@ -24,13 +24,10 @@ public struct RenderedConfig: Sendable, Equatable {
 }
 
 public enum RenderError: Error, CustomStringConvertible {
-    case templatesNotFound(searched: [String])
     case templateUnreadable(path: String, reason: String)
 
     public var description: String {
         switch self {
-        case .templatesNotFound(let searched):
-            return "cannot find bgctl's templates (nginx.conf.mustache); looked in: \(searched.joined(separator: ", ")); set BGCTL_TEMPLATES to the templates folder"
         case .templateUnreadable(let path, let reason):
             return "template \(path): \(reason)"
         }
@@ -42,17 +39,31 @@ public enum RenderError: Error, CustomStringConvertible {
 public struct ConfigRenderer: Sendable {
     private let templates: [String: MustacheTemplate]
 
+    /// The templates built into the binary (templates/*.mustache when it was built).
+    public static func builtin() throws -> ConfigRenderer {
+        try ConfigRenderer(sources: BuiltinTemplates.files, origin: "the built-in templates")
+    }
+
+    /// Custom templates: `nginx.conf.mustache` and `bgctl.conf.mustache` in `templatesDirectory`.
     public init(templatesDirectory: String) throws {
-        var loaded: [String: MustacheTemplate] = [:]
+        var sources: [String: String] = [:]
         for name in [RenderedConfig.mainFile, RenderedConfig.siteFile] {
             let path = (templatesDirectory as NSString).appendingPathComponent(name + ".mustache")
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw RenderError.templateUnreadable(path: path, reason: "cannot read the file")
+            guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20 else {
+                throw RenderError.templateUnreadable(path: path, reason: "cannot read the file (or it is over 1 MiB)")
             }
+            sources[name] = String(decoding: data, as: UTF8.self)
+        }
+        try self.init(sources: sources, origin: templatesDirectory)
+    }
+
+    init(sources: [String: String], origin: String) throws {
+        var loaded: [String: MustacheTemplate] = [:]
+        for name in [RenderedConfig.mainFile, RenderedConfig.siteFile] {
             do {
-                loaded[name] = try MustacheTemplate(string: String(decoding: data, as: UTF8.self))
+                loaded[name] = try MustacheTemplate(string: sources[name] ?? "")
             } catch {
-                throw RenderError.templateUnreadable(path: path, reason: "\(error)")
+                throw RenderError.templateUnreadable(path: "\(origin)/\(name).mustache", reason: "\(error)")
             }
         }
         self.templates = loaded
@@ -107,27 +118,5 @@ public struct ConfigRenderer: Sendable {
             "retry_tries": String(proxy.retryTries),
             "retry_timeout": proxy.retryTimeout.nginxMilliseconds,
         ]
-    }
-}
-
-/// Where the templates live: `BGCTL_TEMPLATES`, beside the spec, beside the installed binary
-/// (`../share/bgctl/templates`), or the source checkout this binary was built from.
-public enum TemplateLocator {
-    public static func find(environment: [String: String], specDirectory: String?, executablePath: String?) throws -> String {
-        var candidates: [String] = []
-        if let explicit = environment["BGCTL_TEMPLATES"], !explicit.isEmpty { candidates.append(explicit) }
-        if let specDirectory { candidates.append((specDirectory as NSString).appendingPathComponent("templates")) }
-        if let executablePath {
-            let bin = URL(fileURLWithPath: executablePath).resolvingSymlinksInPath().deletingLastPathComponent()
-            candidates.append(bin.appendingPathComponent("../share/bgctl/templates").standardized.path)
-        }
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../../templates").standardized.path
-        candidates.append(source)
-        for candidate in candidates
-        where FileManager.default.fileExists(atPath: (candidate as NSString).appendingPathComponent("nginx.conf.mustache")) {
-            return candidate
-        }
-        throw RenderError.templatesNotFound(searched: candidates)
     }
 }

@@ -229,6 +229,8 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var logs = LogsSpec()
     /// As written, relative to the spec's folder unless absolute.
     public var stateDir = ".bgctl"
+    /// Custom nginx templates (as written, relative to the spec's folder); nil: the built-in ones.
+    public var templatesDir: String?
     /// The variables the spec refers to that were set, with their values: the stack's watcher gets
     /// them as its environment so it reads the spec the same way (they may be secrets).
     public var variables: [String: Secret] = [:]

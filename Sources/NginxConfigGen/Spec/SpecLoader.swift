@@ -122,7 +122,7 @@ private struct SpecDecoder {
     let reader: NodeReader
 
     static let topKeys = ["version", "project", "network", "pull", "proxy", "app", "pools", "active",
-                          "watch", "alerts", "deploy", "logs", "state_dir"]
+                          "watch", "alerts", "deploy", "logs", "state_dir", "templates_dir"]
 
     func decode(_ root: Node) -> DeploymentSpec? {
         guard let top = reader.mapping(root, [], allowed: Self.topKeys) else { return nil }
@@ -178,6 +178,13 @@ private struct SpecDecoder {
                 reader.report(node, ["state_dir"], "expected a folder path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
             } else {
                 spec.stateDir = text
+            }
+        }
+        if let node = top["templates_dir"], let text = reader.string(node, ["templates_dir"]) {
+            if !Syntax.isFilePath(text) {
+                reader.report(node, ["templates_dir"], "expected a folder path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
+            } else {
+                spec.templatesDir = text
             }
         }
         crossCheck(spec, top: top, root: root)
