@@ -2,20 +2,20 @@ import Foundation
 import Support
 
 /// A one-off message that is not an alert: a deploy's verdict with its figures.
-public struct Announcement: @unchecked Sendable {
+public struct Announcement: Sendable {
     public var title: String
     public var ok: Bool
     public var fields: [(String, String)]
     public var detail: String
-    /// The generic webhooks' JSON body.
-    public var json: [String: Any]
+    /// The generic webhooks' JSON body, serialized when the announcement is made.
+    public var jsonBody: [UInt8]
 
     public init(title: String, ok: Bool, fields: [(String, String)], detail: String, json: [String: Any]) {
         self.title = title
         self.ok = ok
         self.fields = fields
         self.detail = detail
-        self.json = json
+        self.jsonBody = AlertMessage.json(json)
     }
 }
 

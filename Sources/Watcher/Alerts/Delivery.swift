@@ -123,6 +123,8 @@ public enum DeliveryDecision: Sendable, Equatable {
 
 /// Sends payloads in the background, one worker and one bounded queue per target, so a slow or dead
 /// target never blocks tailing or the other targets.
+/// `@unchecked Sendable`: the one place bgctl runs threads by hand, each driving a blocking libcurl
+/// call (C interop); every mutable field is guarded by `statsLock` or the worker's `NSCondition`.
 public final class Delivery: @unchecked Sendable {
     public struct Stats: Sendable, Codable, Equatable {
         public var sent = 0
@@ -136,6 +138,7 @@ public final class Delivery: @unchecked Sendable {
         }
     }
 
+    /// Guarded by `condition` (see `Delivery`).
     private final class Worker: @unchecked Sendable {
         let target: AlertTarget
         let condition = NSCondition()
@@ -178,7 +181,7 @@ public final class Delivery: @unchecked Sendable {
 
     public func announce(_ announcement: Announcement) {
         enqueue(slack: { AlertMessage.json(AlertMessage.slackPayload(announcement)) },
-                json: { AlertMessage.json(announcement.json) })
+                json: { announcement.jsonBody })
     }
 
     private func enqueue(slack: () -> [UInt8], json: () -> [UInt8]) {
