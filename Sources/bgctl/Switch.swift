@@ -33,8 +33,7 @@ extension Bgctl {
                 Terminal.stdout("\(verb): \(outcome.plan.nothingToDo ?? "nothing to do")")
                 return
             }
-            let shown = ["nginx-test", "reload", "verify"]
-            let steps = outcome.timings.filter { shown.contains($0.0) }.map { "\($0.0) \(Int($0.1 * 1000)) ms" }.joined(separator: ", ")
+            let steps = outcome.timings.map { "\($0.0) \(Int(($0.1 * 1000).rounded())) ms" }.joined(separator: ", ")
             Terminal.stdout("\(verb): \(outcome.from.rawValue) → \(outcome.to.rawValue) in \(Int(outcome.total * 1000)) ms (\(steps))")
         }
     }

@@ -76,7 +76,9 @@ public struct ProcessRunner: CommandRunner {
             while process.isRunning && DispatchTime.now().uptimeNanoseconds < grace { usleep(10_000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
-        process.waitUntilExit()
+        // Not waitUntilExit(): off the main thread it sleeps in 50 ms run-loop slices, which cost a
+        // switch ~50 ms per docker command. Foundation reaps the child on its own queue; poll that.
+        while process.isRunning { usleep(500) }
         return CommandResult(status: process.terminationStatus, stdout: stdout.text, stderr: stderr.text, timedOut: timedOut)
     }
 }

@@ -53,10 +53,11 @@ extension Stack {
 
     /// Reads what is there with read-only commands and probes; changes nothing. `probe`: pools whose
     /// health path is checked, at the same time as the inspect.
-    public func observe(_ needs: Needs, probe: [Pool] = []) throws -> Observed {
+    /// `containers`: the names to inspect (default: all four of bgctl's).
+    public func observe(_ needs: Needs, probe: [Pool] = [], containers: [String]? = nil) throws -> Observed {
         if needs.contains(.engine) { try ensureEngine() }
         var observed = Observed(state: try store.load())
-        let names = allContainerNames
+        let names = containers ?? allContainerNames
         let (inspected, probes) = Parallel.both(
             { try inspect(names) },
             { probe.map { ($0, probePool($0)) } })

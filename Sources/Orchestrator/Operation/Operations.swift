@@ -73,9 +73,10 @@ extension Stack {
     /// A switch under a lock the caller holds; `parent`: the journal of the operation it belongs to.
     func switchLocked(_ request: SwitchPlanner.Request, operation: String, parent: JournalWriter?, cancellable: Bool) throws -> SwitchOutcome {
         let started = ports.clock.monotonic()
-        // The inspect doubles as the engine check; the target's probe runs at the same time.
-        var observed = try observe([], probe: request.force ? [] : [request.target])
-        rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
+        // The inspect doubles as the engine check; the target's probe runs at the same time. Only what
+        // a switch reads is inspected: every millisecond here is one before traffic moves.
+        var observed = try observe([], probe: request.force ? [] : [request.target],
+                                   containers: [spec.containerName(request.target), spec.proxyContainerName])
         let from = observed.live(spec)
         if request.target == from { observed.servedBy = servedPool() }
         let plan = try SwitchPlanner.plan(request, spec: spec, renderer: renderer, observed: observed)
@@ -88,8 +89,10 @@ extension Stack {
         } else {
             executor = try journaled(entry(operation, title: plan.title, from: from, to: request.target), phase: "switch", run)
         }
-        return SwitchOutcome(from: from, to: request.target, plan: plan, timings: executor?.timings ?? [],
-                             total: ports.clock.monotonic() - started)
+        let total = ports.clock.monotonic() - started
+        // Off the path to the reload: the log is rotated once traffic has moved.
+        rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
+        return SwitchOutcome(from: from, to: request.target, plan: plan, timings: executor?.timings ?? [], total: total)
     }
 
     /// Switches back to the pool that was live before the current one, from the history.
