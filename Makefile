@@ -1,7 +1,7 @@
 # bgctl: blue-green deployments on a plain Docker host.
 #   make demo   - install what is missing, build, bring up the demo stack, send traffic, switch, show status
 #   make test   - install what is missing, start dockerd, build images, run unit and end-to-end tests
-#   make fuzz   - the parser and message fuzz tests, long (BGCTL_FUZZ_ITERATIONS, BGCTL_FUZZ_SEED)
+#   make fuzz   - the spec, parser and message fuzz tests, long (BGCTL_FUZZ_ITERATIONS, BGCTL_FUZZ_SEED)
 
 SWIFT       ?= swift
 BGCTL_DEBUG := .build/debug/bgctl
@@ -35,7 +35,7 @@ FUZZ_ITERATIONS ?= 200000
 
 fuzz:
 	$(SWIFT) build --build-tests
-	BGCTL_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test --skip-build --filter 'ParserFuzzTests|RenderFuzzTests'
+	BGCTL_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test --skip-build --filter 'ParserFuzzTests|RenderFuzzTests|SpecFuzzTests'
 
 e2e: setup images build
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/e2e

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NginxConfigGen
 import Orchestrator
+import Watcher
 
 /// Failures the CLI itself raises.
 enum CLIError: Error {
@@ -72,7 +73,8 @@ extension ParsableCommand {
         } catch {
             let (message, status) = Failure.report(error)
             if let message {
-                let text = message.hasPrefix("error: ") ? Terminal.style("error:", .red) + message.dropFirst(6) : message
+                let clean = Terminal.safe(message)
+                let text = clean.hasPrefix("error: ") ? Terminal.style("error:", .red) + clean.dropFirst(6) : clean
                 Terminal.stderr(text)
             }
             throw ExitCode(status)
@@ -99,5 +101,13 @@ enum Terminal {
 
     static func stderr(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// Text bgctl did not write itself (docker's stderr, container logs, health output, paths) made
+    /// safe for a terminal: control characters and bidi overrides shown escaped, line by line.
+    static func safe(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { SafeText.terminal(String($0).replacingOccurrences(of: "\t", with: "    ")) }
+            .joined(separator: "\n")
     }
 }

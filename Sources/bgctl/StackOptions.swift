@@ -60,11 +60,11 @@ enum DurationFlag {
 enum ProgressPrinter {
     @Sendable static func report(_ progress: StackEvent) {
         switch progress {
-        case .step(let text): Terminal.stderr(Terminal.style("→", .blue) + " " + text)
-        case .detail(let text): Terminal.stderr("  " + text)
-        case .waiting(let text): Terminal.stderr(Terminal.style("…", .dim) + " " + text)
-        case .warning(let text): Terminal.stderr(Terminal.style("!", .yellow) + " " + text)
-        case .done(let text): Terminal.stderr(Terminal.style("✓", .green) + " " + text)
+        case .step(let text): Terminal.stderr(Terminal.style("→", .blue) + " " + Terminal.safe(text))
+        case .detail(let text): Terminal.stderr("  " + Terminal.safe(text))
+        case .waiting(let text): Terminal.stderr(Terminal.style("…", .dim) + " " + Terminal.safe(text))
+        case .warning(let text): Terminal.stderr(Terminal.style("!", .yellow) + " " + Terminal.safe(text))
+        case .done(let text): Terminal.stderr(Terminal.style("✓", .green) + " " + Terminal.safe(text))
         }
     }
 }

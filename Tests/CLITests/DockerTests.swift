@@ -33,11 +33,21 @@ import Testing
     }
 }
 
-/// Dry runs against an engine with nothing of this project.
-///
-/// Today's dry-run output is recorded, not asserted: it will be tightened when the dry-run
-/// restructure (one plan, printed by dry-run and run by the executor) lands. What holds already
-/// is that a dry run changes nothing.
+/// Text from outside (here: docker's stderr) never drives the operator's terminal.
+@Suite struct TerminalSafetyTests {
+    @Test func escapeSequencesInDockersOwnErrorTextReachTheTerminalEscaped() throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        try sandbox.installFakeDocker(.escapingEngine)
+        let outcome = try sandbox.run(["status"])
+        #expect(outcome.status == 69, "\(outcome)")
+        #expect(outcome.stderr.contains("Cannot connect to the Docker daemon"))
+        #expect(!outcome.stderr.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 }, "raw ESC or BEL reached the terminal")
+    }
+}
+
+/// Dry runs against an engine with nothing of this project: the plan for what exists is printed,
+/// nothing that changes the engine runs, no lock is taken.
 @Suite struct DryRunTests {
     static let mutatingVerbs: Set<String> = ["run", "create", "start", "stop", "kill", "rm", "rmi", "exec", "pull", "restart"]
 

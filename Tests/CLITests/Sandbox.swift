@@ -163,6 +163,8 @@ enum FakeDocker {
     case daemonDown
     /// An engine that answers and has nothing of this project: no containers, no network.
     case emptyEngine
+    /// An engine whose error text carries terminal escape sequences (as a hostile daemon or image could).
+    case escapingEngine
 
     var text: String {
         switch self {
@@ -184,6 +186,14 @@ enum FakeDocker {
               "network inspect") echo '[]'; echo "Error: No such network: $3" >&2; exit 1 ;;
             esac
             echo "fake docker: unscripted command: $*" >&2
+            exit 1
+
+            """
+        case .escapingEngine:
+            return """
+            #!/bin/sh
+            printf '%s\\n' "$*" >> '$LOG'
+            printf 'Cannot connect to the Docker daemon \\033]0;pwned\\007\\033[2J at unix:///var/run/docker.sock\\n' >&2
             exit 1
 
             """
