@@ -66,8 +66,9 @@ enum Failure {
 }
 
 extension ParsableCommand {
-    /// Runs a command's body; every failure goes through `Failure.report`.
-    func reporting(_ body: () throws -> Void) throws {
+    /// Runs a command's body; every failure goes through `Failure.report`. With `json`, a failure also
+    /// prints the error object on stdout (`{"schema": 1, "command": …, "ok": false, "error": {…}}`).
+    func reporting(json: String? = nil, _ body: () throws -> Void) throws {
         do {
             try body()
         } catch {
@@ -77,19 +78,29 @@ extension ParsableCommand {
                 let text = clean.hasPrefix("error: ") ? Terminal.style("error:", .red) + clean.dropFirst(6) : clean
                 Terminal.stderr(text)
             }
+            if let json, !(error is CLIError), !(error is ExitCode) {
+                let spec = error as? SpecError
+                let text = message.map { $0.hasPrefix("error: ") ? String($0.dropFirst(7)) : $0 }
+                JSONOutput.error(json, status: status, message: spec == nil ? text : "invalid spec",
+                                 problems: spec?.issues ?? [], omitted: spec?.omitted ?? 0)
+            }
             throw ExitCode(status)
         }
     }
 }
 
-/// Output helpers: colour only when the stream is a terminal and NO_COLOR is unset.
+/// Output helpers: colour only on a terminal, and not when NO_COLOR is set and non-empty or TERM=dumb.
 enum Terminal {
     enum Colour: String {
         case red = "31", green = "32", yellow = "33", blue = "34", bold = "1", dim = "2"
     }
 
-    static let stdoutIsTTY = isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-    static let stderrIsTTY = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    static let colourAllowed: Bool = {
+        let environment = ProcessInfo.processInfo.environment
+        return (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
+    }()
+    static let stdoutIsTTY = isatty(STDOUT_FILENO) == 1 && colourAllowed
+    static let stderrIsTTY = isatty(STDERR_FILENO) == 1 && colourAllowed
 
     static func style(_ text: String, _ colour: Colour, stderr: Bool = true) -> String {
         (stderr ? stderrIsTTY : stdoutIsTTY) ? "\u{1B}[\(colour.rawValue)m\(text)\u{1B}[0m" : text

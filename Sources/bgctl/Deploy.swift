@@ -26,12 +26,13 @@ extension Bgctl {
         var timeout: String?
         @Option(help: "Why; recorded in the history and the notifications.") var reason: String?
         @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
+        @Flag(help: "Print the result as one JSON object (schema 1, see the README).") var json = false
         @OptionGroup var options: StackOptions
 
         func run() throws {
             // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
             if !dryRun { Cancellation.install() }
-            try reporting {
+            try reporting(json: json ? "deploy" : nil) {
                 var request = DeployRequest(image: image)
                 guard Syntax.isImageReferenceValue(image) else {
                     throw ValidationError("--image: not a valid image reference: \"\(image)\"")
@@ -55,10 +56,26 @@ extension Bgctl {
                 request.reason = reason
                 let healthTimeout = try timeout.map { try DurationFlag.seconds($0, flag: "--timeout") }
                 var stack = try options.stack(dryRun: dryRun)
+                if json && dryRun { stack.dryRun = { _ in } }
                 if let healthTimeout { stack.healthTimeout = healthTimeout }
                 let outcome = try stack.deploy(request, lockWait: try options.lockWaitSeconds())
+                if !dryRun { DeployAnnouncement.send(outcome, spec: stack.spec) { Terminal.stderr("deploy: " + $0) } }
+                if json {
+                    JSONOutput.print("deploy", [
+                        "ok": outcome.result == .promoted || outcome.result == .staged || outcome.result == .planned,
+                        "dry_run": dryRun, "result": outcome.result.rawValue, "target": outcome.target.rawValue,
+                        "previous": outcome.previous.rawValue, "image": outcome.image, "release": outcome.release,
+                        "reason": outcome.reason.isEmpty ? nil : outcome.reason, "figures": outcome.figures?.dictionary,
+                        "total_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.total),
+                        "analysed_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.analysed)])
+                    switch outcome.result {
+                    case .rolledBack: throw CLIError.exit(ExitStatus.rolledBack)
+                    case .rollbackFailed: throw CLIError.exit(ExitStatus.rollbackFailed)
+                    case .aborted: throw CLIError.exit(ExitStatus.aborted)
+                    case .promoted, .staged, .planned: return
+                    }
+                }
                 guard !dryRun else { return }
-                DeployAnnouncement.send(outcome, spec: stack.spec) { Terminal.stderr("deploy: " + $0) }
                 switch outcome.result {
                 case .staged, .planned:
                     Terminal.stdout("deploy: \(outcome.reason)")

@@ -13,7 +13,7 @@ extension Bgctl {
         @OptionGroup var options: StackOptions
 
         func run() throws {
-            try reporting {
+            try reporting(json: json ? "status" : nil) {
                 let stack = try options.stack(interruptible: false)
                 let status = try stack.status()
                 // The running watcher's own report: window figures, alerts firing, deliveries.
@@ -25,6 +25,8 @@ extension Bgctl {
                     var watcher = object["watcher"] as? [String: Any] ?? [:]
                     watcher["report"] = watcherData.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? NSNull()
                     object["watcher"] = watcher
+                    object["schema"] = JSONOutput.schema
+                    object["command"] = "status"
                     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
                     Terminal.stdout(String(decoding: data, as: UTF8.self))
                 } else {

@@ -15,17 +15,27 @@ extension Bgctl {
         @Option(help: "Why; recorded in the history.") var reason: String?
         @Flag(help: "Skip the target's health check (the post-reload verification still runs).") var force = false
         @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
+        @Flag(help: "Print the result as one JSON object (schema 1, see the README).") var json = false
         @OptionGroup var options: StackOptions
 
         func run() throws {
             // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
             if !dryRun { Cancellation.install() }
-            try reporting {
-                let stack = try options.stack(dryRun: dryRun)
+            try reporting(json: json ? "switch" : nil) {
+                var stack = try options.stack(dryRun: dryRun)
+                if json && dryRun { stack.dryRun = { _ in } }
                 let outcome = try stack.switchTo(.init(target: pool, reason: reason, force: force), lockWait: try options.lockWaitSeconds())
+                if json { return Switch.printJSON(outcome, command: "switch", dryRun: dryRun) }
                 guard !dryRun else { return }
                 Switch.print(outcome, verb: "switch")
             }
+        }
+
+        static func printJSON(_ outcome: SwitchOutcome, command: String, dryRun: Bool) {
+            JSONOutput.print(command, ["ok": true, "dry_run": dryRun, "from": outcome.from.rawValue, "to": outcome.to.rawValue,
+                                       "changed": !outcome.alreadyLive && !dryRun, "steps": JSONOutput.steps(outcome.plan),
+                                       "timings": JSONOutput.timings(outcome.timings),
+                                       "total_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.total)])
         }
 
         static func print(_ outcome: SwitchOutcome, verb: String) {

@@ -13,16 +13,24 @@ extension Bgctl {
         @Option(help: ArgumentHelp("Give up waiting for health after this long (default: from app.health).", valueName: "DURATION"))
         var timeout: String?
         @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
+        @Flag(help: "Print the result as one JSON object (schema 1, see the README).") var json = false
 
         func run() throws {
             // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
             if !dryRun { Cancellation.install() }
-            try reporting {
+            try reporting(json: json ? "up" : nil) {
                 let healthTimeout = try timeout.map { try DurationFlag.seconds($0, flag: "--timeout", positive: false) }
                 var stack = try options.stack(dryRun: dryRun)
                 if let pull { stack.pull = pull }
                 if let healthTimeout { stack.healthTimeout = healthTimeout }
+                if json && dryRun { stack.dryRun = { _ in } }
                 let summary = try stack.up(lockWait: try options.lockWaitSeconds())
+                if json {
+                    JSONOutput.print("up", ["ok": true, "dry_run": dryRun, "project": stack.spec.project, "live": summary.live.rawValue,
+                                            "changed": summary.changed, "steps": JSONOutput.steps(summary.plan),
+                                            "listen": stack.spec.proxy.listen.description])
+                    return
+                }
                 guard !dryRun else { return }
                 let listen = stack.spec.proxy.listen
                 Terminal.stdout(summary.changed ? "up: \(stack.spec.project) is serving \(summary.live.rawValue) on \(listen)"

@@ -8,10 +8,15 @@ extension Bgctl {
 
         @OptionGroup var spec: SpecOptions
         @Flag(help: "Print nothing on success.") var quiet = false
+        @Flag(help: "Print the result as one JSON object (schema 1; problems with file, line, column, path, message).") var json = false
 
         func run() throws {
-            try reporting {
+            try reporting(json: json ? "validate" : nil) {
                 let loaded = try spec.load()
+                if json {
+                    JSONOutput.print("validate", ["ok": true, "file": spec.path, "project": loaded.project, "active": loaded.active.rawValue])
+                    return
+                }
                 if !quiet {
                     Terminal.stdout("\(spec.path): ok (project \(loaded.project), live pool \(loaded.active.rawValue))")
                 }

@@ -5,6 +5,8 @@ public enum Syntax {
     public static func isImageReferenceValue(_ text: String) -> Bool { isImageReference(text) }
     public static func isReleaseValue(_ text: String) -> Bool { isRelease(text) }
     public static func isEnvironmentNameValue(_ text: String) -> Bool { isEnvironmentName(text) }
+    public static func isURLPathValue(_ text: String) -> Bool { isURLPath(text) }
+    public static func isProjectNameValue(_ text: String) -> Bool { isProjectName(text) }
 
     static func isProjectName(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, text.count <= 40,

@@ -147,97 +147,21 @@ extension Stack {
         let observed = try observe([])
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let staging = try DeployPlanner.plan(request, spec: spec, pull: pull, observed: observed)
-        var next = self
-        next.spec = staging.spec
         let seconds = request.analyze ?? spec.deploy.analyze.seconds
-        var outcome = DeployOutcome(result: .planned, target: staging.target, previous: staging.live, image: request.image,
-                                    release: request.releaseLabel, reason: "", figures: nil, total: 0, analysed: 0)
         if let dryRun {
             dryRun(staging.plan)
             if !request.noSwitch {
                 dryRun(try DeployPlanner.expectedSwitch(staging, renderer: renderer, observed: observed, analyse: seconds,
                                                         reason: "deploy \(request.releaseLabel)"))
             }
-            return outcome
+            return DeployRun.outcome(request, staging, .planned)
         }
         report(.step("deploying \(request.image) (release \(request.releaseLabel)) to the idle pool \(staging.target.rawValue); \(staging.live.rawValue) stays live"))
         var journalEntry = entry("deploy", title: staging.plan.title, from: staging.live, to: staging.target)
         journalEntry.image = request.image
         journalEntry.release = request.releaseLabel
         return try journaled(journalEntry, phase: "stage") { journal in
-            let journal = journal!
-            func verdict(_ result: DeployOutcome.Result, _ reason: String, figures: AnalysisFigures?) throws -> DeployOutcome {
-                outcome.result = result
-                outcome.reason = reason
-                outcome.figures = figures
-                outcome.total = ports.clock.monotonic() - started
-                let draft = HistoryDraft(action: "deploy", from: staging.live, to: staging.target, reason: request.reason ?? reason,
-                                         result: result.rawValue, detail: reason, image: request.image, release: request.releaseLabel,
-                                         figures: figures?.dictionary)
-                journal.phase = "verdict"
-                let recorder = Executor(stack: next, started: started)
-                recorder.cancellable = false
-                try recorder.run(Step("record-verdict", "record the verdict in the history", .record(Record(live: nil, history: draft))))
-                return outcome
-            }
-            let stage = Executor(stack: next, started: started)
-            stage.journal = journal
-            do {
-                try stage.run(staging.plan)
-            } catch OrchestratorError.unhealthy(_, let detail) {
-                throw OrchestratorError.unhealthy(what: "the new release on \(staging.target.rawValue)",
-                                                  detail: "\(detail)\nNot switched: \(staging.live.rawValue) is still live and untouched.")
-            } catch OrchestratorError.cancelled(let step) {
-                // The configuration follows what state.json records: the new release only once it was recorded.
-                let recorded = stage.timings.contains { $0.0 == "record-release" }
-                try (recorded ? next : self).resync(staging.live, journal: journal)
-                return try verdict(.aborted, "stopped by a signal before \(step); \(staging.live.rawValue) was never touched", figures: nil)
-            }
-            if request.noSwitch {
-                try next.resync(staging.live, journal: journal)
-                outcome.result = .staged
-                outcome.reason = "staged on \(staging.target.rawValue): try it on http://127.0.0.1:\(staging.spec.pool(staging.target).previewPort); bgctl switch \(staging.target.rawValue) makes it live"
-                outcome.total = ports.clock.monotonic() - started
-                return outcome
-            }
-
-            journal.phase = "switch"
-            do {
-                _ = try next.switchLocked(.init(target: staging.target, reason: "deploy \(request.releaseLabel)"), operation: "deploy",
-                                          parent: journal, cancellable: true)
-            } catch OrchestratorError.cancelled(let step) {
-                try next.resync(staging.live, journal: journal)
-                return try verdict(.aborted, "stopped by a signal before the switch's \(step); \(staging.live.rawValue) stays live", figures: nil)
-            }
-            let switched = ports.clock.monotonic()
-            let judge = Executor(stack: next, started: started)
-            judge.analysisLog = ports.accessLog(paths.accessLog)
-            // The analysis reads the signal itself: it ends with the verdict "aborted" and a switch back.
-            judge.cancellable = false
-            journal.phase = "analyse"
-            judge.journal = journal
-            try judge.run(DeployPlanner.analysis(seconds, live: staging.live))
-            let (decision, figures) = judge.verdict ?? (.rollback("no analysis ran"), AnalysisFigures())
-            outcome.analysed = ports.clock.monotonic() - switched
-            switch decision {
-            case .promote(let reason):
-                return try verdict(.promoted, reason, figures: figures)
-            case .rollback(let reason):
-                report(.warning("rolling back: \(reason)"))
-                journal.phase = "rollback"
-                do {
-                    // A second signal does not cut the rollback short.
-                    _ = try next.switchLocked(.init(target: staging.live, reason: "rollback of \(request.releaseLabel): \(reason)"),
-                                              operation: "deploy", parent: journal, cancellable: false)
-                } catch {
-                    journal.keep = true
-                    return try verdict(.rollbackFailed, "\(reason); the rollback to \(staging.live.rawValue) failed too: \(Executor.describe(error))",
-                                       figures: figures)
-                }
-                return try verdict(judge.aborted ? .aborted : .rolledBack, reason, figures: figures)
-            case .extend:
-                preconditionFailure("the analysis keeps going while its verdict is extend")
-            }
+            try DeployRun(stack: self, request: request, staging: staging, seconds: seconds, started: started, journal: journal!).run()
         }
     }
 
