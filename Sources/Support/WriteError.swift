@@ -1,5 +1,5 @@
 /// A file that could not be written: where, and what the system said.
-public struct WriteError: Error, CustomStringConvertible, Sendable {
+public struct WriteError: Error, CustomStringConvertible, Sendable, Equatable {
     public let path: String
     public let reason: String
 

@@ -50,8 +50,6 @@ enum Failure {
             return ("error: " + error.description, error.isDockerUnavailable ? ExitStatus.dockerUnavailable : ExitStatus.failed)
         case let error as ValidationError:
             return ("error: " + error.message, ExitStatus.usage)
-        case let error as FileError:
-            return ("error: " + error.description, ExitStatus.failed)
         case let error as WriteError:
             return ("error: " + error.description, ExitStatus.failed)
         case let error as RenderError:

@@ -1,5 +1,6 @@
 import Foundation
 import NginxConfigGen
+import Support
 import Watcher
 
 /// The files an operation reads and writes. The real one is the host's; every write is atomic. It
@@ -19,17 +20,8 @@ public protocol FileSystem: RotationFiles, Sendable {
     func append(_ data: Data, to path: String) throws
 }
 
-public struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-
-    public var description: String { "cannot write \(path): \(reason)" }
-}
+/// A file the port could not write, move, remove or create: the same value as the atomic writer's.
+public typealias FileError = WriteError
 
 public struct LocalFileSystem: FileSystem {
     public init() {}
@@ -39,11 +31,7 @@ public struct LocalFileSystem: FileSystem {
     public func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
     public func write(_ contents: String, to path: String, mode: mode_t) throws {
-        do {
-            try AtomicWriter.write(contents, to: path, mode: mode)
-        } catch let error as WriteError {
-            throw FileError(path: error.path, reason: error.reason)
-        }
+        try AtomicWriter.write(contents, to: path, mode: mode)
     }
 
     public func rename(_ source: String, to destination: String) throws {

@@ -13,11 +13,7 @@ public enum MaintenanceMode {
                            files: FileSystem = LocalFileSystem()) throws {
         let now = clock.timestamp()
         try files.createDirectory(paths.watcherDir)
-        do {
-            try MaintenanceState(on: on, by: who, at: now, reason: reason ?? "").save(to: paths.maintenanceFile)
-        } catch let error as WriteError {
-            throw FileError(path: error.path, reason: error.reason)
-        }
+        try MaintenanceState(on: on, by: who, at: now, reason: reason ?? "").save(to: paths.maintenanceFile)
         try StateStore(paths: paths, files: files).append(HistoryEntry(time: now, action: "maintenance", who: who, reason: reason,
                                                                        result: on ? "on" : "off"))
     }
