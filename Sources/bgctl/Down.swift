@@ -24,7 +24,14 @@ extension Bgctl {
                     return
                 }
                 guard !dryRun else { return }
-                Terminal.stdout(plan.isEmpty ? "down: nothing to remove" : "down: done (\(plan.steps.count) steps)")
+                let removed = plan.steps.compactMap { step -> String? in
+                    switch step.action {
+                    case .removeContainer(let name), .removeNetwork(let name): return name
+                    case .removeFiles: return purge ? stack.paths.stateDir : nil
+                    default: return nil
+                    }
+                }
+                Terminal.stdout(removed.isEmpty ? "down: nothing to remove" : "down: removed \(removed.joined(separator: ", "))")
             }
         }
     }
