@@ -26,6 +26,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     case file(FileError)
     /// A signal asked the operation to stop; it stopped at a safe point (`step`: the one it did not start).
     case cancelled(step: String)
+    /// An interrupted operation could be neither finished nor undone; its journal stays.
+    case recoveryFailed(operation: String, detail: String)
 
     public var description: String {
         switch self {
@@ -78,6 +80,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             return "cannot open the lock file \(path): \(reason)"
         case .file(let error):
             return error.description
+        case .recoveryFailed(let operation, let detail):
+            return "could not finish or undo the interrupted \(operation): \(detail)\nRun bgctl up: it brings the stack to the spec and clears the interrupted operation."
         case .cancelled(let step):
             return "stopped by a signal before step \(step); nothing is half-done (see bgctl status and bgctl history)"
         }

@@ -189,3 +189,42 @@ final class JournalSpy: @unchecked Sendable {
     var entries: [JournalEntry] { lock.withLock { seen } }
     var currents: [String] { entries.compactMap(\.current) }
 }
+
+/// A journal whose operation can be neither finished nor undone must not lock the stack forever.
+@Suite struct StuckRecoveryTests {
+    let runner = ScriptedRunner()
+    let http = ScriptedHTTP()
+    let stateDir = Fixture.tempDir()
+
+    func interruptedSwitchWithTheProxyDown() throws -> Stack {
+        runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
+        runner.on(["container", "inspect"], CommandResult(status: 0, stdout: Fixture.inspectJSON([
+            ("shop-blue", "running", "healthy"), ("shop-green", "running", "healthy"), ("shop-proxy", "exited", nil)])))
+        http.on(":8081/healthz", ScriptedHTTP.ok())
+        http.on(":8082/healthz", ScriptedHTTP.ok())
+        let stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
+        try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil))
+        var entry = JournalEntry(operation: "switch", title: "switch blue → green", pid: 999_999, who: "ci", started: "t", from: .blue, to: .green)
+        entry.current = "switch/install"
+        try stack.journal.write(entry)
+        return stack
+    }
+
+    @Test func recoverSaysWhatFailedKeepsTheJournalAndPointsToUp() throws {
+        let stack = try interruptedSwitchWithTheProxyDown()
+        #expect { try stack.recover(lockWait: 1) } throws: { error in
+            "\(error)".contains("could not finish or undo the interrupted switch blue → green") && "\(error)".contains("Run bgctl up")
+        }
+        #expect(stack.journal.read() != nil)
+    }
+
+    @Test func upClearsAJournalItCannotRecoverAndRecordsWhy() throws {
+        let stack = try interruptedSwitchWithTheProxyDown()
+        // Up's own work is not under test here: it stops at its first docker change, which is not scripted.
+        runner.strict = false
+        _ = try? stack.up(lockWait: 1)
+        #expect(stack.journal.read() == nil)
+        let last = try #require(stack.store.history().first)
+        #expect(last.action == "recover" && last.result == "failed")
+    }
+}

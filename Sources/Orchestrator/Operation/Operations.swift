@@ -52,7 +52,7 @@ extension Stack {
         try ensureEngine()
         let lock = try self.lock("up", wait: lockWait)
         defer { lock?.release() }
-        try recoverInterrupted()
+        try recoverInterrupted(convergent: true)
         let observed = try observe([.network, .files], probe: Pool.allCases)
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile), spec: spec, paths: paths, renderer: renderer, observed: observed)

@@ -16,9 +16,31 @@ extension Stack {
     /// - deploy: when any configuration may have been installed, traffic goes back to the pool that was
     ///   live before the deploy; the verdict is `aborted`.
     /// - up, down: stopped at a step boundary; the outcome says to run them again.
+    /// When neither finishing nor undoing works (say the proxy is down), the error is thrown and the
+    /// journal stays — except for `up` (`convergent`), which brings the whole stack to the spec anyway:
+    /// it records that the recovery failed, clears the journal and goes on, so a stack can always be
+    /// repaired with `bgctl up`.
     @discardableResult
-    func recoverInterrupted() throws -> Recovery? {
+    func recoverInterrupted(convergent: Bool = false) throws -> Recovery? {
         guard dryRun == nil, let entry = journal.read() else { return nil }
+        do {
+            return try recover(entry)
+        } catch let error where convergent {
+            let why = Executor.describe(error)
+            report(.warning("could not finish or undo the \(entry.title) (\(why)); up brings the stack to the spec instead"))
+            let history = HistoryDraft(action: "recover", from: entry.from, to: entry.to, result: "failed",
+                                       detail: "\(entry.summary); \(why); cleared by up")
+            let recorder = Executor(stack: self, started: ports.clock.monotonic())
+            recorder.cancellable = false
+            try recorder.run(Step("record-recovery", "record the failed recovery", .record(Record(live: nil, history: history))))
+            try journal.remove()
+            return Recovery(interrupted: entry, outcome: "not recovered: \(why); up converges the stack")
+        } catch {
+            throw OrchestratorError.recoveryFailed(operation: entry.title, detail: Executor.describe(error))
+        }
+    }
+
+    private func recover(_ entry: JournalEntry) throws -> Recovery? {
         report(.warning(entry.summary + "; recovering"))
         let installed = (entry.done + [entry.current].compactMap { $0 }).contains { $0.hasSuffix("/install") }
         let writer = try JournalWriter(journal: journal, entry: entry, phase: "recover")
