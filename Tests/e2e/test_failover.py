@@ -1,29 +1,19 @@
 """Failover on a local bridge: stopping the live pool's container costs the few requests that meet it
 at most about the upstream connect timeout, and the failover alert follows within about a second."""
 import http.client
-import threading
 import time
 
 from receiver import Receiver
-from test_watcher import WATCH
+from test_watcher import WATCH, Traffic
 
 
-class TimedClient:
-    """One client at a steady rate on fresh connections, recording (start, latency, status, pool)."""
+class TimedClient(Traffic):
+    """Traffic at a steady rate on fresh connections that also records (start, latency, status, pool)."""
 
     def __init__(self, port, rate=5, max_seconds=60):
-        self.port, self.interval, self.max_seconds = port, 1.0 / rate, max_seconds
+        super().__init__(f"http://127.0.0.1:{port}/", rate=rate, max_seconds=max_seconds)
+        self.port = port
         self.samples = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
 
     def _run(self):
         deadline = time.monotonic() + self.max_seconds

@@ -30,8 +30,7 @@ public final class TailedAccessLog: AccessLogReading {
 
     public func read() -> AnalysisFigures {
         tally.read(now: 0)
-        let f = tally.figures
-        return AnalysisFigures(requests: f.requests, errors: f.errors, retried: f.retried, failovers: f.failovers, p95: f.p95)
+        return AnalysisFigures(tally.figures)
     }
 
     public func requests(to pool: Pool) -> Int { tally.pool(named: pool.rawValue).requests }

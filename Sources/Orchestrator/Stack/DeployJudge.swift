@@ -1,28 +1,31 @@
 import NginxConfigGen
 import Support
+import Watcher
 
-/// What the analysis after a deploy's switch saw in the proxy's log.
+/// What the analysis after a deploy's switch saw in the proxy's log: the watcher's tally (one home
+/// for the counts and the rates) and how long it looked.
 public struct AnalysisFigures: Sendable, Equatable {
-    public var requests = 0
-    public var errors = 0
-    public var retried = 0
-    /// Requests answered by a pool other than the live one.
-    public var failovers = 0
-    /// 95th percentile of request_time, in seconds; nil without samples.
-    public var p95: Double?
+    public var tally: TallyFigures
     public var seconds: Double = 0
 
     public init(requests: Int = 0, errors: Int = 0, retried: Int = 0, failovers: Int = 0, p95: Double? = nil, seconds: Double = 0) {
-        self.requests = requests
-        self.errors = errors
-        self.retried = retried
-        self.failovers = failovers
-        self.p95 = p95
+        self.init(TallyFigures(requests: requests, errors: errors, retried: retried, failovers: failovers, p95: p95), seconds: seconds)
+    }
+
+    public init(_ tally: TallyFigures, seconds: Double = 0) {
+        self.tally = tally
         self.seconds = seconds
     }
 
-    public var errorRate: Double { requests == 0 ? 0 : Double(errors) * 100 / Double(requests) }
-    public var retryRate: Double { requests == 0 ? 0 : Double(retried) * 100 / Double(requests) }
+    public var requests: Int { tally.requests }
+    public var errors: Int { tally.errors }
+    public var retried: Int { tally.retried }
+    /// Requests answered by a pool other than the live one.
+    public var failovers: Int { tally.failovers }
+    /// 95th percentile of request_time, in seconds; nil without samples.
+    public var p95: Double? { tally.p95 }
+    public var errorRate: Double { tally.errorRate }
+    public var retryRate: Double { tally.retryRate }
 
     public var dictionary: [String: Double] {
         var d: [String: Double] = ["requests": Double(requests), "errors": Double(errors), "error_rate": (errorRate * 100).rounded() / 100,
