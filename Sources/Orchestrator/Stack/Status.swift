@@ -105,10 +105,10 @@ extension Stack {
             }
         }
         let inSync = currentFiles() == renderer.render(spec, live: live).files
-        if !inSync && journal.interrupted() == nil { problems.append("the proxy's configuration differs from what bgctl renders now (run bgctl up)") }
+        let interrupted = journal.interrupted()
+        if !inSync && interrupted == nil { problems.append("the proxy's configuration differs from what bgctl renders now (run bgctl up)") }
         let serving = proxyInfo?.isRunning == true && proxyProbe == "ok"
         if !serving { problems.insert("the proxy is not serving (\(proxyInfo?.state ?? "missing"); \(proxyProbe))", at: 0) }
-        let interrupted = journal.interrupted()
         if let interrupted {
             problems.insert("\(interrupted.summary); the next mutating command (or bgctl recover) finishes or undoes it", at: 0)
         }
