@@ -116,7 +116,7 @@ public struct PoolSpec: Sendable, Hashable {
 }
 
 public struct ProxySpec: Sendable, Hashable {
-    public var image = "bgctl/nginx:local"
+    public var image = "nginx:1.28"
     public var listen = ListenAddress(host: "0.0.0.0", port: 8080)
     public var connectTimeout = SpecDuration(milliseconds: 250)
     public var readTimeout = SpecDuration.seconds(3)

@@ -69,7 +69,7 @@ public enum UpPlanner {
         let desiredProxy = StackPlan.proxyContainer(spec, paths: paths, pull: request.pull)
         let proxy = observed.containers[spec.proxyContainerName]
         let proxyStarts: Bool
-        if let proxy, proxy.labels[Docker.hashLabel] == desiredProxy.labels[Docker.hashLabel], proxy.isRunning {
+        if let proxy, StackPlan.proxyMatches(proxy, desiredProxy, spec: spec), proxy.isRunning {
             proxyStarts = false
             if observed.liveFiles != rendered.files {
                 steps += SwitchPlanner.apply(rendered, expecting: live, proxy: proxy, observed: observed)

@@ -51,8 +51,9 @@ public enum StackPlan {
             publish: ["\(spec.proxy.listen.host):\(port):\(port)"],
             mounts: ["\(paths.nginxDir):/bgctl/conf:ro", "\(paths.logsDir):/bgctl/logs"],
             tmpfs: ["/bgctl/run", "/bgctl/tmp:mode=1777"],
-            health: ContainerConfig.Health(command: "wget -q -O /dev/null http://127.0.0.1:\(port)\(spec.proxy.healthPath) || exit 1",
-                                           interval: "1s", timeout: "1s", retries: 3, startPeriod: "1s"),
+            // No health check inside: the image needs nothing but nginx. bgctl checks the proxy from
+            // outside, through the published port (wait-proxy, status).
+            health: nil,
             stopSignal: "SIGQUIT",
             stopTimeout: Int(spec.proxy.shutdownTimeout.seconds.rounded(.up)) + 5,
             entrypoint: nginxBinary,
@@ -61,6 +62,19 @@ public enum StackPlan {
         config.logLimit = logLimit(spec)
         config.labels[Docker.hashLabel] = config.fingerprint
         return config
+    }
+
+    /// Whether a running proxy container was made from `desired`. Proxies made by bgctl 0.1 carry a
+    /// health check run inside the image (`wget`); apart from that they equal today's, so they are kept
+    /// rather than recreated on upgrade (a recreate closes every open connection).
+    public static func proxyMatches(_ existing: ContainerInfo, _ desired: ContainerConfig, spec: DeploymentSpec) -> Bool {
+        let label = existing.labels[Docker.hashLabel]
+        if label == desired.labels[Docker.hashLabel] { return true }
+        var legacy = desired
+        legacy.health = ContainerConfig.Health(
+            command: "wget -q -O /dev/null http://127.0.0.1:\(spec.proxy.listen.port)\(spec.proxy.healthPath) || exit 1",
+            interval: "1s", timeout: "1s", retries: 3, startPeriod: "1s")
+        return label == legacy.fingerprint
     }
 
     /// Docker's json-file log of every bgctl container (nginx's error log goes there) bounded like the

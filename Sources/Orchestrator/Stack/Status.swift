@@ -95,7 +95,15 @@ extension Stack {
         let proxyInfo = containers[spec.proxyContainerName]
         var servedBy: String?
         var proxyProbe = "not probed"
+        // The proxy's own health endpoint, asked from outside: the image has nothing to run a check with.
+        var proxyHealth: String?
         if proxyInfo?.isRunning == true {
+            if case .success(let response) = ports.http.get(proxyProbeBase + spec.proxy.healthPath, timeout: 2),
+               response.status == 200 {
+                proxyHealth = "healthy"
+            } else {
+                proxyHealth = "unhealthy"
+            }
             switch ports.http.get(proxyProbeBase + spec.app.health.path, timeout: 2) {
             case .success(let response):
                 servedBy = response.header("X-Bgctl-Pool").flatMap { $0.isEmpty ? nil : $0 }
@@ -125,7 +133,7 @@ extension Stack {
         return StackStatus(
             project: spec.project, live: live, overall: overall, problems: problems, pools: pools,
             proxy: StackStatus.ProxyStatus(container: spec.proxyContainerName, state: proxyInfo?.state ?? "missing",
-                                           health: proxyInfo?.health, listen: spec.proxy.listen.description,
+                                           health: proxyHealth, listen: spec.proxy.listen.description,
                                            servedBy: servedBy, probe: proxyProbe, configInSync: inSync),
             lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir,
             watcher: StackStatus.WatcherContainerStatus(container: spec.watcherContainerName, state: watcherInfo?.state ?? "missing",
