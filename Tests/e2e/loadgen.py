@@ -39,6 +39,7 @@ class LoadResult:
     failures: list = field(default_factory=list)
     samples: list = field(default_factory=list)
     by_pool: dict = field(default_factory=dict)
+    failed_by_pool: dict = field(default_factory=dict)   # answered, but not 200, by this pool
 
     def summary(self):
         return (f"sent={self.sent} ok={self.ok} failed={self.failed} "
@@ -96,7 +97,7 @@ class Load:
             self.result.sent += 1
             return True
 
-    def _record(self, ok, pool="", failure=None, stale_retry=False):
+    def _record(self, ok, pool="", failure=None, stale_retry=False, answered_by=None):
         with self._lock:
             if stale_retry:
                 self.result.stale_retries += 1
@@ -106,6 +107,8 @@ class Load:
                 self.result.by_pool[pool] = self.result.by_pool.get(pool, 0) + 1
             else:
                 self.result.failed += 1
+                if answered_by is not None:
+                    self.result.failed_by_pool[answered_by] = self.result.failed_by_pool.get(answered_by, 0) + 1
                 if len(self.result.failures) < 50:
                     self.result.failures.append(failure)
 
@@ -175,7 +178,8 @@ class Load:
                 if response.status == 200:
                     self._record(True, pool, stale_retry=stale_retry)
                 else:
-                    self._record(False, failure=f"HTTP {response.status} from {pool or 'no pool'}", stale_retry=stale_retry)
+                    self._record(False, failure=f"HTTP {response.status} from {pool or 'no pool'}", stale_retry=stale_retry,
+                                 answered_by=pool)
             except Exception as error:  # every other error is a failed request
                 self._record(False, failure=f"{type(error).__name__}: {error}", stale_retry=stale_retry)
                 if conn is not None:
