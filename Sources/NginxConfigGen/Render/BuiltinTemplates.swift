@@ -58,11 +58,55 @@ map $bgctl_pool $bgctl_release {
 {{/pools}}
 }
 
+{{#preview}}
+# Preview routing ({{{channels}}}): a client from an allowed address may name a pool;
+# it reaches that pool whichever is live, is logged with "route", and is left out of the live pool's analysis.
+geo $bgctl_preview_source {
+    default 0;
+{{#allow}}
+    {{{.}}} 1;
+{{/allow}}
+}
+{{#header_variable}}
+map {{{header_variable}}} $bgctl_preview_header {
+    default "";
+    blue blue;
+    green green;
+}
+{{/header_variable}}
+{{#cookie_variable}}
+map {{{cookie_variable}}} $bgctl_preview_cookie {
+    default "";
+    blue blue;
+    green green;
+}
+{{/cookie_variable}}
+map "{{{key}}}" $bgctl_route {
+    default "";
+    "~^1:[a-z]+:" header;
+    "~^1::[a-z]+$" cookie;
+}
+map "{{{key}}}" $bgctl_upstream {
+    default bgctl_app;
+    "~^1:blue:" bgctl_preview_blue;
+    "~^1:green:" bgctl_preview_green;
+    "~^1::blue$" bgctl_preview_blue;
+    "~^1::green$" bgctl_preview_green;
+}
+{{#pools}}
+upstream bgctl_preview_{{{name}}} {
+    zone bgctl_preview_{{{name}}} 64k;
+    server {{{address}}}:{{{port}}};
+    keepalive 8;
+}
+{{/pools}}
+
+{{/preview}}
 log_format bgctl_json escape=json '{"time":"$time_iso8601","msec":$msec,"request_id":"$request_id",'
     '"remote_addr":"$remote_addr","method":"$request_method","uri":"$request_uri","status":$status,'
     '"bytes_sent":$bytes_sent,"request_time":$request_time,"upstream_addr":"$upstream_addr",'
     '"upstream_status":"$upstream_status","upstream_response_time":"$upstream_response_time",'
-    '"pool":"$bgctl_pool","live":"{{{live}}}","release":"$bgctl_release","user_agent":"$http_user_agent"}';
+    '"pool":"$bgctl_pool","live":"{{{live}}}","release":"$bgctl_release",{{#preview}}"route":"$bgctl_route",{{/preview}}"user_agent":"$http_user_agent"}';
 
 upstream bgctl_app {
     zone bgctl_app 64k;
@@ -86,7 +130,7 @@ server {
     }
 
     location / {
-        proxy_pass http://bgctl_app;
+        proxy_pass http://{{{upstream}}};
         proxy_http_version 1.1;
         proxy_set_header Host $host;
         proxy_set_header Connection $bgctl_connection;

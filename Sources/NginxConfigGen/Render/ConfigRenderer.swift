@@ -102,6 +102,8 @@ public struct ConfigRenderer: Sendable {
             ]
         }
         return [
+            "preview": spec.preview.map { previewContext($0, spec: spec) } ?? false,
+            "upstream": spec.preview == nil ? "bgctl_app" : "$bgctl_upstream",
             "project": spec.project,
             "live": live.rawValue,
             "worker_processes": proxy.workerProcesses,
@@ -117,6 +119,25 @@ public struct ConfigRenderer: Sendable {
             "retry_on": retry.joined(separator: " "),
             "retry_tries": String(proxy.retryTries),
             "retry_timeout": proxy.retryTimeout.nginxMilliseconds,
+        ]
+    }
+
+    /// Preview routing: `geo` decides whether the client may choose, a map per channel reads the pool
+    /// it names (anything but blue or green is ignored), and the header wins over the cookie.
+    static func previewContext(_ preview: PreviewSpec, spec: DeploymentSpec) -> [String: Any] {
+        let header = preview.header.map { "$http_" + $0.lowercased().replacingOccurrences(of: "-", with: "_") }
+        let cookie = preview.cookie.map { "$cookie_" + $0 }
+        let key = "$bgctl_preview_source:\(header == nil ? "" : "$bgctl_preview_header"):\(cookie == nil ? "" : "$bgctl_preview_cookie")"
+        return [
+            "allow": preview.allow.map(\.description),
+            "header_variable": header ?? false,
+            "channels": [preview.header.map { "header " + $0 }, preview.cookie.map { "cookie " + $0 }]
+                .compactMap { $0 }.joined(separator: ", "),
+            "cookie_variable": cookie ?? false,
+            "key": key,
+            "pools": Pool.allCases.map { pool in
+                ["name": pool.rawValue, "address": spec.address(of: pool), "port": String(spec.app.port)]
+            },
         ]
     }
 }

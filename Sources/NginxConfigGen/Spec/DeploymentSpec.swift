@@ -213,6 +213,46 @@ public struct AlertsSpec: Sendable, Hashable {
     public var hasSink: Bool { !slackWebhookURL.isEmpty || !webhooks.isEmpty }
 }
 
+/// An address range in `preview.allow`: IPv4 or IPv6 with a prefix length, host bits zero.
+public struct SourceRange: Sendable, Hashable, CustomStringConvertible {
+    /// Canonical text, as nginx's `geo` reads it.
+    public let description: String
+
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let prefix = Syntax.integer(parts[1]) else { return nil }
+        let address = String(parts[0])
+        if let octets = IPv4Subnet.parseAddress(address) {
+            guard prefix <= 32 else { return nil }
+            let value = octets.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefix))
+            guard value & ~mask == 0 else { return nil }
+            description = "\(address)/\(prefix)"
+            return
+        }
+        // IPv6: hex digits and colons only (no zone, no embedded IPv4), parsed by inet_pton.
+        guard prefix <= 128, address.count <= 39, address.contains(":"),
+              address.unicodeScalars.allSatisfy({ $0.properties.isASCIIHexDigit || $0 == ":" }) else { return nil }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        guard inet_pton(AF_INET6, address, &bytes) == 1 else { return nil }
+        for bit in prefix..<128 where bytes[bit / 8] & (0x80 >> UInt8(bit % 8)) != 0 { return nil }
+        description = "\(address.lowercased())/\(prefix)"
+    }
+}
+
+/// Preview routing: a request from an allowed address that names a pool in a header or a cookie is
+/// sent to that pool, whichever is live. Off unless the spec has `preview:`.
+public struct PreviewSpec: Sendable, Hashable {
+    public static let maxSources = 64
+    /// The request header naming the pool; nil: no header routing.
+    public var header: String? = "X-Bgctl-Pool"
+    /// The cookie naming the pool; nil: no cookie routing.
+    public var cookie: String? = "bgctl_pool"
+    /// Client addresses (as nginx sees them) allowed to choose a pool; never empty.
+    public var allow: [SourceRange] = []
+    public init() {}
+}
+
 /// The validated contents of a `bgctl.yaml`.
 public struct DeploymentSpec: Sendable, Hashable {
     public var version = 1
@@ -227,6 +267,7 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var alerts = AlertsSpec()
     public var deploy = DeploySpec()
     public var logs = LogsSpec()
+    public var preview: PreviewSpec?
     /// As written, relative to the spec's folder unless absolute.
     public var stateDir = ".bgctl"
     /// Custom nginx templates (as written, relative to the spec's folder); nil: the built-in ones.

@@ -122,7 +122,7 @@ private struct SpecDecoder {
     let reader: NodeReader
 
     static let topKeys = ["version", "project", "network", "pull", "proxy", "app", "pools", "active",
-                          "watch", "alerts", "deploy", "logs", "state_dir", "templates_dir"]
+                          "watch", "alerts", "deploy", "logs", "preview", "state_dir", "templates_dir"]
 
     func decode(_ root: Node) -> DeploymentSpec? {
         guard let top = reader.mapping(root, [], allowed: Self.topKeys) else { return nil }
@@ -173,6 +173,7 @@ private struct SpecDecoder {
         if let node = top["alerts"] { decodeAlerts(node, into: &spec.alerts) }
         if let node = top["deploy"] { decodeDeploy(node, into: &spec.deploy) }
         if let node = top["logs"] { decodeLogs(node, into: &spec.logs) }
+        if let node = top["preview"] { spec.preview = decodePreview(node) }
         if let node = top["state_dir"], let text = reader.string(node, ["state_dir"]) {
             if !Syntax.isFilePath(text) {
                 reader.report(node, ["state_dir"], "expected a folder path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
@@ -448,6 +449,47 @@ private struct SpecDecoder {
             }
         }
         if let n = map["keep"], let v = reader.int(n, path + ["keep"], in: LogsSpec.keepRange) { logs.keep = v }
+    }
+
+    private func decodePreview(_ node: Node) -> PreviewSpec? {
+        let path = ["preview"]
+        guard let map = reader.mapping(node, path, allowed: ["header", "cookie", "allow"]) else { return nil }
+        var preview = PreviewSpec()
+        if let n = map["header"] {
+            if reader.isNull(n) { preview.header = nil } else if let text = reader.string(n, path + ["header"]) {
+                if Syntax.isPreviewHeader(text) { preview.header = text } else {
+                    reader.report(n, path + ["header"], "expected a header name of letters, digits and \"-\" (at most 64; not Host, Cookie or Connection), found \(reader.quoted(text))")
+                }
+            }
+        }
+        if let n = map["cookie"] {
+            if reader.isNull(n) { preview.cookie = nil } else if let text = reader.string(n, path + ["cookie"]) {
+                if Syntax.isPreviewCookie(text) { preview.cookie = text } else {
+                    reader.report(n, path + ["cookie"], "expected a cookie name of letters, digits and \"_\" (at most 64), found \(reader.quoted(text))")
+                }
+            }
+        }
+        if preview.header == nil && preview.cookie == nil {
+            reader.report(node, path, "names neither a header nor a cookie; remove preview: to turn preview routing off")
+        }
+        guard let n = map["allow"] else {
+            reader.report(node, path + ["allow"], "missing; list the client addresses that may choose a pool, e.g. allow: [10.0.0.0/8]")
+            return nil
+        }
+        guard let items = reader.sequence(n, path + ["allow"]) else { return nil }
+        if items.isEmpty { reader.report(n, path + ["allow"], "is empty; list at least one address range such as 10.0.0.0/8") }
+        if items.count > PreviewSpec.maxSources {
+            reader.report(n, path + ["allow"], "has \(items.count) ranges; at most \(PreviewSpec.maxSources)")
+            return nil
+        }
+        for (index, item) in items.enumerated() {
+            let itemPath = path + ["allow", "\(index)"]
+            guard let text = reader.string(item, itemPath) else { continue }
+            if let range = SourceRange(parsing: text) { preview.allow.append(range) } else {
+                reader.report(item, itemPath, "expected an address range such as 10.0.0.0/8 or fd00::/8 (host bits zero), found \(reader.quoted(text))")
+            }
+        }
+        return preview.allow.count == items.count && !items.isEmpty ? preview : nil
     }
 
     private func crossCheck(_ spec: DeploymentSpec, top: [String: Node], root: Node) {

@@ -32,6 +32,8 @@ public struct LogRecord: Sendable, Equatable {
     public var method: Range<Int> = 0..<0
     public var release: Range<Int> = 0..<0
     public var upstreamStatus: Range<Int> = 0..<0
+    /// Sent to a pool the client chose (preview routing, the log's `route`), not by the live routing.
+    public var previewRouted = false
 
     public init() {}
 

@@ -73,7 +73,7 @@ public final class LogTally {
         let index = Int(record.pool.rawValue)
         pools[index].requests += 1
         pools[index].lastSeen = now
-        guard !rules.isIgnored(line, uri: record.uri) else { return }
+        guard !rules.isIgnored(line, uri: record.uri), !record.previewRouted else { return }
         counted.requests += 1
         if rules.isError(status: record.status) { counted.errors += 1 }
         if rules.isRetried(record) { counted.retried += 1 }
