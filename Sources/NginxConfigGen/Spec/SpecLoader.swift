@@ -7,7 +7,10 @@ public enum SpecLoader {
     public static let maxFileBytes = 1024 * 1024
 
     /// Reads the spec at `path`; variables come from `environment`, then from a `.env` beside the spec.
-    public static func load(path: String, environment: [String: String]) -> Result<DeploymentSpec, SpecError> {
+    /// `warn` hears of variables used without a default that are set nowhere, once each, whether or
+    /// not the spec turns out valid: they read as empty, which is seldom what was meant.
+    public static func load(path: String, environment: [String: String],
+                            warn: (SpecIssue) -> Void = { _ in }) -> Result<DeploymentSpec, SpecError> {
         let display = path
         func failure(_ file: String, _ message: String, line: Int = 1) -> Result<DeploymentSpec, SpecError> {
             .failure(SpecError(issues: [SpecIssue(file: file, line: line, column: 1, path: "", message: message)]))
@@ -21,19 +24,29 @@ public enum SpecLoader {
             return failure(display, "the file is not valid UTF-8")
         }
         var variables: [String: String] = [:]
+        var warned: Set<String> = []
         let dotEnvPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(".env").path
         if FileManager.default.fileExists(atPath: dotEnvPath) {
             switch readLimited(dotEnvPath) {
             case .failure(let problem): return failure(dotEnvPath, problem.message)
             case .success(let envData):
-                switch DotEnv.parse(String(decoding: envData, as: UTF8.self)) {
-                case .success(let values): variables = values
+                switch DotEnv.resolve(String(decoding: envData, as: UTF8.self), environment: environment) {
+                case .success(let resolved):
+                    variables = resolved.values
+                    for unset in resolved.unset {
+                        warned.insert(unset.name)
+                        warn(SpecIssue(file: dotEnvPath, line: unset.line, column: 1, path: "", message: unsetMessage(unset.name)))
+                    }
                 case .failure(let problem): return failure(dotEnvPath, problem.message, line: problem.line)
                 }
             }
         }
         variables.merge(environment) { _, fromEnvironment in fromEnvironment }
-        return parse(yaml: text, file: display, variables: variables)
+        return parse(yaml: text, file: display, variables: variables, warn: warn, warned: warned)
+    }
+
+    static func unsetMessage(_ name: String) -> String {
+        "variable \(name) is not set and has no default, so it reads as empty; set it in the environment or .env, or write ${\(name):-default}"
     }
 
     struct ReadProblem: Error {
@@ -64,8 +77,10 @@ public enum SpecLoader {
         return .success(data)
     }
 
-    /// Decodes and validates spec text; `file` is used only to label problems.
-    public static func parse(yaml: String, file: String, variables: [String: String]) -> Result<DeploymentSpec, SpecError> {
+    /// Decodes and validates spec text; `file` is used only to label problems. `warn` as for `load`;
+    /// variables in `warned` were warned about already.
+    public static func parse(yaml: String, file: String, variables: [String: String], warn: (SpecIssue) -> Void = { _ in },
+                             warned: Set<String> = []) -> Result<DeploymentSpec, SpecError> {
         guard yaml.utf8.count <= maxFileBytes else {
             return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
                                                          message: "the spec is \(yaml.utf8.count) bytes; the limit is \(maxFileBytes / 1024) KiB")]))
@@ -86,8 +101,9 @@ public enum SpecLoader {
             return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
                                                          message: "YAML error")]))
         }
-        let reader = NodeReader(file: file, interpolator: Interpolator(variables: variables))
+        let reader = NodeReader(file: file, interpolator: Interpolator(variables: variables), warned: warned)
         var spec = SpecDecoder(reader: reader).decode(root)
+        reader.warnings.forEach(warn)
         spec?.variables = Dictionary(uniqueKeysWithValues: reader.referenced.compactMap { name in
             variables[name].map { (name, Secret($0)) }
         })
