@@ -228,7 +228,7 @@ private struct SpecDecoder {
         let path = ["proxy"]
         let keys = ["image", "listen", "connect_timeout", "read_timeout", "retry_on", "retry_non_idempotent",
                     "retry_tries", "retry_timeout", "max_fails", "fail_timeout", "keepalive", "shutdown_timeout",
-                    "health_path", "worker_processes", "worker_connections"]
+                    "health_path", "worker_processes", "worker_connections", "tls"]
         guard let map = reader.mapping(node, path, allowed: keys) else { return }
         if let n = map["image"], let image = image(n, path + ["image"]) { proxy.image = image }
         if let n = map["listen"], let text = reader.string(n, path + ["listen"]) {
@@ -280,6 +280,42 @@ private struct SpecDecoder {
             }
         }
         if let n = map["worker_connections"], let v = reader.int(n, path + ["worker_connections"], in: 16...65_536) { proxy.workerConnections = v }
+        // `tls:` left empty means no TLS, as a missing section does.
+        if let n = map["tls"], !reader.isNull(n) { proxy.tls = decodeTLS(n) }
+    }
+
+    private func decodeTLS(_ node: Node) -> TLSSpec? {
+        let path = ["proxy", "tls"]
+        guard let map = reader.mapping(node, path, allowed: ["listen", "cert", "key", "redirect_http", "http2"]) else { return nil }
+        func file(_ key: String, _ what: String) -> (String, SpecMark)? {
+            guard let n = map[key] else {
+                reader.report(node, path + [key], "missing; name the \(what) file, e.g. \"\(key): certs/\(key == "cert" ? "fullchain" : "privkey").pem\"")
+                return nil
+            }
+            guard let text = reader.string(n, path + [key]) else { return nil }
+            guard Syntax.isFilePath(text) else {
+                reader.report(n, path + [key], "expected a file path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
+                return nil
+            }
+            return (text, SpecMark(line: n.mark?.line ?? 1, column: n.mark?.column ?? 1))
+        }
+        let cert = file("cert", "certificate")
+        let key = file("key", "private key")
+        var listen: ListenAddress?
+        if let n = map["listen"], let text = reader.string(n, path + ["listen"]) {
+            listen = parseListen(text)
+            if listen == nil {
+                reader.report(n, path + ["listen"], "expected PORT or IPV4:PORT with a port 1–65535, found \(reader.quoted(text))")
+            }
+        }
+        let redirect = map["redirect_http"].flatMap { reader.bool($0, path + ["redirect_http"]) }
+        let http2 = map["http2"].flatMap { reader.bool($0, path + ["http2"]) }
+        guard let cert, let key else { return nil }
+        var tls = TLSSpec(cert: cert.0, key: key.0, certMark: cert.1, keyMark: key.1)
+        if let listen { tls.listen = listen }
+        if let redirect { tls.redirectHTTP = redirect }
+        if let http2 { tls.http2 = http2 }
+        return tls
     }
 
     private func decodeApp(_ node: Node, into app: inout AppSpec) {
@@ -479,6 +515,20 @@ private struct SpecDecoder {
         for pool in Pool.allCases where spec.pool(pool).previewPort == spec.proxy.listen.port {
             reader.report(portNode(pool), ["pools", pool.rawValue, "preview_port"],
                           "\(spec.proxy.listen.port) is also the proxy's listen port")
+        }
+        guard let tls = spec.proxy.tls else { return }
+        // Both servers listen inside one container: the ports must differ whatever the host addresses.
+        let proxyMap = top["proxy"].flatMap { reader.mapping($0, [], allowed: []) } ?? [:]
+        let tlsNode = proxyMap["tls"]
+        let tlsListen = tlsNode.flatMap { reader.mapping($0, [], allowed: []) }?["listen"]
+        let written = tlsListen == nil ? " (the default)" : ""
+        if tls.listen.port == spec.proxy.listen.port {
+            reader.report(tlsListen ?? tlsNode, ["proxy", "tls", "listen"],
+                          "port \(tls.listen.port)\(written) is also proxy.listen's port; HTTPS needs a port of its own, e.g. 443 or 8443")
+        }
+        for pool in Pool.allCases where spec.pool(pool).previewPort == tls.listen.port {
+            reader.report(portNode(pool), ["pools", pool.rawValue, "preview_port"],
+                          "\(tls.listen.port) is also the proxy's HTTPS port (proxy.tls.listen)")
         }
     }
 
