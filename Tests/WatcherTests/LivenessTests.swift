@@ -75,7 +75,9 @@ func seconds(since start: Date) -> Double { Date().timeIntervalSince(start) }
         let started = Date()
         let summary = loop(flood.path, duration: 0.5).run(stop: { false })
         let elapsed = seconds(since: started)
-        #expect(elapsed >= 0.5 && elapsed < 0.6, "returned after \(elapsed) s")
+        // The bound above is loose on purpose: a loaded 2-core machine delays the last batch, and what
+        // this checks is that the deadline ends the loop at all under a flood (it once never did).
+        #expect(elapsed >= 0.5 && elapsed < 2.5, "returned after \(elapsed) s")
         #expect(summary.lines > 0)
     }
 

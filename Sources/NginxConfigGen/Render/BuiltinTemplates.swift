@@ -118,8 +118,23 @@ upstream bgctl_app {
 {{/keepalive}}
 }
 
+{{#listeners}}
+{{#ssl}}
+
+{{/ssl}}
 server {
-    listen {{{listen_port}}};
+    listen {{{listen}}};
+{{#ssl}}
+    # Copied into the state folder by bgctl up, mounted read-only. The files' sha256 is {{{tls_fingerprint}}}:
+    # new files change this line, so up sees the configuration out of date and reloads nginx.
+    ssl_certificate /bgctl/tls/cert.pem;
+    ssl_certificate_key /bgctl/tls/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:bgctl_tls:10m;
+    ssl_session_timeout 1d;
+    ssl_session_tickets off;
+{{/ssl}}
     access_log logs/access.log bgctl_json;
 
     # The proxy's own health endpoint: answered here, never passed to the app.
@@ -128,6 +143,15 @@ server {
         default_type text/plain;
         return 200 "ok\n";
     }
+{{#redirect}}
+
+    # Everything else moves to HTTPS; not logged, so redirects do not count as app traffic for the watcher.
+    location / {
+        access_log off;
+        return 308 {{{target}}};
+    }
+{{/redirect}}
+{{^redirect}}
 
     location / {
         proxy_pass http://{{{upstream}}};
@@ -147,7 +171,9 @@ server {
         proxy_next_upstream_timeout {{{retry_timeout}}};
         add_header X-Bgctl-Pool $bgctl_pool always;
     }
+{{/redirect}}
 }
+{{/listeners}}
 
 """#,
     ]

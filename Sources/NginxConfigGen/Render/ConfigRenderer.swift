@@ -69,8 +69,10 @@ public struct ConfigRenderer: Sendable {
         self.templates = loaded
     }
 
-    public func render(_ spec: DeploymentSpec, live: Pool) -> RenderedConfig {
-        let context = Self.context(spec, live: live)
+    /// `tlsFingerprint`: `TLSMaterial.fingerprint` of the certificate and key nginx will load with
+    /// this configuration (with `proxy.tls` set): what `up` installs, or what is installed already.
+    public func render(_ spec: DeploymentSpec, live: Pool, tlsFingerprint: String? = nil) -> RenderedConfig {
+        let context = Self.context(spec, live: live, tlsFingerprint: tlsFingerprint)
         var files: [String: String] = [:]
         for (name, template) in templates {
             files[name] = template.render(context)
@@ -80,7 +82,7 @@ public struct ConfigRenderer: Sendable {
 
     /// The values the templates see. Every value here was validated by the spec loader, so none can
     /// carry nginx syntax; they are inserted as they are.
-    static func context(_ spec: DeploymentSpec, live: Pool) -> [String: Any] {
+    static func context(_ spec: DeploymentSpec, live: Pool, tlsFingerprint: String? = nil) -> [String: Any] {
         let proxy = spec.proxy
         var retry = proxy.retryOn
         if retry.isEmpty { retry = ["off"] } else if proxy.retryNonIdempotent { retry.append("non_idempotent") }
@@ -113,6 +115,8 @@ public struct ConfigRenderer: Sendable {
             "servers": servers,
             "keepalive": proxy.keepalive > 0 ? String(proxy.keepalive) : false,
             "listen_port": String(proxy.listen.port),
+            "listeners": listeners(proxy),
+            "tls_fingerprint": tlsFingerprint ?? "unknown (no files installed)",
             "health_path": proxy.healthPath,
             "connect_timeout": proxy.connectTimeout.nginxMilliseconds,
             "read_timeout": proxy.readTimeout.nginxMilliseconds,
@@ -138,6 +142,24 @@ public struct ConfigRenderer: Sendable {
             "pools": Pool.allCases.map { pool in
                 ["name": pool.rawValue, "address": spec.address(of: pool), "port": String(spec.app.port)]
             },
+        ]
+    }
+
+    /// The server blocks: plain HTTP, and HTTPS with `proxy.tls`. The template writes one block for
+    /// both, so the proxying `location /` is the same text in each and the two cannot drift apart.
+    static func listeners(_ proxy: ProxySpec) -> [[String: Any]] {
+        guard let tls = proxy.tls else {
+            return [["listen": String(proxy.listen.port), "ssl": false, "redirect": false]]
+        }
+        let port = tls.listen.port
+        let target = "https://$host\(port == 443 ? "" : ":\(port)")$request_uri"
+        // HTTP/2 as a `listen` parameter: nginx before 1.25.1 (Debian 12 ships 1.22, the proxy image's
+        // nginx) knows no `http2 on;` and refuses the configuration; 1.25.1 and later still accept the
+        // parameter and only log that it is deprecated. One spelling that loads everywhere beats a
+        // rendering that depends on a version bgctl would have to ask the running image for.
+        return [
+            ["listen": String(proxy.listen.port), "ssl": false, "redirect": tls.redirectHTTP ? ["target": target] : false],
+            ["listen": "\(port) ssl\(tls.http2 ? " http2" : "")", "ssl": true, "redirect": false],
         ]
     }
 }

@@ -131,7 +131,50 @@ public struct ProxySpec: Sendable, Hashable {
     public var healthPath = "/_bgctl/health"
     public var workerProcesses = "auto"
     public var workerConnections = 1024
+    /// HTTPS beside plain HTTP; nil: plain HTTP only.
+    public var tls: TLSSpec?
     public init() {}
+}
+
+/// A line and column in the spec, kept where a later check of something the spec names (a file)
+/// must point back at the key that named it.
+public struct SpecMark: Sendable, Hashable {
+    public let line: Int
+    public let column: Int
+
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
+}
+
+/// `proxy.tls`: nginx terminates TLS with a certificate and key read from files. bgctl checks the
+/// files (`TLSFiles`) and copies them into its state folder, which the proxy mounts read-only.
+public struct TLSSpec: Sendable, Hashable {
+    public var listen = ListenAddress(host: "0.0.0.0", port: 443)
+    /// As written, relative to the spec's folder unless absolute: PEM, the leaf first, then any chain.
+    public var cert: String
+    /// As written, relative to the spec's folder unless absolute: an unencrypted PEM private key.
+    public var key: String
+    /// Plain HTTP answers with a 308 to HTTPS, except the proxy's health path.
+    public var redirectHTTP = true
+    public var http2 = true
+    /// Where `cert` and `key` are written in the spec.
+    public var certMark: SpecMark
+    public var keyMark: SpecMark
+
+    public init(cert: String, key: String, certMark: SpecMark = SpecMark(line: 1, column: 1),
+                keyMark: SpecMark = SpecMark(line: 1, column: 1)) {
+        self.cert = cert
+        self.key = key
+        self.certMark = certMark
+        self.keyMark = keyMark
+    }
+
+    /// `path` as the host reads it: absolute as written, else below `specDirectory`.
+    public static func resolve(_ path: String, in specDirectory: String) -> String {
+        path.hasPrefix("/") ? path : (specDirectory as NSString).appendingPathComponent(path)
+    }
 }
 
 public struct NetworkSpec: Sendable, Hashable {

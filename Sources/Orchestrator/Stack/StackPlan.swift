@@ -38,8 +38,19 @@ public enum StackPlan {
         return config
     }
 
+    /// Where the proxy finds the certificate and key (the templates name /bgctl/tls/cert.pem and key.pem).
+    public static let tlsMount = "/bgctl/tls"
+
+    /// With proxy.tls the proxy also publishes the HTTPS port and mounts tls/. The files' contents are
+    /// not part of the container's settings: new files are a reload, not a new container.
     public static func proxyContainer(_ spec: DeploymentSpec, paths: StackPaths, pull: PullPolicy) -> ContainerConfig {
         let port = spec.proxy.listen.port
+        var publish = ["\(spec.proxy.listen.host):\(port):\(port)"]
+        var mounts = ["\(paths.nginxDir):/bgctl/conf:ro", "\(paths.logsDir):/bgctl/logs"]
+        if let tls = spec.proxy.tls {
+            publish.append("\(tls.listen.host):\(tls.listen.port):\(tls.listen.port)")
+            mounts.append("\(paths.tlsDir):\(tlsMount):ro")
+        }
         var config = ContainerConfig(
             name: spec.proxyContainerName,
             image: spec.proxy.image,
@@ -48,8 +59,8 @@ public enum StackPlan {
             pull: pull,
             labels: [Docker.label: spec.project, Docker.roleLabel: "proxy"],
             environment: [:],
-            publish: ["\(spec.proxy.listen.host):\(port):\(port)"],
-            mounts: ["\(paths.nginxDir):/bgctl/conf:ro", "\(paths.logsDir):/bgctl/logs"],
+            publish: publish,
+            mounts: mounts,
             tmpfs: ["/bgctl/run", "/bgctl/tmp:mode=1777"],
             // No health check inside: the image needs nothing but nginx. bgctl checks the proxy from
             // outside, through the published port (wait-proxy, status).
