@@ -148,7 +148,9 @@ import Testing
         let http = try #require(servers(try site()).first)
         #expect(http.hasPrefix("    listen 8080;\n"))
         #expect(http.contains("return 308 https://$host$request_uri;"))
-        #expect(!http.contains("proxy_pass"))
+        // Only the app's health path is proxied on plain HTTP: bgctl checks the routing through it.
+        #expect(http.components(separatedBy: "proxy_pass").count == 2)
+        #expect(http.contains("location = /healthz {\n        proxy_pass http://bgctl_app;\n    }"), "\(http)")
     }
 
     @Test func plainHTTPRedirectsToAnotherPortByNumber() throws {

@@ -137,6 +137,23 @@ server {
 {{/ssl}}
     access_log logs/access.log bgctl_json;
 
+    # How requests are passed to the app, for every location below that proxies.
+    proxy_http_version 1.1;
+    proxy_set_header Host $host;
+    proxy_set_header Connection $bgctl_connection;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header X-Request-Id $request_id;
+    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_connect_timeout {{{connect_timeout}}};
+    proxy_send_timeout {{{read_timeout}}};
+    proxy_read_timeout {{{read_timeout}}};
+    # Retried only on the conditions listed; nginx replays POST, PATCH and LOCK only with non_idempotent.
+    proxy_next_upstream {{{retry_on}}};
+    proxy_next_upstream_tries {{{retry_tries}}};
+    proxy_next_upstream_timeout {{{retry_timeout}}};
+    add_header X-Bgctl-Pool $bgctl_pool always;
+
     # The proxy's own health endpoint: answered here, never passed to the app.
     location = {{{health_path}}} {
         access_log off;
@@ -144,6 +161,12 @@ server {
         return 200 "ok\n";
     }
 {{#redirect}}
+
+    # The app's health path stays on plain HTTP: bgctl checks the routing through it after every
+    # change, and so may a load balancer in front.
+    location = {{{app_health_path}}} {
+        proxy_pass http://{{{upstream}}};
+    }
 
     # Everything else moves to HTTPS; not logged, so redirects do not count as app traffic for the watcher.
     location / {
@@ -155,21 +178,6 @@ server {
 
     location / {
         proxy_pass http://{{{upstream}}};
-        proxy_http_version 1.1;
-        proxy_set_header Host $host;
-        proxy_set_header Connection $bgctl_connection;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header X-Request-Id $request_id;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_connect_timeout {{{connect_timeout}}};
-        proxy_send_timeout {{{read_timeout}}};
-        proxy_read_timeout {{{read_timeout}}};
-        # Retried only on the conditions listed; nginx replays POST, PATCH and LOCK only with non_idempotent.
-        proxy_next_upstream {{{retry_on}}};
-        proxy_next_upstream_tries {{{retry_tries}}};
-        proxy_next_upstream_timeout {{{retry_timeout}}};
-        add_header X-Bgctl-Pool $bgctl_pool always;
     }
 {{/redirect}}
 }

@@ -118,6 +118,7 @@ public struct ConfigRenderer: Sendable {
             "listeners": listeners(proxy),
             "tls_fingerprint": tlsFingerprint ?? "unknown (no files installed)",
             "health_path": proxy.healthPath,
+            "app_health_path": spec.app.health.path,
             "connect_timeout": proxy.connectTimeout.nginxMilliseconds,
             "read_timeout": proxy.readTimeout.nginxMilliseconds,
             "retry_on": retry.joined(separator: " "),
