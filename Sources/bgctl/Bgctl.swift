@@ -8,7 +8,7 @@ struct Bgctl: ParsableCommand {
         commandName: "bgctl",
         abstract: "Blue-green deployments on a plain Docker host: two pools, one nginx, zero dropped requests.",
         discussion: ExitStatus.help,
-        version: "0.1.0",
+        version: BuildInfo.versionLine,
         subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Maintenance.self, Deploy.self, Rollback.self, Recover.self, History.self, Unlock.self, Init.self]
     )
 

@@ -19,12 +19,6 @@ import Testing
         }
     }
 
-    @Test func versionExitsZeroAndPrintsAVersion() throws {
-        let outcome = try Sandbox().run(["--version"])
-        #expect(outcome.status == 0, "\(outcome)")
-        #expect(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines).wholeMatch(of: /\d+\.\d+\.\d+\S*/) != nil, "\(outcome)")
-    }
-
     struct UsageCase: CustomTestStringConvertible, Sendable {
         var arguments: [String]
         /// What the message must name so a person knows which argument to fix.
