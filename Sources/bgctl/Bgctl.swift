@@ -26,11 +26,14 @@ struct SpecOptions: ParsableArguments {
 
     @ParentCommand var root: Bgctl
 
-    var path: String {
+    var path: String { named ?? "bgctl.yaml" }
+
+    /// The spec a person named (`-f`, before or after the subcommand, or $BGCTL_FILE); nil for the default.
+    var named: String? {
         if let file { return file }
         if let file = root.file { return file }
         if let env = ProcessInfo.processInfo.environment["BGCTL_FILE"], !env.isEmpty { return env }
-        return "bgctl.yaml"
+        return nil
     }
 
     func load() throws -> DeploymentSpec {
