@@ -14,14 +14,33 @@ struct Bgctl: ParsableCommand {
 
     /// `-f` given before the subcommand (`bgctl -f FILE switch green`); a subcommand's own `-f` wins.
     @Option(name: [.customShort("f"), .customLong("file")],
-            help: ArgumentHelp("The spec to read (default: $BGCTL_FILE, else bgctl.yaml).", valueName: "FILE"))
+            help: ArgumentHelp("The spec to read (default: $BGCTL_FILE, else bgctl.yaml).", valueName: "FILE"),
+            completion: .file(extensions: ["yaml", "yml"]))
     var file: String?
+
+    @Option(help: ArgumentHelp("When to colour the output; auto: on a terminal, unless NO_COLOR is set or TERM=dumb.", valueName: "WHEN"))
+    var color: Terminal.ColourMode?
+}
+
+/// `--color`, which every subcommand takes (after its name, or before it as `bgctl --color never status`).
+struct OutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("When to colour the output; auto: on a terminal, unless NO_COLOR is set or TERM=dumb.", valueName: "WHEN"))
+    var color: Terminal.ColourMode?
+
+    @ParentCommand var root: Bgctl
+
+    /// ArgumentParser runs this for every parsed command before `run()`: the one point where the
+    /// choice is known and nothing has been printed yet.
+    func validate() throws {
+        Terminal.choose(color ?? root.color ?? .auto)
+    }
 }
 
 /// Options every command that reads the spec takes.
 struct SpecOptions: ParsableArguments {
     @Option(name: [.customShort("f"), .customLong("file")],
-            help: ArgumentHelp("The spec to read (default: $BGCTL_FILE, else bgctl.yaml).", valueName: "FILE"))
+            help: ArgumentHelp("The spec to read (default: $BGCTL_FILE, else bgctl.yaml).", valueName: "FILE"),
+            completion: .file(extensions: ["yaml", "yml"]))
     var file: String?
 
     @ParentCommand var root: Bgctl

@@ -12,10 +12,17 @@ extension Bgctl {
             discussion: """
             Runs until SIGTERM or SIGINT, or with --once until the input is read, or --for a duration.
             As a CI gate: bgctl watch --for 60s --fail-on-alert exits 5 when any alert fired.
+
+            Examples:
+              bgctl watch
+              bgctl watch --for 60s --fail-on-alert
+              bgctl watch --once --json --log access.log
             """)
 
         @OptionGroup var spec: SpecOptions
-        @Option(help: ArgumentHelp("The log to read, or - for standard input (default: watch.log, else the proxy's access log).", valueName: "FILE"))
+        @OptionGroup var output: OutputOptions
+        @Option(help: ArgumentHelp("The log to read, or - for standard input (default: watch.log, else the proxy's access log).", valueName: "FILE"),
+                completion: .file())
         var log: String?
         @Flag(help: "Process the existing content first (default: start at the end).") var fromStart = false
         @Flag(help: "Process what is there now, print the summary and exit.") var once = false
@@ -23,7 +30,8 @@ extension Bgctl {
         var duration: String?
         @Flag(help: "Exit 5 when any alert fired.") var failOnAlert = false
         @Flag(help: "Print alerts and the summary as JSON lines.") var json = false
-        @Option(help: ArgumentHelp("Keep status, tail position and maintenance state in DIR (how the stack's watcher runs).", valueName: "DIR"))
+        @Option(help: ArgumentHelp("Keep status, tail position and maintenance state in DIR (how the stack's watcher runs).", valueName: "DIR"),
+                completion: .directory)
         var watcherDir: String?
         @Option(help: ArgumentHelp("Rotate the log past logs.max_size and send USR1 to this nginx master (checked to be nginx); the stack's watcher passes 1, the proxy's PID in its namespace.", valueName: "PID"))
         var rotatePid: Int?
