@@ -1,6 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// What `bgctl --version` says it was built from: BGCTL_COMMIT and BGCTL_BUILD_DATE in the build's
+/// environment (the Makefile sets them for release, install and dist). Only the C target sees them,
+/// so a new commit recompiles one file, and a plain `swift build` says "commit unknown". A value
+/// with anything but letters, digits, '.', '_' and '-' is ignored rather than quoted into C.
+let buildInfo: [CSetting] = ["BGCTL_COMMIT", "BGCTL_BUILD_DATE"].compactMap { name in
+    guard let value = Context.environment[name], !value.isEmpty, value.count <= 64,
+          value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else { return nil }
+    return .define(name, to: "\"\(value)\"")
+}
+
 let package = Package(
     name: "bgctl",
     platforms: [.macOS(.v13)],
@@ -19,9 +29,11 @@ let package = Package(
                 "Orchestrator",
                 "NginxConfigGen",
                 "Watcher",
+                "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "CBuildInfo", cSettings: buildInfo),
         .executableTarget(
             name: "bgctl-bench",
             dependencies: ["Watcher"],

@@ -22,6 +22,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     case networkOverlap(network: String, subnet: String)
     case nothingToRollBack(live: Pool)
     case stateUnreadable(path: String, reason: String)
+    /// state.json names a schema newer than this bgctl reads: a newer bgctl wrote it.
+    case stateTooNew(path: String, schema: Int, reads: Int)
     case lockUnavailable(path: String, reason: String)
     case file(FileError)
     /// A signal asked the operation to stop; it stopped at a safe point (`step`: the one it did not start).
@@ -78,6 +80,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             return "the history has no switch to \(live.rawValue) to undo"
         case .stateUnreadable(let path, let reason):
             return "cannot read \(path): \(reason). Move it aside and run bgctl up."
+        case .stateTooNew(let path, let schema, let reads):
+            return "\(path) was written by a newer bgctl (state schema \(schema); this one reads up to \(reads)). Run the newer bgctl: this one would misread the stack."
         case .lockUnavailable(let path, let reason):
             return "cannot open the lock file \(path): \(reason)"
         case .file(let error):

@@ -8,29 +8,51 @@ struct Bgctl: ParsableCommand {
         commandName: "bgctl",
         abstract: "Blue-green deployments on a plain Docker host: two pools, one nginx, zero dropped requests.",
         discussion: ExitStatus.help,
-        version: "0.1.0",
+        version: BuildInfo.versionLine,
         subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Maintenance.self, Deploy.self, Rollback.self, Recover.self, History.self, Unlock.self, Init.self]
     )
 
     /// `-f` given before the subcommand (`bgctl -f FILE switch green`); a subcommand's own `-f` wins.
     @Option(name: [.customShort("f"), .customLong("file")],
-            help: ArgumentHelp("The spec to read (default: $BGCTL_FILE, else bgctl.yaml).", valueName: "FILE"))
+            help: ArgumentHelp("The spec to read (default: $BGCTL_FILE, else bgctl.yaml).", valueName: "FILE"),
+            completion: .file(extensions: ["yaml", "yml"]))
     var file: String?
+
+    @Option(help: ArgumentHelp("When to colour the output; auto: on a terminal, unless NO_COLOR is set or TERM=dumb.", valueName: "WHEN"))
+    var color: Terminal.ColourMode?
+}
+
+/// `--color`, which every subcommand takes (after its name, or before it as `bgctl --color never status`).
+struct OutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("When to colour the output; auto: on a terminal, unless NO_COLOR is set or TERM=dumb.", valueName: "WHEN"))
+    var color: Terminal.ColourMode?
+
+    @ParentCommand var root: Bgctl
+
+    /// ArgumentParser runs this for every parsed command before `run()`: the one point where the
+    /// choice is known and nothing has been printed yet.
+    func validate() throws {
+        Terminal.choose(color ?? root.color ?? .auto)
+    }
 }
 
 /// Options every command that reads the spec takes.
 struct SpecOptions: ParsableArguments {
     @Option(name: [.customShort("f"), .customLong("file")],
-            help: ArgumentHelp("The spec to read (default: $BGCTL_FILE, else bgctl.yaml).", valueName: "FILE"))
+            help: ArgumentHelp("The spec to read (default: $BGCTL_FILE, else bgctl.yaml).", valueName: "FILE"),
+            completion: .file(extensions: ["yaml", "yml"]))
     var file: String?
 
     @ParentCommand var root: Bgctl
 
-    var path: String {
+    var path: String { named ?? "bgctl.yaml" }
+
+    /// The spec a person named (`-f`, before or after the subcommand, or $BGCTL_FILE); nil for the default.
+    var named: String? {
         if let file { return file }
         if let file = root.file { return file }
         if let env = ProcessInfo.processInfo.environment["BGCTL_FILE"], !env.isEmpty { return env }
-        return "bgctl.yaml"
+        return nil
     }
 
     /// The spec; warnings (variables set nowhere) go to stderr.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NginxConfigGen
 import Orchestrator
+import Synchronization
 import Watcher
 
 /// Failures the CLI itself raises.
@@ -87,21 +88,53 @@ extension ParsableCommand {
     }
 }
 
-/// Output helpers: colour only on a terminal, and not when NO_COLOR is set and non-empty or TERM=dumb.
+/// Output helpers. Colour follows `--color`: `auto` (the default) colours a terminal, and not when
+/// NO_COLOR is set and non-empty or TERM=dumb; `always` and `never` override both.
 enum Terminal {
     enum Colour: String {
         case red = "31", green = "32", yellow = "33", blue = "34", bold = "1", dim = "2"
     }
 
-    static let colourAllowed: Bool = {
+    enum ColourMode: String, CaseIterable, ExpressibleByArgument {
+        case auto, always, never
+    }
+
+    /// Set once from the parsed flags, read from any thread that prints (an index into `allCases`).
+    private static let mode = Atomic<Int>(0)
+
+    static func choose(_ choice: ColourMode) {
+        mode.store(ColourMode.allCases.firstIndex(of: choice) ?? 0, ordering: .relaxed)
+    }
+
+    private static let colourAllowed: Bool = {
         let environment = ProcessInfo.processInfo.environment
         return (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
     }()
-    static let stdoutIsTTY = isatty(STDOUT_FILENO) == 1 && colourAllowed
-    static let stderrIsTTY = isatty(STDERR_FILENO) == 1 && colourAllowed
+    static let stdinIsTTY = isatty(STDIN_FILENO) == 1
+    private static let stdoutIsTTY = isatty(STDOUT_FILENO) == 1
+    private static let stderrIsTTY = isatty(STDERR_FILENO) == 1
+
+    /// Whether text for this stream is coloured.
+    static func colours(stderr: Bool) -> Bool {
+        switch ColourMode.allCases[mode.load(ordering: .relaxed)] {
+        case .always: return true
+        case .never: return false
+        case .auto: return colourAllowed && (stderr ? stderrIsTTY : stdoutIsTTY)
+        }
+    }
 
     static func style(_ text: String, _ colour: Colour, stderr: Bool = true) -> String {
-        (stderr ? stderrIsTTY : stdoutIsTTY) ? "\u{1B}[\(colour.rawValue)m\(text)\u{1B}[0m" : text
+        colours(stderr: stderr) ? "\u{1B}[\(colour.rawValue)m\(text)\u{1B}[0m" : text
+    }
+
+    /// Asks `question` on stderr and reads one line: true only for y or yes (any case). End of input is no.
+    static func confirm(_ question: String, read: () -> String? = { readLine(strippingNewline: true) }) -> Bool {
+        FileHandle.standardError.write(Data(question.utf8))
+        guard let answer = read() else {
+            FileHandle.standardError.write(Data("\n".utf8))
+            return false
+        }
+        return ["y", "yes"].contains(answer.trimmingCharacters(in: .whitespaces).lowercased())
     }
 
     static func stdout(_ text: String) {

@@ -13,6 +13,11 @@ extension Bgctl {
             6 rolled back to the previous pool, 7 the rollback failed too (a person must act),
             8 stopped by SIGINT/SIGTERM/SIGHUP: before the switch nothing live was touched; after it, traffic
             went back to the previous pool and the verdict "aborted" was recorded and announced.
+
+            Examples:
+              bgctl deploy --image shop/api:1.4 --reason "ticket 42"
+              bgctl deploy --image shop/api:1.5 --analyze 2m --env FEATURE_X=1
+              bgctl deploy --image shop/api:1.5 --no-switch
             """)
 
         @Option(help: "The image to deploy.") var image: String
@@ -28,6 +33,7 @@ extension Bgctl {
         @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
         @Flag(help: "Print the result as one JSON object (schema 1, see the README).") var json = false
         @OptionGroup var options: StackOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.

@@ -4,17 +4,38 @@ import Orchestrator
 extension Bgctl {
     struct Down: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Remove the stack's containers and network; logs and history stay unless --purge.")
+            abstract: "Remove the stack's containers and network; logs and history stay unless --purge.",
+            discussion: """
+            Examples:
+              bgctl down
+              bgctl down --purge --dry-run
+              bgctl down --purge --yes
+            """)
 
-        @Flag(help: "Also delete the state folder's logs, history and rendered configuration.") var purge = false
+        @Flag(help: "Also delete the state folder's logs, history and rendered configuration (asks first on a terminal).") var purge = false
+        @Flag(name: [.customShort("y"), .long], help: "Do not ask before --purge deletes (required without a terminal).") var yes = false
         @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
         @Flag(help: "Print the result as one JSON object (schema 1, see the README).") var json = false
         @OptionGroup var options: StackOptions
+        @OptionGroup var output: OutputOptions
+
+        /// Deleting logs and history cannot be undone: a person confirms it, a script says --yes. Checked
+        /// before the spec or Docker is touched, like every usage error.
+        func validate() throws {
+            if purge && !yes && !dryRun && !Terminal.stdinIsTTY {
+                throw ValidationError("--purge deletes the stack's logs, history and state, and there is no terminal to confirm on: add --yes")
+            }
+        }
 
         func run() throws {
-            // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
-            if !dryRun { Cancellation.install() }
             try reporting(json: json ? "down" : nil) {
+                if purge && !yes && !dryRun {
+                    let paths = StackPaths(spec: try options.spec.load(), specDirectory: options.spec.directory)
+                    let question = "down --purge: remove the stack's containers and network, and delete its logs, history and state in \(Terminal.safe(paths.stateDir))? [y/N] "
+                    guard Terminal.confirm(question) else { throw CLIError.failed("not confirmed; nothing was removed") }
+                }
+                // From here on a signal stops the operation at a safe point instead of killing bgctl.
+                if !dryRun { Cancellation.install() }
                 var stack = try options.stack(dryRun: dryRun)
                 if json && dryRun { stack.dryRun = { _ in } }
                 let plan = try stack.down(purge: purge, lockWait: try options.lockWaitSeconds())

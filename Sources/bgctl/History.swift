@@ -6,11 +6,17 @@ import Orchestrator
 extension Bgctl {
     struct History: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show what bgctl changed: up, switch, deploy, rollback, maintenance (--json: the JSONL audit log).")
+            abstract: "Show what bgctl changed: up, switch, deploy, rollback, maintenance (--json: the JSONL audit log).",
+            discussion: """
+            Examples:
+              bgctl history --limit 20
+              bgctl history --json
+            """)
 
         @Flag(help: "Print the entries as JSON lines.") var json = false
         @Option(help: "Show only the last N entries.") var limit: Int?
         @OptionGroup var spec: SpecOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             try reporting {

@@ -9,11 +9,12 @@ extension Bgctl {
             abstract: "Write a commented bgctl.yaml for your image that validates as written (never overwrites).",
             discussion: """
             Examples:
-              bgctl init --image registry.example.com/shop:1.4 --port 8000 --health /ready --project shop
-              bgctl -f deploy/bgctl.yaml init --image shop:latest
+              bgctl init --image registry.example.com/shop:1.4 --port 8000 --health /ready
+              bgctl -f deploy/bgctl.yaml init --image shop:latest --project shop
             """)
 
         @OptionGroup var spec: SpecOptions
+        @OptionGroup var output: OutputOptions
         @Option(help: "The app's image (both pools start with it).") var image = "my-app:latest"
         @Option(help: "The port the app listens on inside its container.") var port = 3000
         @Option(help: "The app's health path (answers 2xx when it can take traffic).") var health = "/healthz"

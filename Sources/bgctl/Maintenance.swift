@@ -6,7 +6,13 @@ import Orchestrator
 extension Bgctl {
     struct Maintenance: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Turn maintenance mode on or off: alerts are still logged but not sent. A running watcher picks it up.")
+            abstract: "Turn maintenance mode on or off: alerts are still logged but not sent. A running watcher picks it up.",
+            discussion: """
+            Examples:
+              bgctl maintenance on --reason "db migration"
+              bgctl maintenance off
+              bgctl maintenance status
+            """)
 
         enum Mode: String, ExpressibleByArgument, CaseIterable {
             case on, off, status
@@ -15,6 +21,7 @@ extension Bgctl {
         @Argument(help: "on, off, or status.") var mode: Mode = .status
         @Option(help: "Why; recorded in the history.") var reason: String?
         @OptionGroup var spec: SpecOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             try reporting {

@@ -10,9 +10,14 @@ extension Bgctl {
             undone when the target is not healthy; one that never got that far changed nothing. An interrupted
             deploy goes back to the pool that was live before it (verdict "aborted"). up and down stop at a step
             boundary: run them again. The outcome is written to the history.
+
+            Examples:
+              bgctl recover
+              bgctl -f /srv/shop/bgctl.yaml recover
             """)
 
         @OptionGroup var options: StackOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             try reporting {

@@ -5,11 +5,18 @@ import NginxConfigGen
 extension Bgctl {
     struct Render: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the nginx configuration bgctl generates, or write it into a folder atomically.")
+            abstract: "Print the nginx configuration bgctl generates, or write it into a folder atomically.",
+            discussion: """
+            Examples:
+              bgctl render --active green
+              bgctl render --out /tmp/nginx-preview
+            """)
 
         @OptionGroup var spec: SpecOptions
+        @OptionGroup var output: OutputOptions
         @Option(help: "Render with this pool live instead of the spec's `active`.") var active: Pool?
-        @Option(help: ArgumentHelp("Write the files into DIR (temp file + rename) instead of printing.", valueName: "DIR"))
+        @Option(help: ArgumentHelp("Write the files into DIR (temp file + rename) instead of printing.", valueName: "DIR"),
+                completion: .directory)
         var out: String?
 
         func run() throws {

@@ -8,10 +8,17 @@ extension Bgctl {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show what runs, which pool is live, health and releases.",
-            discussion: "Exit status: 0 healthy, 3 serving but degraded, 4 not serving, 69 Docker unavailable.")
+            discussion: """
+            Exit status: 0 healthy, 3 serving but degraded, 4 not serving, 69 Docker unavailable.
+
+            Examples:
+              bgctl status
+              bgctl status --json
+            """)
 
         @Flag(help: "Print one JSON object (documented in the README) instead of text.") var json = false
         @OptionGroup var options: StackOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             try reporting(json: json ? "status" : nil) {

@@ -9,6 +9,11 @@ extension Bgctl {
             discussion: """
             Checks the target's health, renders, runs nginx -t, reloads, and verifies through the proxy that
             new requests reach the target. On any failure the previous configuration is restored (exit 1).
+
+            Examples:
+              bgctl switch green --reason "release 1.4"
+              bgctl switch blue --dry-run
+              bgctl switch green --json
             """)
 
         @Argument(help: "The pool to make live: blue or green.") var pool: Pool
@@ -17,6 +22,7 @@ extension Bgctl {
         @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
         @Flag(help: "Print the result as one JSON object (schema 1, see the README).") var json = false
         @OptionGroup var options: StackOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.

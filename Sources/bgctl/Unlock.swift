@@ -6,9 +6,15 @@ import Orchestrator
 extension Bgctl {
     struct Unlock: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Break the stack's lock (for a person: when a holder hangs). A dead holder's lock is recovered automatically.")
+            abstract: "Break the stack's lock (for a person: when a holder hangs). A dead holder's lock is recovered automatically.",
+            discussion: """
+            Examples:
+              bgctl unlock
+              bgctl -f /srv/shop/bgctl.yaml unlock
+            """)
 
         @OptionGroup var spec: SpecOptions
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             try reporting {

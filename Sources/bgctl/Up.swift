@@ -6,9 +6,17 @@ extension Bgctl {
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create or update the stack: network, blue and green, then the nginx proxy.",
-            discussion: "Unchanged parts are left alone. The live pool's container is never recreated while it is live.")
+            discussion: """
+            Unchanged parts are left alone. The live pool's container is never recreated while it is live.
+
+            Examples:
+              bgctl up
+              bgctl up --dry-run
+              bgctl up --pull never --timeout 2m
+            """)
 
         @OptionGroup var options: StackOptions
+        @OptionGroup var output: OutputOptions
         @Option(help: "Image pull policy: missing, always or never (default: the spec's `pull`).") var pull: PullPolicy?
         @Option(help: ArgumentHelp("Give up waiting for health after this long (default: from app.health).", valueName: "DURATION"))
         var timeout: String?

@@ -4,9 +4,16 @@ import NginxConfigGen
 extension Bgctl {
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the spec and report every problem at once (exit 65 when invalid).")
+            abstract: "Check the spec and report every problem at once (exit 65 when invalid).",
+            discussion: """
+            Examples:
+              bgctl validate
+              bgctl -f deploy/bgctl.yaml validate --quiet
+              bgctl validate --json
+            """)
 
         @OptionGroup var spec: SpecOptions
+        @OptionGroup var output: OutputOptions
         @Flag(help: "Print nothing on success.") var quiet = false
         @Flag(help: "Print the result as one JSON object (schema 1; problems with file, line, column, path, message).") var json = false
 

@@ -12,10 +12,17 @@ extension Bgctl {
             discussion: """
             Runs until SIGTERM or SIGINT, or with --once until the input is read, or --for a duration.
             As a CI gate: bgctl watch --for 60s --fail-on-alert exits 5 when any alert fired.
+
+            Examples:
+              bgctl watch
+              bgctl watch --for 60s --fail-on-alert
+              bgctl watch --once --json --log access.log
             """)
 
         @OptionGroup var spec: SpecOptions
-        @Option(help: ArgumentHelp("The log to read, or - for standard input (default: watch.log, else the proxy's access log).", valueName: "FILE"))
+        @OptionGroup var output: OutputOptions
+        @Option(help: ArgumentHelp("The log to read, or - for standard input (default: watch.log, else the proxy's access log).", valueName: "FILE"),
+                completion: .file())
         var log: String?
         @Flag(help: "Process the existing content first (default: start at the end).") var fromStart = false
         @Flag(help: "Process what is there now, print the summary and exit.") var once = false
@@ -23,7 +30,8 @@ extension Bgctl {
         var duration: String?
         @Flag(help: "Exit 5 when any alert fired.") var failOnAlert = false
         @Flag(help: "Print alerts and the summary as JSON lines.") var json = false
-        @Option(help: ArgumentHelp("Keep status, tail position and maintenance state in DIR (how the stack's watcher runs).", valueName: "DIR"))
+        @Option(help: ArgumentHelp("Keep status, tail position and maintenance state in DIR (how the stack's watcher runs).", valueName: "DIR"),
+                completion: .directory)
         var watcherDir: String?
         @Option(help: ArgumentHelp("Rotate the log past logs.max_size and send USR1 to this nginx master (checked to be nginx); the stack's watcher passes 1, the proxy's PID in its namespace.", valueName: "PID"))
         var rotatePid: Int?
@@ -39,9 +47,11 @@ extension Bgctl {
         func run() throws {
             try reporting {
                 let seconds = try duration.map { try DurationFlag.seconds($0, flag: "--for") }
-                let loaded = try spec.load()
-                let paths = StackPaths(spec: loaded, specDirectory: spec.directory)
-                let logPath = log ?? (loaded.watch.log.isEmpty ? paths.accessLog : loaded.watch.log)
+                let loaded = try Self.spec(spec, log: log)
+                let paths = loaded.map { StackPaths(spec: $0, specDirectory: spec.directory) }
+                // Without --log there is always a spec (see `spec(_:log:)`).
+                var logPath = log ?? ""
+                if log == nil, let loaded, let paths { logPath = loaded.watch.log.isEmpty ? paths.accessLog : loaded.watch.log }
                 if once && logPath != "-" && !FileManager.default.fileExists(atPath: logPath) {
                     throw CLIError.failed("cannot read \(SafeText.terminal(logPath)): no such file")
                 }
@@ -49,23 +59,34 @@ extension Bgctl {
                 options.fromStart = fromStart || once
                 options.once = once
                 options.duration = seconds
-                options.maintenanceDefault = loaded.watch.maintenance
+                options.maintenanceDefault = loaded?.watch.maintenance ?? false
                 if let watcherDir {
                     try FileManager.default.createDirectory(atPath: watcherDir, withIntermediateDirectories: true)
                     options.statusPath = (watcherDir as NSString).appendingPathComponent("status.json")
                     options.checkpointPath = (watcherDir as NSString).appendingPathComponent("position.json")
                     options.maintenancePath = (watcherDir as NSString).appendingPathComponent("maintenance.json")
                 } else {
-                    options.maintenancePath = paths.maintenanceFile
+                    options.maintenancePath = paths?.maintenanceFile
                 }
                 var reopen: (() -> Bool)?
                 if let rotatePid, !once, logPath != "-" {
                     guard rotatePid >= 1 else { throw ValidationError("--rotate-pid: expected a process id (1 or more), found \(rotatePid)") }
-                    options.rotation = LogRotation.Policy(maxSize: loaded.logs.maxSize.bytes, keep: loaded.logs.keep)
+                    let logs = loaded?.logs ?? LogsSpec()
+                    options.rotation = LogRotation.Policy(maxSize: logs.maxSize.bytes, keep: logs.keep)
                     reopen = { NginxMaster.reopenLogs(pid: rotatePid) }
                 }
-                let settings = WatchSetup.settings(loaded)
-                let targets = WatchSetup.targets(loaded)
+                let settings: WatchSettings
+                let targets: [AlertTarget]
+                if let loaded {
+                    settings = WatchSetup.settings(loaded)
+                    targets = WatchSetup.targets(loaded)
+                } else {
+                    // Alerts still need a name to start with: the log's, as the only thing that was named.
+                    let name = logPath == "-" ? "standard input" : SafeText.terminal((logPath as NSString).lastPathComponent)
+                    settings = WatchSetup.settings(WatchSpec(), project: name)
+                    targets = []
+                    Terminal.stderr("watch: no \(spec.path) here: the spec's default thresholds, no alert targets")
+                }
                 let delivery = targets.isEmpty ? nil : Delivery(targets: targets) { Terminal.stderr("watch: " + $0) }
                 let printJSON = json
                 Signals.install()
@@ -91,6 +112,16 @@ extension Bgctl {
                 }
                 if failOnAlert && summary.anyFired { throw CLIError.exit(ExitStatus.alertFired) }
             }
+        }
+
+        /// The spec, or nil when there is none to read and none is needed: the log was named (`--log`),
+        /// no spec was (`-f`, $BGCTL_FILE) and there is no bgctl.yaml. A spec that was named must exist.
+        static func spec(_ options: SpecOptions, log: String?) throws -> DeploymentSpec? {
+            if log != nil && options.named == nil {
+                var info = stat()
+                if lstat(options.path, &info) != 0 && errno == ENOENT { return nil }
+            }
+            return try options.load()
         }
 
         /// One JSON line: the value's keys plus `type` (`alert` or `summary`), so a reader of the

@@ -61,6 +61,29 @@ final class Sandbox {
              sourceLocation: SourceLocation = #_sourceLocation) throws -> Outcome {
         let binary = Binary.path
         try #require(FileManager.default.isExecutableFile(atPath: binary), "\(Binary.missingHint)", sourceLocation: sourceLocation)
+        return try launch(binary, arguments, environment: environment, timeout: timeout, sourceLocation: sourceLocation)
+    }
+
+    /// Where `script` (util-linux) is, which gives a command a pseudo-terminal; nil when it is not installed.
+    static let script: String? = ["/usr/bin/script", "/bin/script"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Runs bgctl on a terminal (a pseudo-terminal made by `script`) with `input` typed on it.
+    /// stdout and stderr both arrive in `stdout`, as a person sees them, with the terminal's CR LF line ends.
+    func runOnTerminal(_ arguments: [String], input: String, environment: [String: String] = [:], timeout: Double = 10,
+                       sourceLocation: SourceLocation = #_sourceLocation) throws -> Outcome {
+        let binary = Binary.path
+        try #require(FileManager.default.isExecutableFile(atPath: binary), "\(Binary.missingHint)", sourceLocation: sourceLocation)
+        let script = try #require(Self.script, "no script(1) to make a terminal with", sourceLocation: sourceLocation)
+        let quoted = ([binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let typed = root.appendingPathComponent("input-\(UUID().uuidString)")
+        try Data(input.utf8).write(to: typed)
+        // -e: script exits with the command's status; -q: no banner; the typescript goes nowhere.
+        return try launch(script, ["-qec", quoted, "/dev/null"], environment: environment, stdin: typed, timeout: timeout,
+                          sourceLocation: sourceLocation)
+    }
+
+    private func launch(_ executable: String, _ arguments: [String], environment: [String: String], stdin: URL? = nil,
+                        timeout: Double, sourceLocation: SourceLocation) throws -> Outcome {
         // Output goes to files, not pipes: a child that fills a pipe nobody is reading would hang the test.
         let out = root.appendingPathComponent("stdout-\(UUID().uuidString)")
         let err = root.appendingPathComponent("stderr-\(UUID().uuidString)")
@@ -70,11 +93,12 @@ final class Sandbox {
         let errHandle = try FileHandle(forWritingTo: err)
 
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ["PATH": bin.path, "HOME": root.path].merging(environment) { _, given in given }
         process.currentDirectoryURL = work
-        process.standardInput = FileHandle.nullDevice
+        let input = try stdin.map { try FileHandle(forReadingFrom: $0) }
+        process.standardInput = input ?? FileHandle.nullDevice
         process.standardOutput = outHandle
         process.standardError = errHandle
         let exited = DispatchSemaphore(value: 0)
@@ -86,15 +110,16 @@ final class Sandbox {
                 kill(process.processIdentifier, SIGKILL)
                 exited.wait()
             }
-            Issue.record("bgctl \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s", sourceLocation: sourceLocation)
+            Issue.record("\(URL(fileURLWithPath: executable).lastPathComponent) \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s", sourceLocation: sourceLocation)
         }
         try outHandle.close()
         try errHandle.close()
+        try input?.close()
         let outcome = Outcome(status: process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus,
                               stdout: try String(contentsOf: out, encoding: .utf8),
                               stderr: try String(contentsOf: err, encoding: .utf8))
         if process.terminationReason == .uncaughtSignal {
-            Issue.record("bgctl \(arguments.joined(separator: " ")) died of signal \(process.terminationStatus)\n\(outcome)",
+            Issue.record("\(URL(fileURLWithPath: executable).lastPathComponent) \(arguments.joined(separator: " ")) died of signal \(process.terminationStatus)\n\(outcome)",
                          sourceLocation: sourceLocation)
         }
         return outcome

@@ -19,12 +19,6 @@ import Testing
         }
     }
 
-    @Test func versionExitsZeroAndPrintsAVersion() throws {
-        let outcome = try Sandbox().run(["--version"])
-        #expect(outcome.status == 0, "\(outcome)")
-        #expect(outcome.stdout.trimmingCharacters(in: .whitespacesAndNewlines).wholeMatch(of: /\d+\.\d+\.\d+\S*/) != nil, "\(outcome)")
-    }
-
     struct UsageCase: CustomTestStringConvertible, Sendable {
         var arguments: [String]
         /// What the message must name so a person knows which argument to fix.
@@ -43,6 +37,9 @@ import Testing
         // A flag is checked before Docker is: there is no docker on this PATH.
         UsageCase(arguments: ["down", "--lock-wait", "abc"], mentions: "--lock-wait"),
         UsageCase(arguments: ["switch", "green", "--lock-wait", "abc"], mentions: "--lock-wait"),
+        UsageCase(arguments: ["status", "--color", "purple"], mentions: "--color"),
+        UsageCase(arguments: ["--color", "sometimes", "validate"], mentions: "--color"),
+        UsageCase(arguments: ["validate", "--color"], mentions: "--color"),
     ]
 
     /// A valid spec lies in the working directory, so the status can only come from the arguments.

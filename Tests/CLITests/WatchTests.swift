@@ -50,6 +50,50 @@ import Testing
         #expect(types.allSatisfy { $0 == "alert" || $0 == "summary" }, "\(types)")
     }
 
+    /// Summarising a log needs no spec: the spec's default thresholds apply, nothing is sent.
+    @Test func onceWithALogAndNoSpecUsesTheDefaultThresholds() throws {
+        let sandbox = try Sandbox()
+        let log = try sandbox.write(Self.log(statuses: Array(repeating: 200, count: 50) + Array(repeating: 502, count: 50)), to: "access.log")
+        let outcome = try sandbox.run(["watch", "--once", "--log", log, "--fail-on-alert"])
+        #expect(outcome.status == 5, "\(outcome)")
+        #expect(outcome.stdout.contains("ALERT error_rate: access.log: error rate"), "\(outcome)")
+        #expect(outcome.stdout.contains("100 lines (blue 100)"), "\(outcome)")
+        #expect(outcome.stderr.contains("no bgctl.yaml here"), "\(outcome)")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.work.appendingPathComponent("bgctl.yaml").path))
+        expectOwnMessage(outcome)
+    }
+
+    /// The default threshold is 2 %: 1 error in 100 requests is below it, 3 are above.
+    @Test(arguments: [(1, 0), (3, 5)] as [(Int, Int32)])
+    func withoutASpecTheDefaultThresholdDecides(errors: Int, status: Int32) throws {
+        let sandbox = try Sandbox()
+        let log = try sandbox.write(Self.log(statuses: Array(repeating: 200, count: 100 - errors) + Array(repeating: 502, count: errors)), to: "access.log")
+        let outcome = try sandbox.run(["watch", "--once", "--json", "--log", log, "--fail-on-alert"])
+        #expect(outcome.status == status, "\(outcome)")
+        #expect(outcome.stdout.contains(#""type":"summary""#), "\(outcome)")
+    }
+
+    /// A spec that was named must be there, whether by -f (before or after the subcommand) or BGCTL_FILE.
+    @Test(arguments: [
+        (["watch", "-f", "missing.yaml", "--once"], [:]),
+        (["-f", "missing.yaml", "watch", "--once"], [:]),
+        (["watch", "--once"], ["BGCTL_FILE": "missing.yaml"]),
+    ] as [([String], [String: String])])
+    func aNamedSpecThatDoesNotExistStillFails(_ arguments: [String], environment: [String: String]) throws {
+        let sandbox = try Sandbox()
+        let log = try sandbox.write(Self.log(statuses: [200]), to: "access.log")
+        let outcome = try sandbox.run(arguments + ["--log", log], environment: environment)
+        #expect(outcome.status == 65, "\(outcome)")
+        #expect(outcome.stderr.contains("cannot read missing.yaml"), "\(outcome)")
+        #expect(outcome.stdout.isEmpty, "\(outcome)")
+    }
+
+    @Test func withoutALogAWatchStillNeedsTheSpec() throws {
+        let outcome = try Sandbox().run(["watch", "--once"])
+        #expect(outcome.status == 65, "\(outcome)")
+        #expect(outcome.stderr.contains("cannot read bgctl.yaml"), "\(outcome)")
+    }
+
     @Test func aLogThatDoesNotExistExits1SayingItCannotBeRead() throws {
         let sandbox = try Sandbox()
         try sandbox.writeMinimalSpec()

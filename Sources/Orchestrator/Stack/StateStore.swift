@@ -12,6 +12,11 @@ public struct DeployedRelease: Codable, Sendable, Equatable {
 
 /// What bgctl remembers about a stack between commands (state.json, mode 0600: deployed env may hold secrets).
 public struct StackState: Codable, Sendable, Equatable {
+    /// The version of this format. A change that an older bgctl would misread raises it; a file without
+    /// one is from bgctl 0.1 and reads as 1. bgctl refuses a state.json newer than it knows.
+    public static let schema = 1
+
+    public var schema = StackState.schema
     public var project: String
     public var live: Pool
     public var updatedAt: String
@@ -27,9 +32,19 @@ public struct StackState: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case project, live, deployed
+        case schema, project, live, deployed
         case updatedAt = "updated_at"
         case lastSwitch = "last_switch"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try container.decodeIfPresent(Int.self, forKey: .schema) ?? 1
+        project = try container.decode(String.self, forKey: .project)
+        live = try container.decode(Pool.self, forKey: .live)
+        updatedAt = try container.decode(String.self, forKey: .updatedAt)
+        lastSwitch = try container.decodeIfPresent(HistoryEntry.self, forKey: .lastSwitch)
+        deployed = try container.decodeIfPresent([String: DeployedRelease].self, forKey: .deployed)
     }
 
     /// The spec as it runs: pools that a deploy changed take the deployed image, release and env.
@@ -104,11 +119,17 @@ public struct StateStore: Sendable {
 
     public func load() throws -> StackState? {
         guard let data = files.read(paths.stateFile) else { return nil }
+        let state: StackState
         do {
-            return try JSONDecoder().decode(StackState.self, from: data)
+            state = try JSONDecoder().decode(StackState.self, from: data)
         } catch {
             throw OrchestratorError.stateUnreadable(path: paths.stateFile, reason: "\(error)")
         }
+        // Refused before anything acts on it: an older bgctl would drop what it does not know and save the rest.
+        guard state.schema <= StackState.schema else {
+            throw OrchestratorError.stateTooNew(path: paths.stateFile, schema: state.schema, reads: StackState.schema)
+        }
+        return state
     }
 
     public func save(_ state: StackState) throws {

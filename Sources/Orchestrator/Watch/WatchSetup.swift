@@ -5,11 +5,16 @@ import Watcher
 /// knows nothing of the spec; this is the one translation.
 public enum WatchSetup {
     public static func settings(_ spec: DeploymentSpec) -> WatchSettings {
-        WatchSettings(project: spec.project, window: spec.watch.window, windowSeconds: Double(spec.watch.windowSeconds),
-                      minRequests: spec.watch.minRequests, errorRateThreshold: spec.watch.errorRateThreshold,
-                      count4xx: spec.watch.count4xx, ignorePaths: spec.watch.ignorePaths,
-                      cooldown: spec.watch.cooldown.seconds,
-                      releases: Dictionary(uniqueKeysWithValues: Pool.allCases.map { ($0.rawValue, spec.pool($0).release) }))
+        settings(spec.watch, project: spec.project,
+                 releases: Dictionary(uniqueKeysWithValues: Pool.allCases.map { ($0.rawValue, spec.pool($0).release) }))
+    }
+
+    /// The settings for a `watch:` section; `WatchSpec()` gives the spec's defaults (a watch with no spec).
+    public static func settings(_ watch: WatchSpec, project: String, releases: [String: String] = [:]) -> WatchSettings {
+        WatchSettings(project: project, window: watch.window, windowSeconds: Double(watch.windowSeconds),
+                      minRequests: watch.minRequests, errorRateThreshold: watch.errorRateThreshold,
+                      count4xx: watch.count4xx, ignorePaths: watch.ignorePaths,
+                      cooldown: watch.cooldown.seconds, releases: releases)
     }
 
     /// Slack first, then the generic webhooks in the spec's order.
