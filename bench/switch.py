@@ -60,7 +60,7 @@ def main():
                 time.sleep(0.5)
             r = load.result
         finally:
-            subprocess.run([BGCTL, "-f", str(project.spec), "down", "--purge"], capture_output=True)
+            subprocess.run([BGCTL, "-f", str(project.spec), "down", "--purge", "--yes"], capture_output=True)
             remove_project(project.name)
 
     print(f"bench-switch: {SWITCHES} switches under ~{RATE} req/s over {'HTTPS' if TLS else 'HTTP'} "

@@ -121,5 +121,5 @@ def project(tmp_path):
     p = Project(tmp_path)
     remove_project(p.name)
     yield p
-    subprocess.run([BGCTL, "-f", str(p.spec), "down", "--purge"], capture_output=True, timeout=120)
+    subprocess.run([BGCTL, "-f", str(p.spec), "down", "--purge", "--yes"], capture_output=True, timeout=120)
     remove_project(p.name)

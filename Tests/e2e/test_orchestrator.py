@@ -144,7 +144,7 @@ def test_down_leaves_no_container_or_network(project):
     nets = project.docker("network", "ls", "-q", "--filter", f"name={project.name}-net").stdout.split()
     assert nets == []
     assert (project.dir / "state" / "history.jsonl").exists(), "down keeps the history"
-    project.bgctl("down", "--purge", check=0)
+    project.bgctl("down", "--purge", "--yes", check=0)
     assert not (project.dir / "state").exists()
 
 
