@@ -11,14 +11,24 @@ import Testing
         .appendingPathComponent("../../templates").standardized.path
     static let cases = (try? FileManager.default.contentsOfDirectory(atPath: goldenRoot.path).sorted()) ?? []
 
+    /// A case's files rendered with its spec's `active` pool live; a `canary.json` beside the spec
+    /// (`{"pool": "green", "percent": 5, "sticky": false}`) renders a canary in progress.
     static func render(_ name: String) throws -> RenderedConfig {
-        let specPath = goldenRoot.appendingPathComponent(name).appendingPathComponent("spec.yaml").path
-        let spec = try SpecLoader.load(path: specPath, environment: [:]).get()
-        return try ConfigRenderer(templatesDirectory: templates).render(spec, live: spec.active)
+        let folder = goldenRoot.appendingPathComponent(name)
+        let spec = try SpecLoader.load(path: folder.appendingPathComponent("spec.yaml").path, environment: [:]).get()
+        return try ConfigRenderer(templatesDirectory: templates).render(spec, live: spec.active, canary: try canary(folder))
+    }
+
+    static func canary(_ folder: URL) throws -> CanaryRouting? {
+        guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent("canary.json").path) else { return nil }
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let pool = try #require((object["pool"] as? String).flatMap(Pool.init(rawValue:)))
+        return CanaryRouting(pool: pool, percent: try #require(object["percent"] as? Int), sticky: object["sticky"] as? Bool ?? false)
     }
 
     @Test func thereAreGoldenCases() {
-        #expect(Self.cases.count >= 3)
+        #expect(Self.cases.count >= 5)
+        #expect(Self.cases.filter { $0.hasPrefix("canary-") }.count >= 2, "weighted and sticky canaries have golden files too")
     }
 
     @Test(arguments: cases)

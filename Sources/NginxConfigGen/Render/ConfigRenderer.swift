@@ -69,8 +69,10 @@ public struct ConfigRenderer: Sendable {
         self.templates = loaded
     }
 
-    public func render(_ spec: DeploymentSpec, live: Pool) -> RenderedConfig {
-        let context = Self.context(spec, live: live)
+    /// The configuration with `live` serving; with `canary`, the other pool takes its share of requests
+    /// beside it (weighted servers in one upstream, or split by a cookie when sticky).
+    public func render(_ spec: DeploymentSpec, live: Pool, canary: CanaryRouting? = nil) -> RenderedConfig {
+        let context = Self.context(spec, live: live, canary: canary.flatMap { $0.pool == live ? nil : $0 })
         var files: [String: String] = [:]
         for (name, template) in templates {
             files[name] = template.render(context)
@@ -80,7 +82,7 @@ public struct ConfigRenderer: Sendable {
 
     /// The values the templates see. Every value here was validated by the spec loader, so none can
     /// carry nginx syntax; they are inserted as they are.
-    static func context(_ spec: DeploymentSpec, live: Pool) -> [String: Any] {
+    static func context(_ spec: DeploymentSpec, live: Pool, canary: CanaryRouting? = nil) -> [String: Any] {
         let proxy = spec.proxy
         var retry = proxy.retryOn
         if retry.isEmpty { retry = ["off"] } else if proxy.retryNonIdempotent { retry.append("non_idempotent") }
@@ -91,17 +93,41 @@ public struct ConfigRenderer: Sendable {
                 "release": spec.pool(pool).release,
             ]
         }
-        let servers: [[String: Any]] = [live, live.other].map { pool in
+        func server(_ pool: Pool, backup: Bool, weight: Int?) -> [String: Any] {
             [
                 "name": pool.rawValue,
                 "address": spec.address(of: pool),
                 "port": String(spec.app.port),
                 "max_fails": String(proxy.maxFails),
                 "fail_timeout": "\(proxy.failTimeout.milliseconds / 1000)s",
-                "backup": pool != live,
+                "backup": backup,
+                "weight": weight.map(String.init) ?? false,
             ]
         }
+        // Blue-green: the live pool, the other as backup. Canary: both in the rotation, weighted, so
+        // a request one pool fails is still retried on the other (proxy_next_upstream).
+        let servers: [[String: Any]] = [live, live.other].map { pool in
+            server(pool, backup: canary == nil && pool != live, weight: canary?.weight(pool))
+        }
+        var canaryContext: Any = false
+        var sticky: Any = false
+        if let canary {
+            canaryContext = ["pool": canary.pool.rawValue, "percent": String(canary.percent)]
+            if canary.sticky {
+                sticky = [
+                    "pool": canary.pool.rawValue, "percent": String(canary.percent), "baseline": canary.baseline.rawValue,
+                    "upstreams": Pool.allCases.map { pool in
+                        ["name": pool.rawValue, "servers": [server(pool, backup: false, weight: nil), server(pool.other, backup: true, weight: nil)]]
+                    },
+                ] as [String: Any]
+            }
+        }
         return [
+            "canary": canaryContext,
+            "sticky": sticky,
+            // During a canary both pools serve: each line names the pool that answered as live, so the
+            // watcher does not take the canary's share for a failover.
+            "log_live": canary == nil ? live.rawValue : "$bgctl_pool",
             "project": spec.project,
             "live": live.rawValue,
             "worker_processes": proxy.workerProcesses,
