@@ -25,6 +25,7 @@ extension Bgctl {
                     var watcher = object["watcher"] as? [String: Any] ?? [:]
                     watcher["report"] = watcherData.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? NSNull()
                     object["watcher"] = watcher
+                    object["weights"] = status.weights ?? NSNull()
                     object["schema"] = JSONOutput.schema
                     object["command"] = "status"
                     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -45,12 +46,16 @@ extension Bgctl {
             var lines: [String] = []
             let overall = status.overall.replacingOccurrences(of: "_", with: " ")
             lines.append("project \(status.project): live pool \(Terminal.style(status.live.rawValue, .bold, stderr: false)), \(paint(overall, status.overall == "healthy"))")
+            if let weights = status.weights {
+                lines.append("canary in progress: " + weights.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)%" }.joined(separator: ", "))
+            }
             lines.append("")
             let header = ["POOL", "LIVE", "CONTAINER", "STATE", "HEALTH", "RELEASE", "IMAGE", "UPTIME", "PREVIEW"]
             var rows = [header]
             for name in ["blue", "green"] {
                 guard let pool = status.pools[name] else { continue }
-                rows.append([name, pool.live ? "yes" : "-", pool.container, pool.state, pool.health ?? "-",
+                let live = pool.live ? "yes" : (status.weights?[name]).map { "\($0)%" } ?? "-"
+                rows.append([name, live, pool.container, pool.state, pool.health ?? "-",
                              pool.release.isEmpty ? "-" : pool.release, pool.image ?? "-",
                              pool.uptimeSeconds.map(duration) ?? "-", "127.0.0.1:\(pool.previewPort)"])
             }

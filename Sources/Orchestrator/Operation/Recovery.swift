@@ -14,7 +14,7 @@ extension Stack {
     ///   (checked, as any switch); if that fails, traffic goes back to the pool that was live before.
     ///   Otherwise nothing had changed, and nothing is done.
     /// - deploy: when any configuration may have been installed, traffic goes back to the pool that was
-    ///   live before the deploy; the verdict is `aborted`.
+    ///   live before the deploy — a canary's weight to 0 first; the verdict is `aborted`.
     /// - up, down: stopped at a step boundary; the outcome says to run them again.
     /// When neither finishing nor undoing works (say the proxy is down), the error is thrown and the
     /// journal stays — except for `up` (`convergent`), which brings the whole stack to the spec anyway:
@@ -66,9 +66,13 @@ extension Stack {
             history = HistoryDraft(action: "recover", from: from, to: to, result: "ok", detail: "\(entry.summary); \(outcome)")
         case "deploy":
             let from = entry.from ?? observedLive()
+            try ports.files.remove(paths.nextDir)
+            // A canary in progress goes to weight 0 first: the pool that was live alone, its weights cleared.
+            if let state = try store.load(), state.canary != nil {
+                try route(nil, live: state.live, journal: writer, cancellable: false)
+            }
             // Back to the pool that was live before; when it still is, this only re-applies the configuration
             // if the staged release changed it (no reload otherwise).
-            try ports.files.remove(paths.nextDir)
             _ = try switchLocked(.init(target: from, reason: "undoing the interrupted \(entry.title)"), operation: "deploy",
                                  parent: writer, cancellable: false)
             outcome = installed ? "switched back: \(from.rawValue) is live" : "stopped before the switch: \(from.rawValue) was never touched"
