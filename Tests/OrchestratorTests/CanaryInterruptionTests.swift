@@ -140,6 +140,18 @@ import Watcher
         #expect(try stack.store.load()?.weights == nil)
     }
 
+    @Test func aCanaryKilledBetweenAWeightsInstallAndItsRecordIsPutBackWithoutARepair() throws {
+        // The 25% configuration is live; state.json never heard of it.
+        let stack = try interruptedCanary(current: "canary-25/reload", files: World.renderer.render(try Fixture.spec(), live: .blue, canary: Self.routing),
+                                          weights: nil)
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "switched back: blue is live")
+        #expect(reloads() == 1)
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue).files)
+        #expect(stack.store.history().map(\.action) == ["deploy"], "weight 0, not a repair")
+    }
+
     @Test func aCanaryKilledDuringItsPromotionResolvesToTheBaselineToo() throws {
         // The promotion installed green's blue-green configuration; state.json still has the 25% weights.
         let spec = try Fixture.spec()

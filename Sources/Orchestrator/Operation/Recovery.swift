@@ -42,7 +42,8 @@ extension Stack {
 
     private func recover(_ entry: JournalEntry) throws -> Recovery? {
         report(.warning(entry.summary + "; recovering"))
-        let installed = (entry.done + [entry.current].compactMap { $0 }).contains { $0.hasSuffix("/install") }
+        let steps = entry.done + [entry.current].compactMap { $0 }
+        let installed = steps.contains { $0.hasSuffix("/install") }
         let writer = try JournalWriter(journal: journal, entry: entry, phase: "recover")
         var history: HistoryDraft
         var outcome: String
@@ -67,9 +68,11 @@ extension Stack {
         case "deploy":
             let from = entry.from ?? observedLive()
             try ports.files.remove(paths.nextDir)
-            // A canary in progress goes to weight 0 first: the pool that was live alone, its weights cleared.
-            if let state = try store.load(), state.canary != nil {
-                try route(nil, live: state.live, journal: writer, cancellable: false)
+            // A canary goes to weight 0 first: the pool that was live alone, its weights cleared — also when
+            // it died between installing a weight and recording it.
+            let canaryReached = steps.contains { $0.hasPrefix("canary-") || $0.hasPrefix("promote/") }
+            if let state = try store.load(), state.live == from, state.canary != nil || canaryReached {
+                try route(nil, live: from, journal: writer, cancellable: false)
             }
             // Back to the pool that was live before; when it still is, this only re-applies the configuration
             // if the staged release changed it (no reload otherwise).

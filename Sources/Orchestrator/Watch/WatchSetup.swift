@@ -49,6 +49,9 @@ public enum DeployAnnouncement {
             "reason": outcome.reason, "figures": figures.dictionary, "summary": title,
         ]
         if let canary = outcome.canary {
+            if outcome.result == .rollbackFailed {
+                fields[1] = ("Live pool", "\(outcome.previous.rawValue); \(outcome.target.rawValue) may still take requests")
+            }
             // The fields are escaped where the message is built (AlertMessage); each step on its own line.
             fields.append(("Canary", canary.summary))
             let analysed = outcome.steps.isEmpty ? ["no step was analysed"] : outcome.steps.map(\.summary)
