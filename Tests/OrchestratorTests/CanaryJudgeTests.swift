@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import NginxConfigGen
 import Watcher
@@ -119,5 +120,26 @@ import Watcher
         #expect(step.figures["canary_requests"] == 52 && step.figures["canary_error_rate"] == 1.92 && step.figures["canary_p95_ms"] == 12)
         #expect(step.figures["canary_retried"] == 1 && step.figures["baseline_requests"] == 1000 && step.figures["baseline_p95_ms"] == 100)
         #expect(step.summary == "5% passed: canary 1.9% of 52, p95 12 ms; baseline 1.0% of 1000, p95 100 ms")
+    }
+}
+
+/// The real reader: a deploy's log opener knows the pools' addresses, so the pool tried first comes
+/// from `upstream_addr`, not from a guess.
+@Suite struct CanaryLogReaderTests {
+    @Test func theOpenerTellsWhichPoolARetriedRequestWasSentToFirst() throws {
+        let spec = try Fixture.spec()
+        let path = Fixture.tempDir() + "/access.log"
+        FileManager.default.createFile(atPath: path, contents: Data())
+        let reader = TailedAccessLog.opener(spec)(path)
+        // Green failed the first; the second was first sent to an address of no pool (a guess would say green).
+        let lines = [#"{"status":200,"request_time":0.010,"upstream_addr":"172.29.7.11:3000, 172.29.7.10:3000","upstream_status":"502, 200","pool":"blue","live":"blue","uri":"/"}"#,
+                     #"{"status":200,"request_time":0.010,"upstream_addr":"172.29.7.99:3000, 172.29.7.10:3000","upstream_status":"502, 200","pool":"blue","live":"blue","uri":"/"}"#]
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        try handle.close()
+        _ = reader.read()
+        #expect(reader.figures(of: .green) == PoolFigures(requests: 0, errors: 0, sent: 1, retriedAway: 1, p95: nil))
+        #expect(reader.figures(of: .blue).requests == 2 && reader.figures(of: .blue).sent == 0)
     }
 }
