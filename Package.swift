@@ -32,6 +32,7 @@ let package = Package(
             name: "NginxConfigGen",
             dependencies: [
                 "Support",
+                "COpenSSL",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ]
@@ -44,6 +45,12 @@ let package = Package(
             name: "CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // libcrypto, to check proxy.tls's certificate and key before nginx is asked to load them.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
         ),
         .testTarget(
             name: "NginxConfigGenTests",

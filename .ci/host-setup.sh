@@ -6,9 +6,10 @@ set -euo pipefail
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || need+=(libcurl4-openssl-dev)
+# libcrypto's headers: bgctl checks proxy.tls's certificate and key with it.
+[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # the TLS tests make throwaway certificates
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
-# The proxy image copies /bin/busybox into an empty image: it must be the static build.
-{ [ -x /bin/busybox ] && { ldd /bin/busybox 2>&1 || true; } | grep -qE "not a dynamic|statically linked"; } || need+=(busybox-static)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)

@@ -15,9 +15,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "Tests" / "e2e"))
 from conftest import BGCTL, Project, remove_project  # noqa: E402
 from loadgen import Load  # noqa: E402
+from test_tls import make_ca_and_certificate, tls_spec  # noqa: E402
+from conftest import free_port  # noqa: E402
 
 SWITCHES = int(os.environ.get("SWITCHES", "20"))
 RATE = int(os.environ.get("RATE", "200"))  # requests per second in total
+TLS = os.environ.get("TLS", "") not in ("", "0")  # TLS=1: the load goes over HTTPS to proxy.tls
 
 
 def pct(values, p):
@@ -30,10 +33,16 @@ def main():
         project = Project(Path(tmp))
         remove_project(project.name)
         try:
+            url, cafile = project.url, None
+            if TLS:
+                tls_port = free_port()
+                ca, cert, key = make_ca_and_certificate(Path(tmp) / "tls")
+                tls_spec(project, tls_port, cert, key)
+                url, cafile = f"https://127.0.0.1:{tls_port}/", str(ca)
             project.bgctl("up", check=0)
             clients = 4
-            with Load(project.url, keepalive_clients=2, fresh_clients=2, rate_per_client=RATE // clients,
-                      max_requests=RATE * (SWITCHES * 2 + 30), max_seconds=SWITCHES * 3 + 60) as load:
+            with Load(url, keepalive_clients=2, fresh_clients=2, rate_per_client=RATE // clients,
+                      max_requests=RATE * (SWITCHES * 2 + 30), max_seconds=SWITCHES * 3 + 60, cafile=cafile) as load:
                 time.sleep(1.0)
                 walls, firsts = [], []
                 target = "green"
@@ -54,7 +63,8 @@ def main():
             subprocess.run([BGCTL, "-f", str(project.spec), "down", "--purge"], capture_output=True)
             remove_project(project.name)
 
-    print(f"bench-switch: {SWITCHES} switches under ~{RATE} req/s (2 keep-alive + 2 new-connection clients)")
+    print(f"bench-switch: {SWITCHES} switches under ~{RATE} req/s over {'HTTPS' if TLS else 'HTTP'} "
+          "(2 keep-alive + 2 new-connection clients)")
     print(f"  requests: {r.sent} sent, {r.ok} ok, {r.failed} failed, "
           f"{r.stale_retries} idle keep-alive connections closed by a reload and retried")
     for name, values in (("switch command wall time", walls), ("issue → first response from new pool", firsts)):

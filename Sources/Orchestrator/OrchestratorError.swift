@@ -28,6 +28,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     case cancelled(step: String)
     /// An interrupted operation could be neither finished nor undone; its journal stays.
     case recoveryFailed(operation: String, detail: String)
+    /// `up` with proxy.tls was not handed the checked certificate and key (a caller's mistake).
+    case tlsNotChecked
 
     public var description: String {
         switch self {
@@ -84,6 +86,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             return "could not finish or undo the interrupted \(operation): \(detail)\nRun bgctl up: it brings the stack to the spec and clears the interrupted operation."
         case .cancelled(let step):
             return "stopped by a signal before step \(step); nothing is half-done (see bgctl status and bgctl history)"
+        case .tlsNotChecked:
+            return "proxy.tls is set but its certificate and key were not read and checked before planning up; nothing was changed"
         }
     }
 

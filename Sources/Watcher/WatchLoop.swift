@@ -43,6 +43,8 @@ public struct WatchSummary: Sendable, Codable {
     public var status4xx = 0
     public var retried = 0
     public var ignored = 0
+    /// Lines of preview requests (routed to the pool the client named), left out of the analysis.
+    public var previewRouted = 0
     public var alerts: [AlertRecord] = []
     public var deliveries: [String: Delivery.Stats] = [:]
     public var rotations = 0
@@ -55,6 +57,7 @@ public struct WatchSummary: Sendable, Codable {
         case byPool = "by_pool"
         case status5xx = "status_5xx"
         case status4xx = "status_4xx"
+        case previewRouted = "preview_routed"
     }
 
     public var anyFired: Bool { alerts.contains { $0.state == .firing } }
@@ -183,6 +186,11 @@ public final class WatchLoop {
         if rules.isRetried(record) { summary.retried += 1 }
         if rules.isIgnored(line, uri: record.uri) {
             summary.ignored += 1
+            return
+        }
+        // A preview request went where its client asked: it says nothing about the live routing.
+        if record.previewRouted {
+            summary.previewRouted += 1
             return
         }
         let detections = analyzer.observe(record, at: batchTime) {

@@ -33,8 +33,53 @@ struct SpecOptions: ParsableArguments {
         return "bgctl.yaml"
     }
 
+    /// The spec; warnings (variables set nowhere) go to stderr.
     func load() throws -> DeploymentSpec {
-        try SpecLoader.load(path: path, environment: ProcessInfo.processInfo.environment).get()
+        try loadCollecting().spec
+    }
+
+    /// The spec and its warnings, which are also printed on stderr as they are found.
+    func loadCollecting() throws -> (spec: DeploymentSpec, warnings: [SpecIssue]) {
+        var warnings: [SpecIssue] = []
+        let spec = try SpecLoader.load(path: path, environment: ProcessInfo.processInfo.environment) { warning in
+            warnings.append(warning)
+            Self.printWarning(warning)
+        }.get()
+        return (spec, warnings)
+    }
+
+    static func printWarning(_ warning: SpecIssue) {
+        let location = "\(warning.file):\(warning.line):\(warning.column)"
+        let text = warning.path.isEmpty ? warning.message : "\(warning.path): \(warning.message)"
+        Terminal.stderr(Terminal.safe(location) + ": " + Terminal.style("warning:", .yellow) + " " + Terminal.safe(text))
+    }
+
+    /// proxy.tls's certificate and key, read and checked now (nil without proxy.tls). A problem is an
+    /// invalid spec (exit 65) pointing at the key that names the file; a certificate that expires
+    /// within `CertificateInfo.warningDays` days is a warning, printed and returned.
+    func checkedTLS(_ spec: DeploymentSpec, warnings: inout [SpecIssue]) throws -> TLSMaterial? {
+        guard let tls = spec.proxy.tls else { return nil }
+        let now = Date()
+        switch tlsFiles(tls, now: now) {
+        case .success(let material):
+            if material.info.expiresSoon(at: now) {
+                let days = material.info.daysLeft(at: now)
+                let warning = SpecIssue(file: path, line: tls.certMark.line, column: tls.certMark.column, path: "proxy.tls.cert",
+                                        message: "the certificate in \(tls.cert) expires on \(CertificateInfo.format(material.info.notAfter)) (in \(days) day\(days == 1 ? "" : "s")); renew it, replace the file and run bgctl up")
+                warnings.append(warning)
+                Self.printWarning(warning)
+            }
+            return material
+        case .failure(let issue):
+            let mark = issue.file == .cert ? tls.certMark : tls.keyMark
+            throw SpecError(issues: [SpecIssue(file: path, line: mark.line, column: mark.column, path: "proxy.tls.\(issue.file.rawValue)",
+                                               message: issue.message)])
+        }
+    }
+
+    /// The files proxy.tls names (relative to the spec's folder), read and checked at `now`.
+    func tlsFiles(_ tls: TLSSpec, now: Date) -> Result<TLSMaterial, TLSIssue> {
+        TLSFiles.load(cert: TLSSpec.resolve(tls.cert, in: directory), key: TLSSpec.resolve(tls.key, in: directory), now: now)
     }
 
     var directory: String {

@@ -71,6 +71,7 @@ extension Bgctl {
             pull: missing                 # missing | always | never
 
             proxy:
+              image: nginx:1.28           # the official image (pulled once); any nginx >= 1.19.5 works
               listen: "0.0.0.0:8080"      # where clients connect
               connect_timeout: 250ms      # a stopped pool costs a request at most this
               read_timeout: 3s            # set just above your slowest normal response

@@ -14,8 +14,9 @@ extension Bgctl {
 
         func run() throws {
             try reporting {
-                let loaded = try spec.load()
-                let config = try spec.renderer(for: loaded).render(loaded, live: active ?? loaded.active)
+                var (loaded, warnings) = try spec.loadCollecting()
+                let tls = try spec.checkedTLS(loaded, warnings: &warnings)
+                let config = try spec.renderer(for: loaded).render(loaded, live: active ?? loaded.active, tlsFingerprint: tls?.fingerprint)
                 if let out {
                     do {
                         try AtomicWriter.write(config, into: out)

@@ -23,9 +23,12 @@ struct StackOptions: ParsableArguments {
     /// The stack as it runs: the spec with deployed releases applied, the real ports, and with
     /// `dryRun` the plan printer instead of the executor.
     /// `interruptible`: SIGINT, SIGTERM and SIGHUP stop the operation at its next safe point
-    /// instead of killing bgctl (mutating commands).
-    func stack(dryRun: Bool = false, interruptible: Bool = true) throws -> Stack {
+    /// instead of killing bgctl (mutating commands). `checkTLS`: proxy.tls's files are read and
+    /// checked with the spec, before Docker is touched, and handed to the stack (`up`).
+    func stack(dryRun: Bool = false, interruptible: Bool = true, checkTLS: Bool = false) throws -> Stack {
         let written = try spec.load()
+        var warnings: [SpecIssue] = []
+        let tls = checkTLS ? try spec.checkedTLS(written, warnings: &warnings) : nil
         let paths = StackPaths(spec: written, specDirectory: spec.directory)
         // Pools a deploy changed run the deployed release, not the spec's.
         let state = try StateStore(paths: paths).load()
@@ -37,6 +40,7 @@ struct StackOptions: ParsableArguments {
         var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(for: loaded), environment: environment,
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)
+        stack.tls = tls
         if dryRun {
             stack.dryRun = { plan in plan.listing(loaded).forEach(Terminal.stdout) }
         }

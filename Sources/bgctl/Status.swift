@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NginxConfigGen
 import Orchestrator
 import Watcher
 
@@ -15,7 +16,7 @@ extension Bgctl {
         func run() throws {
             try reporting(json: json ? "status" : nil) {
                 let stack = try options.stack(interruptible: false)
-                let status = try stack.status()
+                let status = try stack.status(tlsSource: stack.spec.proxy.tls.map { options.spec.tlsFiles($0, now: Date()) })
                 // The running watcher's own report: window figures, alerts firing, deliveries.
                 let watcherData = status.watcher.state == "running" ? FileManager.default.contents(atPath: stack.paths.watcherStatusFile) : nil
                 if json {
@@ -25,7 +26,8 @@ extension Bgctl {
                     var watcher = object["watcher"] as? [String: Any] ?? [:]
                     watcher["report"] = watcherData.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? NSNull()
                     object["watcher"] = watcher
-                    object["weights"] = status.weights ?? NSNull()
+                    // Unknown values are null, never left out (the encoder drops nil optionals).
+                    for key in ["tls", "last_switch", "lock", "interrupted", "weights"] where object[key] == nil { object[key] = NSNull() }
                     object["schema"] = JSONOutput.schema
                     object["command"] = "status"
                     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -66,6 +68,17 @@ extension Bgctl {
             lines.append("")
             let proxy = status.proxy
             lines.append("proxy \(proxy.container): \(proxy.state)\(proxy.health.map { "/\($0)" } ?? ""), listen \(proxy.listen), served by \(proxy.servedBy ?? "-"), config \(proxy.configInSync ? "in sync" : "OUT OF SYNC")")
+            if let tls = status.tls {
+                var line = "tls \(tls.listen): "
+                if let notAfter = tls.notAfter, let days = tls.daysLeft {
+                    line += days < 0 ? "certificate EXPIRED on \(notAfter)" : "certificate valid until \(notAfter) (\(days) day\(days == 1 ? "" : "s") left)"
+                    if days >= 0 && days < CertificateInfo.warningDays { line += Terminal.style(" — renew it soon", .yellow, stderr: false) }
+                } else {
+                    line += "no certificate installed"
+                }
+                if tls.filesInSync == false { line += ", files changed since up" }
+                lines.append(line)
+            }
             if let last = status.lastSwitch {
                 lines.append("last switch: \(last.from?.rawValue ?? "?") → \(last.to?.rawValue ?? "?") at \(last.time) by \(last.who)\(last.reason.map { " (\($0))" } ?? "")")
             }

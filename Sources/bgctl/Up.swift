@@ -20,7 +20,7 @@ extension Bgctl {
             if !dryRun { Cancellation.install() }
             try reporting(json: json ? "up" : nil) {
                 let healthTimeout = try timeout.map { try DurationFlag.seconds($0, flag: "--timeout", positive: false) }
-                var stack = try options.stack(dryRun: dryRun)
+                var stack = try options.stack(dryRun: dryRun, checkTLS: true)
                 if let pull { stack.pull = pull }
                 if let healthTimeout { stack.healthTimeout = healthTimeout }
                 if json && dryRun { stack.dryRun = { _ in } }

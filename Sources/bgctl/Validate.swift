@@ -12,9 +12,11 @@ extension Bgctl {
 
         func run() throws {
             try reporting(json: json ? "validate" : nil) {
-                let loaded = try spec.load()
+                var (loaded, warnings) = try spec.loadCollecting()
+                _ = try spec.checkedTLS(loaded, warnings: &warnings)
                 if json {
-                    JSONOutput.print("validate", ["ok": true, "file": spec.path, "project": loaded.project, "active": loaded.active.rawValue])
+                    JSONOutput.print("validate", ["ok": true, "file": spec.path, "project": loaded.project, "active": loaded.active.rawValue,
+                                                  "warnings": warnings.map(JSONOutput.issue)])
                     return
                 }
                 if !quiet {

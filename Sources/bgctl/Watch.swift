@@ -75,7 +75,7 @@ extension Bgctl {
                 let loop = WatchLoop(settings: settings, options: options, delivery: delivery, reopen: reopen,
                                      log: { Terminal.stderr("watch: " + $0) }) { notification, record in
                     if printJSON {
-                        Terminal.stdout(Self.jsonLine(record))
+                        Terminal.stdout(Self.jsonLine(record, type: "alert"))
                     } else {
                         let tag = notification.state == .resolved ? Terminal.style("RESOLVED", .green, stderr: false)
                             : Terminal.style("ALERT", .red, stderr: false)
@@ -84,7 +84,7 @@ extension Bgctl {
                 }
                 let summary = loop.run { Signals.stopRequested }
                 if printJSON {
-                    Terminal.stdout(Self.jsonLine(summary))
+                    Terminal.stdout(Self.jsonLine(summary, type: "summary"))
                 } else if once || seconds != nil || Signals.stopRequested {
                     let pools = summary.byPool.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                     Terminal.stdout("watch: \(summary.lines) lines (\(pools.isEmpty ? "no pool" : pools)), \(summary.malformed) malformed, \(summary.status5xx) 5xx, \(summary.retried) retried upstream, \(summary.alerts.filter { $0.state == .firing }.count) alert(s) fired")
@@ -93,10 +93,18 @@ extension Bgctl {
             }
         }
 
-        static func jsonLine<T: Encodable>(_ value: T) -> String {
+        /// One JSON line: the value's keys plus `type` (`alert` or `summary`), so a reader of the
+        /// stream can tell the lines apart without guessing from their keys.
+        static func jsonLine<T: Encodable>(_ value: T, type: String) -> String {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            guard let data = try? encoder.encode(value),
+                  var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return #"{"type":"error"}"# }
+            object["type"] = type
+            guard let line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+                return #"{"type":"error"}"#
+            }
+            return String(decoding: line, as: UTF8.self)
         }
     }
 }

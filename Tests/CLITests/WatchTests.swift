@@ -35,6 +35,21 @@ import Testing
         #expect(outcome.stdout.contains("0 alert"), "\(outcome)")
     }
 
+    @Test func everyJSONLineSaysItsType() throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        let log = try sandbox.write(Self.log(statuses: Array(repeating: 200, count: 50) + Array(repeating: 502, count: 50)), to: "access.log")
+        let outcome = try sandbox.run(["watch", "--once", "--log", log, "--json"])
+        #expect(outcome.status == 0, "\(outcome)")
+        let types = try outcome.stdout.split(separator: "\n").map { line -> String in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return object?["type"] as? String ?? "none"
+        }
+        #expect(types.first == "alert", "\(outcome)")
+        #expect(types.last == "summary", "\(outcome)")
+        #expect(types.allSatisfy { $0 == "alert" || $0 == "summary" }, "\(types)")
+    }
+
     @Test func aLogThatDoesNotExistExits1SayingItCannotBeRead() throws {
         let sandbox = try Sandbox()
         try sandbox.writeMinimalSpec()

@@ -11,12 +11,16 @@ import Testing
         .appendingPathComponent("../../templates").standardized.path
     static let cases = (try? FileManager.default.contentsOfDirectory(atPath: goldenRoot.path).sorted()) ?? []
 
+    /// Stands in for the files' digest in golden cases with proxy.tls: fixed, so the output is too.
+    static let tlsFingerprint = String(repeating: "0123456789abcdef", count: 4)
+
     /// A case's files rendered with its spec's `active` pool live; a `canary.json` beside the spec
     /// (`{"pool": "green", "percent": 5, "sticky": false}`) renders a canary in progress.
     static func render(_ name: String) throws -> RenderedConfig {
         let folder = goldenRoot.appendingPathComponent(name)
         let spec = try SpecLoader.load(path: folder.appendingPathComponent("spec.yaml").path, environment: [:]).get()
-        return try ConfigRenderer(templatesDirectory: templates).render(spec, live: spec.active, canary: try canary(folder))
+        return try ConfigRenderer(templatesDirectory: templates)
+            .render(spec, live: spec.active, canary: try canary(folder), tlsFingerprint: spec.proxy.tls == nil ? nil : tlsFingerprint)
     }
 
     static func canary(_ folder: URL) throws -> CanaryRouting? {
@@ -29,6 +33,7 @@ import Testing
     @Test func thereAreGoldenCases() {
         #expect(Self.cases.count >= 5)
         #expect(Self.cases.filter { $0.hasPrefix("canary-") }.count >= 2, "weighted and sticky canaries have golden files too")
+        #expect(Self.cases.contains("tls") && Self.cases.contains("tls-no-redirect"))
     }
 
     @Test(arguments: cases)
@@ -93,6 +98,8 @@ import Testing
 }
 
 /// Runs Debian's nginx -t on a rendered configuration inside a scratch prefix, as the proxy image does.
+/// A configuration with TLS gets a throwaway self-signed certificate: nginx -t loads the files, and the
+/// proxy's /bgctl/tls/ is read from the prefix's tls/ instead.
 enum NginxCheck {
     static func run(_ config: RenderedConfig) throws -> (status: Int32, output: String) {
         let prefix = FileManager.default.temporaryDirectory.appendingPathComponent("bgctl-nginx-\(UUID().uuidString)")
@@ -101,6 +108,14 @@ enum NginxCheck {
             try FileManager.default.createDirectory(at: prefix.appendingPathComponent(dir), withIntermediateDirectories: true)
         }
         let conf = prefix.appendingPathComponent("conf").path
+        var config = config
+        if config.files.values.contains(where: { $0.contains("/bgctl/tls/") }) {
+            let tls = prefix.appendingPathComponent("tls")
+            let pair = try TestCertificates.make(in: tls)
+            try FileManager.default.moveItem(atPath: pair.cert, toPath: tls.appendingPathComponent("cert.pem").path)
+            try FileManager.default.moveItem(atPath: pair.key, toPath: tls.appendingPathComponent("key.pem").path)
+            config = RenderedConfig(files: config.files.mapValues { $0.replacingOccurrences(of: "/bgctl/tls/", with: tls.path + "/") })
+        }
         try AtomicWriter.write(config, into: conf)
         let nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }
         let process = Process()

@@ -129,7 +129,7 @@ import Watcher
     @Test func theOpenerTellsWhichPoolARetriedRequestWasSentToFirst() throws {
         let spec = try Fixture.spec()
         let path = Fixture.tempDir() + "/access.log"
-        FileManager.default.createFile(atPath: path, contents: Data())
+        _ = FileManager.default.createFile(atPath: path, contents: Data())
         let reader = TailedAccessLog.opener(spec)(path)
         // Green failed the first; the second was first sent to an address of no pool (a guess would say green).
         let lines = [#"{"status":200,"request_time":0.010,"upstream_addr":"172.29.7.11:3000, 172.29.7.10:3000","upstream_status":"502, 200","pool":"blue","live":"blue","uri":"/"}"#,

@@ -13,8 +13,9 @@ enum World {
                       labels: config.labels, startedAt: Date(timeIntervalSince1970: 1_800_000_000), exitCode: 0, pid: 4242)
     }
 
-    /// A stack that is up: both pools healthy, the proxy serving `live` from in-sync files, the network ours.
-    static func up(_ spec: DeploymentSpec, live: Pool = .blue) -> Observed {
+    /// A stack that is up: both pools healthy, the proxy serving `live` from in-sync files, the network ours;
+    /// with `tls`, those certificate and key installed in tls/ and named by the live configuration.
+    static func up(_ spec: DeploymentSpec, live: Pool = .blue, tls: TLSMaterial? = nil) -> Observed {
         var observed = Observed(state: StackState(project: spec.project, live: live, updatedAt: "t", lastSwitch: nil))
         for pool in Pool.allCases {
             let info = container(StackPlan.poolContainer(spec, pool, pull: spec.pull))
@@ -24,9 +25,10 @@ enum World {
         let proxy = container(StackPlan.proxyContainer(spec, paths: paths, pull: spec.pull), health: nil)
         observed.containers[proxy.name] = proxy
         observed.network = .present(labels: [Docker.label: spec.project], subnets: [spec.network.subnet.description])
-        observed.liveFiles = renderer.render(spec, live: live).files
+        observed.liveFiles = renderer.render(spec, live: live, tlsFingerprint: tls?.fingerprint).files
+        observed.tlsFingerprint = tls?.fingerprint
         observed.servedBy = live
-        observed.existingPaths = paths.ownedPaths
+        observed.existingPaths = paths.ownedPaths.filter { $0 != paths.tlsDir || tls != nil }
         return observed
     }
 

@@ -30,8 +30,36 @@ import NginxConfigGen
         #expect(args.contains("/srv/shop/.bgctl/nginx:/bgctl/conf:ro"))
         #expect(args.contains("/srv/shop/.bgctl/logs:/bgctl/logs"))
         #expect(args.contains("127.0.0.1:8080:8080"))
-        #expect(Array(args.suffix(8)) == ["/usr/sbin/nginx", "bgctl/nginx:local", "-p", "/bgctl/", "-e", "stderr", "-c", "/bgctl/conf/nginx.conf"])
+        #expect(Array(args.suffix(8)) == ["/usr/sbin/nginx", "nginx:1.28", "-p", "/bgctl/", "-e", "stderr", "-c", "/bgctl/conf/nginx.conf"])
         #expect(args.contains("SIGQUIT"))
+    }
+
+    @Test func theProxyHasNoHealthCheckInsideItsImage() throws {
+        let spec = try Fixture.spec()
+        let paths = StackPaths(spec: spec, specDirectory: "/srv/shop")
+        let config = StackPlan.proxyContainer(spec, paths: paths, pull: .missing)
+        #expect(config.health == nil)
+        #expect(!Docker.run(config).arguments.contains { $0.hasPrefix("--health") })
+    }
+
+    /// A proxy made by bgctl 0.1 (health check by wget inside the image) is kept on upgrade, not recreated:
+    /// its label is the hash 0.1 computed for this fixture.
+    @Test func aProxyFromTheReleaseBeforeIsKeptAndAnyOtherIsNot() throws {
+        var spec = try Fixture.spec()
+        spec.proxy.image = "bgctl/nginx:local"
+        let paths = StackPaths(spec: spec, specDirectory: "/srv/shop")
+        let desired = StackPlan.proxyContainer(spec, paths: paths, pull: .missing)
+        func proxy(label: String) -> ContainerInfo {
+            ContainerInfo(name: "shop-proxy", id: "p", state: "running", health: "healthy", healthLog: [],
+                          image: desired.image, labels: [Docker.hashLabel: label], startedAt: nil, exitCode: 0)
+        }
+        #expect(StackPlan.proxyMatches(proxy(label: desired.fingerprint), desired, spec: spec))
+        #expect(StackPlan.proxyMatches(proxy(label: "b9c9e7904ac454aa"), desired, spec: spec))
+        #expect(!StackPlan.proxyMatches(proxy(label: "0"), desired, spec: spec))
+        var other = spec
+        other.proxy.listen = ListenAddress(host: spec.proxy.listen.host, port: 8090)
+        let moved = StackPlan.proxyContainer(other, paths: paths, pull: .missing)
+        #expect(!StackPlan.proxyMatches(proxy(label: "b9c9e7904ac454aa"), moved, spec: other))
     }
 
     @Test func nginxTestAndReloadAreExecsInTheProxy() throws {

@@ -75,7 +75,9 @@ func seconds(since start: Date) -> Double { Date().timeIntervalSince(start) }
         let started = Date()
         let summary = loop(flood.path, duration: 0.5).run(stop: { false })
         let elapsed = seconds(since: started)
-        #expect(elapsed >= 0.5 && elapsed < 0.6, "returned after \(elapsed) s")
+        // The bound above is loose on purpose: a loaded 2-core machine delays the last batch, and what
+        // this checks is that the deadline ends the loop at all under a flood (it once never did).
+        #expect(elapsed >= 0.5 && elapsed < 2.5, "returned after \(elapsed) s")
         #expect(summary.lines > 0)
     }
 
@@ -178,5 +180,20 @@ func seconds(since start: Date) -> Double { Date().timeIntervalSince(start) }
         options.once = true
         let summary = WatchLoop(settings: WatchSettings(project: "shop"), options: options, delivery: nil) { _, _ in }.run(stop: { false })
         #expect(summary.lines == 2 && summary.status5xx == 1)
+    }
+
+    /// Preview requests go where their client asked: 60 failing ones on green raise no alert about the
+    /// live routing, and the summary counts them apart.
+    @Test func previewRoutedLinesRaiseNoAlert() throws {
+        let log = LogFile()
+        let line = #"{"status":500,"pool":"green","live":"blue","upstream_status":"500","route":"cookie","uri":"/p"}"#
+        log.write(Array(repeating: line, count: 60).joined(separator: "\n") + "\n")
+        var options = WatchOptions(logPath: log.path)
+        options.fromStart = true
+        options.once = true
+        var alerts = 0
+        let summary = WatchLoop(settings: WatchSettings(project: "shop"), options: options, delivery: nil) { _, _ in alerts += 1 }.run(stop: { false })
+        #expect(summary.lines == 60 && summary.previewRouted == 60)
+        #expect(alerts == 0 && summary.alerts.isEmpty)
     }
 }

@@ -40,6 +40,18 @@ func accessLine(_ uri: String = "/", status: Int = 200, pool: String = "blue", l
         #expect(tally.pool(.blue).requests == 3)
     }
 
+    @Test func previewRoutedRequestsAreLeftOutOfTheFigures() {
+        let log = LogFile()
+        log.write("")
+        let tally = LogTally(path: log.path, rules: rules)
+        tally.begin()
+        let preview = accessLine("/api", status: 500, pool: "green").replacingOccurrences(of: #""live":"blue""#, with: #""live":"blue","route":"header""#)
+        let unrouted = accessLine("/api").replacingOccurrences(of: #""live":"blue""#, with: #""live":"blue","route":"""#)
+        log.write(preview + unrouted)
+        tally.read(now: 1)
+        #expect(tally.figures == TallyFigures(requests: 1, errors: 0, p95: 0.010))
+    }
+
     @Test func retriedAndFailoverRequestsAreCounted() {
         let log = LogFile()
         log.write("")

@@ -74,6 +74,7 @@ class Project:
             pull: never
             network: {{subnet: {self.subnet}}}
             proxy:
+              image: bgctl/nginx:local
               listen: "127.0.0.1:{self.proxy_port}"
               read_timeout: 3s
             app:

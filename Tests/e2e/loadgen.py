@@ -16,6 +16,7 @@ Anything else — a non-200 answer, a reset or refusal on a fresh connection, a 
 import http.client
 import select
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class LoadResult:
     failures: list = field(default_factory=list)
     samples: list = field(default_factory=list)
     by_pool: dict = field(default_factory=dict)
+    failed_by_pool: dict = field(default_factory=dict)   # answered, but not 200, by this pool
 
     def summary(self):
         return (f"sent={self.sent} ok={self.ok} failed={self.failed} "
@@ -50,10 +52,12 @@ class LoadResult:
 
 class Load:
     def __init__(self, url, keepalive_clients=2, fresh_clients=2, rate_per_client=50,
-                 max_requests=20000, max_seconds=120, timeout=10):
+                 max_requests=20000, max_seconds=120, timeout=10, cafile=None):
         parsed = urlparse(url)
         assert parsed.hostname == "127.0.0.1", "test traffic goes to 127.0.0.1 only"
         self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path or "/"
+        # https: verified against the test's own CA, as a real client verifies the certificate.
+        self.tls = ssl.create_default_context(cafile=cafile) if parsed.scheme == "https" else None
         self.keepalive_clients = keepalive_clients
         self.fresh_clients = fresh_clients
         self.interval = 1.0 / rate_per_client
@@ -93,7 +97,7 @@ class Load:
             self.result.sent += 1
             return True
 
-    def _record(self, ok, pool="", failure=None, stale_retry=False):
+    def _record(self, ok, pool="", failure=None, stale_retry=False, answered_by=None):
         with self._lock:
             if stale_retry:
                 self.result.stale_retries += 1
@@ -103,12 +107,15 @@ class Load:
                 self.result.by_pool[pool] = self.result.by_pool.get(pool, 0) + 1
             else:
                 self.result.failed += 1
+                if answered_by is not None:
+                    self.result.failed_by_pool[answered_by] = self.result.failed_by_pool.get(answered_by, 0) + 1
                 if len(self.result.failures) < 50:
                     self.result.failures.append(failure)
 
     @staticmethod
     def _dropped(conn):
-        """True when the peer already closed this idle connection (readable with nothing to read)."""
+        """True when the peer already closed this idle connection (readable with nothing to read; over
+        TLS readable at all, as urllib3 decides: an idle HTTP/1.1 server sends nothing but a close)."""
         sock = conn.sock
         if sock is None:
             return True
@@ -116,9 +123,16 @@ class Load:
             readable, _, _ = select.select([sock], [], [], 0)
             if not readable:
                 return False
+            if isinstance(sock, ssl.SSLSocket):
+                return True
             return sock.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
+
+    def _connect(self):
+        if self.tls is not None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.tls)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
 
     def _request(self, conn):
         conn.request("GET", self.path, headers={"User-Agent": "bgctl-e2e-load"})
@@ -143,16 +157,17 @@ class Load:
                 if conn is None or not keepalive:
                     if conn is not None:
                         conn.close()
-                    conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                    conn = self._connect()
                     reused = False
                 try:
                     response = self._request(conn)
-                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                        ssl.SSLEOFError, ssl.SSLZeroReturnError):
                     if not (keepalive and reused):
                         raise
                     # The server closed this idle kept-alive connection: retry once on a new one.
                     conn.close()
-                    conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                    conn = self._connect()
                     stale_retry = True
                     response = self._request(conn)
                 reused = True
@@ -163,7 +178,8 @@ class Load:
                 if response.status == 200:
                     self._record(True, pool, stale_retry=stale_retry)
                 else:
-                    self._record(False, failure=f"HTTP {response.status} from {pool or 'no pool'}", stale_retry=stale_retry)
+                    self._record(False, failure=f"HTTP {response.status} from {pool or 'no pool'}", stale_retry=stale_retry,
+                                 answered_by=pool)
             except Exception as error:  # every other error is a failed request
                 self._record(False, failure=f"{type(error).__name__}: {error}", stale_retry=stale_retry)
                 if conn is not None:

@@ -1,5 +1,6 @@
 """End-to-end tests of up / switch / status / down on the real Docker engine and real nginx."""
 import socket
+import subprocess
 import time
 
 from loadgen import Load
@@ -12,6 +13,8 @@ def test_up_then_six_switches_under_load_lose_no_request(project):
     assert status["overall"] == "healthy"
     assert status["proxy"]["served_by"] == "blue"
     assert status["proxy"]["config_in_sync"] is True
+    assert status["proxy"]["health"] == "healthy", "checked from outside, through the published port"
+    assert project.docker("inspect", "-f", "{{json .Config.Healthcheck}}", f"{project.name}-proxy").stdout.strip() == "null"
     assert {p: status["pools"][p]["health"] for p in ("blue", "green")} == {"blue": "healthy", "green": "healthy"}
 
     with Load(project.url, keepalive_clients=2, fresh_clients=2, rate_per_client=50,
@@ -33,6 +36,20 @@ def test_up_then_six_switches_under_load_lose_no_request(project):
     assert status["last_switch"]["to"] == "green" and status["last_switch"]["reason"] == "e2e"
     history = (project.dir / "state" / "history.jsonl").read_text().splitlines()
     assert sum('"action":"switch"' in line for line in history) == 7
+
+
+def test_the_proxy_image_holds_nothing_but_nginx():
+    """The image every test runs: no shell, no wget, no busybox; bgctl needs only the nginx binary."""
+    files = subprocess.run(["docker", "create", "bgctl/nginx:local"], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        listing = subprocess.run(["docker", "export", files], capture_output=True, check=True).stdout
+        import io
+        import tarfile
+        names = tarfile.open(fileobj=io.BytesIO(listing)).getnames()
+    finally:
+        subprocess.run(["docker", "rm", files], capture_output=True)
+    executables = [n for n in names if n.startswith(("bin/", "usr/bin/", "sbin/", "usr/sbin/", "usr/local/bin/"))]
+    assert executables == ["usr/sbin/nginx"], executables
 
 
 def test_switch_to_the_live_pool_is_a_no_op(project):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds bgctl's local images with no registry: the nginx proxy from Debian's nginx on this host,
+# Builds bgctl's local images with no registry: the nginx proxy from Debian's nginx on this host
+# (the nginx binary and its libraries, nothing else),
 # the demo app from examples/demo-app, and bgctl itself for the watcher container.
 # Usage: build.sh [nginx] [demo-app] [bgctl]
 set -euo pipefail
@@ -11,16 +12,15 @@ export DOCKER_BUILDKIT=0
 
 build_nginx() {
   local ctx="$work/nginx" rootfs="$work/nginx/rootfs"
-  mkdir -p "$rootfs"/{usr/sbin,bin,etc,bgctl/conf,bgctl/logs,bgctl/run,bgctl/tmp,var/log/nginx,var/lib/nginx,run,tmp}
+  mkdir -p "$rootfs"/{usr/sbin,etc,bgctl/conf,bgctl/logs,bgctl/run,bgctl/tmp,var/log/nginx,var/lib/nginx,run,tmp}
   cp /usr/sbin/nginx "$rootfs/usr/sbin/nginx"
   # The binary's libraries, and the dynamic loader, at the paths ldd names.
   ldd /usr/sbin/nginx | grep -o '/[^ ]*' | sort -u | while read -r lib; do
     mkdir -p "$rootfs$(dirname "$lib")"
     cp -L "$lib" "$rootfs$lib"
   done
-  cp /bin/busybox "$rootfs/bin/busybox"
-  for tool in sh wget cat ls kill ps sleep; do ln -s busybox "$rootfs/bin/$tool"; done
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$rootfs/etc/passwd"
+  # Nothing else: no shell, no wget. bgctl checks the proxy from outside, through its published port.
+  printf 'root:x:0:0:root:/root:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$rootfs/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"
   chmod 1777 "$rootfs/tmp"
   cp "$here/nginx/Dockerfile" "$ctx/Dockerfile"

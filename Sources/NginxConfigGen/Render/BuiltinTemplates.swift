@@ -58,11 +58,55 @@ map $bgctl_pool $bgctl_release {
 {{/pools}}
 }
 
+{{#preview}}
+# Preview routing ({{{channels}}}): a client from an allowed address may name a pool;
+# it reaches that pool whichever is live, is logged with "route", and is left out of the live pool's analysis.
+geo $bgctl_preview_source {
+    default 0;
+{{#allow}}
+    {{{.}}} 1;
+{{/allow}}
+}
+{{#header_variable}}
+map {{{header_variable}}} $bgctl_preview_header {
+    default "";
+    blue blue;
+    green green;
+}
+{{/header_variable}}
+{{#cookie_variable}}
+map {{{cookie_variable}}} $bgctl_preview_cookie {
+    default "";
+    blue blue;
+    green green;
+}
+{{/cookie_variable}}
+map "{{{key}}}" $bgctl_route {
+    default "";
+    "~^1:[a-z]+:" header;
+    "~^1::[a-z]+$" cookie;
+}
+map "{{{key}}}" $bgctl_upstream {
+    default {{{default_upstream}}};
+    "~^1:blue:" bgctl_preview_blue;
+    "~^1:green:" bgctl_preview_green;
+    "~^1::blue$" bgctl_preview_blue;
+    "~^1::green$" bgctl_preview_green;
+}
+{{#pools}}
+upstream bgctl_preview_{{{name}}} {
+    zone bgctl_preview_{{{name}}} 64k;
+    server {{{address}}}:{{{port}}};
+    keepalive 8;
+}
+{{/pools}}
+
+{{/preview}}
 log_format bgctl_json escape=json '{"time":"$time_iso8601","msec":$msec,"request_id":"$request_id",'
     '"remote_addr":"$remote_addr","method":"$request_method","uri":"$request_uri","status":$status,'
     '"bytes_sent":$bytes_sent,"request_time":$request_time,"upstream_addr":"$upstream_addr",'
     '"upstream_status":"$upstream_status","upstream_response_time":"$upstream_response_time",'
-    '"pool":"$bgctl_pool","live":"{{{log_live}}}","release":"$bgctl_release","user_agent":"$http_user_agent"}';
+    '"pool":"$bgctl_pool","live":"{{{log_live}}}","release":"$bgctl_release",{{#preview}}"route":"$bgctl_route",{{/preview}}"user_agent":"$http_user_agent"}';
 
 upstream bgctl_app {
     zone bgctl_app 64k;
@@ -88,7 +132,7 @@ map $cookie_bgctl_id $bgctl_set_cookie {
     default "";
 }
 
-split_clients "$bgctl_client" $bgctl_upstream {
+split_clients "$bgctl_client" $bgctl_sticky_upstream {
     {{{percent}}}% bgctl_{{{pool}}};
     * bgctl_{{{baseline}}};
 }
@@ -106,8 +150,23 @@ upstream bgctl_{{{name}}} {
 {{/upstreams}}
 {{/sticky}}
 
+{{#listeners}}
+{{#ssl}}
+
+{{/ssl}}
 server {
-    listen {{{listen_port}}};
+    listen {{{listen}}};
+{{#ssl}}
+    # Copied into the state folder by bgctl up, mounted read-only. The files' sha256 is {{{tls_fingerprint}}}:
+    # new files change this line, so up sees the configuration out of date and reloads nginx.
+    ssl_certificate /bgctl/tls/cert.pem;
+    ssl_certificate_key /bgctl/tls/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:bgctl_tls:10m;
+    ssl_session_timeout 1d;
+    ssl_session_tickets off;
+{{/ssl}}
     access_log logs/access.log bgctl_json;
 
     # The proxy's own health endpoint: answered here, never passed to the app.
@@ -116,9 +175,18 @@ server {
         default_type text/plain;
         return 200 "ok\n";
     }
+{{#redirect}}
+
+    # Everything else moves to HTTPS; not logged, so redirects do not count as app traffic for the watcher.
+    location / {
+        access_log off;
+        return 308 {{{target}}};
+    }
+{{/redirect}}
+{{^redirect}}
 
     location / {
-        proxy_pass http://{{#sticky}}$bgctl_upstream{{/sticky}}{{^sticky}}bgctl_app{{/sticky}};
+        proxy_pass http://{{{upstream}}};
         proxy_http_version 1.1;
         proxy_set_header Host $host;
         proxy_set_header Connection $bgctl_connection;
@@ -138,7 +206,9 @@ server {
         add_header Set-Cookie $bgctl_set_cookie always;
 {{/sticky}}
     }
+{{/redirect}}
 }
+{{/listeners}}
 
 """#,
     ]

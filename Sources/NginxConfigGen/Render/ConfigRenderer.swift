@@ -71,8 +71,10 @@ public struct ConfigRenderer: Sendable {
 
     /// The configuration with `live` serving; with `canary`, the other pool takes its share of requests
     /// beside it (weighted servers in one upstream, or split by a cookie when sticky).
-    public func render(_ spec: DeploymentSpec, live: Pool, canary: CanaryRouting? = nil) -> RenderedConfig {
-        let context = Self.context(spec, live: live, canary: canary.flatMap { $0.pool == live ? nil : $0 })
+    /// `tlsFingerprint`: `TLSMaterial.fingerprint` of the certificate and key nginx will load with
+    /// this configuration (with `proxy.tls` set): what `up` installs, or what is installed already.
+    public func render(_ spec: DeploymentSpec, live: Pool, canary: CanaryRouting? = nil, tlsFingerprint: String? = nil) -> RenderedConfig {
+        let context = Self.context(spec, live: live, canary: canary.flatMap { $0.pool == live ? nil : $0 }, tlsFingerprint: tlsFingerprint)
         var files: [String: String] = [:]
         for (name, template) in templates {
             files[name] = template.render(context)
@@ -82,7 +84,7 @@ public struct ConfigRenderer: Sendable {
 
     /// The values the templates see. Every value here was validated by the spec loader, so none can
     /// carry nginx syntax; they are inserted as they are.
-    static func context(_ spec: DeploymentSpec, live: Pool, canary: CanaryRouting? = nil) -> [String: Any] {
+    static func context(_ spec: DeploymentSpec, live: Pool, canary: CanaryRouting? = nil, tlsFingerprint: String? = nil) -> [String: Any] {
         let proxy = spec.proxy
         var retry = proxy.retryOn
         if retry.isEmpty { retry = ["off"] } else if proxy.retryNonIdempotent { retry.append("non_idempotent") }
@@ -122,12 +124,17 @@ public struct ConfigRenderer: Sendable {
                 ] as [String: Any]
             }
         }
+        // The upstream a request goes to unless preview routing names a pool.
+        let main = canary?.sticky == true ? "$bgctl_sticky_upstream" : "bgctl_app"
         return [
             "canary": canaryContext,
             "sticky": sticky,
             // During a canary both pools serve: each line names the pool that answered as live, so the
             // watcher does not take the canary's share for a failover.
             "log_live": canary == nil ? live.rawValue : "$bgctl_pool",
+            "default_upstream": main,
+            "preview": spec.preview.map { previewContext($0, spec: spec) } ?? false,
+            "upstream": spec.preview == nil ? main : "$bgctl_upstream",
             "project": spec.project,
             "live": live.rawValue,
             "worker_processes": proxy.workerProcesses,
@@ -137,12 +144,51 @@ public struct ConfigRenderer: Sendable {
             "servers": servers,
             "keepalive": proxy.keepalive > 0 ? String(proxy.keepalive) : false,
             "listen_port": String(proxy.listen.port),
+            "listeners": listeners(proxy),
+            "tls_fingerprint": tlsFingerprint ?? "unknown (no files installed)",
             "health_path": proxy.healthPath,
             "connect_timeout": proxy.connectTimeout.nginxMilliseconds,
             "read_timeout": proxy.readTimeout.nginxMilliseconds,
             "retry_on": retry.joined(separator: " "),
             "retry_tries": String(proxy.retryTries),
             "retry_timeout": proxy.retryTimeout.nginxMilliseconds,
+        ]
+    }
+
+    /// Preview routing: `geo` decides whether the client may choose, a map per channel reads the pool
+    /// it names (anything but blue or green is ignored), and the header wins over the cookie.
+    static func previewContext(_ preview: PreviewSpec, spec: DeploymentSpec) -> [String: Any] {
+        let header = preview.header.map { "$http_" + $0.lowercased().replacingOccurrences(of: "-", with: "_") }
+        let cookie = preview.cookie.map { "$cookie_" + $0 }
+        let key = "$bgctl_preview_source:\(header == nil ? "" : "$bgctl_preview_header"):\(cookie == nil ? "" : "$bgctl_preview_cookie")"
+        return [
+            "allow": preview.allow.map(\.description),
+            "header_variable": header ?? false,
+            "channels": [preview.header.map { "header " + $0 }, preview.cookie.map { "cookie " + $0 }]
+                .compactMap { $0 }.joined(separator: ", "),
+            "cookie_variable": cookie ?? false,
+            "key": key,
+            "pools": Pool.allCases.map { pool in
+                ["name": pool.rawValue, "address": spec.address(of: pool), "port": String(spec.app.port)]
+            },
+        ]
+    }
+
+    /// The server blocks: plain HTTP, and HTTPS with `proxy.tls`. The template writes one block for
+    /// both, so the proxying `location /` is the same text in each and the two cannot drift apart.
+    static func listeners(_ proxy: ProxySpec) -> [[String: Any]] {
+        guard let tls = proxy.tls else {
+            return [["listen": String(proxy.listen.port), "ssl": false, "redirect": false]]
+        }
+        let port = tls.listen.port
+        let target = "https://$host\(port == 443 ? "" : ":\(port)")$request_uri"
+        // HTTP/2 as a `listen` parameter: nginx before 1.25.1 (Debian 12 ships 1.22, the proxy image's
+        // nginx) knows no `http2 on;` and refuses the configuration; 1.25.1 and later still accept the
+        // parameter and only log that it is deprecated. One spelling that loads everywhere beats a
+        // rendering that depends on a version bgctl would have to ask the running image for.
+        return [
+            ["listen": String(proxy.listen.port), "ssl": false, "redirect": tls.redirectHTTP ? ["target": target] : false],
+            ["listen": "\(port) ssl\(tls.http2 ? " http2" : "")", "ssl": true, "redirect": false],
         ]
     }
 }

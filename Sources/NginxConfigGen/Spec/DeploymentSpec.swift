@@ -116,7 +116,7 @@ public struct PoolSpec: Sendable, Hashable {
 }
 
 public struct ProxySpec: Sendable, Hashable {
-    public var image = "bgctl/nginx:local"
+    public var image = "nginx:1.28"
     public var listen = ListenAddress(host: "0.0.0.0", port: 8080)
     public var connectTimeout = SpecDuration(milliseconds: 250)
     public var readTimeout = SpecDuration.seconds(3)
@@ -131,7 +131,50 @@ public struct ProxySpec: Sendable, Hashable {
     public var healthPath = "/_bgctl/health"
     public var workerProcesses = "auto"
     public var workerConnections = 1024
+    /// HTTPS beside plain HTTP; nil: plain HTTP only.
+    public var tls: TLSSpec?
     public init() {}
+}
+
+/// A line and column in the spec, kept where a later check of something the spec names (a file)
+/// must point back at the key that named it.
+public struct SpecMark: Sendable, Hashable {
+    public let line: Int
+    public let column: Int
+
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
+}
+
+/// `proxy.tls`: nginx terminates TLS with a certificate and key read from files. bgctl checks the
+/// files (`TLSFiles`) and copies them into its state folder, which the proxy mounts read-only.
+public struct TLSSpec: Sendable, Hashable {
+    public var listen = ListenAddress(host: "0.0.0.0", port: 443)
+    /// As written, relative to the spec's folder unless absolute: PEM, the leaf first, then any chain.
+    public var cert: String
+    /// As written, relative to the spec's folder unless absolute: an unencrypted PEM private key.
+    public var key: String
+    /// Plain HTTP answers with a 308 to HTTPS, except the proxy's health path.
+    public var redirectHTTP = true
+    public var http2 = true
+    /// Where `cert` and `key` are written in the spec.
+    public var certMark: SpecMark
+    public var keyMark: SpecMark
+
+    public init(cert: String, key: String, certMark: SpecMark = SpecMark(line: 1, column: 1),
+                keyMark: SpecMark = SpecMark(line: 1, column: 1)) {
+        self.cert = cert
+        self.key = key
+        self.certMark = certMark
+        self.keyMark = keyMark
+    }
+
+    /// `path` as the host reads it: absolute as written, else below `specDirectory`.
+    public static func resolve(_ path: String, in specDirectory: String) -> String {
+        path.hasPrefix("/") ? path : (specDirectory as NSString).appendingPathComponent(path)
+    }
 }
 
 public struct NetworkSpec: Sendable, Hashable {
@@ -238,6 +281,46 @@ public struct AlertsSpec: Sendable, Hashable {
     public var hasSink: Bool { !slackWebhookURL.isEmpty || !webhooks.isEmpty }
 }
 
+/// An address range in `preview.allow`: IPv4 or IPv6 with a prefix length, host bits zero.
+public struct SourceRange: Sendable, Hashable, CustomStringConvertible {
+    /// Canonical text, as nginx's `geo` reads it.
+    public let description: String
+
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let prefix = Syntax.integer(parts[1]) else { return nil }
+        let address = String(parts[0])
+        if let octets = IPv4Subnet.parseAddress(address) {
+            guard prefix <= 32 else { return nil }
+            let value = octets.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefix))
+            guard value & ~mask == 0 else { return nil }
+            description = "\(address)/\(prefix)"
+            return
+        }
+        // IPv6: hex digits and colons only (no zone, no embedded IPv4), parsed by inet_pton.
+        guard prefix <= 128, address.count <= 39, address.contains(":"),
+              address.unicodeScalars.allSatisfy({ $0.properties.isASCIIHexDigit || $0 == ":" }) else { return nil }
+        var bytes = [UInt8](repeating: 0, count: 16)
+        guard inet_pton(AF_INET6, address, &bytes) == 1 else { return nil }
+        for bit in prefix..<128 where bytes[bit / 8] & (0x80 >> UInt8(bit % 8)) != 0 { return nil }
+        description = "\(address.lowercased())/\(prefix)"
+    }
+}
+
+/// Preview routing: a request from an allowed address that names a pool in a header or a cookie is
+/// sent to that pool, whichever is live. Off unless the spec has `preview:`.
+public struct PreviewSpec: Sendable, Hashable {
+    public static let maxSources = 64
+    /// The request header naming the pool; nil: no header routing.
+    public var header: String? = "X-Bgctl-Pool"
+    /// The cookie naming the pool; nil: no cookie routing.
+    public var cookie: String? = "bgctl_pool"
+    /// Client addresses (as nginx sees them) allowed to choose a pool; never empty.
+    public var allow: [SourceRange] = []
+    public init() {}
+}
+
 /// The validated contents of a `bgctl.yaml`.
 public struct DeploymentSpec: Sendable, Hashable {
     public var version = 1
@@ -252,6 +335,7 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var alerts = AlertsSpec()
     public var deploy = DeploySpec()
     public var logs = LogsSpec()
+    public var preview: PreviewSpec?
     /// As written, relative to the spec's folder unless absolute.
     public var stateDir = ".bgctl"
     /// Custom nginx templates (as written, relative to the spec's folder); nil: the built-in ones.

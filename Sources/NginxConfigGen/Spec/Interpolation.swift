@@ -162,14 +162,94 @@ public struct Interpolator: Sendable {
 
 /// Reads a `.env` file: `KEY=VALUE` lines, `#` comments, an optional `export ` prefix, and values in
 /// single quotes (literal) or double quotes (with `\n`, `\"` and `\\` escapes).
+///
+/// Unquoted and double-quoted values may refer to variables as the spec does (`${VAR}`,
+/// `${VAR:-default}`, `$VAR`, see `Interpolator`), as docker compose reads a `.env`: a reference is
+/// looked up in the process environment first (which also wins over the file's own entries, as for
+/// the spec), then among the entries above it. An entry that refers to itself, or to an entry only
+/// further down, is refused with its line: the second rule is also what makes a cycle impossible.
 public enum DotEnv {
     public struct Failure: Error, Equatable, Sendable {
         public let line: Int
         public let message: String
     }
 
+    /// A variable a value referred to without a default that was set nowhere, at its first use.
+    public struct Unset: Equatable, Sendable {
+        public let name: String
+        public let line: Int
+    }
+
+    public struct Resolved: Equatable, Sendable {
+        public var values: [String: String]
+        /// In file order, each name once.
+        public var unset: [Unset]
+    }
+
+    /// All values together, once variables are filled in: each is bounded by the interpolator, but a
+    /// long file of `A=$B$B` lines could still add up.
+    public static let maxResolvedBytes = 1 << 20
+
+    private struct Entry {
+        let name: String
+        let raw: String
+        let literal: Bool
+        let line: Int
+    }
+
+    /// The file's values with references to the environment and earlier entries filled in. Only
+    /// variables named as referenced appear in messages, never values: they may be secrets.
+    public static func resolve(_ text: String, environment: [String: String]) -> Result<Resolved, Failure> {
+        let entries: [Entry]
+        switch lines(text) {
+        case .success(let parsed): entries = parsed
+        case .failure(let failure): return .failure(failure)
+        }
+        var firstLine: [String: Int] = [:]
+        for entry in entries where firstLine[entry.name] == nil { firstLine[entry.name] = entry.line }
+        // What a reference sees: the environment, and entries above as they are reached.
+        var visible = environment
+        var result = Resolved(values: [:], unset: [])
+        var reported: Set<String> = []
+        var total = 0
+        for entry in entries {
+            var value = entry.raw
+            if !entry.literal {
+                for name in Interpolator.references(in: entry.raw) {
+                    if name == entry.name {
+                        return .failure(Failure(line: entry.line, message: "\(entry.name) refers to itself; a .env entry can use the environment and the entries above it (the value is not shown: it may hold a secret)"))
+                    }
+                    if visible[name] == nil, let later = firstLine[name], later > entry.line {
+                        return .failure(Failure(line: entry.line, message: "\(entry.name) refers to \(name), which is set only further down, on line \(later); move that line above this one (entries can use only the environment and the entries above them, so they never go round in a cycle)"))
+                    }
+                }
+                switch Interpolator(variables: visible).interpolate(entry.raw) {
+                case .success(let interpolated):
+                    value = interpolated.value
+                    for name in interpolated.unset where reported.insert(name).inserted {
+                        result.unset.append(Unset(name: name, line: entry.line))
+                    }
+                case .failure(let failure):
+                    return .failure(Failure(line: entry.line, message: "\(entry.name): \(failure.message)"))
+                }
+            }
+            total += value.utf8.count
+            guard total <= maxResolvedBytes else {
+                return .failure(Failure(line: entry.line, message: "the values grow past \(maxResolvedBytes / 1024) KiB in all once variables are filled in; is this the right file?"))
+            }
+            result.values[entry.name] = value
+            if environment[entry.name] == nil { visible[entry.name] = value }
+        }
+        return .success(result)
+    }
+
+    /// The values with references filled in from earlier entries only (no environment).
     public static func parse(_ text: String) -> Result<[String: String], Failure> {
-        var result: [String: String] = [:]
+        resolve(text, environment: [:]).map(\.values)
+    }
+
+    private static func lines(_ text: String) -> Result<[Entry], Failure> {
+        var entries: [Entry] = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             var line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.hasSuffix("\r") { line.removeLast() }
@@ -185,16 +265,18 @@ public enum DotEnv {
                 return .failure(Failure(line: index + 1, message: "invalid variable name before \"=\"; expected letters, digits and _, not starting with a digit (the line is not shown: it may hold a secret)"))
             }
             var value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            var literal = false
             if value.count >= 2, value.hasPrefix("'"), value.hasSuffix("'") {
                 value = String(value.dropFirst().dropLast())
+                literal = true
             } else if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") {
                 value = unescapeDoubleQuoted(String(value.dropFirst().dropLast()))
             } else if let hash = value.range(of: " #") {
                 value = value[..<hash.lowerBound].trimmingCharacters(in: .whitespaces)
             }
-            result[key] = value
+            entries.append(Entry(name: key, raw: value, literal: literal, line: index + 1))
         }
-        return .success(result)
+        return .success(entries)
     }
 
     private static func unescapeDoubleQuoted(_ text: String) -> String {

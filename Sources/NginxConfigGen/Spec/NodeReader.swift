@@ -13,10 +13,15 @@ final class NodeReader {
     static let keptIssues = 200
     /// Every variable a scalar referred to, set or not.
     private(set) var referenced: Set<String> = []
+    /// One per variable that a scalar used without a default while it was unset, at its first use.
+    private(set) var warnings: [SpecIssue] = []
+    /// Variables already warned about (in the `.env`, or here).
+    private var warned: Set<String>
 
-    init(file: String, interpolator: Interpolator) {
+    init(file: String, interpolator: Interpolator, warned: Set<String> = []) {
         self.file = file
         self.interpolator = interpolator
+        self.warned = warned
     }
 
     /// Records a problem; `message` is built only while fewer than `keptIssues` are kept.
@@ -111,6 +116,11 @@ final class NodeReader {
         referenced.formUnion(Interpolator.references(in: scalar.string))
         switch interpolator.interpolate(scalar.string) {
         case .success(let result):
+            for name in result.unset where warned.insert(name).inserted {
+                warnings.append(SpecIssue(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1,
+                                          path: path.map(Self.pathComponent).joined(separator: "."),
+                                          message: SpecLoader.unsetMessage(name)))
+            }
             return (result.value, result.unset)
         case .failure(let failure):
             report(node, path, failure.message)

@@ -7,7 +7,10 @@ public enum SpecLoader {
     public static let maxFileBytes = 1024 * 1024
 
     /// Reads the spec at `path`; variables come from `environment`, then from a `.env` beside the spec.
-    public static func load(path: String, environment: [String: String]) -> Result<DeploymentSpec, SpecError> {
+    /// `warn` hears of variables used without a default that are set nowhere, once each, whether or
+    /// not the spec turns out valid: they read as empty, which is seldom what was meant.
+    public static func load(path: String, environment: [String: String],
+                            warn: (SpecIssue) -> Void = { _ in }) -> Result<DeploymentSpec, SpecError> {
         let display = path
         func failure(_ file: String, _ message: String, line: Int = 1) -> Result<DeploymentSpec, SpecError> {
             .failure(SpecError(issues: [SpecIssue(file: file, line: line, column: 1, path: "", message: message)]))
@@ -21,19 +24,29 @@ public enum SpecLoader {
             return failure(display, "the file is not valid UTF-8")
         }
         var variables: [String: String] = [:]
+        var warned: Set<String> = []
         let dotEnvPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(".env").path
         if FileManager.default.fileExists(atPath: dotEnvPath) {
             switch readLimited(dotEnvPath) {
             case .failure(let problem): return failure(dotEnvPath, problem.message)
             case .success(let envData):
-                switch DotEnv.parse(String(decoding: envData, as: UTF8.self)) {
-                case .success(let values): variables = values
+                switch DotEnv.resolve(String(decoding: envData, as: UTF8.self), environment: environment) {
+                case .success(let resolved):
+                    variables = resolved.values
+                    for unset in resolved.unset {
+                        warned.insert(unset.name)
+                        warn(SpecIssue(file: dotEnvPath, line: unset.line, column: 1, path: "", message: unsetMessage(unset.name)))
+                    }
                 case .failure(let problem): return failure(dotEnvPath, problem.message, line: problem.line)
                 }
             }
         }
         variables.merge(environment) { _, fromEnvironment in fromEnvironment }
-        return parse(yaml: text, file: display, variables: variables)
+        return parse(yaml: text, file: display, variables: variables, warn: warn, warned: warned)
+    }
+
+    static func unsetMessage(_ name: String) -> String {
+        "variable \(name) is not set and has no default, so it reads as empty; set it in the environment or .env, or write ${\(name):-default}"
     }
 
     struct ReadProblem: Error {
@@ -64,8 +77,10 @@ public enum SpecLoader {
         return .success(data)
     }
 
-    /// Decodes and validates spec text; `file` is used only to label problems.
-    public static func parse(yaml: String, file: String, variables: [String: String]) -> Result<DeploymentSpec, SpecError> {
+    /// Decodes and validates spec text; `file` is used only to label problems. `warn` as for `load`;
+    /// variables in `warned` were warned about already.
+    public static func parse(yaml: String, file: String, variables: [String: String], warn: (SpecIssue) -> Void = { _ in },
+                             warned: Set<String> = []) -> Result<DeploymentSpec, SpecError> {
         guard yaml.utf8.count <= maxFileBytes else {
             return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
                                                          message: "the spec is \(yaml.utf8.count) bytes; the limit is \(maxFileBytes / 1024) KiB")]))
@@ -86,8 +101,9 @@ public enum SpecLoader {
             return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
                                                          message: "YAML error")]))
         }
-        let reader = NodeReader(file: file, interpolator: Interpolator(variables: variables))
+        let reader = NodeReader(file: file, interpolator: Interpolator(variables: variables), warned: warned)
         var spec = SpecDecoder(reader: reader).decode(root)
+        reader.warnings.forEach(warn)
         spec?.variables = Dictionary(uniqueKeysWithValues: reader.referenced.compactMap { name in
             variables[name].map { (name, Secret($0)) }
         })
@@ -122,7 +138,7 @@ private struct SpecDecoder {
     let reader: NodeReader
 
     static let topKeys = ["version", "project", "network", "pull", "proxy", "app", "pools", "active",
-                          "watch", "alerts", "deploy", "logs", "state_dir", "templates_dir"]
+                          "watch", "alerts", "deploy", "logs", "preview", "state_dir", "templates_dir"]
 
     func decode(_ root: Node) -> DeploymentSpec? {
         guard let top = reader.mapping(root, [], allowed: Self.topKeys) else { return nil }
@@ -173,6 +189,7 @@ private struct SpecDecoder {
         if let node = top["alerts"] { decodeAlerts(node, into: &spec.alerts) }
         if let node = top["deploy"] { decodeDeploy(node, into: &spec.deploy) }
         if let node = top["logs"] { decodeLogs(node, into: &spec.logs) }
+        if let node = top["preview"] { spec.preview = decodePreview(node) }
         if let node = top["state_dir"], let text = reader.string(node, ["state_dir"]) {
             if !Syntax.isFilePath(text) {
                 reader.report(node, ["state_dir"], "expected a folder path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
@@ -212,7 +229,7 @@ private struct SpecDecoder {
         let path = ["proxy"]
         let keys = ["image", "listen", "connect_timeout", "read_timeout", "retry_on", "retry_non_idempotent",
                     "retry_tries", "retry_timeout", "max_fails", "fail_timeout", "keepalive", "shutdown_timeout",
-                    "health_path", "worker_processes", "worker_connections"]
+                    "health_path", "worker_processes", "worker_connections", "tls"]
         guard let map = reader.mapping(node, path, allowed: keys) else { return }
         if let n = map["image"], let image = image(n, path + ["image"]) { proxy.image = image }
         if let n = map["listen"], let text = reader.string(n, path + ["listen"]) {
@@ -264,6 +281,42 @@ private struct SpecDecoder {
             }
         }
         if let n = map["worker_connections"], let v = reader.int(n, path + ["worker_connections"], in: 16...65_536) { proxy.workerConnections = v }
+        // `tls:` left empty means no TLS, as a missing section does.
+        if let n = map["tls"], !reader.isNull(n) { proxy.tls = decodeTLS(n) }
+    }
+
+    private func decodeTLS(_ node: Node) -> TLSSpec? {
+        let path = ["proxy", "tls"]
+        guard let map = reader.mapping(node, path, allowed: ["listen", "cert", "key", "redirect_http", "http2"]) else { return nil }
+        func file(_ key: String, _ what: String) -> (String, SpecMark)? {
+            guard let n = map[key] else {
+                reader.report(node, path + [key], "missing; name the \(what) file, e.g. \"\(key): certs/\(key == "cert" ? "fullchain" : "privkey").pem\"")
+                return nil
+            }
+            guard let text = reader.string(n, path + [key]) else { return nil }
+            guard Syntax.isFilePath(text) else {
+                reader.report(n, path + [key], "expected a file path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
+                return nil
+            }
+            return (text, SpecMark(line: n.mark?.line ?? 1, column: n.mark?.column ?? 1))
+        }
+        let cert = file("cert", "certificate")
+        let key = file("key", "private key")
+        var listen: ListenAddress?
+        if let n = map["listen"], let text = reader.string(n, path + ["listen"]) {
+            listen = parseListen(text)
+            if listen == nil {
+                reader.report(n, path + ["listen"], "expected PORT or IPV4:PORT with a port 1–65535, found \(reader.quoted(text))")
+            }
+        }
+        let redirect = map["redirect_http"].flatMap { reader.bool($0, path + ["redirect_http"]) }
+        let http2 = map["http2"].flatMap { reader.bool($0, path + ["http2"]) }
+        guard let cert, let key else { return nil }
+        var tls = TLSSpec(cert: cert.0, key: key.0, certMark: cert.1, keyMark: key.1)
+        if let listen { tls.listen = listen }
+        if let redirect { tls.redirectHTTP = redirect }
+        if let http2 { tls.http2 = http2 }
+        return tls
     }
 
     private func decodeApp(_ node: Node, into app: inout AppSpec) {
@@ -499,6 +552,47 @@ private struct SpecDecoder {
         if let n = map["keep"], let v = reader.int(n, path + ["keep"], in: LogsSpec.keepRange) { logs.keep = v }
     }
 
+    private func decodePreview(_ node: Node) -> PreviewSpec? {
+        let path = ["preview"]
+        guard let map = reader.mapping(node, path, allowed: ["header", "cookie", "allow"]) else { return nil }
+        var preview = PreviewSpec()
+        if let n = map["header"] {
+            if reader.isNull(n) { preview.header = nil } else if let text = reader.string(n, path + ["header"]) {
+                if Syntax.isPreviewHeader(text) { preview.header = text } else {
+                    reader.report(n, path + ["header"], "expected a header name of letters, digits and \"-\" (at most 64; not Host, Cookie or Connection), found \(reader.quoted(text))")
+                }
+            }
+        }
+        if let n = map["cookie"] {
+            if reader.isNull(n) { preview.cookie = nil } else if let text = reader.string(n, path + ["cookie"]) {
+                if Syntax.isPreviewCookie(text) { preview.cookie = text } else {
+                    reader.report(n, path + ["cookie"], "expected a cookie name of letters, digits and \"_\" (at most 64), found \(reader.quoted(text))")
+                }
+            }
+        }
+        if preview.header == nil && preview.cookie == nil {
+            reader.report(node, path, "names neither a header nor a cookie; remove preview: to turn preview routing off")
+        }
+        guard let n = map["allow"] else {
+            reader.report(node, path + ["allow"], "missing; list the client addresses that may choose a pool, e.g. allow: [10.0.0.0/8]")
+            return nil
+        }
+        guard let items = reader.sequence(n, path + ["allow"]) else { return nil }
+        if items.isEmpty { reader.report(n, path + ["allow"], "is empty; list at least one address range such as 10.0.0.0/8") }
+        if items.count > PreviewSpec.maxSources {
+            reader.report(n, path + ["allow"], "has \(items.count) ranges; at most \(PreviewSpec.maxSources)")
+            return nil
+        }
+        for (index, item) in items.enumerated() {
+            let itemPath = path + ["allow", "\(index)"]
+            guard let text = reader.string(item, itemPath) else { continue }
+            if let range = SourceRange(parsing: text) { preview.allow.append(range) } else {
+                reader.report(item, itemPath, "expected an address range such as 10.0.0.0/8 or fd00::/8 (host bits zero), found \(reader.quoted(text))")
+            }
+        }
+        return preview.allow.count == items.count && !items.isEmpty ? preview : nil
+    }
+
     private func crossCheck(_ spec: DeploymentSpec, top: [String: Node], root: Node) {
         let blue = spec.pool(.blue), green = spec.pool(.green)
         let pools = top["pools"].flatMap { reader.mapping($0, [], allowed: []) } ?? [:]
@@ -512,6 +606,20 @@ private struct SpecDecoder {
         for pool in Pool.allCases where spec.pool(pool).previewPort == spec.proxy.listen.port {
             reader.report(portNode(pool), ["pools", pool.rawValue, "preview_port"],
                           "\(spec.proxy.listen.port) is also the proxy's listen port")
+        }
+        guard let tls = spec.proxy.tls else { return }
+        // Both servers listen inside one container: the ports must differ whatever the host addresses.
+        let proxyMap = top["proxy"].flatMap { reader.mapping($0, [], allowed: []) } ?? [:]
+        let tlsNode = proxyMap["tls"]
+        let tlsListen = tlsNode.flatMap { reader.mapping($0, [], allowed: []) }?["listen"]
+        let written = tlsListen == nil ? " (the default)" : ""
+        if tls.listen.port == spec.proxy.listen.port {
+            reader.report(tlsListen ?? tlsNode, ["proxy", "tls", "listen"],
+                          "port \(tls.listen.port)\(written) is also proxy.listen's port; HTTPS needs a port of its own, e.g. 443 or 8443")
+        }
+        for pool in Pool.allCases where spec.pool(pool).previewPort == tls.listen.port {
+            reader.report(portNode(pool), ["pools", pool.rawValue, "preview_port"],
+                          "\(tls.listen.port) is also the proxy's HTTPS port (proxy.tls.listen)")
         }
     }
 

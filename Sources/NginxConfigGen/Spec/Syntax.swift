@@ -148,4 +148,21 @@ public enum Syntax {
     static func isWord(_ s: Unicode.Scalar) -> Bool { isAlnum(s) || s == "_" }
     static func isLowerAlnum(_ s: Unicode.Scalar) -> Bool { (s >= "a" && s <= "z") || isDigit(s) }
     static func isHex(_ s: Unicode.Scalar) -> Bool { isDigit(s) || (s >= "a" && s <= "f") }
+
+    /// A request header for preview routing: a token nginx exposes as `$http_…`, and not one that
+    /// carries something else (Host, Cookie, Connection) or is hop-by-hop.
+    public static func isPreviewHeader(_ text: String) -> Bool {
+        guard (1...64).contains(text.utf8.count),
+              text.unicodeScalars.allSatisfy({ isAlnum($0) || $0 == "-" }),
+              text.unicodeScalars.first.map(isAlnum) == true else { return false }
+        let reserved = ["host", "cookie", "connection", "upgrade", "te", "transfer-encoding", "content-length",
+                        "keep-alive", "proxy-connection", "trailer"]
+        return !reserved.contains(text.lowercased())
+    }
+
+    /// A cookie name nginx exposes as `$cookie_…`.
+    public static func isPreviewCookie(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count) && text.unicodeScalars.allSatisfy { isAlnum($0) || $0 == "_" }
+            && text.unicodeScalars.first.map(isAlnum) == true
+    }
 }

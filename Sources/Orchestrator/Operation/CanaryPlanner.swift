@@ -43,7 +43,8 @@ public enum CanaryPlanner {
         }
         let routing = routing.flatMap { $0.pool == live ? nil : $0 }
         let title = routing.map { "canary: \($0.description)" } ?? "canary off: \(live.rawValue) takes every request"
-        let candidate = renderer.render(spec, live: live, canary: routing)
+        // The certificate and key stay those installed, as in a switch.
+        let candidate = renderer.render(spec, live: live, canary: routing, tlsFingerprint: observed.tlsFingerprint)
         var steps: [Step] = []
         if observed.liveFiles != candidate.files {
             let pools = routing.map { [live, $0.pool] } ?? [live]
@@ -79,7 +80,7 @@ public enum CanaryPlanner {
             let route = try self.route(routing, live: staging.live, spec: staging.spec, renderer: renderer, observed: after)
             groups.append(Step("canary-\(percent)", "send \(percent)% of requests to \(canary.pool.rawValue), \(100 - percent)% to \(canary.baseline.rawValue); analyse",
                                .sequence(route.steps + [analysis(routing, seconds: canary.seconds, spec: staging.spec)])))
-            after.liveFiles = renderer.render(staging.spec, live: staging.live, canary: routing).files
+            after.liveFiles = renderer.render(staging.spec, live: staging.live, canary: routing, tlsFingerprint: observed.tlsFingerprint).files
             after.state?.weights = routing.weights
             after.state?.sticky = routing.sticky ? true : nil
         }

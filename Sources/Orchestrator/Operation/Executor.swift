@@ -119,6 +119,12 @@ final class Executor {
             report(.done(drain(pool)))
         case .writeConfig(let config):
             try write(config, into: paths.nginxDir)
+        case .writeTLS(let material):
+            // Each file is replaced whole, but not both at once. nginx reads them only when it starts or
+            // reloads, which later steps do; should bgctl die between the two writes, the pair does not
+            // match, nginx -t refuses it before any reload, and the next up writes both again.
+            try ports.files.write(material.key.revealed, to: paths.tlsKey, mode: 0o600)
+            try ports.files.write(material.certificate, to: paths.tlsCertificate, mode: 0o644)
         case .stageConfig(let config):
             try ports.files.remove(paths.nextDir)
             try write(config, into: paths.nextDir)

@@ -17,6 +17,9 @@ public struct Observed: Sendable, Equatable {
     public var liveFiles: [String: String] = [:]
     /// Digests of configurations the running proxy container already accepted.
     public var tested: TestedConfigs?
+    /// With proxy.tls: `TLSMaterial.fingerprint` of the certificate and key in tls/, which nginx loads
+    /// on its next reload; nil when they are not both there.
+    public var tlsFingerprint: String?
     /// The pool that answered a fresh request through the proxy; nil when none did.
     public var servedBy: Pool?
     /// Per pool: nil when its health path answered 2xx on its preview port, else why not. Only probed pools appear.
@@ -69,6 +72,7 @@ extension Stack {
         }
         if needs.contains(.network) { observed.network = try inspectNetwork() }
         observed.liveFiles = currentFiles()
+        observed.tlsFingerprint = installedTLSFingerprint()
         if let proxy = observed.containers[spec.proxyContainerName], proxy.isRunning {
             observed.tested = TestedConfigs.load(paths, files: ports.files)
             if needs.contains(.servedBy) { observed.servedBy = servedPool() }
@@ -87,6 +91,15 @@ extension Stack {
         }
         if result.stderr.contains("No such network") || result.stderr.lowercased().contains("not found") { return .missing }
         throw OrchestratorError.classify(doing: "inspecting the network", command: command, result: result)
+    }
+
+    /// The fingerprint of the certificate and key copies in tls/ (nil without proxy.tls, or when a copy
+    /// is missing): switches render with it, so they keep the files the proxy has.
+    func installedTLSFingerprint() -> String? {
+        guard spec.proxy.tls != nil, let cert = ports.files.read(paths.tlsCertificate), let key = ports.files.read(paths.tlsKey) else {
+            return nil
+        }
+        return TLSFiles.fingerprint(certificate: Array(cert), key: Array(key))
     }
 
     /// The pool a fresh request through the proxy reached, if any answered.

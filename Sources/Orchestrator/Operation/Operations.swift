@@ -58,7 +58,7 @@ extension Stack {
         try recoverInterrupted(convergent: true)
         let observed = try observe([.network, .files], probe: Pool.allCases)
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
-        let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile), spec: spec, paths: paths, renderer: renderer, observed: observed)
+        let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: tls), spec: spec, paths: paths, renderer: renderer, observed: observed)
         try journaled(entry("up", title: "up", to: observed.live(spec)), phase: "up") { journal in
             try execute(plan, started: started, journal: journal)
         }

@@ -37,6 +37,9 @@ public indirect enum StepAction: Sendable, Equatable {
     case drain(Pool)
     /// Writes a configuration over the live files (only before the proxy starts on them).
     case writeConfig(RenderedConfig)
+    /// Copies a checked certificate and key into tls/ (the key mode 0600), each by temp file and rename.
+    /// nginx reads them only when it starts or reloads, which later steps do.
+    case writeTLS(TLSMaterial)
     /// Writes the candidate into nginx/next/; the live files are untouched.
     case stageConfig(RenderedConfig)
     /// `nginx -t` on nginx/next/ inside the proxy.

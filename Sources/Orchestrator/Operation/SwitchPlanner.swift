@@ -25,7 +25,8 @@ public enum SwitchPlanner {
         guard let proxy = observed.containers[spec.proxyContainerName], proxy.isRunning else {
             throw OrchestratorError.proxyNotRunning(container: spec.proxyContainerName)
         }
-        let candidate = renderer.render(spec, live: target)
+        // The certificate and key stay those installed: new ones are up's to check and install.
+        let candidate = renderer.render(spec, live: target, tlsFingerprint: observed.tlsFingerprint)
         if target == from, observed.servedBy == target, observed.liveFiles == candidate.files {
             return Plan(title: title, steps: [], nothingToDo: "\(target.rawValue) is already live; nothing to do")
         }

@@ -8,10 +8,13 @@ public enum UpPlanner {
         public var pull: PullPolicy
         /// The spec file the watcher container mounts; nil runs no watcher container.
         public var specFile: String?
+        /// proxy.tls's certificate and key, checked; required when the spec has proxy.tls.
+        public var tls: TLSMaterial?
 
-        public init(pull: PullPolicy, specFile: String?) {
+        public init(pull: PullPolicy, specFile: String?, tls: TLSMaterial? = nil) {
             self.pull = pull
             self.specFile = specFile
+            self.tls = tls
         }
     }
 
@@ -65,13 +68,24 @@ public enum UpPlanner {
                               .waitHealthy(required: [live], optional: [live.other])))
         }
 
-        let rendered = renderer.render(spec, live: live)
+        if spec.proxy.tls != nil && request.tls == nil { throw OrchestratorError.tlsNotChecked }
+        // New certificate files change the rendered configuration (it carries their fingerprint), so
+        // they take the same checked path as any configuration change: nginx -t, then a reload.
+        let rendered = renderer.render(spec, live: live, tlsFingerprint: request.tls?.fingerprint)
+        var tlsSteps: [Step] = []
+        if let material = request.tls, observed.tlsFingerprint != material.fingerprint {
+            tlsSteps.append(Step("write-tls", "copy the certificate (valid until \(CertificateInfo.format(material.info.notAfter))) and key into tls/",
+                                 .writeTLS(material)))
+        }
         let desiredProxy = StackPlan.proxyContainer(spec, paths: paths, pull: request.pull)
         let proxy = observed.containers[spec.proxyContainerName]
         let proxyStarts: Bool
-        if let proxy, proxy.labels[Docker.hashLabel] == desiredProxy.labels[Docker.hashLabel], proxy.isRunning {
+        if let proxy, StackPlan.proxyMatches(proxy, desiredProxy, spec: spec), proxy.isRunning {
             proxyStarts = false
-            if observed.liveFiles != rendered.files {
+            // Files in tls/ that differ from what the live configuration was rendered for (changed by
+            // hand, say) need the reload as much as a changed configuration does.
+            if observed.liveFiles != rendered.files || !tlsSteps.isEmpty {
+                steps += tlsSteps
                 steps += SwitchPlanner.apply(rendered, expecting: live, proxy: proxy, observed: observed)
             }
         } else {
@@ -83,6 +97,7 @@ public enum UpPlanner {
                 }
                 steps.append(Step("remove-proxy", "remove the old proxy", .removeContainer(proxy.name)))
             }
+            steps += tlsSteps
             steps += [
                 Step("write-config", "write the configuration with \(live.rawValue) live to nginx/", .writeConfig(rendered)),
                 Step("start-proxy", "start the proxy on \(spec.proxy.listen)", .runContainer(desiredProxy)),
@@ -90,6 +105,10 @@ public enum UpPlanner {
                 // nginx started on these bytes: as good as a passed nginx -t in this container.
                 Step("remember-tested", "remember that this proxy accepted these bytes", .rememberTested(rendered, proxy: nil)),
             ]
+        }
+        if spec.proxy.tls == nil && observed.existingPaths.contains(paths.tlsDir) {
+            // The proxy (recreated above without the mount, as its settings changed) no longer reads them.
+            steps.append(Step("remove-tls", "delete the certificate and key copies in tls/ (proxy.tls is off)", .removeFiles([paths.tlsDir])))
         }
         steps += watcherSteps(request, spec: spec, paths: paths, observed: observed, proxyStarts: proxyStarts)
 

@@ -52,6 +52,9 @@ public struct Stack: Sendable {
     public var verifyTimeout: Double = 5
     /// The spec file, mounted into the watcher container; nil runs no watcher container.
     public var specFile: String?
+    /// proxy.tls's certificate and key as read and checked by the caller (`TLSFiles.load`): what `up`
+    /// installs. Other operations keep the copies already installed and do not read it.
+    public var tls: TLSMaterial?
     /// Set for a dry run: operations hand their plans here instead of executing them, and take no lock.
     public var dryRun: (@Sendable (Plan) -> Void)?
 

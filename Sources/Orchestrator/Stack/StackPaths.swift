@@ -19,6 +19,11 @@ public struct StackPaths: Sendable, Equatable {
     public var nginxDir: String { join("nginx") }
     /// Candidate configuration, tested with `nginx -t` before it replaces the live files.
     public var nextDir: String { join("nginx/next") }
+    /// With proxy.tls: copies of the certificate and key, mounted into the proxy read-only at /bgctl/tls.
+    /// A folder, not single files, so that a copy replaced by rename is what the proxy sees.
+    public var tlsDir: String { join("tls") }
+    public var tlsCertificate: String { join("tls/cert.pem") }
+    public var tlsKey: String { join("tls/key.pem") }
     /// Mounted into the proxy at /bgctl/logs; holds access.log.
     public var logsDir: String { join("logs") }
     public var accessLog: String { join("logs/access.log") }
@@ -38,7 +43,7 @@ public struct StackPaths: Sendable, Equatable {
 
     /// Everything bgctl writes here; `down --purge` removes exactly these.
     public var ownedPaths: [String] {
-        [nginxDir, logsDir, watcherDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile, journalFile]
+        [nginxDir, tlsDir, logsDir, watcherDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile, journalFile]
     }
 
     /// A path below the state folder as a person reads it: relative to the folder.

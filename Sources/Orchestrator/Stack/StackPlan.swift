@@ -38,8 +38,19 @@ public enum StackPlan {
         return config
     }
 
+    /// Where the proxy finds the certificate and key (the templates name /bgctl/tls/cert.pem and key.pem).
+    public static let tlsMount = "/bgctl/tls"
+
+    /// With proxy.tls the proxy also publishes the HTTPS port and mounts tls/. The files' contents are
+    /// not part of the container's settings: new files are a reload, not a new container.
     public static func proxyContainer(_ spec: DeploymentSpec, paths: StackPaths, pull: PullPolicy) -> ContainerConfig {
         let port = spec.proxy.listen.port
+        var publish = ["\(spec.proxy.listen.host):\(port):\(port)"]
+        var mounts = ["\(paths.nginxDir):/bgctl/conf:ro", "\(paths.logsDir):/bgctl/logs"]
+        if let tls = spec.proxy.tls {
+            publish.append("\(tls.listen.host):\(tls.listen.port):\(tls.listen.port)")
+            mounts.append("\(paths.tlsDir):\(tlsMount):ro")
+        }
         var config = ContainerConfig(
             name: spec.proxyContainerName,
             image: spec.proxy.image,
@@ -48,11 +59,12 @@ public enum StackPlan {
             pull: pull,
             labels: [Docker.label: spec.project, Docker.roleLabel: "proxy"],
             environment: [:],
-            publish: ["\(spec.proxy.listen.host):\(port):\(port)"],
-            mounts: ["\(paths.nginxDir):/bgctl/conf:ro", "\(paths.logsDir):/bgctl/logs"],
+            publish: publish,
+            mounts: mounts,
             tmpfs: ["/bgctl/run", "/bgctl/tmp:mode=1777"],
-            health: ContainerConfig.Health(command: "wget -q -O /dev/null http://127.0.0.1:\(port)\(spec.proxy.healthPath) || exit 1",
-                                           interval: "1s", timeout: "1s", retries: 3, startPeriod: "1s"),
+            // No health check inside: the image needs nothing but nginx. bgctl checks the proxy from
+            // outside, through the published port (wait-proxy, status).
+            health: nil,
             stopSignal: "SIGQUIT",
             stopTimeout: Int(spec.proxy.shutdownTimeout.seconds.rounded(.up)) + 5,
             entrypoint: nginxBinary,
@@ -61,6 +73,19 @@ public enum StackPlan {
         config.logLimit = logLimit(spec)
         config.labels[Docker.hashLabel] = config.fingerprint
         return config
+    }
+
+    /// Whether a running proxy container was made from `desired`. Proxies made by bgctl 0.1 carry a
+    /// health check run inside the image (`wget`); apart from that they equal today's, so they are kept
+    /// rather than recreated on upgrade (a recreate closes every open connection).
+    public static func proxyMatches(_ existing: ContainerInfo, _ desired: ContainerConfig, spec: DeploymentSpec) -> Bool {
+        let label = existing.labels[Docker.hashLabel]
+        if label == desired.labels[Docker.hashLabel] { return true }
+        var legacy = desired
+        legacy.health = ContainerConfig.Health(
+            command: "wget -q -O /dev/null http://127.0.0.1:\(spec.proxy.listen.port)\(spec.proxy.healthPath) || exit 1",
+            interval: "1s", timeout: "1s", retries: 3, startPeriod: "1s")
+        return label == legacy.fingerprint
     }
 
     /// Docker's json-file log of every bgctl container (nginx's error log goes there) bounded like the

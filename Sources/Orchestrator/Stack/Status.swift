@@ -37,6 +37,34 @@ public struct StackStatus: Codable, Sendable {
         }
     }
 
+    /// proxy.tls as the proxy serves it: the copy of the certificate in tls/.
+    public struct TLSStatus: Codable, Sendable, Equatable {
+        public var listen: String
+        /// When the installed certificate expires (ISO 8601); null when none is installed.
+        public var notAfter: String?
+        /// Whole days until then, negative once expired; null when none is installed.
+        public var daysLeft: Int?
+        /// Whether the files proxy.tls names are the ones installed (false: run bgctl up); null when
+        /// they could not be read and checked.
+        public var filesInSync: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case listen
+            case notAfter = "not_after"
+            case daysLeft = "days_left"
+            case filesInSync = "files_in_sync"
+        }
+
+        /// Unknown values are null, never left out.
+        public func encode(to encoder: Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(listen, forKey: .listen)
+            try container.encode(notAfter, forKey: .notAfter)
+            try container.encode(daysLeft, forKey: .daysLeft)
+            try container.encode(filesInSync, forKey: .filesInSync)
+        }
+    }
+
     public struct WatcherContainerStatus: Codable, Sendable {
         public var container: String
         public var state: String
@@ -50,6 +78,8 @@ public struct StackStatus: Codable, Sendable {
     public var problems: [String]
     public var pools: [String: PoolStatus]
     public var proxy: ProxyStatus
+    /// Null without proxy.tls.
+    public var tls: TLSStatus?
     public var lastSwitch: HistoryEntry?
     public var lock: StackLock.Holder?
     public var stateDir: String
@@ -60,15 +90,16 @@ public struct StackStatus: Codable, Sendable {
     public var weights: [String: Int]?
 
     enum CodingKeys: String, CodingKey {
-        case project, live, overall, problems, pools, proxy, lock, watcher, interrupted, weights
+        case project, live, overall, problems, pools, proxy, tls, lock, watcher, interrupted, weights
         case lastSwitch = "last_switch"
         case stateDir = "state_dir"
     }
 }
 
 extension Stack {
-    /// Reads what runs and probes it; changes nothing.
-    public func status() throws -> StackStatus {
+    /// Reads what runs and probes it; changes nothing. `tlsSource`: proxy.tls's files as the caller
+    /// read and checked them, compared with the installed copies (nil: not compared).
+    public func status(tlsSource: Result<TLSMaterial, TLSIssue>? = nil) throws -> StackStatus {
         try ensureEngine()
         let containers = try inspect(allContainerNames)
         let state = try store.load()
@@ -97,7 +128,15 @@ extension Stack {
         let proxyInfo = containers[spec.proxyContainerName]
         var servedBy: String?
         var proxyProbe = "not probed"
+        // The proxy's own health endpoint, asked from outside: the image has nothing to run a check with.
+        var proxyHealth: String?
         if proxyInfo?.isRunning == true {
+            if case .success(let response) = ports.http.get(proxyProbeBase + spec.proxy.healthPath, timeout: 2),
+               response.status == 200 {
+                proxyHealth = "healthy"
+            } else {
+                proxyHealth = "unhealthy"
+            }
             switch ports.http.get(proxyProbeBase + spec.app.health.path, timeout: 2) {
             case .success(let response):
                 servedBy = response.header("X-Bgctl-Pool").flatMap { $0.isEmpty ? nil : $0 }
@@ -107,7 +146,8 @@ extension Stack {
             }
         }
         let canary = state?.canary
-        let inSync = currentFiles() == renderer.render(spec, live: live, canary: canary).files
+        let installedTLS = installedTLSFingerprint()
+        let inSync = currentFiles() == renderer.render(spec, live: live, canary: canary, tlsFingerprint: installedTLS).files
         let interrupted = journal.interrupted()
         if !inSync && interrupted == nil { problems.append("the proxy's configuration differs from what bgctl renders now (run bgctl up)") }
         let serving = proxyInfo?.isRunning == true && proxyProbe == "ok"
@@ -125,15 +165,51 @@ extension Stack {
         if spec.watcherEnabled && watcherInfo?.isRunning != true {
             problems.append("the watcher \(spec.watcherContainerName) is not running (\(watcherInfo?.state ?? "missing")): nobody is alerted")
         }
+        let tls = spec.proxy.tls.map { tls in
+            tlsStatus(tls, installed: installedTLS, source: tlsSource, proxyRunning: proxyInfo?.isRunning == true, problems: &problems)
+        }
         let overall = !serving ? "not_serving" : (problems.isEmpty ? "healthy" : "degraded")
         return StackStatus(
             project: spec.project, live: live, overall: overall, problems: problems, pools: pools,
             proxy: StackStatus.ProxyStatus(container: spec.proxyContainerName, state: proxyInfo?.state ?? "missing",
-                                           health: proxyInfo?.health, listen: spec.proxy.listen.description,
+                                           health: proxyHealth, listen: spec.proxy.listen.description,
                                            servedBy: servedBy, probe: proxyProbe, configInSync: inSync),
+            tls: tls,
             lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir,
             watcher: StackStatus.WatcherContainerStatus(container: spec.watcherContainerName, state: watcherInfo?.state ?? "missing",
                                                         enabled: spec.watcherEnabled),
             interrupted: interrupted, weights: canary?.weights)
+    }
+
+    /// The installed certificate's validity, and whether the files the spec names are the installed ones.
+    /// An expired or not yet valid certificate and files not installed yet are problems; one that
+    /// expires soon is not (status tells by `days_left`; validate, render and up warn).
+    func tlsStatus(_ tls: TLSSpec, installed: String?, source: Result<TLSMaterial, TLSIssue>?, proxyRunning: Bool,
+                   problems: inout [String]) -> StackStatus.TLSStatus {
+        let now = ports.clock.now()
+        var status = StackStatus.TLSStatus(listen: tls.listen.description)
+        if let pem = ports.files.read(paths.tlsCertificate), let info = TLSFiles.certificateInfo(pem: Array(pem)) {
+            status.notAfter = CertificateInfo.format(info.notAfter)
+            status.daysLeft = info.daysLeft(at: now)
+            if now >= info.notAfter {
+                problems.append("the certificate served on \(tls.listen) expired on \(CertificateInfo.format(info.notAfter)); renew it and run bgctl up")
+            } else if now < info.notBefore {
+                problems.append("the certificate served on \(tls.listen) is not valid before \(CertificateInfo.format(info.notBefore))")
+            }
+        } else if proxyRunning {
+            problems.append("no certificate is installed in \(paths.relative(paths.tlsCertificate)) for \(tls.listen) (run bgctl up)")
+        }
+        switch source {
+        case .success(let material):
+            status.filesInSync = material.fingerprint == installed
+            if material.fingerprint != installed, installed != nil {
+                problems.append("the certificate or key in proxy.tls changed since bgctl up installed them (run bgctl up to load them)")
+            }
+        case .failure(let issue):
+            problems.append("proxy.tls.\(issue.file.rawValue): \(issue.message)")
+        case nil:
+            break
+        }
+        return status
     }
 }

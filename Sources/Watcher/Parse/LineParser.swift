@@ -59,6 +59,7 @@ public enum LineParser {
             case .msec: time = decimal(base, value) ?? time
             case .time: if time == 0 { time = isoTime(base, value) ?? 0 }
             case .requestTime: record.requestTime = decimal(base, value) ?? -1
+            case .route: record.previewRouted = !value.isEmpty
             case .other: break
             }
             i = skipSpace(base, i, count)
@@ -80,7 +81,7 @@ public enum LineParser {
     private static let backslash = UInt8(ascii: "\\")
 
     private enum Key {
-        case status, pool, live, release, uri, method, upstreamStatus, upstreamAddr, msec, time, requestTime, other
+        case status, pool, live, release, uri, method, upstreamStatus, upstreamAddr, msec, time, requestTime, route, other
 
         init(_ p: UnsafePointer<UInt8>, _ n: Int) {
             // Length first, then the bytes: one or two comparisons for most keys.
@@ -92,6 +93,7 @@ public enum LineParser {
                 else if Key.equal(p, n, "msec") { self = .msec }
                 else if Key.equal(p, n, "time") { self = .time }
                 else { self = .other }
+            case 5: self = Key.equal(p, n, "route") ? .route : .other
             case 6:
                 if Key.equal(p, n, "status") { self = .status }
                 else if Key.equal(p, n, "method") { self = .method }

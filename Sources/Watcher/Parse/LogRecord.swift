@@ -34,6 +34,8 @@ public struct LogRecord: Sendable, Equatable {
     public var upstreamStatus: Range<Int> = 0..<0
     /// Every address nginx tried, in order ("10.0.0.11:3000, 10.0.0.10:3000").
     public var upstreamAddr: Range<Int> = 0..<0
+    /// Sent to a pool the client chose (preview routing, the log's `route`), not by the live routing.
+    public var previewRouted = false
 
     public init() {}
 

@@ -96,15 +96,16 @@ public final class LogTally {
         let index = Int(record.pool.rawValue)
         pools[index].requests += 1
         pools[index].lastSeen = now
-        guard !rules.isIgnored(line, uri: record.uri) else { return }
+        guard !rules.isIgnored(line, uri: record.uri), !record.previewRouted else { return }
+        let isError = rules.isError(status: record.status)
         counted.requests += 1
-        if rules.isError(status: record.status) { counted.errors += 1 }
+        if isError { counted.errors += 1 }
         if rules.isRetried(record) { counted.retried += 1 }
         if rules.isFailover(record) { counted.failovers += 1 }
         if record.requestTime >= 0 { times.add(record.requestTime) }
         let answered = Int(record.pool.rawValue)
         shares[answered].requests += 1
-        if rules.isError(status: record.status) { shares[answered].errors += 1 }
+        if isError { shares[answered].errors += 1 }
         if record.requestTime >= 0 { shareTimes[answered].add(record.requestTime) }
         let first = firstTried(line, record)
         shares[Int(first.rawValue)].sent += 1

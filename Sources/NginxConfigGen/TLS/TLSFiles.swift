@@ -1,0 +1,245 @@
+import COpenSSL
+import Foundation
+import Support
+
+/// What bgctl knows of a certificate once it has checked it: its validity period.
+public struct CertificateInfo: Sendable, Hashable {
+    /// A certificate that expires within this many days is worth a warning.
+    public static let warningDays = 14
+
+    public let notBefore: Date
+    public let notAfter: Date
+
+    public init(notBefore: Date, notAfter: Date) {
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+    }
+
+    /// Whole days from `now` to `notAfter`, rounded down; negative once it has expired.
+    public func daysLeft(at now: Date) -> Int {
+        Int((notAfter.timeIntervalSince(now) / 86_400).rounded(.down))
+    }
+
+    /// True while valid but less than `warningDays` days from expiry.
+    public func expiresSoon(at now: Date) -> Bool {
+        now < notAfter && notAfter.timeIntervalSince(now) < Double(Self.warningDays) * 86_400
+    }
+
+    /// `2026-12-01T00:00:00Z`: certificate times have whole seconds.
+    public static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
+
+/// Why a certificate and key cannot be used, naming the file it is about. Messages name files and
+/// dates, never file contents: the key is a secret, and a wrong file could be one too.
+public struct TLSIssue: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum File: String, Sendable {
+        case cert
+        case key
+    }
+
+    /// The file the problem is in; `proxy.tls.<file>` is the spec key that names it.
+    public let file: File
+    public let message: String
+
+    public init(_ file: File, _ message: String) {
+        self.file = file
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// A checked certificate and key as read: what `up` copies into the proxy's folder.
+public struct TLSMaterial: Sendable, Equatable, CustomStringConvertible {
+    /// PEM text, the leaf first, then any chain.
+    public let certificate: String
+    public let key: Secret
+    public let info: CertificateInfo
+    /// SHA-256 of both files' bytes, hex: changes when either file does. The rendered configuration
+    /// carries it, so new files are a configuration change, which `up` applies with a reload.
+    public let fingerprint: String
+
+    public init(certificate: String, key: Secret, info: CertificateInfo) {
+        self.certificate = certificate
+        self.key = key
+        self.info = info
+        self.fingerprint = TLSFiles.fingerprint(certificate: Array(certificate.utf8), key: Array(key.revealed.utf8))
+    }
+
+    public var description: String { "certificate valid until \(CertificateInfo.format(info.notAfter)), files sha256 \(fingerprint.prefix(12))…" }
+}
+
+/// Checks the certificate and key named by `proxy.tls` with OpenSSL's libcrypto, before anything
+/// is copied or reloaded: nginx would find the same faults, but later, and in its own words.
+public enum TLSFiles {
+    /// A certificate chain or key is a few KiB; a larger file is the wrong file.
+    public static let maxFileBytes = 1 << 20
+
+    /// Reads both files (bounded) and checks them; the material carries what was read.
+    /// `cert` and `key` are host paths; `now` is the clock the validity is judged by.
+    public static func load(cert: String, key: String, now: Date) -> Result<TLSMaterial, TLSIssue> {
+        let certBytes: [UInt8]
+        let keyBytes: [UInt8]
+        switch read(cert, .cert) {
+        case .success(let bytes): certBytes = bytes
+        case .failure(let issue): return .failure(issue)
+        }
+        switch read(key, .key) {
+        case .success(let bytes): keyBytes = bytes
+        case .failure(let issue): return .failure(issue)
+        }
+        return check(cert: certBytes, key: keyBytes, now: now, certName: cert, keyName: key).map { info in
+            TLSMaterial(certificate: String(decoding: certBytes, as: UTF8.self), key: Secret(String(decoding: keyBytes, as: UTF8.self)),
+                        info: info)
+        }
+    }
+
+    /// The checks, on bytes: the certificate file starts with a PEM certificate (any chain after it
+    /// must parse too), the key file holds an unencrypted PEM private key, the key belongs to the
+    /// certificate, and `now` lies within the certificate's validity. `certName` and `keyName` only
+    /// label messages.
+    public static func check(cert: [UInt8], key: [UInt8], now: Date, certName: String = "the certificate file",
+                             keyName: String = "the key file") -> Result<CertificateInfo, TLSIssue> {
+        // OpenSSL keeps errors in a per-thread queue: start from an empty one (the chain reading looks
+        // at the last error) and leave it empty for the next user (libcurl).
+        ERR_clear_error()
+        defer { ERR_clear_error() }
+        let certificates: [OpaquePointer]
+        switch readCertificates(cert, name: certName) {
+        case .success(let list): certificates = list
+        case .failure(let issue): return .failure(issue)
+        }
+        defer { certificates.forEach { X509_free($0) } }
+        let leaf = certificates[0]
+
+        if isEncrypted(key) {
+            return .failure(TLSIssue(.key, "\(keyName) holds a key encrypted with a passphrase, which nginx cannot use unattended; write it out unencrypted (openssl pkey -in KEY -out KEY.plain) and keep that file private"))
+        }
+        guard let privateKey = withBIO(key, { bgctl_read_private_key($0) }) else {
+            let hint = contains(key, "-----BEGIN CERTIFICATE-----") ? "; it holds a certificate: are cert and key swapped?" : ""
+            return .failure(TLSIssue(.key, "\(keyName) holds no PEM private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN RSA/EC PRIVATE KEY-----)\(hint)"))
+        }
+        defer { EVP_PKEY_free(privateKey) }
+        guard X509_check_private_key(leaf, privateKey) == 1 else {
+            return .failure(TLSIssue(.key, "\(keyName) does not belong to the certificate in \(certName) (the key's public half differs from the certificate's); use the key the certificate was issued for"))
+        }
+
+        guard let notBefore = date(X509_get0_notBefore(leaf)), let notAfter = date(X509_get0_notAfter(leaf)) else {
+            return .failure(TLSIssue(.cert, "\(certName): the certificate's validity dates cannot be read"))
+        }
+        let info = CertificateInfo(notBefore: notBefore, notAfter: notAfter)
+        if now < notBefore {
+            return .failure(TLSIssue(.cert, "the certificate in \(certName) is not valid before \(CertificateInfo.format(notBefore)) (now: \(CertificateInfo.format(now))); check the host's clock or use a certificate valid now"))
+        }
+        if now >= notAfter {
+            return .failure(TLSIssue(.cert, "the certificate in \(certName) expired on \(CertificateInfo.format(notAfter)); renew it, replace the file and run bgctl up"))
+        }
+        return .success(info)
+    }
+
+    /// The validity of the first certificate in PEM text; nil when there is none. For `status`, which
+    /// reads the copy the proxy serves (no key needed, nothing judged).
+    public static func certificateInfo(pem: [UInt8]) -> CertificateInfo? {
+        ERR_clear_error()
+        defer { ERR_clear_error() }
+        guard let leaf = withBIO(pem, { bgctl_read_certificate($0) }) else { return nil }
+        defer { X509_free(leaf) }
+        guard let notBefore = date(X509_get0_notBefore(leaf)), let notAfter = date(X509_get0_notAfter(leaf)) else { return nil }
+        return CertificateInfo(notBefore: notBefore, notAfter: notAfter)
+    }
+
+    /// SHA-256 over both files, each preceded by its length so that no two pairs share a digest. Hex.
+    public static func fingerprint(certificate: [UInt8], key: [UInt8]) -> String {
+        var input: [UInt8] = []
+        input.reserveCapacity(certificate.count + key.count + 16)
+        for part in [certificate, key] {
+            withUnsafeBytes(of: UInt64(part.count).bigEndian) { input.append(contentsOf: $0) }
+            input.append(contentsOf: part)
+        }
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let ok = input.withUnsafeBytes { bytes in
+            EVP_Digest(bytes.baseAddress, bytes.count, &digest, &length, EVP_sha256(), nil)
+        }
+        // EVP_Digest with SHA-256 fails only when libcrypto cannot allocate; FNV-1a still tells files apart.
+        guard ok == 1 else {
+            var hasher = FNV1a()
+            hasher.add(input)
+            return "fnv1a-" + String(hasher.value, radix: 16)
+        }
+        return digest.prefix(Int(length)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: Pieces
+
+    static func read(_ path: String, _ file: TLSIssue.File) -> Result<[UInt8], TLSIssue> {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+            return .failure(TLSIssue(file, "cannot read \(path): \(reason)"))
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            return .failure(TLSIssue(file, "cannot read \(path): not a regular file"))
+        }
+        guard Int(info.st_size) <= maxFileBytes else {
+            return .failure(TLSIssue(file, "\(path) is \(info.st_size) bytes; the limit is \(maxFileBytes / 1024) KiB (a certificate chain or key is a few KiB): is this the right file?"))
+        }
+        guard let bytes = BoundedRead.contents(of: path, limit: maxFileBytes) else {
+            return .failure(TLSIssue(file, "cannot read \(path): permission denied, or it grew past \(maxFileBytes / 1024) KiB while being read"))
+        }
+        return .success(bytes)
+    }
+
+    /// Every certificate in the file, the leaf first; a file whose first block is no certificate, or
+    /// with a later block that does not parse, is refused.
+    private static func readCertificates(_ pem: [UInt8], name: String) -> Result<[OpaquePointer], TLSIssue> {
+        guard let bio = pem.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else {
+            return .failure(TLSIssue(.cert, "\(name): out of memory reading it"))
+        }
+        defer { BIO_free(bio) }
+        var certificates: [OpaquePointer] = []
+        while let certificate = bgctl_read_certificate(bio) {
+            certificates.append(certificate)
+            guard certificates.count <= 64 else { break }
+        }
+        // The loop ends at the end of the PEM blocks ("no start line") or at a block that does not parse.
+        let reason = ERR_GET_REASON(ERR_peek_last_error())
+        if certificates.isEmpty || reason != PEM_R_NO_START_LINE {
+            certificates.forEach { X509_free($0) }
+            if certificates.isEmpty {
+                let hint = contains(pem, "PRIVATE KEY-----") ? "; it holds a private key: are cert and key swapped?" : ""
+                return .failure(TLSIssue(.cert, "\(name) holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)\(hint)"))
+            }
+            return .failure(TLSIssue(.cert, "\(name): certificate \(certificates.count + 1) in the file is not a valid PEM certificate (or there are more than 64)"))
+        }
+        return .success(certificates)
+    }
+
+    private static func withBIO<T>(_ bytes: [UInt8], _ body: (OpaquePointer) -> T?) -> T? {
+        guard let bio = bytes.withUnsafeBytes({ BIO_new_mem_buf($0.baseAddress, Int32($0.count)) }) else { return nil }
+        defer { BIO_free(bio) }
+        return body(bio)
+    }
+
+    /// A PEM key under a passphrase: PKCS#8 `ENCRYPTED PRIVATE KEY`, or the older `Proc-Type: 4,ENCRYPTED` header.
+    private static func isEncrypted(_ key: [UInt8]) -> Bool {
+        contains(key, "-----BEGIN ENCRYPTED PRIVATE KEY-----") || contains(key, "Proc-Type: 4,ENCRYPTED")
+    }
+
+    private static func contains(_ bytes: [UInt8], _ text: String) -> Bool {
+        let needle = Array(text.utf8)
+        guard needle.count <= bytes.count else { return false }
+        return (0...(bytes.count - needle.count)).contains { start in bytes[start..<(start + needle.count)].elementsEqual(needle) }
+    }
+
+    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
+        guard let time else { return nil }
+        var parts = tm()
+        guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+}
