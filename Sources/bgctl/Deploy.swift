@@ -7,10 +7,12 @@ import Watcher
 extension Bgctl {
     struct Deploy: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Ship an image to the idle pool, switch, analyse the proxy's log, and roll back automatically.",
+            abstract: "Ship an image to the idle pool, switch (or move traffic in canary steps), analyse the proxy's log, and roll back automatically.",
             discussion: """
+            With --canary (or deploy.canary) the new release gets 5%, 25%, … of the requests beside the live pool,
+            each step compared with the live pool for --step, then is promoted; a failing step sets its weight to 0.
             Exit status: 0 promoted (or staged with --no-switch), 1 not switched (the live pool was never touched),
-            6 rolled back to the previous pool, 7 the rollback failed too (a person must act),
+            6 rolled back to the previous pool (or a canary's weight set to 0), 7 the rollback failed too (a person must act),
             8 stopped by SIGINT/SIGTERM/SIGHUP: before the switch nothing live was touched; after it, traffic
             went back to the previous pool and the verdict "aborted" was recorded and announced.
 
@@ -27,6 +29,11 @@ extension Bgctl {
         @Option(help: ArgumentHelp("How long to analyse after the switch (default: deploy.analyze).", valueName: "DURATION"))
         var analyze: String?
         @Flag(help: "Stop after the new release is healthy on the idle pool; switch later by hand.") var noSwitch = false
+        @Option(help: ArgumentHelp("Canary steps: percent of requests for the new release at each step, e.g. 5,25,50 (1–99, increasing, at most 10), or none for a blue-green deploy (default: deploy.canary).", valueName: "PERCENTS"))
+        var canary: String?
+        @Option(help: ArgumentHelp("How long each canary step is analysed (default: deploy.step).", valueName: "DURATION"))
+        var step: String?
+        @Flag(help: "Keep each client on one pool during the canary (a cookie; default: deploy.sticky).") var sticky = false
         @Option(help: ArgumentHelp("Give up waiting for the new release to be healthy after this long (default: from app.health).", valueName: "DURATION"))
         var timeout: String?
         @Option(help: "Why; recorded in the history and the notifications.") var reason: String?
@@ -60,7 +67,22 @@ extension Bgctl {
                 if let analyze { request.analyze = try DurationFlag.seconds(analyze, flag: "--analyze") }
                 request.noSwitch = noSwitch
                 request.reason = reason
+                if let canary {
+                    switch CanarySteps.parse(canary) {
+                    case .success(let steps): request.canary = steps
+                    case .failure(let problem): throw ValidationError("--canary: \(problem.message)")
+                    }
+                }
+                if let step {
+                    // Bounds as deploy.step: at least a second, at most 30 days.
+                    let seconds = try DurationFlag.seconds(step, flag: "--step")
+                    guard seconds >= 1 else { throw ValidationError("--step: must be at least 1s, found \"\(step.prefix(40))\"") }
+                    request.step = seconds
+                }
+                if sticky { request.sticky = true }
                 let healthTimeout = try timeout.map { try DurationFlag.seconds($0, flag: "--timeout") }
+                // Before Docker is asked anything: a flag that does not fit the spec is a usage error.
+                try Self.check(request, spec: try options.spec.load(), given: (canary: canary != nil, analyze: analyze != nil))
                 var stack = try options.stack(dryRun: dryRun)
                 if json && dryRun { stack.dryRun = { _ in } }
                 if let healthTimeout { stack.healthTimeout = healthTimeout }
@@ -72,6 +94,8 @@ extension Bgctl {
                         "dry_run": dryRun, "result": outcome.result.rawValue, "target": outcome.target.rawValue,
                         "previous": outcome.previous.rawValue, "image": outcome.image, "release": outcome.release,
                         "reason": outcome.reason.isEmpty ? nil : outcome.reason, "figures": outcome.figures?.dictionary,
+                        "canary": outcome.canary.map { ["steps": $0.steps, "step_seconds": $0.seconds, "sticky": $0.sticky] as [String: Any] },
+                        "steps": outcome.canary == nil ? nil : outcome.steps.map { ["weight": $0.weight, "result": $0.result, "reason": $0.reason, "figures": $0.figures] as [String: Any] },
                         "total_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.total),
                         "analysed_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.analysed)])
                     switch outcome.result {
@@ -86,18 +110,45 @@ extension Bgctl {
                 case .staged, .planned:
                     Terminal.stdout("deploy: \(outcome.reason)")
                 case .promoted:
+                    Self.printSteps(outcome)
                     Terminal.stdout("deploy: promoted \(outcome.release) on \(outcome.target.rawValue) in \(Int(outcome.total)) s (\(outcome.reason))")
                 case .rolledBack:
-                    Terminal.stdout("deploy: rolled back to \(outcome.previous.rawValue) after \(String(format: "%.1f", outcome.analysed)) s of analysis: \(outcome.reason)")
+                    Self.printSteps(outcome)
+                    let back = outcome.canary == nil ? "rolled back to \(outcome.previous.rawValue)" : "rolled back: \(outcome.target.rawValue)'s weight is 0, \(outcome.previous.rawValue) takes every request,"
+                    Terminal.stdout("deploy: \(back) after \(String(format: "%.1f", outcome.analysed)) s of analysis: \(outcome.reason)")
                     throw CLIError.exit(ExitStatus.rolledBack)
                 case .aborted:
+                    Self.printSteps(outcome)
                     Terminal.stdout("deploy: aborted: \(outcome.reason); \(outcome.previous.rawValue) is live")
                     throw CLIError.exit(ExitStatus.aborted)
                 case .rollbackFailed:
-                    Terminal.stderr(Terminal.style("error:", .red) + " \(outcome.reason)\nTraffic is on \(outcome.target.rawValue), the release that failed analysis. Act now: check `bgctl status`, then `bgctl switch \(outcome.previous.rawValue) --force` once \(outcome.previous.rawValue) is healthy.")
+                    let traffic = outcome.canary == nil ? "Traffic is on \(outcome.target.rawValue), the release that failed analysis."
+                        : "Requests may still reach \(outcome.target.rawValue), the canary (its weight was not set to 0)."
+                    Terminal.stderr(Terminal.style("error:", .red) + " \(outcome.reason)\n\(traffic) Act now: check `bgctl status`, then `bgctl switch \(outcome.previous.rawValue) --force` once \(outcome.previous.rawValue) is healthy.")
                     throw CLIError.exit(ExitStatus.rollbackFailed)
                 }
             }
+        }
+
+        /// Combinations the spec decides: flags that mean nothing for the deploy asked for are refused.
+        static func check(_ request: DeployRequest, spec: DeploymentSpec, given: (canary: Bool, analyze: Bool)) throws {
+            let steps = request.canary ?? spec.deploy.canary
+            if given.canary && request.noSwitch && !steps.isEmpty {
+                throw ValidationError("--canary: --no-switch stops before any traffic moves; drop one of them")
+            }
+            guard steps.isEmpty || request.noSwitch else {
+                if given.analyze {
+                    throw ValidationError("--analyze is for a blue-green deploy; a canary analyses each step for --step (deploy.step). Add --canary none for a blue-green deploy")
+                }
+                return
+            }
+            if request.step != nil { throw ValidationError("--step: no canary to step through (give --canary or set deploy.canary)") }
+            if request.sticky == true { throw ValidationError("--sticky: no canary to keep clients on (give --canary or set deploy.canary)") }
+        }
+
+        /// Each canary step's figures, one line each.
+        static func printSteps(_ outcome: DeployOutcome) {
+            for step in outcome.steps { Terminal.stdout("  canary \(step.summary)") }
         }
     }
 }

@@ -36,6 +36,7 @@ extension Bgctl {
                         var line = "\(entry.time)  \(entry.action.padding(toLength: 11, withPad: " ", startingAt: 0)) \(entry.result.padding(toLength: 15, withPad: " ", startingAt: 0))"
                         if let from = entry.from, let to = entry.to { line += " \(from.rawValue) → \(to.rawValue)" } else if let to = entry.to { line += " \(to.rawValue)" }
                         if let release = entry.release { line += "  \(release)" }
+                        if entry.action == "canary", let weight = entry.figures?["weight"] { line += "  at \(Int(weight))%" }
                         line += "  by \(entry.who)"
                         if let reason = entry.reason, !reason.isEmpty { line += "  (\(reason))" }
                         Terminal.stdout(line)

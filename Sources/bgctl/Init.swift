@@ -93,6 +93,8 @@ extension Bgctl {
 
             deploy:
               analyze: 60s                # how long a new release is watched before it is promoted
+              canary: []                  # e.g. [5, 25, 50]: move traffic in steps, each judged against the live pool
+              step: 60s                   # how long each canary step is watched
 
             logs: {max_size: 100MiB, keep: 5}
             state_dir: .bgctl             # state, logs and history, beside this file

@@ -34,7 +34,7 @@ extension Bgctl {
                     watcher["report"] = watcherData.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? NSNull()
                     object["watcher"] = watcher
                     // Unknown values are null, never left out (the encoder drops nil optionals).
-                    for key in ["tls", "last_switch", "lock", "interrupted"] where object[key] == nil { object[key] = NSNull() }
+                    for key in ["tls", "last_switch", "lock", "interrupted", "weights"] where object[key] == nil { object[key] = NSNull() }
                     object["schema"] = JSONOutput.schema
                     object["command"] = "status"
                     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -55,12 +55,16 @@ extension Bgctl {
             var lines: [String] = []
             let overall = status.overall.replacingOccurrences(of: "_", with: " ")
             lines.append("project \(status.project): live pool \(Terminal.style(status.live.rawValue, .bold, stderr: false)), \(paint(overall, status.overall == "healthy"))")
+            if let weights = status.weights {
+                lines.append("canary in progress: " + weights.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)%" }.joined(separator: ", "))
+            }
             lines.append("")
             let header = ["POOL", "LIVE", "CONTAINER", "STATE", "HEALTH", "RELEASE", "IMAGE", "UPTIME", "PREVIEW"]
             var rows = [header]
             for name in ["blue", "green"] {
                 guard let pool = status.pools[name] else { continue }
-                rows.append([name, pool.live ? "yes" : "-", pool.container, pool.state, pool.health ?? "-",
+                let live = pool.live ? "yes" : (status.weights?[name]).map { "\($0)%" } ?? "-"
+                rows.append([name, live, pool.container, pool.state, pool.health ?? "-",
                              pool.release.isEmpty ? "-" : pool.release, pool.image ?? "-",
                              pool.uptimeSeconds.map(duration) ?? "-", "127.0.0.1:\(pool.previewPort)"])
             }

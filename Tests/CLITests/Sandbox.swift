@@ -190,6 +190,8 @@ enum FakeDocker {
     case emptyEngine
     /// An engine whose error text carries terminal escape sequences (as a hostile daemon or image could).
     case escapingEngine
+    /// An engine running this project's two pools (healthy) and its proxy; it answers reads only.
+    case runningStack
 
     var text: String {
         switch self {
@@ -209,6 +211,22 @@ enum FakeDocker {
               "version "*) echo 20.10.24; exit 0 ;;
               "container inspect") echo '[]'; echo "Error: No such container: $3" >&2; exit 1 ;;
               "network inspect") echo '[]'; echo "Error: No such network: $3" >&2; exit 1 ;;
+            esac
+            echo "fake docker: unscripted command: $*" >&2
+            exit 1
+
+            """
+        case .runningStack:
+            let containers = ["blue", "green", "proxy"].map { name in
+                let health = name == "proxy" ? "" : #","Health":{"Status":"healthy","Log":[]}"#
+                return #"{"Id":"id-\#(name)","Name":"/\#(MinimalSpec.project)-\#(name)","State":{"Status":"running","ExitCode":0,"Pid":0,"StartedAt":"2026-11-26T10:00:00.123456789Z"\#(health)},"Config":{"Image":"bgctl/demo-app:local","Labels":{"io.bgctl.project":"\#(MinimalSpec.project)"}}}"#
+            }
+            return """
+            #!/bin/sh
+            printf '%s\\n' "$*" >> '$LOG'
+            case "$1 $2" in
+              "version "*) echo 20.10.24; exit 0 ;;
+              "container inspect") echo '[\(containers.joined(separator: ","))]'; exit 0 ;;
             esac
             echo "fake docker: unscripted command: $*" >&2
             exit 1

@@ -40,6 +40,18 @@ import Testing
         UsageCase(arguments: ["status", "--color", "purple"], mentions: "--color"),
         UsageCase(arguments: ["--color", "sometimes", "validate"], mentions: "--color"),
         UsageCase(arguments: ["validate", "--color"], mentions: "--color"),
+        // Canary flags, one fault each, at a boundary and just past it.
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--canary", "0,50"], mentions: "--canary: expected a percentage 1–99, found 0"),
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--canary", "5,100"], mentions: "--canary: expected a percentage 1–99, found 100"),
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--canary", "50,50"], mentions: "--canary: 50 is not above the step before it (50)"),
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--canary", "1,2,3,4,5,6,7,8,9,10,11"], mentions: "--canary: at most 10 steps, found 11"),
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--canary", "5;25"], mentions: "--canary: expected whole percentages"),
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--canary", "5", "--step", "999ms"], mentions: "--step: must be at least 1s"),
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--canary", "5", "--step", "721h"], mentions: "--step: expected a duration"),
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--canary", "5", "--analyze", "30s"], mentions: "--analyze is for a blue-green deploy"),
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--canary", "5", "--no-switch"], mentions: "--canary: --no-switch stops before any traffic moves"),
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--step", "30s"], mentions: "--step: no canary to step through"),
+        UsageCase(arguments: ["deploy", "--image", "shop:3", "--canary", "none", "--sticky"], mentions: "--sticky: no canary"),
     ]
 
     /// A valid spec lies in the working directory, so the status can only come from the arguments.

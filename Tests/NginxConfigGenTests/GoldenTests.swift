@@ -14,15 +14,25 @@ import Testing
     /// Stands in for the files' digest in golden cases with proxy.tls: fixed, so the output is too.
     static let tlsFingerprint = String(repeating: "0123456789abcdef", count: 4)
 
+    /// A case's files rendered with its spec's `active` pool live; a `canary.json` beside the spec
+    /// (`{"pool": "green", "percent": 5, "sticky": false}`) renders a canary in progress.
     static func render(_ name: String) throws -> RenderedConfig {
-        let specPath = goldenRoot.appendingPathComponent(name).appendingPathComponent("spec.yaml").path
-        let spec = try SpecLoader.load(path: specPath, environment: [:]).get()
+        let folder = goldenRoot.appendingPathComponent(name)
+        let spec = try SpecLoader.load(path: folder.appendingPathComponent("spec.yaml").path, environment: [:]).get()
         return try ConfigRenderer(templatesDirectory: templates)
-            .render(spec, live: spec.active, tlsFingerprint: spec.proxy.tls == nil ? nil : tlsFingerprint)
+            .render(spec, live: spec.active, canary: try canary(folder), tlsFingerprint: spec.proxy.tls == nil ? nil : tlsFingerprint)
+    }
+
+    static func canary(_ folder: URL) throws -> CanaryRouting? {
+        guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent("canary.json").path) else { return nil }
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let pool = try #require((object["pool"] as? String).flatMap(Pool.init(rawValue:)))
+        return CanaryRouting(pool: pool, percent: try #require(object["percent"] as? Int), sticky: object["sticky"] as? Bool ?? false)
     }
 
     @Test func thereAreGoldenCases() {
         #expect(Self.cases.count >= 5)
+        #expect(Self.cases.filter { $0.hasPrefix("canary-") }.count >= 2, "weighted and sticky canaries have golden files too")
         #expect(Self.cases.contains("tls") && Self.cases.contains("tls-no-redirect"))
     }
 

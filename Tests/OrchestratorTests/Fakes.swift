@@ -2,6 +2,7 @@ import Foundation
 import HTTPClient
 import Testing
 import NginxConfigGen
+import Watcher
 @testable import Orchestrator
 
 /// A scripted docker: answers commands by their leading arguments and records every call.
@@ -143,9 +144,19 @@ final class FakeClock: @unchecked Sendable {
 final class ScriptedLog: AccessLogReading, @unchecked Sendable {
     var figures = AnalysisFigures()
     var byPool: [Pool: Int] = [:]
+    /// Each pool's figures for a canary step.
+    var pools: [Pool: PoolFigures] = [:]
 
-    func read() -> AnalysisFigures { figures }
+    /// Called at each read (e.g. to look at state.json while a canary step is analysed).
+    var onRead: (() -> Void)?
+
+    func read() -> AnalysisFigures {
+        onRead?()
+        return figures
+    }
+
     func requests(to pool: Pool) -> Int { byPool[pool] ?? 0 }
+    func figures(of pool: Pool) -> PoolFigures { pools[pool] ?? PoolFigures() }
 }
 
 /// A signal as the operation sees it: raised by the test at a chosen moment.

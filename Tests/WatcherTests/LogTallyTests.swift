@@ -126,3 +126,57 @@ func accessLine(_ uri: String = "/", status: Int = 200, pool: String = "blue", l
         #expect(tally.pool(.green) == PoolTally(requests: 4, lastSeen: 2))
     }
 }
+
+/// The per-pool figures a canary step compares: one log, one interval, split by pool.
+@Suite(.serialized) struct PoolFiguresTests {
+    let rules = LogRules(ignorePaths: ["/healthz"], count4xx: false)
+    static let addresses = ["blue": "10.0.0.10:3000", "green": "10.0.0.11:3000"]
+
+    func line(status: Int = 200, pool: String, tried: String, upstream: String = "200", time: String = "0.010", uri: String = "/") -> String {
+        #"{"msec":1795706212.295,"uri":"\#(uri)","status":\#(status),"request_time":\#(time),"upstream_addr":"\#(tried)","upstream_status":"\#(upstream)","pool":"\#(pool)","live":"\#(pool)"}"# + "\n"
+    }
+
+    func tally(_ lines: String, addresses: [String: String] = addresses) -> LogTally {
+        let log = LogFile()
+        log.write("")
+        let tally = LogTally(path: log.path, rules: rules, addresses: addresses)
+        tally.begin()
+        log.write(lines)
+        tally.read(now: 1)
+        return tally
+    }
+
+    @Test func eachPoolCountsWhatItAnsweredAndItsOwnErrorsAndTimes() {
+        let tally = tally(line(pool: "blue", tried: "10.0.0.10:3000") + line(status: 503, pool: "green", tried: "10.0.0.11:3000", upstream: "503", time: "0.300")
+                          + line(pool: "green", tried: "10.0.0.11:3000", time: "0.100"))
+        #expect(tally.figures(of: .blue) == PoolFigures(requests: 1, errors: 0, sent: 1, retriedAway: 0, p95: 0.010))
+        let green = tally.figures(of: .green)
+        #expect((green.requests, green.errors, green.sent, green.retriedAway) == (2, 1, 2, 0))
+        #expect(green.errorRate == 50 && abs((green.p95 ?? 0) - 0.300) < 0.003)
+    }
+
+    @Test func aRequestTheCanaryFailedAndNginxRetriedOnTheBaselineCountsAgainstTheCanary() {
+        let tally = tally(line(pool: "blue", tried: "10.0.0.11:3000, 10.0.0.10:3000", upstream: "502, 200")
+                          + line(pool: "green", tried: "10.0.0.11:3000"))
+        #expect(tally.figures(of: .green) == PoolFigures(requests: 1, errors: 0, sent: 2, retriedAway: 1, p95: 0.010))
+        #expect(tally.figures(of: .blue) == PoolFigures(requests: 1, errors: 0, sent: 0, retriedAway: 0, p95: 0.010),
+                "blue answered it, but nginx did not send it there first")
+        #expect(tally.figures(of: .green).retryRate == 50)
+    }
+
+    @Test func withoutAddressesTheOtherPoolIsTakenAsTriedFirstForARetriedRequest() {
+        let tally = tally(line(pool: "blue", tried: "x:1, y:2", upstream: "502, 200"), addresses: [:])
+        #expect(tally.figures(of: .green).retriedAway == 1 && tally.figures(of: .blue).sent == 0)
+    }
+
+    @Test func ignoredPathsAreLeftOutOfThePoolFigures() {
+        let tally = tally(line(status: 503, pool: "green", tried: "10.0.0.11:3000", upstream: "503", uri: "/healthz"))
+        #expect(tally.figures(of: .green) == PoolFigures())
+        #expect(tally.pool(.green).requests == 1)
+    }
+
+    @Test func anAddressOfNoPoolIsNotCountedForEither() {
+        let tally = tally(line(pool: "", tried: "10.9.9.9:3000"))
+        #expect(tally.figures(of: .blue).sent == 0 && tally.figures(of: .green).sent == 0 && tally.figures(of: .other).sent == 1)
+    }
+}

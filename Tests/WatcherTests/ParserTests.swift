@@ -26,6 +26,7 @@ func parse(bytes: [UInt8]) -> LogRecord? {
             #expect(LineParser.text(line, record.method) == "POST")
             #expect(LineParser.text(line, record.release) == "v2")
             #expect(LineParser.text(line, record.upstreamStatus) == "502, 200")
+            #expect(LineParser.text(line, record.upstreamAddr) == "172.29.41.10:3000, 172.29.41.11:3000")
         }
     }
 

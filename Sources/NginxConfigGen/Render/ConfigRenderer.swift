@@ -69,10 +69,12 @@ public struct ConfigRenderer: Sendable {
         self.templates = loaded
     }
 
+    /// The configuration with `live` serving; with `canary`, the other pool takes its share of requests
+    /// beside it (weighted servers in one upstream, or split by a cookie when sticky).
     /// `tlsFingerprint`: `TLSMaterial.fingerprint` of the certificate and key nginx will load with
     /// this configuration (with `proxy.tls` set): what `up` installs, or what is installed already.
-    public func render(_ spec: DeploymentSpec, live: Pool, tlsFingerprint: String? = nil) -> RenderedConfig {
-        let context = Self.context(spec, live: live, tlsFingerprint: tlsFingerprint)
+    public func render(_ spec: DeploymentSpec, live: Pool, canary: CanaryRouting? = nil, tlsFingerprint: String? = nil) -> RenderedConfig {
+        let context = Self.context(spec, live: live, canary: canary.flatMap { $0.pool == live ? nil : $0 }, tlsFingerprint: tlsFingerprint)
         var files: [String: String] = [:]
         for (name, template) in templates {
             files[name] = template.render(context)
@@ -82,7 +84,7 @@ public struct ConfigRenderer: Sendable {
 
     /// The values the templates see. Every value here was validated by the spec loader, so none can
     /// carry nginx syntax; they are inserted as they are.
-    static func context(_ spec: DeploymentSpec, live: Pool, tlsFingerprint: String? = nil) -> [String: Any] {
+    static func context(_ spec: DeploymentSpec, live: Pool, canary: CanaryRouting? = nil, tlsFingerprint: String? = nil) -> [String: Any] {
         let proxy = spec.proxy
         var retry = proxy.retryOn
         if retry.isEmpty { retry = ["off"] } else if proxy.retryNonIdempotent { retry.append("non_idempotent") }
@@ -93,19 +95,46 @@ public struct ConfigRenderer: Sendable {
                 "release": spec.pool(pool).release,
             ]
         }
-        let servers: [[String: Any]] = [live, live.other].map { pool in
+        func server(_ pool: Pool, backup: Bool, weight: Int?) -> [String: Any] {
             [
                 "name": pool.rawValue,
                 "address": spec.address(of: pool),
                 "port": String(spec.app.port),
                 "max_fails": String(proxy.maxFails),
                 "fail_timeout": "\(proxy.failTimeout.milliseconds / 1000)s",
-                "backup": pool != live,
+                "backup": backup,
+                "weight": weight.map(String.init) ?? false,
             ]
         }
+        // Blue-green: the live pool, the other as backup. Canary: both in the rotation, weighted, so
+        // a request one pool fails is still retried on the other (proxy_next_upstream).
+        let servers: [[String: Any]] = [live, live.other].map { pool in
+            server(pool, backup: canary == nil && pool != live, weight: canary?.weight(pool))
+        }
+        var canaryContext: Any = false
+        var sticky: Any = false
+        if let canary {
+            canaryContext = ["pool": canary.pool.rawValue, "percent": String(canary.percent)]
+            if canary.sticky {
+                sticky = [
+                    "pool": canary.pool.rawValue, "percent": String(canary.percent), "baseline": canary.baseline.rawValue,
+                    "upstreams": Pool.allCases.map { pool in
+                        ["name": pool.rawValue, "servers": [server(pool, backup: false, weight: nil), server(pool.other, backup: true, weight: nil)]]
+                    },
+                ] as [String: Any]
+            }
+        }
+        // The upstream a request goes to unless preview routing names a pool.
+        let main = canary?.sticky == true ? "$bgctl_sticky_upstream" : "bgctl_app"
         return [
+            "canary": canaryContext,
+            "sticky": sticky,
+            // During a canary both pools serve: each line names the pool that answered as live, so the
+            // watcher does not take the canary's share for a failover.
+            "log_live": canary == nil ? live.rawValue : "$bgctl_pool",
+            "default_upstream": main,
             "preview": spec.preview.map { previewContext($0, spec: spec) } ?? false,
-            "upstream": spec.preview == nil ? "bgctl_app" : "$bgctl_upstream",
+            "upstream": spec.preview == nil ? main : "$bgctl_upstream",
             "project": spec.project,
             "live": live.rawValue,
             "worker_processes": proxy.workerProcesses,

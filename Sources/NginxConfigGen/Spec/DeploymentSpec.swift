@@ -240,7 +240,32 @@ public struct DeploySpec: Sendable, Hashable {
     public var smoke: [SmokeCheck] = []
     /// A lock older than this is taken over with a message.
     public var lockTTL = SpecDuration.seconds(1800)
+    /// Percent of requests the new release gets at each canary step, in order (see `CanarySteps`);
+    /// empty: a blue-green deploy (switch, then analyse).
+    public var canary: [Int] = []
+    /// How long each canary step is analysed before the next weight.
+    public var step = SpecDuration.seconds(60)
+    /// Requests the canary must have been sent before a step can be judged.
+    public var canaryMinRequests = 20
+    /// Percentage points by which the canary's error rate may exceed the baseline's.
+    public var canaryMaxErrorDiff = 1.0
+    /// Percentage points by which the share of requests the canary failed and nginx retried on the
+    /// baseline may exceed the same share for the baseline.
+    public var canaryMaxRetryDiff = 1.0
+    /// The canary's p95 may be at most this many times the baseline's…
+    public var canaryP95Ratio = 1.5
+    /// …and is never judged too slow below this.
+    public var canaryP95Floor = SpecDuration(milliseconds: 50)
+    public var sticky = StickyMode.off
     public init() {}
+}
+
+/// Whether a client keeps the pool it was given during a canary.
+public enum StickyMode: String, Sendable, CaseIterable, Codable {
+    /// Each request is weighted on its own.
+    case off
+    /// A `bgctl_id` cookie keeps a client on the pool its id hashes to (see the template).
+    case cookie
 }
 
 public struct WebhookSpec: Sendable, Hashable {

@@ -454,7 +454,9 @@ private struct SpecDecoder {
 
     private func decodeDeploy(_ node: Node, into deploy: inout DeploySpec) {
         let path = ["deploy"]
-        let keys = ["analyze", "inconclusive", "extend_limit", "max_p95", "drain_timeout", "drain_quiet", "smoke", "lock_ttl"]
+        let keys = ["analyze", "inconclusive", "extend_limit", "max_p95", "drain_timeout", "drain_quiet", "smoke", "lock_ttl",
+                    "canary", "step", "canary_min_requests", "canary_max_error_diff", "canary_max_retry_diff", "canary_p95_ratio",
+                    "canary_p95_floor", "sticky"]
         guard let map = reader.mapping(node, path, allowed: keys) else { return }
         if let n = map["analyze"], let v = reader.duration(n, path + ["analyze"], minimum: .seconds(1)) { deploy.analyze = v }
         if let n = map["inconclusive"], let text = reader.string(n, path + ["inconclusive"]) {
@@ -467,6 +469,27 @@ private struct SpecDecoder {
         if let n = map["drain_timeout"], let v = reader.duration(n, path + ["drain_timeout"], minimum: SpecDuration(milliseconds: 0)) { deploy.drainTimeout = v }
         if let n = map["drain_quiet"], let v = reader.duration(n, path + ["drain_quiet"], minimum: SpecDuration(milliseconds: 0)) { deploy.drainQuiet = v }
         if let n = map["lock_ttl"], let v = reader.duration(n, path + ["lock_ttl"], minimum: .seconds(1)) { deploy.lockTTL = v }
+        if let n = map["canary"] { decodeCanary(n, path + ["canary"], into: &deploy) }
+        if let n = map["step"], let v = reader.duration(n, path + ["step"], minimum: .seconds(1)) { deploy.step = v }
+        if let n = map["canary_min_requests"], let v = reader.int(n, path + ["canary_min_requests"], in: 1...1_000_000) {
+            deploy.canaryMinRequests = v
+        }
+        if let n = map["canary_max_error_diff"], let v = reader.double(n, path + ["canary_max_error_diff"], in: 0...100) {
+            deploy.canaryMaxErrorDiff = v
+        }
+        if let n = map["canary_max_retry_diff"], let v = reader.double(n, path + ["canary_max_retry_diff"], in: 0...100) {
+            deploy.canaryMaxRetryDiff = v
+        }
+        if let n = map["canary_p95_ratio"], let v = reader.double(n, path + ["canary_p95_ratio"], in: 1...100) { deploy.canaryP95Ratio = v }
+        if let n = map["canary_p95_floor"], let v = reader.duration(n, path + ["canary_p95_floor"], minimum: SpecDuration(milliseconds: 0)) {
+            deploy.canaryP95Floor = v
+        }
+        if let n = map["sticky"], !reader.isNull(n), let text = reader.string(n, path + ["sticky"]) {
+            // YAML's false reads as "off" too: `sticky: false` is what many will write.
+            if let mode = StickyMode(rawValue: text) { deploy.sticky = mode } else if ["false", "no"].contains(text) { deploy.sticky = .off } else {
+                reader.report(n, path + ["sticky"], "expected cookie or off, found \(reader.quoted(text))")
+            }
+        }
         if let n = map["smoke"], let items = reader.sequence(n, path + ["smoke"]) {
             for (index, item) in items.enumerated() {
                 let itemPath = path + ["smoke[\(index)]"]
@@ -485,6 +508,32 @@ private struct SpecDecoder {
                 deploy.smoke.append(SmokeCheck(path: text, status: status))
             }
         }
+    }
+
+    /// `deploy.canary`: a list of percentages (see `CanarySteps`); null or [] is no canary.
+    private func decodeCanary(_ node: Node, _ path: [String], into deploy: inout DeploySpec) {
+        guard let items = reader.sequence(node, path) else { return }
+        func itemPath(_ index: Int) -> [String] { Array(path.dropLast()) + ["\(path.last ?? "canary")[\(index)]"] }
+        var steps: [Int] = []
+        for (index, item) in items.enumerated() {
+            guard let text = reader.string(item, itemPath(index)) else { continue }
+            guard let value = Syntax.integer(text) else {
+                reader.report(item, itemPath(index), "expected a percentage \(CanarySteps.percents.lowerBound)–\(CanarySteps.percents.upperBound), found \(reader.quoted(text))")
+                continue
+            }
+            steps.append(value)
+        }
+        // Range and order are judged only on a list read whole, with the same words as the flag's.
+        guard steps.count == items.count else { return }
+        let problems = CanarySteps.problems(steps)
+        for problem in problems {
+            if let index = problem.index {
+                reader.report(items[index], itemPath(index), problem.message)
+            } else {
+                reader.report(node, path, problem.message)
+            }
+        }
+        if problems.isEmpty { deploy.canary = steps }
     }
 
     private func decodeLogs(_ node: Node, into logs: inout LogsSpec) {

@@ -8,6 +8,12 @@ public struct DeployRequest: Sendable, Equatable {
     public var analyze: Double?
     public var noSwitch = false
     public var reason: String?
+    /// The canary's steps in percent: nil takes deploy.canary, [] is a blue-green deploy (`--canary none`).
+    public var canary: [Int]?
+    /// Seconds each canary step is analysed; nil takes deploy.step.
+    public var step: Double?
+    /// Sticky canary; nil takes deploy.sticky.
+    public var sticky: Bool?
 
     public init(image: String) {
         self.image = image

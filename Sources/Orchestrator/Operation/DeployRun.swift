@@ -1,8 +1,9 @@
 import NginxConfigGen
 
 /// One deploy after its plan was made, phase by phase: stage the release on the idle pool, switch,
-/// analyse, and promote or switch back. Each phase journals under its own name; a signal at a safe
-/// point ends the deploy with the verdict `aborted` and the previous pool live.
+/// analyse, and promote or switch back — or, for a canary, move traffic in steps (see `runCanary`).
+/// Each phase journals under its own name; a signal at a safe point ends the deploy with the verdict
+/// `aborted` and the previous pool live.
 struct DeployRun {
     let stack: Stack
     let request: DeployRequest
@@ -10,15 +11,17 @@ struct DeployRun {
     let seconds: Double
     let started: Double
     let journal: JournalWriter
+    /// Set for a canary deploy.
+    var canary: CanaryPlan?
 
     /// The stack as it runs once the release is recorded on the target pool.
-    private var next: Stack {
+    var next: Stack {
         var next = stack
         next.spec = staging.spec
         return next
     }
 
-    private var ports: Ports { stack.ports }
+    var ports: Ports { stack.ports }
 
     static func outcome(_ request: DeployRequest, _ staging: DeployPlanner.Staging, _ result: DeployOutcome.Result) -> DeployOutcome {
         DeployOutcome(result: result, target: staging.target, previous: staging.live, image: request.image,
@@ -34,6 +37,7 @@ struct DeployRun {
             outcome.total = ports.clock.monotonic() - started
             return outcome
         }
+        if let canary { return try runCanary(canary) }
         if let stopped = try switchOver() { return stopped }
         return try analyseAndDecide()
     }
@@ -103,15 +107,18 @@ struct DeployRun {
     }
 
     /// Records the verdict in the history (a signal cannot stop this) and returns the outcome.
-    private func verdict(_ result: DeployOutcome.Result, _ reason: String, figures: AnalysisFigures?, analysed: Double = 0) throws -> DeployOutcome {
+    func verdict(_ result: DeployOutcome.Result, _ reason: String, figures: AnalysisFigures?, analysed: Double = 0,
+                 steps: [CanaryStepRecord]? = nil) throws -> DeployOutcome {
         var outcome = Self.outcome(request, staging, result)
         outcome.reason = reason
         outcome.figures = figures
         outcome.analysed = analysed
         outcome.total = ports.clock.monotonic() - started
+        outcome.canary = canary
+        outcome.steps = steps ?? []
         let draft = HistoryDraft(action: "deploy", from: staging.live, to: staging.target, reason: request.reason ?? reason,
                                  result: result.rawValue, detail: reason, image: request.image, release: request.releaseLabel,
-                                 figures: figures?.dictionary)
+                                 figures: figures?.dictionary, steps: steps)
         journal.phase = "verdict"
         let recorder = Executor(stack: next, started: started)
         recorder.cancellable = false

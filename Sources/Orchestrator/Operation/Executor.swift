@@ -1,5 +1,6 @@
 import Foundation
 import NginxConfigGen
+import Watcher
 
 /// Runs a plan's steps, in order, through the stack's ports; the only place where steps act.
 /// A failure after `install` puts the previous configuration back and reloads before the error is
@@ -13,6 +14,8 @@ final class Executor {
     private var restorePoint: (files: [String: String], proxy: ContainerInfo)?
     /// The verdict of an `analyse` step.
     private(set) var verdict: (DeployPolicy.Verdict, AnalysisFigures)?
+    /// The verdict of an `analyseCanary` step.
+    private(set) var canaryVerdict: CanaryStepVerdict?
     /// Opened when the new pool took traffic; `analyse` reads from here.
     var analysisLog: AccessLogReading?
     /// Written before each step acts; nil for sub-steps of `together` (their group is journaled).
@@ -146,6 +149,8 @@ final class Executor {
             }
         case .verify(let pool):
             try verify(pool)
+        case .verifyPools(let pools):
+            try verify(pools)
         case .waitProxy(let pool):
             try waitProxy(pool)
         case .rememberTested(let config, let proxy):
@@ -154,6 +159,9 @@ final class Executor {
         case .analyse(let seconds):
             let log = analysisLog ?? ports.accessLog(paths.accessLog)
             verdict = analyse(log, seconds: seconds)
+        case .analyseCanary(let routing, let seconds):
+            let log = analysisLog ?? ports.accessLog(paths.accessLog)
+            canaryVerdict = analyseCanary(log, routing, seconds: seconds)
         case .record(let record):
             try self.record(record)
             restorePoint = nil
@@ -218,7 +226,8 @@ final class Executor {
                 return stamped
             }
             try stack.store.save(StackState(project: spec.project, live: live, updatedAt: now,
-                                            lastSwitch: record.isSwitch ? entry : record.previousSwitch, deployed: deployed))
+                                            lastSwitch: record.isSwitch ? entry : record.previousSwitch, deployed: deployed,
+                                            canary: record.canary))
         }
         if let entry { try stack.store.append(entry) }
     }
@@ -297,6 +306,21 @@ final class Executor {
             ports.clock.sleep(0.01)
         }
         throw OrchestratorError.verifyFailed(pool: pool, seconds: stack.verifyTimeout, detail: lastProblem)
+    }
+
+    /// Fresh requests through the proxy are answered by one of `pools` within the verify timeout.
+    private func verify(_ pools: [Pool]) throws {
+        let start = ports.clock.monotonic()
+        var lastProblem = "no answer"
+        while elapsed(since: start) < stack.verifyTimeout {
+            guard let problem = stack.servedBy(oneOf: pools) else {
+                report(.done("the proxy answers from \(pools.map(\.rawValue).joined(separator: " or "))"))
+                return
+            }
+            lastProblem = problem
+            ports.clock.sleep(0.01)
+        }
+        throw OrchestratorError.verifyFailed(pool: pools.first ?? .blue, seconds: stack.verifyTimeout, detail: lastProblem)
     }
 
     /// Waits until the new proxy answers its own health path and routes to `pool`.
@@ -400,5 +424,66 @@ final class Executor {
             let verdict = policy.verdict(figures, canExtend: figures.seconds < max(seconds, spec.deploy.extendLimit.seconds))
             if verdict != .extend { return (verdict, figures) }
         }
+    }
+
+    /// Compares the canary with the baseline over the same lines until the step's verdict is clear: a
+    /// failure as soon as enough requests reached the canary, a pass once `seconds` are up, and while
+    /// too few requests reached it, more time up to deploy.extend_limit, after which the step fails —
+    /// an unjudged canary is never given more traffic. A signal ends it as aborted.
+    private func analyseCanary(_ log: AccessLogReading, _ routing: CanaryRouting, seconds: Double) -> CanaryStepVerdict {
+        let policy = CanaryPolicy(spec: spec)
+        let limit = max(seconds, spec.deploy.extendLimit.seconds)
+        let start = ports.clock.monotonic()
+        var figures = CanaryFigures(canaryPool: routing.pool, canary: PoolFigures(), baseline: PoolFigures())
+        var lastReport = 0.0
+        var extending = false
+        report(.step("analysing \(routing.pool.rawValue) at \(routing.percent)% against \(routing.baseline.rawValue) for \(Int(seconds)) s"))
+        while true {
+            ports.clock.sleep(0.25)
+            _ = log.read()
+            figures = CanaryFigures(canaryPool: routing.pool, canary: log.figures(of: routing.pool), baseline: log.figures(of: routing.baseline),
+                                    seconds: elapsed(since: start))
+            if ports.cancelled() {
+                return CanaryStepVerdict(routing: routing, result: .aborted,
+                                         reason: "aborted by a signal after \(Int(figures.seconds)) s at \(routing.percent)%: \(figures.summary)", figures: figures)
+            }
+            let decision = policy.judge(figures)
+            switch decision {
+            case .fail(let reason):
+                return CanaryStepVerdict(routing: routing, result: .failed, reason: reason, figures: figures)
+            case .pass(let reason) where figures.seconds >= seconds:
+                return CanaryStepVerdict(routing: routing, result: .passed, reason: reason, figures: figures)
+            case .inconclusive(let reason) where figures.seconds >= limit:
+                let why = limit > seconds ? "after extending the step to deploy.extend_limit (\(spec.deploy.extendLimit))" : "when the step ended"
+                return CanaryStepVerdict(routing: routing, result: .failed, reason: "inconclusive \(why): \(reason)", figures: figures)
+            case .inconclusive(let reason) where figures.seconds >= seconds && !extending:
+                extending = true
+                report(.waiting("extending the \(routing.percent)% step (at most to \(spec.deploy.extendLimit)): \(reason)"))
+            default:
+                break
+            }
+            if figures.seconds - lastReport >= 5 {
+                lastReport = figures.seconds
+                report(.waiting("\(routing.percent)%: \(figures.summary)"))
+            }
+        }
+    }
+}
+
+/// How one canary step ended, with what it saw.
+struct CanaryStepVerdict: Sendable, Equatable {
+    enum Result: String, Sendable {
+        case passed, failed, aborted
+    }
+
+    var routing: CanaryRouting
+    var result: Result
+    var reason: String
+    var figures: CanaryFigures
+
+    var record: CanaryStepRecord {
+        var flat = figures.dictionary
+        flat["weight"] = Double(routing.percent)
+        return CanaryStepRecord(weight: routing.percent, result: result.rawValue, reason: reason, figures: flat)
     }
 }

@@ -18,7 +18,8 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     public var to: Pool?
     public var image: String?
     public var release: String?
-    /// Steps that finished, as "phase/step" (phases: stage, switch, analyse, rollback, up, down).
+    /// Steps that finished, as "phase/step" (phases: stage, switch, analyse, canary-<percent>, promote,
+    /// rollback, verdict, recover, up, down).
     public var done: [String] = []
     /// The step acting now; it may or may not have taken effect.
     public var current: String?

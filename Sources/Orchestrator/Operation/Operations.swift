@@ -40,6 +40,9 @@ public struct DeployOutcome: Sendable {
     /// Seconds from the start of the deploy to its verdict, and from the switch to the verdict.
     public var total: Double
     public var analysed: Double
+    /// A canary deploy's plan (nil: blue-green) and the steps it analysed, in order.
+    public var canary: CanaryPlan?
+    public var steps: [CanaryStepRecord] = []
 }
 
 /// The operations: each takes the lock (not for a dry run), finishes or undoes an interrupted
@@ -148,20 +151,29 @@ extension Stack {
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let staging = try DeployPlanner.plan(request, spec: spec, pull: pull, observed: observed)
         let seconds = request.analyze ?? spec.deploy.analyze.seconds
+        let canary = CanaryPlanner.plan(request, spec: spec, target: staging.target)
         if let dryRun {
             dryRun(staging.plan)
-            if !request.noSwitch {
+            if let canary {
+                dryRun(try CanaryPlanner.expected(canary, staging: staging, renderer: renderer, observed: observed,
+                                                  reason: "deploy \(request.releaseLabel): canary passed"))
+            } else if !request.noSwitch {
                 dryRun(try DeployPlanner.expectedSwitch(staging, renderer: renderer, observed: observed, analyse: seconds,
                                                         reason: "deploy \(request.releaseLabel)"))
             }
-            return DeployRun.outcome(request, staging, .planned)
+            var outcome = DeployRun.outcome(request, staging, .planned)
+            outcome.canary = canary
+            return outcome
         }
-        report(.step("deploying \(request.image) (release \(request.releaseLabel)) to the idle pool \(staging.target.rawValue); \(staging.live.rawValue) stays live"))
+        report(.step("deploying \(request.image) (release \(request.releaseLabel)) to the idle pool \(staging.target.rawValue); \(staging.live.rawValue) stays live"
+                     + (canary.map { "; then canary \($0.summary)" } ?? "")))
         var journalEntry = entry("deploy", title: staging.plan.title, from: staging.live, to: staging.target)
         journalEntry.image = request.image
         journalEntry.release = request.releaseLabel
         return try journaled(journalEntry, phase: "stage") { journal in
-            try DeployRun(stack: self, request: request, staging: staging, seconds: seconds, started: started, journal: journal!).run()
+            var run = DeployRun(stack: self, request: request, staging: staging, seconds: seconds, started: started, journal: journal!)
+            run.canary = canary
+            return try run.run()
         }
     }
 

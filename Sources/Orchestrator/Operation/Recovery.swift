@@ -14,7 +14,7 @@ extension Stack {
     ///   (checked, as any switch); if that fails, traffic goes back to the pool that was live before.
     ///   Otherwise nothing had changed, and nothing is done.
     /// - deploy: when any configuration may have been installed, traffic goes back to the pool that was
-    ///   live before the deploy; the verdict is `aborted`.
+    ///   live before the deploy — a canary's weight to 0 first; the verdict is `aborted`.
     /// - up, down: stopped at a step boundary; the outcome says to run them again.
     /// When neither finishing nor undoing works (say the proxy is down), the error is thrown and the
     /// journal stays — except for `up` (`convergent`), which brings the whole stack to the spec anyway:
@@ -42,7 +42,8 @@ extension Stack {
 
     private func recover(_ entry: JournalEntry) throws -> Recovery? {
         report(.warning(entry.summary + "; recovering"))
-        let installed = (entry.done + [entry.current].compactMap { $0 }).contains { $0.hasSuffix("/install") }
+        let steps = entry.done + [entry.current].compactMap { $0 }
+        let installed = steps.contains { $0.hasSuffix("/install") }
         let writer = try JournalWriter(journal: journal, entry: entry, phase: "recover")
         var history: HistoryDraft
         var outcome: String
@@ -66,9 +67,15 @@ extension Stack {
             history = HistoryDraft(action: "recover", from: from, to: to, result: "ok", detail: "\(entry.summary); \(outcome)")
         case "deploy":
             let from = entry.from ?? observedLive()
+            try ports.files.remove(paths.nextDir)
+            // A canary goes to weight 0 first: the pool that was live alone, its weights cleared — also when
+            // it died between installing a weight and recording it.
+            let canaryReached = steps.contains { $0.hasPrefix("canary-") || $0.hasPrefix("promote/") }
+            if let state = try store.load(), state.live == from, state.canary != nil || canaryReached {
+                try route(nil, live: from, journal: writer, cancellable: false)
+            }
             // Back to the pool that was live before; when it still is, this only re-applies the configuration
             // if the staged release changed it (no reload otherwise).
-            try ports.files.remove(paths.nextDir)
             _ = try switchLocked(.init(target: from, reason: "undoing the interrupted \(entry.title)"), operation: "deploy",
                                  parent: writer, cancellable: false)
             outcome = installed ? "switched back: \(from.rawValue) is live" : "stopped before the switch: \(from.rawValue) was never touched"

@@ -49,12 +49,17 @@ public indirect enum StepAction: Sendable, Equatable {
     case reload(proxy: ContainerInfo)
     /// Fresh requests through the proxy reach this pool.
     case verify(Pool)
+    /// Fresh requests through the proxy are answered by one of these pools (a canary's weights).
+    case verifyPools([Pool])
     /// The new proxy answers its health path and routes to this pool.
     case waitProxy(Pool)
     /// Remembers that the proxy accepted these bytes; nil proxy: the one running now.
     case rememberTested(RenderedConfig, proxy: ContainerInfo?)
     /// Reads the proxy's log from the switch on and judges the release (deploy.* thresholds).
     case analyse(seconds: Double)
+    /// Compares the canary pool with the baseline in the proxy's log for `seconds` (extended while too
+    /// few requests reached the canary, up to deploy.extend_limit) and judges it (deploy.canary_*).
+    case analyseCanary(CanaryRouting, seconds: Double)
     case record(Record)
     case removeFiles([String])
     case removeFolderIfEmpty(String)
@@ -88,14 +93,17 @@ public struct Record: Sendable, Equatable {
     /// The entry becomes state.json's `last_switch`; otherwise the previous one is kept.
     public var isSwitch: Bool
     public var previousSwitch: HistoryEntry?
+    /// The canary in progress, saved with `live` (its weights in state.json); nil: none.
+    public var canary: CanaryRouting?
 
     public init(live: Pool?, deployed: [String: DeployedRelease]? = nil, history: HistoryDraft?, isSwitch: Bool = false,
-                previousSwitch: HistoryEntry? = nil) {
+                previousSwitch: HistoryEntry? = nil, canary: CanaryRouting? = nil) {
         self.live = live
         self.deployed = deployed
         self.history = history
         self.isSwitch = isSwitch
         self.previousSwitch = previousSwitch
+        self.canary = canary
     }
 }
 
@@ -110,9 +118,13 @@ public struct HistoryDraft: Sendable, Equatable {
     public var image: String?
     public var release: String?
     public var figures: [String: Double]?
+    /// A canary deploy's steps, on its verdict.
+    public var steps: [CanaryStepRecord]?
 
     public init(action: String, from: Pool? = nil, to: Pool? = nil, reason: String? = nil, result: String,
-                detail: String? = nil, image: String? = nil, release: String? = nil, figures: [String: Double]? = nil) {
+                detail: String? = nil, image: String? = nil, release: String? = nil, figures: [String: Double]? = nil,
+                steps: [CanaryStepRecord]? = nil) {
+        self.steps = steps
         self.action = action
         self.from = from
         self.to = to

@@ -51,15 +51,22 @@ public enum SwitchPlanner {
 
     /// The checked way to change the proxy's configuration, shared by switch and up.
     static func apply(_ candidate: RenderedConfig, expecting target: Pool, proxy: ContainerInfo, observed: Observed) -> [Step] {
+        apply(candidate, what: "\(target.rawValue) live",
+              verify: Step("verify", "check that fresh requests through the proxy reach \(target.rawValue)", .verify(target)),
+              proxy: proxy, observed: observed)
+    }
+
+    /// The same with the configuration described by `what` and checked by `verify` (a canary's weights).
+    static func apply(_ candidate: RenderedConfig, what: String, verify: Step, proxy: ContainerInfo, observed: Observed) -> [Step] {
         let accepted = observed.tested?.accepted(candidate, by: proxy) ?? false
-        var steps = [Step("stage", "write the configuration with \(target.rawValue) live to nginx/next/", .stageConfig(candidate))]
+        var steps = [Step("stage", "write the configuration with \(what) to nginx/next/", .stageConfig(candidate))]
         if !accepted {
             steps.append(Step("nginx-test", "nginx -t on it inside the proxy", .testConfig))
         }
         steps += [
             Step("install", "move it over the live files (undone on any later failure)", .installConfig(candidate, proxy: proxy)),
             Step("reload", "reload nginx gracefully: SIGHUP to the proxy's master", .reload(proxy: proxy)),
-            Step("verify", "check that fresh requests through the proxy reach \(target.rawValue)", .verify(target)),
+            verify,
         ]
         if !accepted {
             steps.append(Step("remember-tested", "remember that this proxy accepted these bytes", .rememberTested(candidate, proxy: proxy)))

@@ -153,6 +153,18 @@ public struct Stack: Sendable {
         }
     }
 
+    /// Nil when a fresh request through the proxy was answered by one of `pools`; otherwise what happened.
+    func servedBy(oneOf pools: [Pool]) -> String? {
+        switch ports.http.get(proxyProbeBase + spec.app.health.path, timeout: 2) {
+        case .success(let response):
+            let servedBy = response.header("X-Bgctl-Pool") ?? ""
+            if pools.contains(where: { $0.rawValue == servedBy }) && (200..<500).contains(response.status) { return nil }
+            return "GET \(spec.app.health.path) through the proxy answered \(response.status) from \(servedBy.isEmpty ? "no pool" : servedBy)"
+        case .failure(let error):
+            return "GET \(spec.app.health.path) through the proxy: \(error)"
+        }
+    }
+
     /// The files now in nginx/, as the proxy would load them on its next reload.
     func currentFiles() -> [String: String] {
         var files: [String: String] = [:]

@@ -22,17 +22,27 @@ public struct StackState: Codable, Sendable, Equatable {
     public var updatedAt: String
     public var lastSwitch: HistoryEntry?
     public var deployed: [String: DeployedRelease]?
+    /// During a canary deploy, each pool's percent of requests (`{"blue": 95, "green": 5}`); absent otherwise.
+    public var weights: [String: Int]?
+    /// During a sticky canary: true.
+    public var sticky: Bool?
 
-    public init(project: String, live: Pool, updatedAt: String, lastSwitch: HistoryEntry?, deployed: [String: DeployedRelease]? = nil) {
+    public init(project: String, live: Pool, updatedAt: String, lastSwitch: HistoryEntry?, deployed: [String: DeployedRelease]? = nil,
+                canary: CanaryRouting? = nil) {
         self.project = project
         self.live = live
         self.updatedAt = updatedAt
         self.lastSwitch = lastSwitch
         self.deployed = deployed
+        self.weights = canary?.weights
+        self.sticky = canary?.sticky == true ? true : nil
     }
 
+    /// The canary in progress that `weights` describe beside the live pool; nil when none.
+    public var canary: CanaryRouting? { CanaryRouting(weights: weights, live: live, sticky: sticky ?? false) }
+
     enum CodingKeys: String, CodingKey {
-        case schema, project, live, deployed
+        case schema, project, live, deployed, weights, sticky
         case updatedAt = "updated_at"
         case lastSwitch = "last_switch"
     }
@@ -45,6 +55,8 @@ public struct StackState: Codable, Sendable, Equatable {
         updatedAt = try container.decode(String.self, forKey: .updatedAt)
         lastSwitch = try container.decodeIfPresent(HistoryEntry.self, forKey: .lastSwitch)
         deployed = try container.decodeIfPresent([String: DeployedRelease].self, forKey: .deployed)
+        weights = try container.decodeIfPresent([String: Int].self, forKey: .weights)
+        sticky = try container.decodeIfPresent(Bool.self, forKey: .sticky)
     }
 
     /// The spec as it runs: pools that a deploy changed take the deployed image, release and env.
@@ -75,12 +87,16 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public var detail: String?
     public var image: String?
     public var release: String?
-    /// Analysis figures of a deploy: requests, errors, error_rate, retried, failovers, p95_ms, seconds.
+    /// Analysis figures of a deploy: requests, errors, error_rate, retried, failovers, p95_ms, seconds;
+    /// of a canary step: `CanaryFigures.dictionary` and its `weight`.
     public var figures: [String: Double]?
+    /// A canary deploy's steps, on its verdict.
+    public var steps: [CanaryStepRecord]?
 
     public init(time: String, action: String, from: Pool? = nil, to: Pool? = nil, who: String, reason: String? = nil,
                 result: String, durationMs: Int? = nil, detail: String? = nil, image: String? = nil, release: String? = nil,
-                figures: [String: Double]? = nil) {
+                figures: [String: Double]? = nil, steps: [CanaryStepRecord]? = nil) {
+        self.steps = steps
         self.image = image
         self.release = release
         self.figures = figures
@@ -98,11 +114,11 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public init(_ draft: HistoryDraft, time: String, who: String, durationMs: Int?) {
         self.init(time: time, action: draft.action, from: draft.from, to: draft.to, who: who, reason: draft.reason,
                   result: draft.result, durationMs: durationMs, detail: draft.detail, image: draft.image,
-                  release: draft.release, figures: draft.figures)
+                  release: draft.release, figures: draft.figures, steps: draft.steps)
     }
 
     enum CodingKeys: String, CodingKey {
-        case time, action, from, to, who, reason, result, detail, image, release, figures
+        case time, action, from, to, who, reason, result, detail, image, release, figures, steps
         case durationMs = "duration_ms"
     }
 }

@@ -86,9 +86,11 @@ public struct StackStatus: Codable, Sendable {
     public var watcher: WatcherContainerStatus
     /// An operation whose bgctl died before it ended; the next mutating command finishes or undoes it.
     public var interrupted: JournalEntry?
+    /// During a canary deploy, each pool's percent of requests (`{"blue": 95, "green": 5}`); nil otherwise.
+    public var weights: [String: Int]?
 
     enum CodingKeys: String, CodingKey {
-        case project, live, overall, problems, pools, proxy, tls, lock, watcher, interrupted
+        case project, live, overall, problems, pools, proxy, tls, lock, watcher, interrupted, weights
         case lastSwitch = "last_switch"
         case stateDir = "state_dir"
     }
@@ -114,7 +116,7 @@ extension Stack {
             healthy[pool] = isHealthy
             if !isHealthy {
                 let what = info == nil ? "missing" : (ours ? "\(info!.state)\(info!.health.map { "/\($0)" } ?? "")" : "not created by bgctl")
-                problems.append("\(pool == live ? "live" : "idle") pool \(pool.rawValue) is not healthy (\(what)\(probe != "ok" && probe != "not probed" ? "; \(probe)" : ""))")
+                problems.append("\(pool == live ? "live" : (pool == state?.canary?.pool ? "canary" : "idle")) pool \(pool.rawValue) is not healthy (\(what)\(probe != "ok" && probe != "not probed" ? "; \(probe)" : ""))")
             }
             pools[pool.rawValue] = StackStatus.PoolStatus(
                 container: name, state: info?.state ?? "missing", health: info?.health, image: info?.image,
@@ -143,8 +145,9 @@ extension Stack {
                 proxyProbe = "\(error)"
             }
         }
+        let canary = state?.canary
         let installedTLS = installedTLSFingerprint()
-        let inSync = currentFiles() == renderer.render(spec, live: live, tlsFingerprint: installedTLS).files
+        let inSync = currentFiles() == renderer.render(spec, live: live, canary: canary, tlsFingerprint: installedTLS).files
         let interrupted = journal.interrupted()
         if !inSync && interrupted == nil { problems.append("the proxy's configuration differs from what bgctl renders now (run bgctl up)") }
         let serving = proxyInfo?.isRunning == true && proxyProbe == "ok"
@@ -153,7 +156,8 @@ extension Stack {
             problems.insert("\(interrupted.summary); the next mutating command (or bgctl recover) finishes or undoes it", at: 0)
         }
         // An interrupted switch may serve its target before state.json says so: that is not a failover.
-        let switching = [interrupted?.from, interrupted?.to].compactMap { $0?.rawValue }
+        // Nor is a canary's share of the requests.
+        let switching = [interrupted?.from, interrupted?.to, canary?.pool].compactMap { $0?.rawValue }
         if serving, let servedBy, servedBy != live.rawValue, !switching.contains(servedBy) {
             problems.append("requests are served by \(servedBy), not the live pool \(live.rawValue) (failover)")
         }
@@ -174,7 +178,7 @@ extension Stack {
             lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir,
             watcher: StackStatus.WatcherContainerStatus(container: spec.watcherContainerName, state: watcherInfo?.state ?? "missing",
                                                         enabled: spec.watcherEnabled),
-            interrupted: interrupted)
+            interrupted: interrupted, weights: canary?.weights)
     }
 
     /// The installed certificate's validity, and whether the files the spec names are the installed ones.

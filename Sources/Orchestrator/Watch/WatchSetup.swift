@@ -47,16 +47,31 @@ public enum DeployAnnouncement {
         let title = "\(spec.project): \(verb) \(outcome.release) (\(outcome.image)) on \(outcome.target.rawValue)"
         var fields: [(String, String)] = [
             ("Result", outcome.result.rawValue), ("Live pool", outcome.result == .promoted || outcome.result == .rollbackFailed ? outcome.target.rawValue : outcome.previous.rawValue),
-            ("Requests analysed", "\(figures.requests) in \(Int(figures.seconds.rounded())) s"),
-            ("Error rate", "\(AnalysisFigures.pct(figures.errorRate)) (threshold \(AnalysisFigures.pct(spec.watch.errorRateThreshold)))"),
-            ("Retried upstream", "\(figures.retried)"), ("Failovers", "\(figures.failovers)"),
         ]
-        if let p95 = figures.p95 { fields.append(("p95", "\(Int(p95 * 1000)) ms")) }
-        let json: [String: Any] = [
+        var json: [String: Any] = [
             "project": spec.project, "kind": "deploy", "state": outcome.result.rawValue, "at": AlertMessage.iso(time),
             "pool": outcome.target.rawValue, "previous": outcome.previous.rawValue, "image": outcome.image, "release": outcome.release,
             "reason": outcome.reason, "figures": figures.dictionary, "summary": title,
         ]
+        if let canary = outcome.canary {
+            if outcome.result == .rollbackFailed {
+                fields[1] = ("Live pool", "\(outcome.previous.rawValue); \(outcome.target.rawValue) may still take requests")
+            }
+            // The fields are escaped where the message is built (AlertMessage); each step on its own line.
+            fields.append(("Canary", canary.summary))
+            let analysed = outcome.steps.isEmpty ? ["no step was analysed"] : outcome.steps.map(\.summary)
+            fields.append(("Steps", analysed.joined(separator: "\n")))
+            json["canary"] = ["steps": canary.steps, "step_seconds": canary.seconds, "sticky": canary.sticky, "pool": canary.pool.rawValue]
+            json["steps"] = outcome.steps.map { ["weight": $0.weight, "result": $0.result, "reason": $0.reason, "figures": $0.figures] as [String: Any] }
+            json["figures"] = outcome.steps.last?.figures ?? [:]
+        } else {
+            fields += [
+                ("Requests analysed", "\(figures.requests) in \(Int(figures.seconds.rounded())) s"),
+                ("Error rate", "\(AnalysisFigures.pct(figures.errorRate)) (threshold \(AnalysisFigures.pct(spec.watch.errorRateThreshold)))"),
+                ("Retried upstream", "\(figures.retried)"), ("Failovers", "\(figures.failovers)"),
+            ]
+            if let p95 = figures.p95 { fields.append(("p95", "\(Int(p95 * 1000)) ms")) }
+        }
         return Announcement(title: title, ok: outcome.result == .promoted, fields: fields, detail: outcome.reason, json: json)
     }
 

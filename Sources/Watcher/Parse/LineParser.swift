@@ -55,6 +55,7 @@ public enum LineParser {
             case .upstreamStatus:
                 record.upstreamStatus = value
                 record.upstreamAttempts = attempts(base, value)
+            case .upstreamAddr: record.upstreamAddr = value
             case .msec: time = decimal(base, value) ?? time
             case .time: if time == 0 { time = isoTime(base, value) ?? 0 }
             case .requestTime: record.requestTime = decimal(base, value) ?? -1
@@ -80,7 +81,7 @@ public enum LineParser {
     private static let backslash = UInt8(ascii: "\\")
 
     private enum Key {
-        case status, pool, live, release, uri, method, upstreamStatus, msec, time, requestTime, route, other
+        case status, pool, live, release, uri, method, upstreamStatus, upstreamAddr, msec, time, requestTime, route, other
 
         init(_ p: UnsafePointer<UInt8>, _ n: Int) {
             // Length first, then the bytes: one or two comparisons for most keys.
@@ -99,6 +100,7 @@ public enum LineParser {
                 else { self = .other }
             case 7: self = Key.equal(p, n, "release") ? .release : .other
             case 12: self = Key.equal(p, n, "request_time") ? .requestTime : .other
+            case 13: self = Key.equal(p, n, "upstream_addr") ? .upstreamAddr : .other
             case 15: self = Key.equal(p, n, "upstream_status") ? .upstreamStatus : .other
             default: self = .other
             }

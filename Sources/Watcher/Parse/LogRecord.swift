@@ -16,7 +16,7 @@ public enum PoolTag: UInt8, Sendable, Equatable, CaseIterable {
 }
 
 /// One access-log line reduced to what the analysis needs. Text fields are kept as byte ranges of the
-/// line (`uri`, `method`, `release`, `upstreamStatus`) and turned into Strings only when a line is
+/// line (`uri`, `method`, `release`, `upstreamStatus`, `upstreamAddr`) and turned into Strings only when a line is
 /// worth showing, so the hot path allocates nothing.
 public struct LogRecord: Sendable, Equatable {
     /// Seconds since the epoch, from `msec` (or `time`); 0 when the line has neither.
@@ -32,6 +32,8 @@ public struct LogRecord: Sendable, Equatable {
     public var method: Range<Int> = 0..<0
     public var release: Range<Int> = 0..<0
     public var upstreamStatus: Range<Int> = 0..<0
+    /// Every address nginx tried, in order ("10.0.0.11:3000, 10.0.0.10:3000").
+    public var upstreamAddr: Range<Int> = 0..<0
     /// Sent to a pool the client chose (preview routing, the log's `route`), not by the live routing.
     public var previewRouted = false
 

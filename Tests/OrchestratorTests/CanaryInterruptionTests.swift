@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+import NginxConfigGen
+import Watcher
+@testable import Orchestrator
+
+/// Signals and crashes during a canary: every weight change is journaled before it acts, and whatever
+/// stops the canary — a signal, a SIGKILL, a power cut — resolves to the baseline pool alone (the
+/// canary's weight 0, as a rollback does), with the weights cleared from state.json.
+@Suite struct CanaryInterruptionTests {
+    let runner = ScriptedRunner()
+    let http = ScriptedHTTP()
+    let signal = FakeSignal()
+    let stateDir = Fixture.tempDir()
+    let log = ScriptedLog()
+    static let routing = CanaryRouting(pool: .green, percent: 25)
+
+    init() {
+        runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
+        runner.on(["container", "inspect"], CommandResult(status: 0, stdout: ExecutorTests.allRunning))
+        runner.on(["top"], CommandResult(status: 0, stdout: "PID CMD\n"))
+        runner.on(["rm"], CommandResult(status: 0))
+        runner.on(["run"], CommandResult(status: 0))
+        runner.on(["exec", "shop-proxy", "/usr/sbin/nginx"], CommandResult(status: 0))
+        runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 0))
+        http.on(":8081/healthz", ScriptedHTTP.ok())
+        http.on(":8082/healthz", ScriptedHTTP.ok())
+        log.pools = [.green: CanaryExecutorTests.healthyCanary, .blue: CanaryExecutorTests.healthyBaseline]
+    }
+
+    func stack() throws -> Stack {
+        var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
+        let signal = self.signal, log = self.log
+        stack.ports.cancelled = { signal.isRaised }
+        stack.ports.accessLog = { _ in log }
+        try AtomicWriter.write(stack.renderer.render(stack.spec, live: .blue), into: stack.paths.nginxDir)
+        try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil))
+        return stack
+    }
+
+    func request(_ steps: [Int] = [5, 25]) -> DeployRequest {
+        var request = DeployRequest(image: "shop:3")
+        request.canary = steps
+        request.step = 60
+        return request
+    }
+
+    func reloads() -> Int { runner.calls(startingWith: ["kill", "--signal", "HUP"]).count }
+
+    /// A stack a dead bgctl left in the middle of a canary: the proxy weighted, state.json with the weights.
+    func interruptedCanary(current: String, files: RenderedConfig? = nil, weights: CanaryRouting? = routing) throws -> Stack {
+        let stack = try stack()
+        try AtomicWriter.write(files ?? stack.renderer.render(stack.spec, live: .blue, canary: weights), into: stack.paths.nginxDir)
+        try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil, canary: weights))
+        var entry = JournalEntry(operation: "deploy", title: "deploy shop:3 to green", pid: 999_999, who: "ci", started: "t",
+                                 from: .blue, to: .green, image: "shop:3", release: "3")
+        entry.done = ["stage/start-green", "stage/record-release", "canary-5/stage", "canary-5/install", "canary-5/reload", "canary-5/record",
+                      "canary-5/analyse", "canary-5/record-step", "canary-25/stage", "canary-25/install"]
+        entry.current = current
+        try stack.journal.write(entry)
+        return stack
+    }
+
+    @Test func everyWeightChangeIsJournaledBeforeItActs() throws {
+        let stack = try stack()
+        let seen = JournalSpy(path: stack.paths.journalFile)
+        runner.onCall = { _ in seen.look() }
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        _ = try stack.deploy(request(), lockWait: 1)
+        #expect(seen.currents.contains("canary-5/nginx-test") && seen.currents.contains("canary-25/nginx-test"))
+        #expect(seen.entries.contains { $0.current == "canary-25/reload" && $0.done.contains("canary-25/install") && $0.done.contains("canary-5/record-step") })
+        #expect(seen.entries.contains { $0.current == "promote/reload" })
+    }
+
+    @Test func aSignalDuringAStepsAnalysisSetsTheCanarysWeightToZeroAndRecordsAborted() throws {
+        let stack = try stack()
+        let signal = self.signal
+        // The 5% step's reload is the last docker command before its analysis: the signal arrives then.
+        runner.onCall = { args in if args.first == "kill" { signal.raise() } }
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"), ScriptedHTTP.ok(pool: "blue"))
+        let outcome = try stack.deploy(request(), lockWait: 1)
+        #expect(outcome.result == .aborted && outcome.reason.hasPrefix("aborted by a signal after 0 s at 5%"), "\(outcome.reason)")
+        #expect(reloads() == 2, "to 5%, then to weight 0 although the signal was still raised")
+        let state = try #require(try stack.store.load())
+        #expect(state.live == .blue && state.weights == nil)
+        #expect(stack.currentFiles() == stack.renderer.render(state.apply(to: stack.spec), live: .blue).files)
+        #expect(stack.store.history().map { "\($0.action) \($0.result)" } == ["canary aborted", "deploy aborted"])
+        #expect(stack.journal.read() == nil)
+    }
+
+    @Test func aSignalBeforeTheFirstWeightsInstallGivesTheCanaryNoTraffic() throws {
+        let stack = try stack()
+        let signal = self.signal
+        runner.onCall = { args in if args.last == "-t" { signal.raise() } }
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+        let outcome = try stack.deploy(request(), lockWait: 1)
+        #expect(outcome.result == .aborted && outcome.reason.hasPrefix("stopped by a signal before the 5% step's install"), "\(outcome.reason)")
+        #expect(outcome.steps.isEmpty)
+        // One reload: the blue-green configuration naming the release now staged on green (as a stopped blue-green deploy does).
+        #expect(reloads() == 1)
+        let state = try #require(try stack.store.load())
+        #expect(state.live == .blue && state.weights == nil)
+        #expect(!stack.currentFiles()["bgctl.conf"]!.contains("weight="))
+    }
+
+    @Test func aSignalBeforeThePromotionsInstallKeepsTheBaseline() throws {
+        let stack = try stack()
+        let signal = self.signal
+        let canaryTests = self.runner
+        // The third nginx -t is the promotion's (5%, 25%, then the switch to green).
+        runner.onCall = { args in if args.last == "-t" && canaryTests.calls(startingWith: ["exec"]).count == 2 { signal.raise() } }
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"), ScriptedHTTP.ok(pool: "green"), ScriptedHTTP.ok(pool: "blue"))
+        let outcome = try stack.deploy(request(), lockWait: 1)
+        #expect(outcome.result == .aborted && outcome.reason.hasPrefix("stopped by a signal before the promotion's install"), "\(outcome.reason)")
+        #expect(outcome.steps.map(\.result) == ["passed", "passed"])
+        #expect(try stack.store.load()?.live == .blue && (try stack.store.load()?.weights) == nil)
+        #expect(reloads() == 3, "5%, 25%, weight 0; never the promotion")
+    }
+
+    @Test func aCanaryKilledDuringAStepIsPutBackOnTheBaselineByTheNextCommand() throws {
+        let stack = try interruptedCanary(current: "canary-25/analyse")
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "switched back: blue is live")
+        #expect(reloads() == 1)
+        let state = try #require(try stack.store.load())
+        #expect(state.live == .blue && state.weights == nil)
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue).files)
+        let last = try #require(stack.store.history().last)
+        #expect(last.action == "deploy" && last.result == "aborted" && last.release == "3")
+        #expect(stack.journal.read() == nil)
+    }
+
+    @Test func aCanaryKilledAfterItsWeightZeroWasInstalledOnlyClearsTheWeights() throws {
+        // The rollback's configuration is in place; the record of it never happened.
+        let stack = try interruptedCanary(current: "rollback/reload", files: World.renderer.render(try Fixture.spec(), live: .blue))
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+        _ = try #require(try stack.recover(lockWait: 1))
+        #expect(reloads() == 0, "the proxy already routes every request to blue")
+        #expect(try stack.store.load()?.weights == nil)
+    }
+
+    @Test func aCanaryKilledBetweenAWeightsInstallAndItsRecordIsPutBackWithoutARepair() throws {
+        // The 25% configuration is live; state.json never heard of it.
+        let stack = try interruptedCanary(current: "canary-25/reload", files: World.renderer.render(try Fixture.spec(), live: .blue, canary: Self.routing),
+                                          weights: nil)
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "switched back: blue is live")
+        #expect(reloads() == 1)
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue).files)
+        #expect(stack.store.history().map(\.action) == ["deploy"], "weight 0, not a repair")
+    }
+
+    @Test func aCanaryKilledDuringItsPromotionResolvesToTheBaselineToo() throws {
+        // The promotion installed green's blue-green configuration; state.json still has the 25% weights.
+        let spec = try Fixture.spec()
+        let stack = try interruptedCanary(current: "promote/reload", files: World.renderer.render(spec, live: .green))
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "switched back: blue is live")
+        #expect(try stack.store.load()?.live == .blue && (try stack.store.load()?.weights) == nil)
+        #expect(stack.currentFiles() == stack.renderer.render(spec, live: .blue).files)
+    }
+
+    @Test func statusShowsTheWeightsAndTakesTheCanarysShareForNoFailover() throws {
+        let stack = try interruptedCanary(current: "canary-25/analyse")
+        try stack.journal.remove()
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        let status = try stack.status()
+        #expect(status.weights == ["blue": 75, "green": 25])
+        #expect(status.proxy.configInSync, "the weighted configuration is what bgctl renders for the recorded weights")
+        #expect(!status.problems.contains { $0.contains("failover") }, "\(status.problems)")
+    }
+}

@@ -1,0 +1,104 @@
+import Testing
+import NginxConfigGen
+@testable import Orchestrator
+
+/// What a canary decides, without Docker: which steps, and what each weight change does to the proxy.
+@Suite struct CanaryPlanTests {
+    let spec = try! Fixture.spec()
+
+    func request(_ canary: [Int]? = nil, step: Double? = nil, sticky: Bool? = nil, noSwitch: Bool = false) -> DeployRequest {
+        var request = DeployRequest(image: "shop:3")
+        request.canary = canary
+        request.step = step
+        request.sticky = sticky
+        request.noSwitch = noSwitch
+        return request
+    }
+
+    @Test func withoutStepsADeployIsBlueGreen() {
+        #expect(CanaryPlanner.plan(request(), spec: spec, target: .green) == nil)
+    }
+
+    @Test func theSpecsStepsDurationAndStickinessAreTaken() {
+        var canarySpec = spec
+        canarySpec.deploy.canary = [10, 50]
+        canarySpec.deploy.step = .seconds(30)
+        canarySpec.deploy.sticky = .cookie
+        #expect(CanaryPlanner.plan(request(), spec: canarySpec, target: .green) ==
+                CanaryPlan(steps: [10, 50], seconds: 30, sticky: true, pool: .green))
+    }
+
+    @Test func theFlagsOverrideTheSpecAndNoneTurnsItOff() {
+        var canarySpec = spec
+        canarySpec.deploy.canary = [10, 50]
+        canarySpec.deploy.sticky = .cookie
+        #expect(CanaryPlanner.plan(request([5, 25, 50], step: 5, sticky: false), spec: canarySpec, target: .blue) ==
+                CanaryPlan(steps: [5, 25, 50], seconds: 5, sticky: false, pool: .blue))
+        #expect(CanaryPlanner.plan(request([]), spec: canarySpec, target: .green) == nil, "--canary none")
+        #expect(CanaryPlanner.plan(request(noSwitch: true), spec: canarySpec, target: .green) == nil, "--no-switch moves no traffic")
+    }
+
+    @Test func aWeightChangeIsACheckedReloadThatRecordsTheWeights() throws {
+        let plan = try CanaryPlanner.route(CanaryRouting(pool: .green, percent: 5), live: .blue, spec: spec, renderer: World.renderer,
+                                           observed: World.up(spec))
+        #expect(plan.names == ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
+        #expect(plan.steps[4].action == .verifyPools([.blue, .green]), "either pool may answer a fresh request")
+        guard case .stageConfig(let config) = plan.steps[0].action else { Issue.record("stages"); return }
+        #expect(config == World.renderer.render(spec, live: .blue, canary: CanaryRouting(pool: .green, percent: 5)))
+        guard case .record(let record) = plan.steps.last?.action else { Issue.record("records"); return }
+        #expect(record.live == .blue && record.canary == CanaryRouting(pool: .green, percent: 5) && record.history == nil && !record.isSwitch)
+    }
+
+    @Test func weightZeroPutsBackTheBlueGreenConfigurationAndClearsTheWeights() throws {
+        var observed = World.up(spec)
+        let routing = CanaryRouting(pool: .green, percent: 25)
+        observed.liveFiles = World.renderer.render(spec, live: .blue, canary: routing).files
+        observed.state?.weights = routing.weights
+        let plan = try CanaryPlanner.route(nil, live: .blue, spec: spec, renderer: World.renderer, observed: observed)
+        #expect(plan.names == ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
+        #expect(plan.steps[4].action == .verify(.blue))
+        guard case .record(let record) = plan.steps.last?.action else { Issue.record("records"); return }
+        #expect(record.live == .blue && record.canary == nil)
+    }
+
+    @Test func filesThatAlreadyMatchOnlyClearTheWeights() throws {
+        var observed = World.up(spec)
+        observed.state?.weights = ["blue": 95, "green": 5]
+        #expect(try CanaryPlanner.route(nil, live: .blue, spec: spec, renderer: World.renderer, observed: observed).names == ["record"])
+    }
+
+    @Test func nothingToDoWhenTheProxyAndTheStateAlreadyAgree() throws {
+        let plan = try CanaryPlanner.route(nil, live: .blue, spec: spec, renderer: World.renderer, observed: World.up(spec))
+        #expect(plan.isEmpty && plan.nothingToDo != nil)
+    }
+
+    @Test func aStoppedProxyIsRefused() {
+        var observed = World.up(spec)
+        observed.containers[World.proxyName]?.state = "exited"
+        #expect(throws: OrchestratorError.proxyNotRunning(container: "shop-proxy")) {
+            try CanaryPlanner.route(CanaryRouting(pool: .green, percent: 5), live: .blue, spec: spec, renderer: World.renderer, observed: observed)
+        }
+    }
+
+    @Test func theDryRunShowsEveryStepsWeightReloadAndAnalysisThenThePromotion() throws {
+        let observed = World.up(spec)
+        let staging = try DeployPlanner.plan(request([5, 25]), spec: spec, pull: .never, observed: observed)
+        let canary = try #require(CanaryPlanner.plan(request([5, 25], step: 60), spec: spec, target: staging.target))
+        let then = try CanaryPlanner.expected(canary, staging: staging, renderer: World.renderer, observed: observed, reason: "r")
+        #expect(then.title == "then canary 5% → 25% → promote, 60 s each")
+        #expect(then.steps.map(\.name) == ["canary-5", "canary-25", "promote"])
+        let apply = ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"]
+        #expect(then.names == apply + ["analyse"] + apply + ["analyse"] + ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
+        guard case .sequence(let second) = then.steps[1].action, case .analyseCanary(let routing, let seconds) = second.last?.action else {
+            Issue.record("each step ends with its analysis"); return
+        }
+        #expect(routing == CanaryRouting(pool: .green, percent: 25) && seconds == 60)
+        guard case .sequence(let promotion) = then.steps[2].action, case .record(let record) = promotion.last?.action else {
+            Issue.record("the promotion records"); return
+        }
+        #expect(record.live == .green && record.isSwitch && record.canary == nil)
+        let listing = then.listing(spec).joined(separator: "\n")
+        #expect(listing.contains("2.4. reload: reload nginx gracefully"))
+        #expect(listing.contains("1.8. analyse: compare green with blue in the proxy's log for 60 s"))
+    }
+}
