@@ -76,6 +76,7 @@ extension Bgctl {
               listen: "0.0.0.0:8080"      # where clients connect
               connect_timeout: 250ms      # a stopped pool costs a request at most this
               read_timeout: 3s            # set just above your slowest normal response
+              # tls: {listen: "0.0.0.0:8443", cert: fullchain.pem, key: privkey.pem}   # HTTPS; plain HTTP then redirects
 
             app:
               port: \(port)                  # the port your app listens on in its container

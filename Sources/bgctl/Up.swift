@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NginxConfigGen
 import Orchestrator
 
@@ -36,11 +37,12 @@ extension Bgctl {
                 if json {
                     JSONOutput.print("up", ["ok": true, "dry_run": dryRun, "project": stack.spec.project, "live": summary.live.rawValue,
                                             "changed": summary.changed, "steps": JSONOutput.steps(summary.plan),
-                                            "listen": stack.spec.proxy.listen.description])
+                                            "listen": stack.spec.proxy.listen.description,
+                                            "tls_listen": stack.spec.proxy.tls.map { $0.listen.description } ?? NSNull()])
                     return
                 }
                 guard !dryRun else { return }
-                let listen = stack.spec.proxy.listen
+                let listen = "\(stack.spec.proxy.listen)" + (stack.spec.proxy.tls.map { " and https on \($0.listen)" } ?? "")
                 Terminal.stdout(summary.changed ? "up: \(stack.spec.project) is serving \(summary.live.rawValue) on \(listen)"
                                                 : "up: nothing to change; \(stack.spec.project) is serving \(summary.live.rawValue) on \(listen)")
             }
