@@ -1,5 +1,6 @@
 import Foundation
 import NginxConfigGen
+import Watcher
 
 /// Runs a plan's steps, in order, through the stack's ports; the only place where steps act.
 /// A failure after `install` puts the previous configuration back and reloads before the error is
@@ -213,8 +214,22 @@ final class Executor {
             }
             try stack.store.save(StackState(project: spec.project, live: live, updatedAt: now,
                                             lastSwitch: record.isSwitch ? entry : record.previousSwitch, deployed: deployed))
+            sharePools(live)
         }
         if let entry { try stack.store.append(entry) }
+    }
+
+    /// Copies the live pool into the watcher's folder, when there is one. A copy that cannot be written
+    /// is removed rather than left stale: the watcher then leaves the weights out instead of misreporting them.
+    private func sharePools(_ live: Pool) {
+        guard ports.files.exists(paths.watcherDir) else { return }
+        let text = String(decoding: PoolWeights.snapshot(live: live.rawValue), as: UTF8.self) + "\n"
+        do {
+            try ports.files.write(text, to: paths.watcherPoolsFile, mode: 0o644)
+        } catch {
+            try? ports.files.remove(paths.watcherPoolsFile)
+            report(.warning("could not give the watcher the live pool (\(error)); its bgctl_pool_weight metric is left out until the next record"))
+        }
     }
 
     // MARK: Waiting and checking
