@@ -59,38 +59,45 @@ extension Bgctl {
                 if json && dryRun { stack.dryRun = { _ in } }
                 if let healthTimeout { stack.healthTimeout = healthTimeout }
                 let outcome = try stack.deploy(request, lockWait: try options.lockWaitSeconds())
-                if !dryRun { DeployAnnouncement.send(outcome, spec: stack.spec) { Terminal.stderr("deploy: " + $0) } }
-                if json {
-                    JSONOutput.print("deploy", [
-                        "ok": outcome.result == .promoted || outcome.result == .staged || outcome.result == .planned,
-                        "dry_run": dryRun, "result": outcome.result.rawValue, "target": outcome.target.rawValue,
-                        "previous": outcome.previous.rawValue, "image": outcome.image, "release": outcome.release,
-                        "reason": outcome.reason.isEmpty ? nil : outcome.reason, "figures": outcome.figures?.dictionary,
-                        "total_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.total),
-                        "analysed_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.analysed)])
-                    switch outcome.result {
-                    case .rolledBack: throw CLIError.exit(ExitStatus.rolledBack)
-                    case .rollbackFailed: throw CLIError.exit(ExitStatus.rollbackFailed)
-                    case .aborted: throw CLIError.exit(ExitStatus.aborted)
-                    case .promoted, .staged, .planned: return
-                    }
-                }
-                guard !dryRun else { return }
+                try Self.finish(outcome, stack: stack, dryRun: dryRun, json: json, command: "deploy")
+            }
+        }
+
+        /// Announces the verdict (not for a dry run) and prints it, as text or one JSON object; throws
+        /// the exit status of a verdict other than promoted or staged. Shared with `rollback --to`.
+        static func finish(_ outcome: DeployOutcome, stack: Stack, dryRun: Bool, json: Bool, command: String,
+                           extra: [String: Any?] = [:]) throws {
+            if !dryRun { DeployAnnouncement.send(outcome, spec: stack.spec) { Terminal.stderr("\(command): " + $0) } }
+            if json {
+                JSONOutput.print(command, extra.merging([
+                    "ok": outcome.result == .promoted || outcome.result == .staged || outcome.result == .planned,
+                    "dry_run": dryRun, "result": outcome.result.rawValue, "target": outcome.target.rawValue,
+                    "previous": outcome.previous.rawValue, "image": outcome.image, "release": outcome.release,
+                    "reason": outcome.reason.isEmpty ? nil : outcome.reason, "figures": outcome.figures?.dictionary,
+                    "total_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.total),
+                    "analysed_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.analysed)]) { _, own in own })
                 switch outcome.result {
-                case .staged, .planned:
-                    Terminal.stdout("deploy: \(outcome.reason)")
-                case .promoted:
-                    Terminal.stdout("deploy: promoted \(outcome.release) on \(outcome.target.rawValue) in \(Int(outcome.total)) s (\(outcome.reason))")
-                case .rolledBack:
-                    Terminal.stdout("deploy: rolled back to \(outcome.previous.rawValue) after \(String(format: "%.1f", outcome.analysed)) s of analysis: \(outcome.reason)")
-                    throw CLIError.exit(ExitStatus.rolledBack)
-                case .aborted:
-                    Terminal.stdout("deploy: aborted: \(outcome.reason); \(outcome.previous.rawValue) is live")
-                    throw CLIError.exit(ExitStatus.aborted)
-                case .rollbackFailed:
-                    Terminal.stderr(Terminal.style("error:", .red) + " \(outcome.reason)\nTraffic is on \(outcome.target.rawValue), the release that failed analysis. Act now: check `bgctl status`, then `bgctl switch \(outcome.previous.rawValue) --force` once \(outcome.previous.rawValue) is healthy.")
-                    throw CLIError.exit(ExitStatus.rollbackFailed)
+                case .rolledBack: throw CLIError.exit(ExitStatus.rolledBack)
+                case .rollbackFailed: throw CLIError.exit(ExitStatus.rollbackFailed)
+                case .aborted: throw CLIError.exit(ExitStatus.aborted)
+                case .promoted, .staged, .planned: return
                 }
+            }
+            guard !dryRun else { return }
+            switch outcome.result {
+            case .staged, .planned:
+                Terminal.stdout("\(command): \(outcome.reason)")
+            case .promoted:
+                Terminal.stdout("\(command): promoted \(outcome.release) on \(outcome.target.rawValue) in \(Int(outcome.total)) s (\(outcome.reason))")
+            case .rolledBack:
+                Terminal.stdout("\(command): rolled back to \(outcome.previous.rawValue) after \(String(format: "%.1f", outcome.analysed)) s of analysis: \(outcome.reason)")
+                throw CLIError.exit(ExitStatus.rolledBack)
+            case .aborted:
+                Terminal.stdout("\(command): aborted: \(outcome.reason); \(outcome.previous.rawValue) is live")
+                throw CLIError.exit(ExitStatus.aborted)
+            case .rollbackFailed:
+                Terminal.stderr(Terminal.style("error:", .red) + " \(outcome.reason)\nTraffic is on \(outcome.target.rawValue), the release that failed analysis. Act now: check `bgctl status`, then `bgctl switch \(outcome.previous.rawValue) --force` once \(outcome.previous.rawValue) is healthy.")
+                throw CLIError.exit(ExitStatus.rollbackFailed)
             }
         }
     }

@@ -165,6 +165,8 @@ enum FakeDocker {
     case emptyEngine
     /// An engine whose error text carries terminal escape sequences (as a hostile daemon or image could).
     case escapingEngine
+    /// A script a test writes for itself (`$LOG` is replaced as for the others).
+    case script(String)
 
     var text: String {
         switch self {
@@ -189,6 +191,8 @@ enum FakeDocker {
             exit 1
 
             """
+        case .script(let text):
+            return text
         case .escapingEngine:
             return """
             #!/bin/sh

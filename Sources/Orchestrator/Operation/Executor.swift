@@ -22,6 +22,8 @@ final class Executor {
     var cancellable = true
     /// The analysis ended because a signal asked to stop.
     private(set) var aborted = false
+    /// What each `removeImage` step found, in order.
+    private(set) var removals: [ImageRemoval] = []
 
     init(stack: Stack, started: Double) {
         self.stack = stack
@@ -157,6 +159,17 @@ final class Executor {
             for path in files { try ports.files.remove(path) }
         case .removeFolderIfEmpty(let folder):
             if ports.files.list(folder)?.isEmpty == true { try ports.files.remove(folder) }
+        case .removeImage(let image, let bytes):
+            let command = Docker.removeImage(image)
+            let result = try ports.runner.run(command, timeout: 120)
+            let removal = try ImageRemoval(image: image, bytes: bytes, command: command, result: result)
+            removals.append(removal)
+            switch removal.result {
+            case .removed: report(.done("removed \(image)\(bytes.map { " (\(ByteCount.text($0)))" } ?? "")"))
+            case .untagged: report(.done("untagged \(image): other tags still name the image, so no space was freed"))
+            case .absent: report(.done("\(image) was already gone"))
+            case .refused: report(.warning("docker would not remove \(image): \(removal.detail ?? "refused"); left in place"))
+            }
         case .warn(let text):
             report(.warning(text))
         }
