@@ -268,9 +268,11 @@ public final class WatchLoop {
         }
     }
 
-    /// The tail lag after a read: 0 once everything written was read; else how old the last line read is.
+    /// After a read: the counts go to the registry, and the tail lag is 0 once everything written was
+    /// read, else how old the last line read is.
     private func updateTailMetrics(_ tailer: Tailer, now: Double) {
         guard let metrics else { return }
+        metrics.flush()
         metrics.tooLong(total: tailer.counters.tooLong)
         if tailer.caughtUp {
             metrics.tailLag(0)

@@ -107,8 +107,7 @@ extension Bgctl {
                     ? WatchMetrics(version: Bgctl.configuration.version, targets: targets.map(\.name)) : nil
                 // Bound before anything is read: an address in use is an error at start, not a silent gap.
                 let server = try address.map { address in
-                    let registry = metrics!.registry
-                    return try MetricsServer(host: address.host, port: address.port) { registry.emitToBuffer() }
+                    try MetricsServer(host: address.host, port: address.port, render: metrics!.exposition)
                 }
                 defer { server?.stop() }
                 // With --metrics-dump, stdout carries the metrics only.

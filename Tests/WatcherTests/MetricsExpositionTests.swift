@@ -27,10 +27,32 @@ func record(status: Int, pool: PoolTag = .blue, live: PoolTag = .blue, seconds: 
     return record
 }
 
+extension WatchMetrics {
+    /// What a scrape sees once the loop has flushed.
+    func rendered() -> [UInt8] {
+        flush()
+        return render()
+    }
+}
+
 @Suite struct MetricsExpositionTests {
+    @Test func countsReachTheRegistryAtTheFlushNotBefore() {
+        let metrics = WatchMetrics(version: "t", targets: [])
+        metrics.observe(record(status: 200), retried: true, failover: false)
+        metrics.observeMalformed()
+        #expect(total(metrics.render(), "bgctl_requests_total") == 0)
+        #expect(samples(metrics.render())["bgctl_log_lines_total"] == "0")
+        metrics.flush()
+        metrics.flush()
+        let lines = samples(metrics.render())
+        #expect(lines["bgctl_requests_total{pool=\"blue\",class=\"2xx\"}"] == "1")
+        #expect(lines["bgctl_upstream_retries_total"] == "1")
+        #expect(lines["bgctl_log_lines_total"] == "2" && lines["bgctl_log_lines_malformed_total"] == "1")
+    }
+
     @Test func labelValuesEscapeBackslashDoubleQuoteAndNewline() {
         let metrics = WatchMetrics(version: "1.0\\beta \"x\"\nnext", targets: ["hook \"a\"\\b\nc"])
-        let text = String(decoding: metrics.render(), as: UTF8.self)
+        let text = String(decoding: metrics.rendered(), as: UTF8.self)
         #expect(text.contains(#"bgctl_build_info{version="1.0\\beta \"x\"\nnext"} 1.0"#), "\(text)")
         #expect(text.contains(#"bgctl_delivery_failures_total{target="hook \"a\"\\b\nc"} 0"#), "\(text)")
         // The newline never reaches the output raw: every line is a comment or a sample.
@@ -39,13 +61,39 @@ func record(status: Int, pool: PoolTag = .blue, live: PoolTag = .blue, seconds: 
         }
     }
 
+    @Test func theBucketOfATimeMatchesTheListOfBoundsAtAndJustPastEachBound() {
+        #expect(PendingCounts.width == WatchMetrics.durationBuckets.count + 1, "the bounds and one past them")
+        for (index, bound) in WatchMetrics.durationBuckets.enumerated() {
+            #expect(DurationBuckets.bucket(bound) == index, "\(bound)")
+            #expect(DurationBuckets.bucket(bound.nextUp) == index + 1, "\(bound.nextUp)")
+        }
+        #expect(DurationBuckets.bucket(0) == 0 && DurationBuckets.bucket(1e9) == 11 && DurationBuckets.bucket(.infinity) == 11)
+    }
+
+    @Test func ownLabelValuesAreEscapedAsTheFormatRequires() {
+        #expect(Exposition.escape(#"a\b"c"# + "\nd") == #"a\\b\"c\nd"#)
+        #expect(Exposition.escape("blue") == "blue" && Exposition.escape("") == "")
+    }
+
+    @Test func theHistogramIsLeftOutUntilARequestHasATimeAndPoolsComeInAFixedOrder() {
+        let metrics = WatchMetrics(version: "t", targets: [])
+        #expect(!String(decoding: metrics.rendered(), as: UTF8.self).contains("bgctl_request_duration_seconds"))
+        metrics.observe(record(status: 200, pool: .green, seconds: 0.1), retried: false, failover: false)
+        metrics.observe(record(status: 200, pool: .blue, seconds: 0.1), retried: false, failover: false)
+        let text = String(decoding: metrics.rendered(), as: UTF8.self)
+        #expect(text.contains("# TYPE bgctl_request_duration_seconds histogram\n"))
+        let blue = try! #require(text.range(of: "_count{pool=\"blue\"}"))
+        let green = try! #require(text.range(of: "_count{pool=\"green\"}"))
+        #expect(blue.lowerBound < green.lowerBound)
+    }
+
     @Test func histogramBucketsAreCumulativeWithInfSumAndCount() {
         let metrics = WatchMetrics(version: "t", targets: [])
         // On a bound (0.005, 0.5), just past one (0.0051), and past the last bound (20).
         for seconds in [0.005, 0.0051, 0.02, 0.5, 20] {
             metrics.observe(record(status: 200, seconds: seconds), retried: false, failover: false)
         }
-        let lines = samples(metrics.render())
+        let lines = samples(metrics.rendered())
         let bucket = { (le: String) in lines["bgctl_request_duration_seconds_bucket{pool=\"blue\",le=\"\(le)\"}"] }
         #expect(bucket("0.005") == "1")
         #expect(bucket("0.01") == "2")
@@ -64,7 +112,7 @@ func record(status: Int, pool: PoolTag = .blue, live: PoolTag = .blue, seconds: 
     @Test func aRequestWithoutRequestTimeIsCountedButNotTimed() {
         let metrics = WatchMetrics(version: "t", targets: [])
         metrics.observe(record(status: 200, seconds: -1), retried: false, failover: false)
-        let lines = samples(metrics.render())
+        let lines = samples(metrics.rendered())
         #expect(lines["bgctl_requests_total{pool=\"blue\",class=\"2xx\"}"] == "1")
         #expect(lines["bgctl_request_duration_seconds_count{pool=\"blue\"}"] == nil)
     }
@@ -73,15 +121,15 @@ func record(status: Int, pool: PoolTag = .blue, live: PoolTag = .blue, seconds: 
     func requestsAreCountedByStatusClass(status: Int, statusClass: String) {
         let metrics = WatchMetrics(version: "t", targets: [])
         metrics.observe(record(status: status, pool: .green), retried: false, failover: false)
-        let lines = samples(metrics.render())
+        let lines = samples(metrics.rendered())
         #expect(lines["bgctl_requests_total{pool=\"green\",class=\"\(statusClass)\"}"] == "1")
-        #expect(total(metrics.render(), "bgctl_requests_total") == 1)
+        #expect(total(metrics.rendered(), "bgctl_requests_total") == 1)
     }
 
     @Test func aLineWithoutAPoolIsCountedUnderAnEmptyPoolLabel() {
         let metrics = WatchMetrics(version: "t", targets: [])
         metrics.observe(record(status: 503, pool: .none, live: .none), retried: false, failover: false)
-        #expect(samples(metrics.render())["bgctl_requests_total{pool=\"\",class=\"5xx\"}"] == "1")
+        #expect(samples(metrics.rendered())["bgctl_requests_total{pool=\"\",class=\"5xx\"}"] == "1")
     }
 
     @Test func retriesFailoversAndMalformedLinesHaveTheirOwnCounters() {
@@ -91,7 +139,7 @@ func record(status: Int, pool: PoolTag = .blue, live: PoolTag = .blue, seconds: 
         metrics.observeMalformed()
         metrics.tooLong(total: 2)
         metrics.tooLong(total: 2)
-        let lines = samples(metrics.render())
+        let lines = samples(metrics.rendered())
         #expect(lines["bgctl_upstream_retries_total"] == "1")
         #expect(lines["bgctl_failovers_total"] == "1")
         #expect(lines["bgctl_log_lines_total"] == "5", "2 records, 1 malformed, 2 too long (counted once)")
@@ -100,16 +148,16 @@ func record(status: Int, pool: PoolTag = .blue, live: PoolTag = .blue, seconds: 
 
     @Test func deliveryFailuresFollowTheRunningFiguresWithoutCountingTwice() {
         let metrics = WatchMetrics(version: "t", targets: ["slack"])
-        #expect(samples(metrics.render())["bgctl_delivery_failures_total{target=\"slack\"}"] == "0")
+        #expect(samples(metrics.rendered())["bgctl_delivery_failures_total{target=\"slack\"}"] == "0")
         var stats = Delivery.Stats()
         stats.failed = 2
         stats.dropped = 1
         metrics.deliveries(["slack": stats])
         metrics.deliveries(["slack": stats])
-        #expect(samples(metrics.render())["bgctl_delivery_failures_total{target=\"slack\"}"] == "3")
+        #expect(samples(metrics.rendered())["bgctl_delivery_failures_total{target=\"slack\"}"] == "3")
         stats.failed = 3
         metrics.deliveries(["slack": stats, "webhook 1": Delivery.Stats()])
-        let lines = samples(metrics.render())
+        let lines = samples(metrics.rendered())
         #expect(lines["bgctl_delivery_failures_total{target=\"slack\"}"] == "4")
         #expect(lines["bgctl_delivery_failures_total{target=\"webhook 1\"}"] == "0")
     }
@@ -118,36 +166,36 @@ func record(status: Int, pool: PoolTag = .blue, live: PoolTag = .blue, seconds: 
         let metrics = WatchMetrics(version: "t", targets: [])
         metrics.alert(.failover, firing: true)
         metrics.alertSent(.failover)
-        let lines = samples(metrics.render())
+        let lines = samples(metrics.rendered())
         for kind in AlertKind.allCases {
             #expect(lines["bgctl_alerts_firing{kind=\"\(kind.rawValue)\"}"] == (kind == .failover ? "1.0" : "0.0"))
             #expect(lines["bgctl_alerts_sent_total{kind=\"\(kind.rawValue)\"}"] == (kind == .failover ? "1" : "0"))
         }
         metrics.alert(.failover, firing: false)
-        #expect(samples(metrics.render())["bgctl_alerts_firing{kind=\"failover\"}"] == "0.0")
+        #expect(samples(metrics.rendered())["bgctl_alerts_firing{kind=\"failover\"}"] == "0.0")
     }
 
     @Test func poolWeightsAppearWhenKnownAndGoWhenNot() {
         let metrics = WatchMetrics(version: "t", targets: [])
-        #expect(!String(decoding: metrics.render(), as: UTF8.self).contains("bgctl_pool_weight"))
+        #expect(!String(decoding: metrics.rendered(), as: UTF8.self).contains("bgctl_pool_weight"))
         metrics.poolWeights(["blue": 95, "green": 5])
-        var lines = samples(metrics.render())
+        var lines = samples(metrics.rendered())
         #expect(lines["bgctl_pool_weight{pool=\"blue\"}"] == "95.0" && lines["bgctl_pool_weight{pool=\"green\"}"] == "5.0")
         metrics.poolWeights(["blue": 0, "green": 100])
-        lines = samples(metrics.render())
+        lines = samples(metrics.rendered())
         #expect(lines["bgctl_pool_weight{pool=\"blue\"}"] == "0.0" && lines["bgctl_pool_weight{pool=\"green\"}"] == "100.0")
         metrics.poolWeights(nil)
-        #expect(!String(decoding: metrics.render(), as: UTF8.self).contains("bgctl_pool_weight{"))
+        #expect(!String(decoding: metrics.rendered(), as: UTF8.self).contains("bgctl_pool_weight{"))
     }
 
     @Test func aNegativeOrNonFiniteTailLagIsZero() {
         let metrics = WatchMetrics(version: "t", targets: [])
         metrics.tailLag(-3)
-        #expect(samples(metrics.render())["bgctl_tail_lag_seconds"] == "0.0")
+        #expect(samples(metrics.rendered())["bgctl_tail_lag_seconds"] == "0.0")
         metrics.tailLag(.nan)
-        #expect(samples(metrics.render())["bgctl_tail_lag_seconds"] == "0.0")
+        #expect(samples(metrics.rendered())["bgctl_tail_lag_seconds"] == "0.0")
         metrics.tailLag(2.5)
-        #expect(samples(metrics.render())["bgctl_tail_lag_seconds"] == "2.5")
+        #expect(samples(metrics.rendered())["bgctl_tail_lag_seconds"] == "2.5")
     }
 }
 

@@ -2,7 +2,9 @@ import Prometheus
 
 /// The watcher's figures as Prometheus metrics, in one registry that `MetricsServer` renders.
 ///
-/// The loop's thread updates it; any thread may render `registry` (the library locks). Counters only
+/// The loop's thread updates it; any thread may render `registry` (the library locks). Per-line
+/// counts are kept as plain integers and handed to the registry by `flush()`, which the loop calls
+/// after every read: a scrape sees them at most one read late, and a line costs no atomic. Counters only
 /// grow for the life of the process: they count lines as the tailer hands them over, so a rotation
 /// or truncation of the log never takes anything back (a restart starts them at zero, which
 /// Prometheus reads as a counter reset). Series with a pool or status-class label appear with their
@@ -14,7 +16,8 @@ public final class WatchMetrics {
     public let registry: PrometheusCollectorRegistry
     /// Indexed by `PoolTag.rawValue`, then status class 1…5 as 0…4; made on first use.
     private var requests: [[Counter?]]
-    private var durations: [ValueHistogram?]
+    private let durations: DurationBuckets
+    private let pending = PendingCounts()
     private let retries: Counter
     private let failovers: Counter
     private let lines: Counter
@@ -32,7 +35,7 @@ public final class WatchMetrics {
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
         requests = Array(repeating: Array(repeating: nil, count: 5), count: PoolTag.allCases.count)
-        durations = Array(repeating: nil, count: PoolTag.allCases.count)
+        durations = DurationBuckets(bounds: Self.durationBuckets)
         retries = registry.makeCounter(descriptor: Self.name(
             "upstream_retries", "total", "Requests that failed on one upstream and were tried on another."))
         failovers = registry.makeCounter(descriptor: Self.name(
@@ -62,26 +65,44 @@ public final class WatchMetrics {
     /// One parsed request: its pool, status class, duration, and whether it was retried or failed over.
     @inline(__always)
     func observe(_ record: LogRecord, retried: Bool, failover: Bool) {
+        let ints = pending.ints
         let pool = Int(record.pool.rawValue)
-        let statusClass = record.status / 100 - 1
-        if let counter = requests[pool][statusClass] {
-            counter.increment()
-        } else {
-            let counter = registry.makeCounter(descriptor: Self.name(
-                "requests", "total", "Requests in the proxy's access log, by pool (\"\" for none) and status class."),
-                labels: [("pool", record.pool.name), ("class", "\(statusClass + 1)xx")])
-            requests[pool][statusClass] = counter
-            counter.increment()
+        ints[PendingCounts.requests &+ pool &* 5 &+ (record.status / 100 &- 1)] &+= 1
+        if record.requestTime >= 0 {
+            ints[PendingCounts.buckets &+ pool &* PendingCounts.width &+ DurationBuckets.bucket(record.requestTime)] &+= 1
+            ints[PendingCounts.timed &+ pool] &+= 1
+            pending.sums[pool] += record.requestTime
         }
-        if record.requestTime >= 0 { duration(pool, record.pool).record(record.requestTime) }
-        if retried { retries.increment() }
-        if failover { failovers.increment() }
-        lines.increment()
+        if retried { ints[PendingCounts.retries] &+= 1 }
+        if failover { ints[PendingCounts.failovers] &+= 1 }
+        ints[PendingCounts.lines] &+= 1
     }
 
     func observeMalformed() {
-        lines.increment()
-        malformed.increment()
+        pending.ints[PendingCounts.lines] &+= 1
+        pending.ints[PendingCounts.malformed] &+= 1
+    }
+
+    /// Hands the counts since the last flush to the registry.
+    func flush() {
+        for index in 0..<(PendingCounts.pools * 5) where pending.ints[PendingCounts.requests + index] > 0 {
+            request(pool: index / 5, statusClass: index % 5).increment(by: Int64(pending.take(PendingCounts.requests + index)))
+        }
+        for (counter, index) in [(retries, PendingCounts.retries), (failovers, PendingCounts.failovers),
+                                 (lines, PendingCounts.lines), (malformed, PendingCounts.malformed)] where pending.ints[index] > 0 {
+            counter.increment(by: Int64(pending.take(index)))
+        }
+        durations.publish(pending)
+    }
+
+    private func request(pool: Int, statusClass: Int) -> Counter {
+        if let counter = requests[pool][statusClass] { return counter }
+        let tag = PoolTag(rawValue: UInt8(pool)) ?? .other
+        let counter = registry.makeCounter(descriptor: Self.name(
+            "requests", "total", "Requests in the proxy's access log, by pool (\"\" for none) and status class."),
+            labels: [("pool", tag.name), ("class", "\(statusClass + 1)xx")])
+        requests[pool][statusClass] = counter
+        return counter
     }
 
     /// Lines the tailer skipped for being too long; `total` is its running count.
@@ -138,17 +159,17 @@ public final class WatchMetrics {
         }
     }
 
-    /// The metrics in the Prometheus text format, version 0.0.4.
-    public func render() -> [UInt8] { registry.emitToBuffer() }
+    /// The metrics in the Prometheus text format, version 0.0.4, as of the last `flush()`.
+    public func render() -> [UInt8] { exposition() }
 
-    private func duration(_ index: Int, _ pool: PoolTag) -> ValueHistogram {
-        if let histogram = durations[index] { return histogram }
-        let histogram = registry.makeValueHistogram(descriptor: Self.name(
-            "request_duration", "seconds", "request_time of the requests in the proxy's access log, by pool."),
-            labels: [("pool", pool.name)],
-                                                    buckets: Self.durationBuckets)
-        durations[index] = histogram
-        return histogram
+    /// `render` for another thread (the listener): the registry's families, then the durations.
+    public var exposition: @Sendable () -> [UInt8] {
+        let registry = self.registry, durations = self.durations
+        return {
+            var buffer = registry.emitToBuffer()
+            durations.render(into: &buffer)
+            return buffer
+        }
     }
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
