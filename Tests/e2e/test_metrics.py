@@ -51,9 +51,10 @@ watch:
   metrics: {{listen: "127.0.0.1:{metrics_port}"}}
 """)
     project.bgctl("up", check=0)
-    first = wait_for(lambda: scrape_or_none(metrics_port), 20)
+    # The watcher reads pools.json (written by up's record) within a second of starting.
+    first = wait_for(lambda: (lambda f: f if f and value(f, "bgctl_pool_weight", "bgctl_pool_weight", pool="blue") == 100
+                              else None)(scrape_or_none(metrics_port)), 20)
     assert first is not None, project.docker("logs", f"{project.name}-watcher", check=False).stderr
-    assert value(first, "bgctl_pool_weight", "bgctl_pool_weight", pool="blue") == 100
     assert value(first, "bgctl_pool_weight", "bgctl_pool_weight", pool="green") == 0
 
     # The demo app answers 404 for any other path: health checks and bgctl's probes are all 2xx, so
