@@ -1,6 +1,6 @@
 # bgctl: blue-green deployments on a plain Docker host.
 #   make demo        - install what is missing, build, bring up the demo stack, send traffic, switch, show status
-#   make test        - install what is missing, start dockerd, build images, run unit and end-to-end tests
+#   make test        - install what is missing, start dockerd, build images, run unit, exposition and end-to-end tests
 #   make fuzz        - the spec, parser and message fuzz tests, long (BGCTL_FUZZ_ITERATIONS, BGCTL_FUZZ_SEED)
 #   make install     - the release binary, man page and shell completions under PREFIX (default /usr/local;
 #                      DESTDIR is honoured); make uninstall removes them
@@ -111,6 +111,7 @@ images: setup
 unit: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/exposition
 
 FUZZ_ITERATIONS ?= 200000
 
@@ -124,6 +125,7 @@ e2e: setup images build
 test: setup images
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/exposition
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/e2e
 
 demo: setup images build

@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .executableTarget(
@@ -49,7 +50,10 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
-        .target(name: "Watcher", dependencies: ["HTTPClient", "Support"]),
+        .target(
+            name: "Watcher",
+            dependencies: ["HTTPClient", "Support", .product(name: "Prometheus", package: "swift-prometheus")]
+        ),
         // Small shared pieces (atomic writes, hashing, formatting); depends on nothing of ours.
         .target(name: "Support"),
         .target(name: "HTTPClient", dependencies: ["CCurl"]),

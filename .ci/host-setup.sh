@@ -32,6 +32,13 @@ if ! python3 -c 'import pytest' >/dev/null 2>&1; then
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pytest >/dev/null; }
 fi
 
+# The metrics tests read bgctl's /metrics with the Prometheus project's own parser.
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+  echo "host-setup: installing prometheus-client"
+  python3 -m pip install -q prometheus-client 2>/dev/null || python3 -m pip install -q --break-system-packages prometheus-client 2>/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-prometheus-client >/dev/null; }
+fi
+
 # The test host's engine keeps containers running across its own restarts (live-restore) and
 # publishes loopback ports with iptables instead of a userland proxy that dies with it; the
 # fault-injection test restarts dockerd in the middle of a switch. A host's own daemon.json is kept.

@@ -21,6 +21,10 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     case networkSubnetMismatch(network: String, found: [String], wanted: String)
     case networkOverlap(network: String, subnet: String)
     case nothingToRollBack(live: Pool)
+    /// `rollback --to` a release neither the history nor a pool knows; `known`: the last few that are.
+    case releaseUnknown(release: String, known: [String])
+    /// `rollback --to` a release whose image is no longer on this host; nothing was touched.
+    case releaseImageGone(release: String, image: String)
     case stateUnreadable(path: String, reason: String)
     /// state.json names a schema newer than this bgctl reads: a newer bgctl wrote it.
     case stateTooNew(path: String, schema: Int, reads: Int)
@@ -78,6 +82,12 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             return "cannot create network \(network): subnet \(subnet) overlaps another network on this host; set network.subnet in the spec to a free /24"
         case .nothingToRollBack(let live):
             return "the history has no switch to \(live.rawValue) to undo"
+        case .releaseUnknown(let release, let known):
+            let list = known.isEmpty ? "bgctl's history records no deployed release yet"
+                : "the last known: \(known.joined(separator: ", ")) (bgctl history lists every deploy)"
+            return "release \(release) is not in bgctl's history and runs on no pool; \(list)"
+        case .releaseImageGone(let release, let image):
+            return "release \(release) used image \(image), which is no longer on this host; pull or rebuild it, then run bgctl deploy --image \(image) --release \(release). Nothing was changed."
         case .stateUnreadable(let path, let reason):
             return "cannot read \(path): \(reason). Move it aside and run bgctl up."
         case .stateTooNew(let path, let schema, let reads):

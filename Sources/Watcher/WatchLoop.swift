@@ -17,6 +17,9 @@ public struct WatchOptions: Sendable {
     public var maintenanceDefault = false
     /// Rotate the followed log past this policy on each periodic tick; only with a `reopen` given to the loop.
     public var rotation: LogRotation.Policy?
+    /// A JSON file with the live pool and any weights (state.json, or the watcher's pools.json); the
+    /// watcher rereads it when it changes, for `bgctl_pool_weight`. Nil, or absent: no such metric.
+    public var poolsPath: String?
 
     public init(logPath: String) {
         self.logPath = logPath
@@ -106,13 +109,18 @@ public final class WatchLoop {
     private let log: (String) -> Void
     /// After a failed rotation or reopen, the next attempt waits until then: one message per 30 s, not per tick.
     private var rotationRetryAt: Double = 0
+    private let metrics: WatchMetrics?
+    /// The log time of the last record read (0: none had one yet), for the tail lag.
+    private var lastLineTime: Double = 0
+    private var poolsStamp: Double = -1
 
     /// `reopen` enables rotation by `options.rotation`; without it the watcher only follows rotations.
     public init(settings: WatchSettings, options: WatchOptions, delivery: Delivery?,
                 clock: @escaping () -> Double = { Date().timeIntervalSince1970 },
                 reopen: (() -> Bool)? = nil, rotationFiles: RotationFiles = LocalRotationFiles(),
-                log: @escaping (String) -> Void = { _ in },
+                log: @escaping (String) -> Void = { _ in }, metrics: WatchMetrics? = nil,
                 emit: @escaping (AlertNotification, AlertRecord) -> Void) {
+        self.metrics = metrics
         self.reopen = reopen
         self.rotationFiles = rotationFiles
         self.log = log
@@ -136,14 +144,17 @@ public final class WatchLoop {
         let started = clock()
         var nextTick = started
         refreshMaintenance()
+        refreshPools()
         // Each pass reads one bounded batch, then looks at the clock and the stop signal: a flood of
         // lines, or input without newlines, never keeps the deadline, SIGTERM or the status file waiting.
         while true {
             batchTime = clock()
             tailer.readAvailable { line in handle(line) }
             let now = clock()
+            updateTailMetrics(tailer, now: now)
             if now >= nextTick {
                 if !options.once { periodic(now: now) }
+                syncMetrics()
                 writeStatus(tailer)
                 nextTick = now + 1
             }
@@ -165,6 +176,7 @@ public final class WatchLoop {
             batchTime = clock()
             tailer.readAvailable { line in handle(line) }
         }
+        updateTailMetrics(tailer, now: clock())
         writeStatus(tailer)
         summary.byPool = byPool()
         summary.rotations = tailer.counters.rotations
@@ -172,18 +184,27 @@ public final class WatchLoop {
         summary.malformed += tailer.counters.tooLong
         delivery?.finish(timeout: 10)
         summary.deliveries = delivery?.snapshot() ?? [:]
+        syncMetrics()
         return summary
     }
 
     private func handle(_ line: UnsafeRawBufferPointer) {
         guard let record = LineParser.parse(line) else {
-            if !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { summary.malformed += 1 }
+            if !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) {
+                summary.malformed += 1
+                metrics?.observeMalformed()
+            }
             return
         }
         summary.lines += 1
         poolCounts[Int(record.pool.rawValue)] += 1
         if record.status >= 500 { summary.status5xx += 1 } else if record.status >= 400 { summary.status4xx += 1 }
-        if rules.isRetried(record) { summary.retried += 1 }
+        let retried = rules.isRetried(record)
+        if retried { summary.retried += 1 }
+        if let metrics {
+            metrics.observe(record, retried: retried, failover: rules.isFailover(record))
+            if record.time > 0 { lastLineTime = record.time }
+        }
         if rules.isIgnored(line, uri: record.uri) {
             summary.ignored += 1
             return
@@ -248,7 +269,51 @@ public final class WatchLoop {
                                  figures: notification.detection.figures, suppressed: notification.suppressed)
         summary.alerts.append(record)
         emit(notification, record)
-        if !notification.suppressed { delivery?.send(notification, settings: settings) }
+        metrics?.alert(record.kind, firing: book.isFiring(record.kind))
+        if !notification.suppressed, let delivery {
+            delivery.send(notification, settings: settings)
+            metrics?.alertSent(record.kind)
+        }
+    }
+
+    /// After a read: the counts go to the registry, and the tail lag is 0 once everything written was
+    /// read, else how old the last line read is.
+    private func updateTailMetrics(_ tailer: Tailer, now: Double) {
+        guard let metrics else { return }
+        metrics.flush()
+        metrics.tooLong(total: tailer.counters.tooLong)
+        if tailer.caughtUp {
+            metrics.tailLag(0)
+        } else if lastLineTime > 0 {
+            metrics.tailLag(now - lastLineTime)
+        }
+    }
+
+    /// The figures kept elsewhere: delivery failures and the pools' weights.
+    private func syncMetrics() {
+        guard let metrics else { return }
+        if let delivery { metrics.deliveries(delivery.snapshot()) }
+        refreshPools()
+    }
+
+    /// Rereads the live pool and weights when their file changed; a file that is gone removes the metric.
+    private func refreshPools() {
+        guard let metrics else { return }
+        guard let path = options.poolsPath, let stamp = Self.stamp(path) else {
+            if poolsStamp != -1 { metrics.poolWeights(nil) }
+            poolsStamp = -1
+            return
+        }
+        guard stamp != poolsStamp else { return }
+        poolsStamp = stamp
+        metrics.poolWeights(PoolWeights.load(path: path))
+    }
+
+    /// Modification time plus size: changes when the file is rewritten or replaced.
+    private static func stamp(_ path: String) -> Double? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9 + Double(st.st_size)
     }
 
     /// Maintenance comes from the file `bgctl maintenance` writes, else the spec's default; it is

@@ -22,14 +22,18 @@ enum ExitStatus {
     static let rolledBack: Int32 = 6
     static let rollbackFailed: Int32 = 7
     static let aborted: Int32 = 8
+    /// `rollback --to`: the release's image is no longer on this host; nothing was changed.
+    static let imageGone: Int32 = 9
     static let usage: Int32 = 64
     static let invalidSpec: Int32 = 65
+    /// Docker, or (watch) the metrics address, is not available.
     static let dockerUnavailable: Int32 = 69
 
     static let help = """
         Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
         5 an alert fired (watch --fail-on-alert), 6 deploy rolled back, 7 rollback failed,
-        8 stopped by a signal at a safe point, 64 usage error, 65 invalid spec, 69 Docker unavailable.
+        8 stopped by a signal at a safe point, 9 the release's image is gone (rollback --to), 64 usage error,
+        65 invalid spec, 69 Docker unavailable (watch: the metrics address cannot be bound).
         """
 }
 
@@ -48,7 +52,11 @@ enum Failure {
             return (error.description + "\n\(count) problem\(count == 1 ? "" : "s") in the spec", ExitStatus.invalidSpec)
         case let error as OrchestratorError:
             if case .cancelled = error { return ("bgctl: " + error.description, ExitStatus.aborted) }
+            if case .releaseImageGone = error { return ("error: " + error.description, ExitStatus.imageGone) }
+            if case .releaseUnknown = error { return ("error: " + error.description, ExitStatus.usage) }
             return ("error: " + error.description, error.isDockerUnavailable ? ExitStatus.dockerUnavailable : ExitStatus.failed)
+        case let error as MetricsServerError:
+            return ("error: " + error.description, ExitStatus.dockerUnavailable)
         case let error as ValidationError:
             return ("error: " + error.message, ExitStatus.usage)
         case let error as WriteError:

@@ -87,46 +87,54 @@ extension Bgctl {
                 if json && dryRun { stack.dryRun = { _ in } }
                 if let healthTimeout { stack.healthTimeout = healthTimeout }
                 let outcome = try stack.deploy(request, lockWait: try options.lockWaitSeconds())
-                if !dryRun { DeployAnnouncement.send(outcome, spec: stack.spec) { Terminal.stderr("deploy: " + $0) } }
-                if json {
-                    JSONOutput.print("deploy", [
-                        "ok": outcome.result == .promoted || outcome.result == .staged || outcome.result == .planned,
-                        "dry_run": dryRun, "result": outcome.result.rawValue, "target": outcome.target.rawValue,
-                        "previous": outcome.previous.rawValue, "image": outcome.image, "release": outcome.release,
-                        "reason": outcome.reason.isEmpty ? nil : outcome.reason, "figures": outcome.figures?.dictionary,
-                        "canary": outcome.canary.map { ["steps": $0.steps, "step_seconds": $0.seconds, "sticky": $0.sticky] as [String: Any] },
-                        "steps": outcome.canary == nil ? nil : outcome.steps.map { ["weight": $0.weight, "result": $0.result, "reason": $0.reason, "figures": $0.figures] as [String: Any] },
-                        "total_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.total),
-                        "analysed_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.analysed)])
-                    switch outcome.result {
-                    case .rolledBack: throw CLIError.exit(ExitStatus.rolledBack)
-                    case .rollbackFailed: throw CLIError.exit(ExitStatus.rollbackFailed)
-                    case .aborted: throw CLIError.exit(ExitStatus.aborted)
-                    case .promoted, .staged, .planned: return
-                    }
-                }
-                guard !dryRun else { return }
+                try Self.finish(outcome, stack: stack, dryRun: dryRun, json: json, command: "deploy")
+            }
+        }
+
+        /// Announces the verdict (not for a dry run) and prints it, as text or one JSON object; throws
+        /// the exit status of a verdict other than promoted or staged. Shared with `rollback --to`.
+        static func finish(_ outcome: DeployOutcome, stack: Stack, dryRun: Bool, json: Bool, command: String,
+                           extra: [String: Any?] = [:]) throws {
+            if !dryRun { DeployAnnouncement.send(outcome, spec: stack.spec) { Terminal.stderr("\(command): " + $0) } }
+            if json {
+                let own: [String: Any?] = [
+                    "ok": outcome.result == .promoted || outcome.result == .staged || outcome.result == .planned,
+                    "dry_run": dryRun, "result": outcome.result.rawValue, "target": outcome.target.rawValue,
+                    "previous": outcome.previous.rawValue, "image": outcome.image, "release": outcome.release,
+                    "reason": outcome.reason.isEmpty ? nil : outcome.reason, "figures": outcome.figures?.dictionary,
+                    "canary": outcome.canary.map { ["steps": $0.steps, "step_seconds": $0.seconds, "sticky": $0.sticky] as [String: Any] },
+                    "steps": outcome.canary == nil ? nil : outcome.steps.map { ["weight": $0.weight, "result": $0.result, "reason": $0.reason, "figures": $0.figures] as [String: Any] },
+                    "total_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.total),
+                    "analysed_ms": dryRun ? nil : JSONOutput.milliseconds(outcome.analysed)]
+                JSONOutput.print(command, extra.merging(own) { _, own in own })
                 switch outcome.result {
-                case .staged, .planned:
-                    Terminal.stdout("deploy: \(outcome.reason)")
-                case .promoted:
-                    Self.printSteps(outcome)
-                    Terminal.stdout("deploy: promoted \(outcome.release) on \(outcome.target.rawValue) in \(Int(outcome.total)) s (\(outcome.reason))")
-                case .rolledBack:
-                    Self.printSteps(outcome)
-                    let back = outcome.canary == nil ? "rolled back to \(outcome.previous.rawValue)" : "rolled back: \(outcome.target.rawValue)'s weight is 0, \(outcome.previous.rawValue) takes every request,"
-                    Terminal.stdout("deploy: \(back) after \(String(format: "%.1f", outcome.analysed)) s of analysis: \(outcome.reason)")
-                    throw CLIError.exit(ExitStatus.rolledBack)
-                case .aborted:
-                    Self.printSteps(outcome)
-                    Terminal.stdout("deploy: aborted: \(outcome.reason); \(outcome.previous.rawValue) is live")
-                    throw CLIError.exit(ExitStatus.aborted)
-                case .rollbackFailed:
-                    let traffic = outcome.canary == nil ? "Traffic is on \(outcome.target.rawValue), the release that failed analysis."
-                        : "Requests may still reach \(outcome.target.rawValue), the canary (its weight was not set to 0)."
-                    Terminal.stderr(Terminal.style("error:", .red) + " \(outcome.reason)\n\(traffic) Act now: check `bgctl status`, then `bgctl switch \(outcome.previous.rawValue) --force` once \(outcome.previous.rawValue) is healthy.")
-                    throw CLIError.exit(ExitStatus.rollbackFailed)
+                case .rolledBack: throw CLIError.exit(ExitStatus.rolledBack)
+                case .rollbackFailed: throw CLIError.exit(ExitStatus.rollbackFailed)
+                case .aborted: throw CLIError.exit(ExitStatus.aborted)
+                case .promoted, .staged, .planned: return
                 }
+            }
+            guard !dryRun else { return }
+            switch outcome.result {
+            case .staged, .planned:
+                Terminal.stdout("\(command): \(outcome.reason)")
+            case .promoted:
+                printSteps(outcome)
+                Terminal.stdout("\(command): promoted \(outcome.release) on \(outcome.target.rawValue) in \(Int(outcome.total)) s (\(outcome.reason))")
+            case .rolledBack:
+                printSteps(outcome)
+                let back = outcome.canary == nil ? "rolled back to \(outcome.previous.rawValue)" : "rolled back: \(outcome.target.rawValue)'s weight is 0, \(outcome.previous.rawValue) takes every request,"
+                Terminal.stdout("\(command): \(back) after \(String(format: "%.1f", outcome.analysed)) s of analysis: \(outcome.reason)")
+                throw CLIError.exit(ExitStatus.rolledBack)
+            case .aborted:
+                printSteps(outcome)
+                Terminal.stdout("\(command): aborted: \(outcome.reason); \(outcome.previous.rawValue) is live")
+                throw CLIError.exit(ExitStatus.aborted)
+            case .rollbackFailed:
+                let traffic = outcome.canary == nil ? "Traffic is on \(outcome.target.rawValue), the release that failed analysis."
+                    : "Requests may still reach \(outcome.target.rawValue), the canary (its weight was not set to 0)."
+                Terminal.stderr(Terminal.style("error:", .red) + " \(outcome.reason)\n\(traffic) Act now: check `bgctl status`, then `bgctl switch \(outcome.previous.rawValue) --force` once \(outcome.previous.rawValue) is healthy.")
+                throw CLIError.exit(ExitStatus.rollbackFailed)
             }
         }
 

@@ -12,6 +12,9 @@ extension Bgctl {
             discussion: """
             Runs until SIGTERM or SIGINT, or with --once until the input is read, or --for a duration.
             As a CI gate: bgctl watch --for 60s --fail-on-alert exits 5 when any alert fired.
+            Metrics: a watcher that runs until stopped serves GET /metrics (Prometheus text format) on
+            watch.metrics.listen (default 127.0.0.1:9464); with --once or --for only when --metrics-listen
+            names an address. An address that cannot be bound (in use) exits 69.
 
             Examples:
               bgctl watch
@@ -35,6 +38,10 @@ extension Bgctl {
         var watcherDir: String?
         @Option(help: ArgumentHelp("Rotate the log past logs.max_size and send USR1 to this nginx master (checked to be nginx); the stack's watcher passes 1, the proxy's PID in its namespace.", valueName: "PID"))
         var rotatePid: Int?
+        @Option(help: ArgumentHelp("Serve GET /metrics on IPV4:PORT (loopback, unless the spec's watch.metrics.listen names it), or off.", valueName: "ADDR"))
+        var metricsListen: String?
+        @Flag(help: "Print the metrics in the Prometheus text format on stdout when done (alerts and the summary go to stderr).")
+        var metricsDump = false
 
         func validate() throws {
             // A path is printed and opened: a control or bidi character in it is a mistake or a trick.
@@ -44,8 +51,34 @@ extension Bgctl {
             }
         }
 
+        /// Where to serve metrics: the flag, else the spec for a watcher that runs until stopped. A
+        /// non-loopback address must be the spec's own (said on stderr); the flag alone cannot open one.
+        func metricsAddress(_ spec: MetricsSpec, runsUntilStopped: Bool) throws -> ListenAddress? {
+            if metricsListen == "off" { return nil }
+            let address: ListenAddress
+            if let metricsListen, let given = ListenAddress(hostPort: metricsListen) {
+                address = given
+            } else {
+                guard spec.enabled, runsUntilStopped else { return nil }
+                address = spec.listen
+            }
+            if !MetricsSpec.isLoopback(address) {
+                guard address == spec.listen else {
+                    throw ValidationError("--metrics-listen \(address): not a loopback address; an address reachable from other hosts must be set in the spec (watch.metrics.listen)")
+                }
+                Terminal.stderr(Terminal.style("!", .yellow) + " watch: metrics served on \(address), reachable from other hosts (watch.metrics.listen)")
+            }
+            return address
+        }
+
         func run() throws {
             try reporting {
+                if metricsDump && json {
+                    throw ValidationError("--metrics-dump and --json both write to stdout; give one of them")
+                }
+                if let metricsListen, metricsListen != "off", ListenAddress(hostPort: metricsListen) == nil {
+                    throw ValidationError("--metrics-listen: expected IPV4:PORT such as 127.0.0.1:9464 (port 1–65535) or off, found \"\(SafeText.terminal(metricsListen))\"")
+                }
                 let seconds = try duration.map { try DurationFlag.seconds($0, flag: "--for") }
                 let loaded = try Self.spec(spec, log: log)
                 let paths = loaded.map { StackPaths(spec: $0, specDirectory: spec.directory) }
@@ -60,6 +93,7 @@ extension Bgctl {
                 options.once = once
                 options.duration = seconds
                 options.maintenanceDefault = loaded?.watch.maintenance ?? false
+                options.poolsPath = watcherDir.map { ($0 as NSString).appendingPathComponent("pools.json") } ?? paths?.stateFile
                 if let watcherDir {
                     try FileManager.default.createDirectory(atPath: watcherDir, withIntermediateDirectories: true)
                     options.statusPath = (watcherDir as NSString).appendingPathComponent("status.json")
@@ -89,18 +123,28 @@ extension Bgctl {
                 }
                 let delivery = targets.isEmpty ? nil : Delivery(targets: targets) { Terminal.stderr("watch: " + $0) }
                 let printJSON = json
+                let address = try metricsAddress((loaded?.watch ?? WatchSpec()).metrics, runsUntilStopped: !once && seconds == nil)
+                let metrics = address != nil || metricsDump
+                    ? WatchMetrics(version: BuildInfo.version, targets: targets.map(\.name)) : nil
+                // Bound before anything is read: an address in use is an error at start, not a silent gap.
+                let server = try address.map { address in
+                    try MetricsServer(host: address.host, port: address.port, render: metrics!.exposition)
+                }
+                defer { server?.stop() }
+                // With --metrics-dump, stdout carries the metrics only.
+                let say: (String) -> Void = metricsDump ? { Terminal.stderr($0) } : { Terminal.stdout($0) }
                 Signals.install()
                 if !once {
-                    Terminal.stderr("watch: following \(logPath == "-" ? "standard input" : SafeText.terminal(logPath)) (window \(settings.window) requests / \(Int(settings.windowSeconds)) s, threshold \(settings.errorRateThreshold)%, \(targets.count) alert target\(targets.count == 1 ? "" : "s"))")
+                    Terminal.stderr("watch: following \(logPath == "-" ? "standard input" : SafeText.terminal(logPath)) (window \(settings.window) requests / \(Int(settings.windowSeconds)) s, threshold \(settings.errorRateThreshold)%, \(targets.count) alert target\(targets.count == 1 ? "" : "s"))\(server.map { "; metrics on http://\($0.host):\($0.port)/metrics" } ?? "")")
                 }
                 let loop = WatchLoop(settings: settings, options: options, delivery: delivery, reopen: reopen,
-                                     log: { Terminal.stderr("watch: " + $0) }) { notification, record in
+                                     log: { Terminal.stderr("watch: " + $0) }, metrics: metrics) { notification, record in
                     if printJSON {
                         Terminal.stdout(Self.jsonLine(record, type: "alert"))
                     } else {
                         let tag = notification.state == .resolved ? Terminal.style("RESOLVED", .green, stderr: false)
                             : Terminal.style("ALERT", .red, stderr: false)
-                        Terminal.stdout("\(record.at) \(tag) \(record.kind.rawValue): \(SafeText.terminal(record.summary))\(record.suppressed ? " (maintenance: not sent)" : "")")
+                        say("\(record.at) \(tag) \(record.kind.rawValue): \(SafeText.terminal(record.summary))\(record.suppressed ? " (maintenance: not sent)" : "")")
                     }
                 }
                 let summary = loop.run { Signals.stopRequested }
@@ -108,7 +152,10 @@ extension Bgctl {
                     Terminal.stdout(Self.jsonLine(summary, type: "summary"))
                 } else if once || seconds != nil || Signals.stopRequested {
                     let pools = summary.byPool.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                    Terminal.stdout("watch: \(summary.lines) lines (\(pools.isEmpty ? "no pool" : pools)), \(summary.malformed) malformed, \(summary.status5xx) 5xx, \(summary.retried) retried upstream, \(summary.alerts.filter { $0.state == .firing }.count) alert(s) fired")
+                    say("watch: \(summary.lines) lines (\(pools.isEmpty ? "no pool" : pools)), \(summary.malformed) malformed, \(summary.status5xx) 5xx, \(summary.retried) retried upstream, \(summary.alerts.filter { $0.state == .firing }.count) alert(s) fired")
+                }
+                if metricsDump, let metrics {
+                    FileHandle.standardOutput.write(Data(metrics.render()))
                 }
                 if failOnAlert && summary.anyFired { throw CLIError.exit(ExitStatus.alertFired) }
             }

@@ -192,6 +192,8 @@ enum FakeDocker {
     case escapingEngine
     /// An engine running this project's two pools (healthy) and its proxy; it answers reads only.
     case runningStack
+    /// A script a test writes for itself (`$LOG` is replaced as for the others).
+    case script(String)
 
     var text: String {
         switch self {
@@ -232,6 +234,8 @@ enum FakeDocker {
             exit 1
 
             """
+        case .script(let text):
+            return text
         case .escapingEngine:
             return """
             #!/bin/sh

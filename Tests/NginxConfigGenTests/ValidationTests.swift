@@ -32,6 +32,15 @@ func load(_ yaml: String, variables: [String: String] = [:]) -> Result<Deploymen
         #expect(spec.network.name == "shop-net")
         #expect(spec.stateDir == ".bgctl")
         #expect(spec.watcherEnabled == false)
+        #expect(spec.watch.metrics.enabled && spec.watch.metrics.listen == ListenAddress(host: "127.0.0.1", port: 9464))
+    }
+
+    @Test func theMetricsAddressTakesTheWholePortRange() throws {
+        for port in [1, 65_535] {
+            let spec = try load(baseSpec.replacingOccurrences(of: "active: blue", with: "watch: {metrics: {enabled: false, listen: \"0.0.0.0:\(port)\"}}")).get()
+            #expect(spec.watch.metrics.listen == ListenAddress(host: "0.0.0.0", port: port))
+            #expect(!spec.watch.metrics.enabled)
+        }
     }
 
     struct BadCase: Sendable, CustomStringConvertible {
@@ -65,6 +74,13 @@ func load(_ yaml: String, variables: [String: String] = [:]) -> Result<Deploymen
         BadCase(replace: "active: blue", with: "watch: {error_rate_threshold: 200}", expected: "watch.error_rate_threshold: expected a number 0.01–100, found \"200\""),
         BadCase(replace: "active: blue", with: "watch: {ignore_paths: [\"health; }\"]}", expected: "watch.ignore_paths[0]: expected a URL path"),
         BadCase(replace: "active: blue", with: "watch: {maintenance: maybe}", expected: "watch.maintenance: expected true or false, found \"maybe\""),
+        BadCase(replace: "active: blue", with: "watch: {metrics: {listen: \"127.0.0.1:65536\"}}", expected: "watch.metrics.listen: expected IPV4:PORT such as 127.0.0.1:9464 (port 1–65535), found \"127.0.0.1:65536\""),
+        BadCase(replace: "active: blue", with: "watch: {metrics: {listen: \"127.0.0.1:0\"}}", expected: "watch.metrics.listen: expected IPV4:PORT"),
+        BadCase(replace: "active: blue", with: "watch: {metrics: {listen: \"9464\"}}", expected: "watch.metrics.listen: expected IPV4:PORT"),
+        BadCase(replace: "active: blue", with: "watch: {metrics: {listen: \"localhost:9464\"}}", expected: "watch.metrics.listen: expected IPV4:PORT"),
+        BadCase(replace: "active: blue", with: "watch: {metrics: {enabled: sometimes}}", expected: "watch.metrics.enabled: expected true or false"),
+        BadCase(replace: "active: blue", with: "watch: {metrics: {listn: \"127.0.0.1:9464\"}}", expected: "watch.metrics.listn: unknown key \"listn\"; did you mean \"listen\"?"),
+        BadCase(replace: "active: blue", with: "watch: {metrics: on}", expected: "watch.metrics: expected a mapping"),
         BadCase(replace: "active: blue", with: "pull: sometimes", expected: "pull: expected missing, always or never"),
         BadCase(replace: "active: blue", with: "network: {subnet: 10.0.0.1/24}", expected: "network.subnet: expected an IPv4 network"),
         BadCase(replace: "active: blue", with: "alerts: {slack: {webhook_url: \"ftp://hooks.example/secret-token\"}}", expected: "alerts.slack.webhook_url: expected an http:// or https:// URL (value not shown: it is a secret)"),

@@ -52,6 +52,23 @@ import NginxConfigGen
         #expect(stack.store.history().map(\.action) == ["switch"])
     }
 
+    @Test func aSwitchGivesTheWatchersFolderTheNewLivePoolAndNothingElse() throws {
+        let stack = try stack()
+        try FileManager.default.createDirectory(atPath: stack.paths.watcherDir, withIntermediateDirectories: true)
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"), ScriptedHTTP.ok(pool: "green"))
+        try stack.switchTo(.init(target: .green, reason: nil, force: false), lockWait: 1)
+        let data = try #require(FileManager.default.contents(atPath: stack.paths.watcherPoolsFile))
+        #expect(String(decoding: data, as: UTF8.self) == #"{"live":"green"}"# + "\n")
+    }
+
+    @Test func withoutAWatcherFolderNoPoolsFileIsWritten() throws {
+        let stack = try stack()
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"), ScriptedHTTP.ok(pool: "green"))
+        try stack.switchTo(.init(target: .green, reason: nil, force: false), lockWait: 1)
+        #expect(try stack.store.load()?.live == .green)
+        #expect(!FileManager.default.fileExists(atPath: stack.paths.watcherDir))
+    }
+
     @Test func switchingBackToBytesThisProxyAcceptedSkipsTheSecondTest() throws {
         let stack = try stack()
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"), ScriptedHTTP.ok(pool: "green"))

@@ -15,6 +15,7 @@ ALERTS = """
 watch:
   min_requests: 10
   error_rate_threshold: 5
+  metrics: {enabled: false}   # no fixed host port: test_metrics.py serves them on a free one
 alerts:
   slack: {webhook_url: "${SLACK_WEBHOOK_URL}"}
   webhooks: [{url: "${HOOK_URL}"}]

@@ -52,6 +52,7 @@ watch:
   error_rate_threshold: 10
   cooldown: 2s
   ignore_paths: [/healthz]
+  metrics: {enabled: false}   # no fixed host port: test_metrics.py serves them on a free one
 alerts:
   slack: {webhook_url: "${SLACK_WEBHOOK_URL}"}
 """

@@ -41,6 +41,15 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(host):\(port)" }
+
+    /// IPV4:PORT with both given (port 1–65535): no default host, so nothing is opened to the network by omission.
+    public init?(hostPort text: String) {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        let host = String(text[..<colon])
+        guard let port = Syntax.integer(text[text.index(after: colon)...]), (1...65535).contains(port),
+              IPv4Subnet.parseAddress(host) != nil else { return nil }
+        self.init(host: host, port: port)
+    }
 }
 
 /// An IPv4 network in CIDR form on which bgctl gives each pool a fixed address.
@@ -194,7 +203,22 @@ public struct WatchSpec: Sendable, Hashable {
     public var ignorePaths: [String] = []
     public var cooldown = SpecDuration.seconds(300)
     public var maintenance = false
+    public var metrics = MetricsSpec()
     public init() {}
+}
+
+/// Where the long-running watcher serves `GET /metrics` (Prometheus text format).
+public struct MetricsSpec: Sendable, Hashable {
+    public static let defaultListen = ListenAddress(host: "127.0.0.1", port: 9464)
+
+    public var enabled = true
+    public var listen = MetricsSpec.defaultListen
+    public init() {}
+
+    /// True for 127.0.0.0/8: reachable from this host only.
+    public static func isLoopback(_ address: ListenAddress) -> Bool {
+        address.host.hasPrefix("127.")
+    }
 }
 
 /// How much of the proxy's access log is kept: `access.log` is renamed to `access.log.1` (and older

@@ -378,8 +378,17 @@ private struct SpecDecoder {
     private func decodeWatch(_ node: Node, into watch: inout WatchSpec) {
         let path = ["watch"]
         let keys = ["enabled", "image", "log", "window", "window_seconds", "min_requests", "error_rate_threshold",
-                    "count_4xx", "ignore_paths", "cooldown", "maintenance"]
+                    "count_4xx", "ignore_paths", "cooldown", "maintenance", "metrics"]
         guard let map = reader.mapping(node, path, allowed: keys) else { return }
+        if let m = map["metrics"], let metrics = reader.mapping(m, path + ["metrics"], allowed: ["enabled", "listen"]) {
+            let mp = path + ["metrics"]
+            if let n = metrics["enabled"], let v = reader.bool(n, mp + ["enabled"]) { watch.metrics.enabled = v }
+            if let n = metrics["listen"], let text = reader.string(n, mp + ["listen"]) {
+                if let listen = ListenAddress(hostPort: text) { watch.metrics.listen = listen } else {
+                    reader.report(n, mp + ["listen"], "expected IPV4:PORT such as 127.0.0.1:9464 (port 1–65535), found \(reader.quoted(text))")
+                }
+            }
+        }
         if let n = map["enabled"], !reader.isNull(n), let v = reader.bool(n, path + ["enabled"]) { watch.enabled = v }
         if let n = map["image"], let v = image(n, path + ["image"]) { watch.image = v }
         if let n = map["log"], let v = reader.string(n, path + ["log"]) {

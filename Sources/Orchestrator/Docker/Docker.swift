@@ -20,8 +20,14 @@ public enum Docker {
         DockerCommand(["network", "inspect", name], mutates: false)
     }
 
+    /// Prints the image's id and size in bytes; exits non-zero with "No such image" when it is not there.
     public static func inspectImage(_ image: String) -> DockerCommand {
-        DockerCommand(["image", "inspect", "--format", "{{.Id}}", image], mutates: false)
+        DockerCommand(["image", "inspect", "--format", "{{.Id}} {{.Size}}", image], mutates: false)
+    }
+
+    /// Without --force: the engine refuses an image a container (running or not) still uses.
+    public static func removeImage(_ image: String) -> DockerCommand {
+        DockerCommand(["image", "rm", image], mutates: true)
     }
 
     public static func createNetwork(_ name: String, subnet: String, project: String) -> DockerCommand {

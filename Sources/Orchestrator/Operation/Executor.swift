@@ -24,6 +24,8 @@ final class Executor {
     var cancellable = true
     /// The analysis ended because a signal asked to stop.
     private(set) var aborted = false
+    /// What each `removeImage` step found, in order.
+    private(set) var removals: [ImageRemoval] = []
 
     init(stack: Stack, started: Double) {
         self.stack = stack
@@ -170,6 +172,17 @@ final class Executor {
             for path in files { try ports.files.remove(path) }
         case .removeFolderIfEmpty(let folder):
             if ports.files.list(folder)?.isEmpty == true { try ports.files.remove(folder) }
+        case .removeImage(let image, let bytes):
+            let command = Docker.removeImage(image)
+            let result = try ports.runner.run(command, timeout: 120)
+            let removal = try ImageRemoval(image: image, bytes: bytes, command: command, result: result)
+            removals.append(removal)
+            switch removal.result {
+            case .removed: report(.done("removed \(image)\(bytes.map { " (\(ByteCount.text($0)))" } ?? "")"))
+            case .untagged: report(.done("untagged \(image): other tags still name the image, so no space was freed"))
+            case .absent: report(.done("\(image) was already gone"))
+            case .refused: report(.warning("docker would not remove \(image): \(removal.detail ?? "refused"); left in place"))
+            }
         case .warn(let text):
             report(.warning(text))
         }
@@ -228,8 +241,22 @@ final class Executor {
             try stack.store.save(StackState(project: spec.project, live: live, updatedAt: now,
                                             lastSwitch: record.isSwitch ? entry : record.previousSwitch, deployed: deployed,
                                             canary: record.canary))
+            sharePools(live, weights: record.canary?.weights)
         }
         if let entry { try stack.store.append(entry) }
+    }
+
+    /// Copies the live pool into the watcher's folder, when there is one. A copy that cannot be written
+    /// is removed rather than left stale: the watcher then leaves the weights out instead of misreporting them.
+    private func sharePools(_ live: Pool, weights: [String: Int]?) {
+        guard ports.files.exists(paths.watcherDir) else { return }
+        let text = String(decoding: PoolWeights.snapshot(live: live.rawValue, weights: weights), as: UTF8.self) + "\n"
+        do {
+            try ports.files.write(text, to: paths.watcherPoolsFile, mode: 0o644)
+        } catch {
+            try? ports.files.remove(paths.watcherPoolsFile)
+            report(.warning("could not give the watcher the live pool (\(error)); its bgctl_pool_weight metric is left out until the next record"))
+        }
     }
 
     // MARK: Waiting and checking

@@ -63,6 +63,8 @@ public indirect enum StepAction: Sendable, Equatable {
     case record(Record)
     case removeFiles([String])
     case removeFolderIfEmpty(String)
+    /// `docker image rm` (never forced): an image some container uses is refused, reported, and left.
+    case removeImage(String, bytes: Int64?)
     case warn(String)
 
     /// The docker commands this step runs, in order; what a dry run prints under the step.
@@ -76,6 +78,7 @@ public indirect enum StepAction: Sendable, Equatable {
         case .removeContainer(let name): return [Docker.remove(name)]
         case .testConfig: return [StackPlan.nginxTest(spec, candidate: true)]
         case .reload: return [StackPlan.nginxReload(spec)]
+        case .removeImage(let image, _): return [Docker.removeImage(image)]
         case .together(let steps), .sequence(let steps): return steps.flatMap { $0.action.commands(spec) }
         default: return []
         }

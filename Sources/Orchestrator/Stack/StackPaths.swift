@@ -35,6 +35,9 @@ public struct StackPaths: Sendable, Equatable {
     public var watcherDir: String { join("watcher") }
     public var maintenanceFile: String { join("watcher/maintenance.json") }
     public var watcherStatusFile: String { join("watcher/status.json") }
+    /// The live pool for the watcher's `bgctl_pool_weight`, copied from state.json without the rest
+    /// (its deployed env may hold secrets); the watcher container sees only its own folder.
+    public var watcherPoolsFile: String { join("watcher/pools.json") }
     /// Digests of configurations the running proxy container already accepted (see TestedConfigs).
     public var testedFile: String { join("tested.json") }
 

@@ -107,7 +107,10 @@ public enum StackPlan {
             network: "host",
             ipAddress: nil,
             pull: pull,
-            labels: [Docker.label: spec.project, Docker.roleLabel: "watcher"],
+            // The watcher reads the spec once, at start: the metrics address is in its fingerprint so
+            // that `up` recreates it when the address changes.
+            labels: [Docker.label: spec.project, Docker.roleLabel: "watcher",
+                     "io.bgctl.metrics": spec.watch.metrics.enabled ? spec.watch.metrics.listen.description : "off"],
             environment: spec.variables.mapValues(\.revealed),
             publish: [],
             mounts: ["\(specFile):/bgctl/bgctl.yaml:ro", "\(paths.logsDir):/bgctl/logs", "\(paths.watcherDir):/bgctl/watcher"],
