@@ -38,10 +38,12 @@ def https_get(port, cafile, path="/"):
     context = ssl.create_default_context(cafile=str(cafile))
     conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=5, context=context)
     try:
+        conn.connect()
+        peer = conn.sock.getpeercert()  # before the response: a closed connection has no socket
         conn.request("GET", path)
         response = conn.getresponse()
         response.read()
-        return response, conn.sock.getpeercert()
+        return response, peer
     finally:
         conn.close()
 
