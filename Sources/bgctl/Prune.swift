@@ -67,10 +67,10 @@ extension Bgctl {
                 return
             }
             for removal in removed {
-                Terminal.stdout("removed \(removal.image)\(removal.bytes.map { " (\(ByteCount.text($0)))" } ?? "")")
+                Terminal.stdout("removed \(Terminal.safe(removal.image))\(removal.bytes.map { " (\(ByteCount.text($0)))" } ?? "")")
             }
-            for removal in untagged { Terminal.stdout("untagged \(removal.image) (other tags still name the image)") }
-            for removal in refused { Terminal.stdout("left \(removal.image): docker refused (\(Terminal.safe(removal.detail ?? "")))") }
+            for removal in untagged { Terminal.stdout("untagged \(Terminal.safe(removal.image)) (other tags still name the image)") }
+            for removal in refused { Terminal.stdout("left \(Terminal.safe(removal.image)): docker refused (\(Terminal.safe(removal.detail ?? "")))") }
             let unknown = removed.filter { $0.bytes == nil }.count
             Terminal.stdout("prune: \(removed.count) image(s) removed, \(refused.count) refused; up to \(ByteCount.text(outcome.freed)) freed"
                             + (unknown > 0 ? " (size unknown for \(unknown))" : "") + " (layers another image shares stay)")

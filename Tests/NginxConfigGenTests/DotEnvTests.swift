@@ -134,10 +134,18 @@ import Testing
         #expect(try warnings(spec: "active: \"${LIVE}\"", dotEnv: "LIVE=blue\n").isEmpty)
     }
 
-    @Test func anUnsetVariableInTheDotEnvIsNamedByItsLineAndNotAgainForTheSpec() throws {
+    @Test func anUnsetVariableInTheDotEnvIsToldByItsLineOnlyAndNotAgainForTheSpec() throws {
         #expect(try warnings(spec: "active: \"${LIVE}blue\"", dotEnv: "# pools\nCOLOUR=${LIVE}\n") == [
-            ".env:2:1: variable LIVE is not set and has no default, so it reads as empty; set it in the environment or .env, or write ${LIVE:-default}",
+            ".env:2:1: a $ reference in this value names a variable that is not set (not shown: the value may be a secret), so it reads as empty; set the variable, or write $$ or single-quote the value in .env for a literal $",
         ])
+    }
+
+    /// A password that happens to hold "$": what follows it is part of the secret and is never printed.
+    @Test func aSecretsTailAfterADollarIsNeverPrinted() throws {
+        let fromDotEnv = try warnings(spec: "active: blue", dotEnv: "DB_PASSWORD=hunter2$Kx9fQ\n")
+        #expect(fromDotEnv.count == 1 && !fromDotEnv[0].contains("Kx9fQ"), "\(fromDotEnv)")
+        let fromSpec = try warnings(spec: "active: blue\nalerts: {slack: {webhook_url: \"https://hooks.example/T0$Kx9fQ\"}}")
+        #expect(!fromSpec.isEmpty && fromSpec.allSatisfy { !$0.contains("Kx9fQ") }, "\(fromSpec)")
     }
 
     @Test func theEnvironmentStillWinsOverTheDotEnvForTheSpec() throws {

@@ -99,6 +99,15 @@ import Testing
         ])
     }
 
+    @Test func theRootAsTheAppsHealthPathIsRefusedOnlyWhenPlainHTTPRedirects() throws {
+        let yaml = replacing("  port: 3000", with: "  port: 3000\n  health: {path: /}")
+        let found = issues(yaml).map(\.message)
+        #expect(found.count == 1 && found[0].hasPrefix("is /, which proxy.tls.redirect_http keeps on plain HTTP"), "\(found)")
+        let noRedirect = yaml.replacingOccurrences(of: "    key: certs/privkey.pem", with: "    key: certs/privkey.pem\n    redirect_http: false")
+        #expect(try spec(noRedirect).app.health.path == "/")
+        #expect(try spec(baseSpec.replacingOccurrences(of: "  port: 3000", with: "  port: 3000\n  health: {path: /}")).app.health.path == "/")
+    }
+
     @Test func aPreviewPortOnTheHTTPSPortIsRefused() {
         let yaml = replacing("preview_port: 8082}", with: "preview_port: 443}")
         #expect(issues(yaml).map(\.description) == [

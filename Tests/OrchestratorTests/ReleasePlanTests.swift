@@ -13,12 +13,24 @@ func deployed(_ release: String, _ image: String, at time: String = "t", result:
         let history = [
             deployed("v1", "shop:1", at: "1"), deployed("v2", "shop:2", at: "2"),
             HistoryEntry(time: "3", action: "switch", from: .green, to: .blue, who: "me", result: "ok"),
-            deployed("v1", "shop:1", at: "4", result: "rolled_back"), deployed("v3", "shop:3", at: "5", result: "staged"),
+            deployed("v1", "shop:1", at: "4"),
         ]
         #expect(ReleaseHistory.releases(history) == [
             KnownRelease(release: "v2", image: "shop:2", at: "2"), KnownRelease(release: "v1", image: "shop:1", at: "4"),
-            KnownRelease(release: "v3", image: "shop:3", at: "5"),
         ])
+    }
+
+    /// v5 promoted, then v6 promoted, then v7–v9 each rolled back: a kept set of 3 is v5 and v6 (and
+    /// nothing that failed), so prune cannot remove the last good release before v6.
+    @Test(arguments: ["rolled_back", "aborted", "staged", "rollback_failed", "planned"])
+    func onlyPromotedDeploysAreReleases(_ result: String) {
+        let history = [deployed("v5", "shop:5", at: "1"), deployed("v6", "shop:6", at: "2"), deployed("v7", "shop:7", at: "3", result: result)]
+        #expect(ReleaseHistory.releases(history).map(\.release) == ["v5", "v6"])
+    }
+
+    @Test(arguments: [("v1\u{1B}[2J", "shop:1"), ("v1", "--privileged"), ("v1", "shop:1\nx"), ("v 1", "shop:1")])
+    func anEntryWithAMalformedReleaseOrImageIsSkipped(_ release: String, _ image: String) {
+        #expect(ReleaseHistory.releases([deployed(release, image)]).isEmpty)
     }
 
     @Test func entriesWithoutAnImageOrOfOtherActionsNameNoRelease() {

@@ -28,7 +28,7 @@ public struct CanaryRouting: Sendable, Equatable, Hashable, CustomStringConverti
     /// describe none (absent, or not a canary beside `live`).
     public init?(weights: [String: Int]?, live: Pool, sticky: Bool) {
         guard let weights, let canary = weights[live.other.rawValue], let baseline = weights[live.rawValue],
-              CanarySteps.percents.contains(canary), canary + baseline == 100 else { return nil }
+              CanarySteps.percents.contains(canary), baseline == 100 - canary else { return nil }
         self.init(pool: live.other, percent: canary, sticky: sticky)
     }
 

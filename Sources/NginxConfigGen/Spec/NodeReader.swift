@@ -116,10 +116,12 @@ final class NodeReader {
         referenced.formUnion(Interpolator.references(in: scalar.string))
         switch interpolator.interpolate(scalar.string) {
         case .success(let result):
-            for name in result.unset where warned.insert(name).inserted {
+            let secret = Self.isSecretPath(path)
+            for name in result.unset where secret || warned.insert(name).inserted {
                 warnings.append(SpecIssue(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1,
                                           path: path.map(Self.pathComponent).joined(separator: "."),
-                                          message: SpecLoader.unsetMessage(name)))
+                                          message: SpecLoader.unsetMessage(secret ? nil : name)))
+                if secret { break }
             }
             return (result.value, result.unset)
         case .failure(let failure):

@@ -35,7 +35,9 @@ public enum SpecLoader {
                     variables = resolved.values
                     for unset in resolved.unset {
                         warned.insert(unset.name)
-                        warn(SpecIssue(file: dotEnvPath, line: unset.line, column: 1, path: "", message: unsetMessage(unset.name)))
+                        // A .env value may be a secret that merely contains "$": the "name" after it is part of the
+                        // secret, so only the line is named.
+                        warn(SpecIssue(file: dotEnvPath, line: unset.line, column: 1, path: "", message: unsetMessage(nil)))
                     }
                 case .failure(let problem): return failure(dotEnvPath, problem.message, line: problem.line)
                 }
@@ -45,8 +47,13 @@ public enum SpecLoader {
         return parse(yaml: text, file: display, variables: variables, warn: warn, warned: warned)
     }
 
-    static func unsetMessage(_ name: String) -> String {
-        "variable \(name) is not set and has no default, so it reads as empty; set it in the environment or .env, or write ${\(name):-default}"
+    /// `name` is nil where the value may be a secret (.env, alerts, env, headers): what follows a `$`
+    /// there may be part of a password, so it is not repeated.
+    static func unsetMessage(_ name: String?) -> String {
+        guard let name else {
+            return "a $ reference in this value names a variable that is not set (not shown: the value may be a secret), so it reads as empty; set the variable, or write $$ or single-quote the value in .env for a literal $"
+        }
+        return "variable \(name) is not set and has no default, so it reads as empty; set it in the environment or .env, or write ${\(name):-default}"
     }
 
     struct ReadProblem: Error {
@@ -607,6 +614,14 @@ private struct SpecDecoder {
         let pools = top["pools"].flatMap { reader.mapping($0, [], allowed: []) } ?? [:]
         func portNode(_ pool: Pool) -> Node? {
             pools[pool.rawValue].flatMap { reader.mapping($0, [], allowed: []) }?["preview_port"] ?? pools[pool.rawValue]
+        }
+        // With a redirect to HTTPS the app's health path stays proxied on plain HTTP (bgctl checks the
+        // routing through it): "/" would serve the whole home page without TLS.
+        if let tls = spec.proxy.tls, tls.redirectHTTP, spec.app.health.path == "/" {
+            let app = top["app"].flatMap { reader.mapping($0, [], allowed: []) }
+            let health = app?["health"].flatMap { reader.mapping($0, [], allowed: []) }?["path"] ?? app?["health"] ?? top["app"]
+            reader.report(health ?? root, ["app", "health", "path"],
+                          "is /, which proxy.tls.redirect_http keeps on plain HTTP for bgctl's routing check; give the app a health path of its own such as /healthz")
         }
         if blue.previewPort != 0 && blue.previewPort == green.previewPort {
             reader.report(portNode(.green), ["pools", "green", "preview_port"],

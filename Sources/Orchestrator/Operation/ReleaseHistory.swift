@@ -15,15 +15,18 @@ public struct KnownRelease: Sendable, Equatable {
 }
 
 /// The releases in bgctl's history, read without acting: what `rollback --to` looks up and what
-/// `prune` keeps. Only deploy entries that recorded an image count; other entries (switch, up,
-/// prune) name no release image.
+/// `prune` keeps. Only deploys that were promoted count: a release that failed its analysis (rolled
+/// back, aborted) or was only staged is no release to go back to, and must not push a good one out of
+/// the kept set. An entry whose release or image is not well-formed (history.jsonl is a file on disk,
+/// not a trusted source) is skipped.
 public enum ReleaseHistory {
     /// Each release once, at its most recent deploy, oldest first.
     public static func releases(_ history: [HistoryEntry]) -> [KnownRelease] {
         var latest: [String: Int] = [:]
         var releases: [KnownRelease] = []
-        for entry in history where entry.action == "deploy" {
-            guard let release = entry.release, let image = entry.image, !release.isEmpty, !image.isEmpty else { continue }
+        for entry in history where entry.action == "deploy" && entry.result == "promoted" {
+            guard let release = entry.release, let image = entry.image,
+                  Syntax.isReleaseValue(release), Syntax.isImageReferenceValue(image) else { continue }
             if let index = latest[release] { releases[index].at = nil }
             latest[release] = releases.count
             releases.append(KnownRelease(release: release, image: image, at: entry.time))
