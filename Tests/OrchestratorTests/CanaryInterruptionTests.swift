@@ -16,15 +16,7 @@ import Watcher
     static let routing = CanaryRouting(pool: .green, percent: 25)
 
     init() {
-        runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
-        runner.on(["container", "inspect"], CommandResult(status: 0, stdout: ExecutorTests.allRunning))
-        runner.on(["top"], CommandResult(status: 0, stdout: "PID CMD\n"))
-        runner.on(["rm"], CommandResult(status: 0))
-        runner.on(["run"], CommandResult(status: 0))
-        runner.on(["exec", "shop-proxy", "/usr/sbin/nginx"], CommandResult(status: 0))
-        runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 0))
-        http.on(":8081/healthz", ScriptedHTTP.ok())
-        http.on(":8082/healthz", ScriptedHTTP.ok())
+        scriptDeployOnRunningStack(runner, http, top: "PID CMD\n")
         log.pools = [.green: CanaryExecutorTests.healthyCanary, .blue: CanaryExecutorTests.healthyBaseline]
     }
 

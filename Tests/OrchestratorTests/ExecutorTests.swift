@@ -82,15 +82,7 @@ import NginxConfigGen
     }
 
     @Test func aReleaseFailingItsAnalysisIsSwitchedBackAndTheVerdictRecorded() throws {
-        runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
-        runner.on(["container", "inspect"], CommandResult(status: 0, stdout: Self.allRunning))
-        runner.on(["top"], CommandResult(status: 0, stdout: "PID CMD\n1 nginx: master process\n"))
-        runner.on(["rm"], CommandResult(status: 0))
-        runner.on(["run"], CommandResult(status: 0))
-        runner.on(["exec", "shop-proxy", "/usr/sbin/nginx"], CommandResult(status: 0))
-        runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 0))
-        http.on(":8081/healthz", ScriptedHTTP.ok())
-        http.on(":8082/healthz", ScriptedHTTP.ok())
+        scriptDeployOnRunningStack(runner, http)
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"), ScriptedHTTP.ok(pool: "blue"))
         var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
         let log = ScriptedLog()

@@ -166,3 +166,17 @@ final class FakeSignal: @unchecked Sendable {
     func raise() { lock.withLock { raised = true } }
     var isRaised: Bool { lock.withLock { raised } }
 }
+
+/// The engine and probes of a deploy on a running stack: both pools and the proxy running, nginx -t and
+/// reloads accepted, both preview ports healthy. `top` is what `docker top` of the proxy shows.
+func scriptDeployOnRunningStack(_ runner: ScriptedRunner, _ http: ScriptedHTTP, top: String = "PID CMD\n1 nginx: master process\n") {
+    runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
+    runner.on(["container", "inspect"], CommandResult(status: 0, stdout: ExecutorTests.allRunning))
+    runner.on(["top"], CommandResult(status: 0, stdout: top))
+    runner.on(["rm"], CommandResult(status: 0))
+    runner.on(["run"], CommandResult(status: 0))
+    runner.on(["exec", "shop-proxy", "/usr/sbin/nginx"], CommandResult(status: 0))
+    runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 0))
+    http.on(":8081/healthz", ScriptedHTTP.ok())
+    http.on(":8082/healthz", ScriptedHTTP.ok())
+}
