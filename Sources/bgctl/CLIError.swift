@@ -26,14 +26,14 @@ enum ExitStatus {
     static let imageGone: Int32 = 9
     static let usage: Int32 = 64
     static let invalidSpec: Int32 = 65
-    /// Docker, or (watch) the metrics address, is not available.
+    /// The Docker engine is not available.
     static let dockerUnavailable: Int32 = 69
 
     static let help = """
         Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
         5 an alert fired (watch --fail-on-alert), 6 deploy rolled back, 7 rollback failed,
         8 stopped by a signal at a safe point, 9 the release's image is gone (rollback --to), 64 usage error,
-        65 invalid spec, 69 Docker unavailable (watch: the metrics address cannot be bound).
+        65 invalid spec, 69 Docker unavailable.
         """
 }
 
@@ -56,7 +56,8 @@ enum Failure {
             if case .releaseUnknown = error { return ("error: " + error.description, ExitStatus.usage) }
             return ("error: " + error.description, error.isDockerUnavailable ? ExitStatus.dockerUnavailable : ExitStatus.failed)
         case let error as MetricsServerError:
-            return ("error: " + error.description, ExitStatus.dockerUnavailable)
+            // Only a run with an end (--once, --for) that named --metrics-listen stops for this.
+            return ("error: " + error.description, ExitStatus.failed)
         case let error as ValidationError:
             return ("error: " + error.message, ExitStatus.usage)
         case let error as WriteError:

@@ -14,7 +14,9 @@ extension Bgctl {
             As a CI gate: bgctl watch --for 60s --fail-on-alert exits 5 when any alert fired.
             Metrics: a watcher that runs until stopped serves GET /metrics (Prometheus text format) on
             watch.metrics.listen (default 127.0.0.1:9464); with --once or --for only when --metrics-listen
-            names an address. An address that cannot be bound (in use) exits 69.
+            names an address. When the address cannot be bound (in use: another stack's watcher?), a
+            watcher that runs until stopped says so on stderr, goes on alerting and binds again every
+            30 s; a --once or --for run exits 1.
 
             Examples:
               bgctl watch
@@ -53,6 +55,9 @@ extension Bgctl {
 
         /// Where to serve metrics: the flag, else the spec for a watcher that runs until stopped. A
         /// non-loopback address must be the spec's own (said on stderr); the flag alone cannot open one.
+        /// Between two attempts to bind a metrics address that was in use.
+        static let metricsRetrySeconds = 30.0
+
         func metricsAddress(_ spec: MetricsSpec, runsUntilStopped: Bool) throws -> ListenAddress? {
             if metricsListen == "off" { return nil }
             let address: ListenAddress
@@ -123,14 +128,32 @@ extension Bgctl {
                 }
                 let delivery = targets.isEmpty ? nil : Delivery(targets: targets) { Terminal.stderr("watch: " + $0) }
                 let printJSON = json
-                let address = try metricsAddress((loaded?.watch ?? WatchSpec()).metrics, runsUntilStopped: !once && seconds == nil)
+                let runsUntilStopped = !once && seconds == nil
+                let address = try metricsAddress((loaded?.watch ?? WatchSpec()).metrics, runsUntilStopped: runsUntilStopped)
                 let metrics = address != nil || metricsDump
                     ? WatchMetrics(version: BuildInfo.version, targets: targets.map(\.name)) : nil
-                // Bound before anything is read: an address in use is an error at start, not a silent gap.
-                let server = try address.map { address in
-                    try MetricsServer(host: address.host, port: address.port, render: metrics!.exposition)
+                // A run with an end (--once, --for) was asked for metrics on the command line: an address in
+                // use is an error at start. A watcher that runs until stopped alerts whether or not its
+                // metrics are served: it says so once and binds again every 30 s.
+                var server: MetricsServer?
+                var retrying: RetryingMetricsServer?
+                if let address, let metrics {
+                    if runsUntilStopped {
+                        let retry = RetryingMetricsServer(
+                            host: address.host, port: address.port, retryInterval: Self.metricsRetrySeconds,
+                            unavailable: { Terminal.stderr(Terminal.style("!", .yellow) + " watch: " + $0.notServedWarning(retryInterval: Self.metricsRetrySeconds)) },
+                            bound: { Terminal.stderr("watch: metrics now served on http://\($0.host):\($0.port)/metrics") },
+                            render: metrics.exposition)
+                        retrying = retry
+                        server = retry.server
+                    } else {
+                        server = try MetricsServer(host: address.host, port: address.port, render: metrics.exposition)
+                    }
                 }
-                defer { server?.stop() }
+                defer {
+                    server?.stop()
+                    retrying?.stop()
+                }
                 // With --metrics-dump, stdout carries the metrics only.
                 let say: (String) -> Void = metricsDump ? { Terminal.stderr($0) } : { Terminal.stdout($0) }
                 Signals.install()
@@ -197,5 +220,11 @@ enum Signals {
     static func install() {
         signal(SIGTERM) { _ in Signals.flag.store(1, ordering: .relaxed) }
         signal(SIGINT) { _ in Signals.flag.store(1, ordering: .relaxed) }
+        // A parent may have started bgctl with them blocked (the mask is inherited): unblocked, they reach the handler.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }

@@ -118,26 +118,44 @@ final class TakenPort {
         #expect(outcome.stderr.contains("metrics served on 0.0.0.0:\(free), reachable from other hosts"), "\(outcome)")
     }
 
-    @Test func anAddressInUseExits69AtStartSayingWhatToDo() throws {
+    @Test func anAddressInUseGivenForARunWithAnEndExits1AtStartSayingWhatToDo() throws {
         let sandbox = try Sandbox()
         try sandbox.writeMinimalSpec()
         let taken = try TakenPort()
         let log = try sandbox.write(WatchTests.log(statuses: [200]), to: "access.log")
-        let outcome = try sandbox.run(["watch", "--for", "5s", "--log", log, "--metrics-listen", "127.0.0.1:\(taken.port)"])
-        #expect(outcome.status == 69, "\(outcome)")
-        #expect(outcome.stderr.contains("cannot serve metrics on 127.0.0.1:\(taken.port)"), "\(outcome)")
-        #expect(outcome.stderr.contains("address already in use"), "\(outcome)")
-        #expect(outcome.stderr.contains("--metrics-listen off"), "\(outcome)")
-        expectOwnMessage(outcome)
+        for run in [["--for", "5s"], ["--once"]] {
+            let outcome = try sandbox.run(["watch"] + run + ["--log", log, "--metrics-listen", "127.0.0.1:\(taken.port)"])
+            #expect(outcome.status == 1, "69 is Docker unavailable; \(outcome)")
+            #expect(outcome.stderr.contains("cannot serve metrics on 127.0.0.1:\(taken.port)"), "\(outcome)")
+            #expect(outcome.stderr.contains("address already in use"), "\(outcome)")
+            #expect(outcome.stderr.contains("--metrics-listen off"), "\(outcome)")
+            expectOwnMessage(outcome)
+        }
     }
 
-    @Test func theSpecsAddressInUseStopsALongRunningWatcherAtStart() throws {
+    @Test func theSpecsAddressInUseLeavesALongRunningWatcherAlertingWithAWarning() throws {
         let sandbox = try Sandbox()
         let taken = try TakenPort()
         try writeSpec(sandbox, metrics: "{listen: \"127.0.0.1:\(taken.port)\"}")
+        let log = try sandbox.write(WatchTests.log(statuses: [200, 200, 200]), to: "access.log")
+        let outcome = try sandbox.run(["watch", "--log", log, "--from-start"], terminateAfter: 1.5)
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stderr.contains("metrics not served: 127.0.0.1:\(taken.port) is in use (another stack's watcher?); set watch.metrics.listen to a free port; retrying every 30 s"), "\(outcome)")
+        #expect(outcome.stderr.components(separatedBy: "metrics not served").count == 2, "said once: \(outcome)")
+        #expect(!outcome.stderr.contains("; metrics on http"), "not claimed as served: \(outcome)")
+        #expect(outcome.stdout.contains("watch: 3 lines"), "the log was read: \(outcome)")
+    }
+
+    @Test func anAddressInUseGivenToALongRunningWatcherIsRetriedToo() throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        let taken = try TakenPort()
         let log = try sandbox.write(WatchTests.log(statuses: [200]), to: "access.log")
-        let outcome = try sandbox.run(["watch", "--log", log])
-        #expect(outcome.status == 69, "\(outcome)")
+        let outcome = try sandbox.run(["watch", "--log", log, "--from-start", "--metrics-listen", "127.0.0.1:\(taken.port)"],
+                                      terminateAfter: 1.5)
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stderr.contains("metrics not served: 127.0.0.1:\(taken.port) is in use"), "\(outcome)")
+        #expect(outcome.stdout.contains("watch: 1 lines"), "\(outcome)")
     }
 
     @Test func offServesNothingEvenWhenTheSpecsAddressIsTaken() throws {

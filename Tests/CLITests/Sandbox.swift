@@ -56,12 +56,14 @@ final class Sandbox {
 
     /// Runs bgctl with `arguments` (no shell) in `work`, stdin at end of file, PATH and HOME only plus `environment`.
     ///
-    /// A run that outlives `timeout` is killed and recorded as an issue.
-    func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 10,
+    /// A run that outlives `timeout` is killed and recorded as an issue. With `terminateAfter`, the run
+    /// is sent SIGTERM after that many seconds, as a service manager stops a command that runs until stopped.
+    func run(_ arguments: [String], environment: [String: String] = [:], timeout: Double = 10, terminateAfter: Double? = nil,
              sourceLocation: SourceLocation = #_sourceLocation) throws -> Outcome {
         let binary = Binary.path
         try #require(FileManager.default.isExecutableFile(atPath: binary), "\(Binary.missingHint)", sourceLocation: sourceLocation)
-        return try launch(binary, arguments, environment: environment, timeout: timeout, sourceLocation: sourceLocation)
+        return try launch(binary, arguments, environment: environment, timeout: timeout, terminateAfter: terminateAfter,
+                          sourceLocation: sourceLocation)
     }
 
     /// Where `script` (util-linux) is, which gives a command a pseudo-terminal; nil when it is not installed.
@@ -83,7 +85,7 @@ final class Sandbox {
     }
 
     private func launch(_ executable: String, _ arguments: [String], environment: [String: String], stdin: URL? = nil,
-                        timeout: Double, sourceLocation: SourceLocation) throws -> Outcome {
+                        timeout: Double, terminateAfter: Double? = nil, sourceLocation: SourceLocation) throws -> Outcome {
         // Output goes to files, not pipes: a child that fills a pipe nobody is reading would hang the test.
         let out = root.appendingPathComponent("stdout-\(UUID().uuidString)")
         let err = root.appendingPathComponent("stderr-\(UUID().uuidString)")
@@ -104,6 +106,9 @@ final class Sandbox {
         let exited = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in exited.signal() }
         try process.run()
+        if let terminateAfter, exited.wait(timeout: .now() + terminateAfter) == .timedOut {
+            process.terminate()
+        }
         if exited.wait(timeout: .now() + timeout) == .timedOut {
             process.terminate()
             if exited.wait(timeout: .now() + 2) == .timedOut {
