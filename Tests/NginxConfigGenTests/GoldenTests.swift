@@ -98,8 +98,8 @@ import Testing
 }
 
 /// Runs Debian's nginx -t on a rendered configuration inside a scratch prefix, as the proxy image does.
-/// A configuration with TLS gets a throwaway self-signed certificate: nginx -t loads the files, and the
-/// proxy's /bgctl/tls/ is read from the prefix's tls/ instead.
+/// A configuration with TLS gets a throwaway self-signed certificate in the folder it names: nginx -t
+/// loads the files, and the proxy's /bgctl/tls/ is read from the prefix's tls/ instead.
 enum NginxCheck {
     static func run(_ config: RenderedConfig) throws -> (status: Int32, output: String) {
         let prefix = FileManager.default.temporaryDirectory.appendingPathComponent("bgctl-nginx-\(UUID().uuidString)")
@@ -110,10 +110,16 @@ enum NginxCheck {
         let conf = prefix.appendingPathComponent("conf").path
         var config = config
         if config.files.values.contains(where: { $0.contains("/bgctl/tls/") }) {
+            // The pair's folder, named by its fingerprint: what follows /bgctl/tls/ up to the next slash.
+            let site = try #require(config.files.values.first { $0.contains("ssl_certificate /bgctl/tls/") })
+            let after = site[try #require(site.range(of: "ssl_certificate /bgctl/tls/")).upperBound...]
+            let folder = String(after.prefix { $0 != "/" })
             let tls = prefix.appendingPathComponent("tls")
             let pair = try TestCertificates.make(in: tls)
-            try FileManager.default.moveItem(atPath: pair.cert, toPath: tls.appendingPathComponent("cert.pem").path)
-            try FileManager.default.moveItem(atPath: pair.key, toPath: tls.appendingPathComponent("key.pem").path)
+            let pairFolder = tls.appendingPathComponent(folder)
+            try FileManager.default.createDirectory(at: pairFolder, withIntermediateDirectories: true)
+            try FileManager.default.moveItem(atPath: pair.cert, toPath: pairFolder.appendingPathComponent("cert.pem").path)
+            try FileManager.default.moveItem(atPath: pair.key, toPath: pairFolder.appendingPathComponent("key.pem").path)
             config = RenderedConfig(files: config.files.mapValues { $0.replacingOccurrences(of: "/bgctl/tls/", with: tls.path + "/") })
         }
         try AtomicWriter.write(config, into: conf)

@@ -57,6 +57,22 @@ import Testing
         #expect(try load(cert: both, key: both).get().info == info)
     }
 
+    @Test(arguments: [false, true])
+    func theCertificateCopyOfAFileHoldingTheKeyHoldsOnlyTheCertificate(keyFirst: Bool) throws {
+        let both = try write(keyFirst ? try keyText + certText : try certText + keyText, "both.pem")
+        let material = try load(cert: both, key: both).get()
+        #expect(!material.certificate.contains("PRIVATE KEY"), "the copy the proxy reads world-readable")
+        #expect(material.certificate == (try certText))
+        #expect(material.key.revealed.contains("PRIVATE KEY"))
+    }
+
+    @Test func theCertificateCopyKeepsTheChainInOrderAndDropsTextBetweenBlocks() throws {
+        let other = try TestCertificates.make(days: 90)
+        let otherText = try String(contentsOfFile: other.cert, encoding: .utf8)
+        let chain = try write("subject=CN = site\n" + certText + "issuer note\n" + otherText, "chain.pem")
+        #expect(try load(cert: chain).get().certificate == (try certText) + otherText)
+    }
+
     // MARK: Validity, at its boundaries
 
     @Test func theLastSecondBeforeNotAfterIsStillValid() throws {

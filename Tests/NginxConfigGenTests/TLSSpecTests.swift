@@ -142,7 +142,7 @@ import Testing
         let https = try #require(servers(try site()).last)
         #expect(https.hasPrefix("    listen 443 ssl http2;\n"))
         #expect(!https.contains("http2 on;"), "nginx 1.22 does not know the http2 directive")
-        for line in ["ssl_certificate /bgctl/tls/cert.pem;", "ssl_certificate_key /bgctl/tls/key.pem;", "ssl_protocols TLSv1.2 TLSv1.3;",
+        for line in ["ssl_certificate /bgctl/tls/f1/cert.pem;", "ssl_certificate_key /bgctl/tls/f1/key.pem;", "ssl_protocols TLSv1.2 TLSv1.3;",
                      "ssl_session_cache shared:bgctl_tls:10m;", "proxy_set_header X-Forwarded-Proto $scheme;", "proxy_pass http://bgctl_app;"] {
             #expect(https.contains(line), "\(line)")
         }
@@ -186,7 +186,19 @@ import Testing
 
     @Test func newCertificateFilesChangeTheRenderedConfiguration() throws {
         #expect(try site(fingerprint: "aaaa") != site(fingerprint: "bbbb"))
-        #expect(try site(fingerprint: "aaaa").contains("sha256 is aaaa"))
+        #expect(try site(fingerprint: "aaaa").contains("ssl_certificate /bgctl/tls/aaaa/cert.pem;"))
+    }
+
+    @Test(arguments: ["../etc", "AAAA", "", "aaaa/../b", String(repeating: "a", count: 65), "fnv1a-"])
+    func aFingerprintThatIsNoLowercaseHexNamesNoFolder(_ fingerprint: String) throws {
+        let text = try site(fingerprint: fingerprint)
+        #expect(text.contains("ssl_certificate /bgctl/tls/none/cert.pem;"))
+        #expect(text.contains("ssl_certificate_key /bgctl/tls/none/key.pem;"))
+    }
+
+    @Test(arguments: [String(repeating: "a", count: 64), "fnv1a-0f"])
+    func theLongestAndTheFallbackFingerprintNameTheirFolder(_ fingerprint: String) throws {
+        #expect(try site(fingerprint: fingerprint).contains("ssl_certificate /bgctl/tls/\(fingerprint)/cert.pem;"))
     }
 
     @Test func theFingerprintDoesNotMatterWithoutTLS() throws {

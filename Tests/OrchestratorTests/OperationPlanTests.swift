@@ -27,6 +27,7 @@ enum World {
         observed.network = .present(labels: [Docker.label: spec.project], subnets: [spec.network.subnet.description])
         observed.liveFiles = renderer.render(spec, live: live, tlsFingerprint: tls?.fingerprint).files
         observed.tlsFingerprint = tls?.fingerprint
+        observed.tlsEntries = tls.map { [$0.fingerprint] } ?? []
         observed.servedBy = live
         observed.existingPaths = paths.ownedPaths.filter { $0 != paths.tlsDir || tls != nil }
         return observed

@@ -43,10 +43,11 @@ enum TLSFixture {
         Case(description: "no change: nothing to do", before: .on(TLSFixture.old), now: .on(TLSFixture.old), expected: []),
         Case(description: "a renewed certificate: copied, tested and reloaded; the proxy is kept",
              before: .on(TLSFixture.old), now: .on(TLSFixture.renewed),
-             expected: ["write-tls", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"]),
+             expected: ["write-tls", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record", "prune-tls"]),
         Case(description: "TLS turned on: the proxy is recreated with the new port and mount",
              before: .off, now: .on(TLSFixture.renewed),
-             expected: ["warn-proxy", "remove-proxy", "write-tls", "write-config", "start-proxy", "wait-proxy", "remember-tested", "record"]),
+             expected: ["warn-proxy", "remove-proxy", "write-tls", "write-config", "start-proxy", "wait-proxy", "remember-tested", "record",
+                        "prune-tls"]),
         Case(description: "TLS turned off: the proxy is recreated and the copies deleted",
              before: .on(TLSFixture.old), now: .off,
              expected: ["warn-proxy", "remove-proxy", "write-config", "start-proxy", "wait-proxy", "remember-tested", "remove-tls", "record"]),
@@ -78,24 +79,51 @@ enum TLSFixture {
         guard case .writeTLS(let written) = plan.steps.first?.action else { Issue.record("the first step writes the files"); return }
         #expect(written == TLSFixture.renewed)
         guard case .stageConfig(let staged) = plan.steps[1].action else { Issue.record("then the configuration is staged"); return }
-        #expect(staged.files[RenderedConfig.siteFile]?.contains("sha256 is \(TLSFixture.renewed.fingerprint)") == true)
+        let site = try #require(staged.files[RenderedConfig.siteFile])
+        #expect(site.contains("ssl_certificate /bgctl/tls/\(TLSFixture.renewed.fingerprint)/cert.pem;"))
+        #expect(site.contains("ssl_certificate_key /bgctl/tls/\(TLSFixture.renewed.fingerprint)/key.pem;"))
+        #expect(plan.steps.last?.action == .pruneTLS(keep: TLSFixture.renewed.fingerprint), "the old pair goes only after the record")
+        #expect(plan.names.suffix(2) == ["record", "prune-tls"])
         #expect(!plan.listing(spec).joined().contains("key-renewed"), "the key never shows in a dry run")
     }
 
     @Test func copiesInTLSChangedByHandAreWrittenAgainAndReloaded() throws {
         let spec = try TLSFixture.spec()
         var observed = World.up(spec, tls: TLSFixture.old)
-        observed.tlsFingerprint = "edited"
+        observed.tlsIntact = false
         let plan = try UpPlanner.plan(.init(pull: .never, specFile: nil, tls: TLSFixture.old), spec: spec, paths: World.paths,
                                       renderer: World.renderer, observed: observed)
-        #expect(plan.names == ["write-tls", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
+        #expect(plan.names == ["write-tls", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record", "prune-tls"])
+    }
+
+    @Test func aLiveConfigurationNamingNoFolderGetsTheFilesAndANewConfiguration() throws {
+        // What an older layout (tls/cert.pem) or a missing folder looks like.
+        let spec = try TLSFixture.spec()
+        var observed = World.up(spec, tls: TLSFixture.old)
+        observed.tlsFingerprint = nil
+        observed.liveFiles = World.renderer.render(spec, live: .blue).files
+        observed.tlsEntries = ["cert.pem", "key.pem"]
+        let plan = try UpPlanner.plan(.init(pull: .never, specFile: nil, tls: TLSFixture.old), spec: spec, paths: World.paths,
+                                      renderer: World.renderer, observed: observed)
+        #expect(plan.names == ["write-tls", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record", "prune-tls"])
+    }
+
+    @Test func foldersLeftByAnUpThatFailedAreRemovedByTheNextOne() throws {
+        let spec = try TLSFixture.spec()
+        var observed = World.up(spec, tls: TLSFixture.old)
+        observed.tlsEntries = [TLSFixture.old.fingerprint, TLSFixture.renewed.fingerprint]
+        let plan = try UpPlanner.plan(.init(pull: .never, specFile: nil, tls: TLSFixture.old), spec: spec, paths: World.paths,
+                                      renderer: World.renderer, observed: observed)
+        #expect(plan.names == ["record", "prune-tls"])
+        #expect(plan.steps.last?.action == .pruneTLS(keep: TLSFixture.old.fingerprint))
+        #expect(plan.nothingToDo == nil)
     }
 
     @Test func aFreshHostWritesTheFilesBeforeTheProxyStarts() throws {
         let plan = try UpPlanner.plan(.init(pull: .never, specFile: nil, tls: TLSFixture.old), spec: try TLSFixture.spec(),
                                       paths: World.paths, renderer: World.renderer, observed: Observed())
         #expect(plan.names == ["create-network", "create-folders", "start-blue", "start-green", "wait-healthy",
-                               "write-tls", "write-config", "start-proxy", "wait-proxy", "remember-tested", "record"])
+                               "write-tls", "write-config", "start-proxy", "wait-proxy", "remember-tested", "record", "prune-tls"])
     }
 
     @Test func upWithTLSButNoCheckedFilesIsRefusedBeforeAnyStep() throws {
@@ -112,7 +140,7 @@ enum TLSFixture {
         let plan = try SwitchPlanner.plan(.init(target: .green), spec: spec, renderer: World.renderer, observed: observed)
         #expect(!plan.names.contains("write-tls"))
         guard case .stageConfig(let staged) = plan.steps.first?.action else { Issue.record("a switch stages first"); return }
-        #expect(staged.files[RenderedConfig.siteFile]?.contains("sha256 is \(TLSFixture.old.fingerprint)") == true)
+        #expect(staged.files[RenderedConfig.siteFile]?.contains("ssl_certificate /bgctl/tls/\(TLSFixture.old.fingerprint)/cert.pem;") == true)
     }
 }
 
@@ -148,6 +176,15 @@ enum TLSFixture {
     }
 }
 
+/// Installs a pair as `up` leaves it: the files in their folder, and a configuration naming it.
+extension TLSFixture {
+    static func install(_ material: TLSMaterial, in stack: Stack, live: Pool = .blue) throws {
+        try AtomicWriter.write(material.certificate, to: stack.paths.tlsCertificate(material.fingerprint))
+        try AtomicWriter.write(material.key.revealed, to: stack.paths.tlsKey(material.fingerprint), mode: 0o600)
+        try AtomicWriter.write(stack.renderer.render(stack.spec, live: live, tlsFingerprint: material.fingerprint), into: stack.paths.nginxDir)
+    }
+}
+
 /// The write-tls step and status, on real files in a temp state folder.
 @Suite struct TLSFilesOnDiskTests {
     let stateDir = Fixture.tempDir()
@@ -158,14 +195,22 @@ enum TLSFixture {
         return stack
     }
 
-    @Test func writeTLSCopiesBothFilesWithTheKeyPrivate() throws {
+    func contents(_ path: String) -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    @Test func writeTLSCopiesBothFilesIntoTheirOwnFolderWithTheKeyPrivate() throws {
         let stack = try stack()
+        let fingerprint = TLSFixture.renewed.fingerprint
         try Executor(stack: stack, started: 0).run(Plan(title: "t", steps: [Step("write-tls", "copy", .writeTLS(TLSFixture.renewed))]))
-        #expect(FileManager.default.contents(atPath: stack.paths.tlsCertificate) == Data(TLSFixture.renewed.certificate.utf8))
-        #expect(FileManager.default.contents(atPath: stack.paths.tlsKey) == Data(TLSFixture.renewed.key.revealed.utf8))
-        let mode = try FileManager.default.attributesOfItem(atPath: stack.paths.tlsKey)[.posixPermissions] as? Int
+        #expect(stack.paths.tlsCertificate(fingerprint) == "\(stateDir)/tls/\(fingerprint)/cert.pem")
+        #expect(contents(stack.paths.tlsCertificate(fingerprint)) == TLSFixture.renewed.certificate)
+        #expect(contents(stack.paths.tlsKey(fingerprint)) == TLSFixture.renewed.key.revealed)
+        let mode = try FileManager.default.attributesOfItem(atPath: stack.paths.tlsKey(fingerprint))[.posixPermissions] as? Int
         #expect(mode == 0o600)
-        #expect(stack.installedTLSFingerprint() == TLSFixture.renewed.fingerprint)
+        #expect(stack.installedTLS() == nil, "no configuration names the folder yet")
+        try AtomicWriter.write(stack.renderer.render(stack.spec, live: .blue, tlsFingerprint: fingerprint), into: stack.paths.nginxDir)
+        #expect(stack.installedTLS()?.fingerprint == fingerprint && stack.installedTLS()?.intact == true)
     }
 
     @Test func upOnAFreshHostInstallsTheFilesAndStartsTheProxyOnBothPorts() throws {
@@ -185,8 +230,9 @@ enum TLSFixture {
         stack.spec.proxy.tls = try TLSFixture.spec().proxy.tls
         stack.tls = TLSFixture.old
         _ = try stack.up(lockWait: 1)
-        #expect(stack.installedTLSFingerprint() == TLSFixture.old.fingerprint)
+        #expect(stack.installedTLS()?.fingerprint == TLSFixture.old.fingerprint)
         #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue, tlsFingerprint: TLSFixture.old.fingerprint).files)
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: stack.paths.tlsDir).count == 3, "the folder and its two files")
         let proxyRun = try #require(runner.calls(startingWith: ["run"]).first { $0.contains("shop-proxy") })
         #expect(proxyRun.contains("0.0.0.0:8443:8443") && proxyRun.contains("\(stack.paths.tlsDir):/bgctl/tls:ro"))
         #expect(runner.unscripted.isEmpty)
@@ -194,8 +240,89 @@ enum TLSFixture {
 
     @Test func withoutBothCopiesThereIsNoInstalledFingerprint() throws {
         let stack = try stack()
-        try AtomicWriter.write(TLSFixture.old.certificate, to: stack.paths.tlsCertificate)
-        #expect(stack.installedTLSFingerprint() == nil)
+        try TLSFixture.install(TLSFixture.old, in: stack)
+        try FileManager.default.removeItem(atPath: stack.paths.tlsKey(TLSFixture.old.fingerprint))
+        #expect(stack.installedTLS() == nil)
+    }
+
+    @Test func copiesChangedByHandAreNotIntact() throws {
+        let stack = try stack()
+        try TLSFixture.install(TLSFixture.old, in: stack)
+        try AtomicWriter.write("edited", to: stack.paths.tlsKey(TLSFixture.old.fingerprint), mode: 0o600)
+        #expect(stack.installedTLS()?.fingerprint == TLSFixture.old.fingerprint && stack.installedTLS()?.intact == false)
+    }
+
+    @Test(arguments: ["ssl_certificate /bgctl/tls/../../etc/cert.pem;", "ssl_certificate /bgctl/tls/ABC/cert.pem;",
+                      "ssl_certificate /bgctl/tls/cert.pem;", "ssl_certificate /bgctl/tls//cert.pem;"])
+    func aConfigurationNamingAnythingButAFingerprintNamesNoFolder(_ line: String) {
+        #expect(Stack.tlsFolder(namedBy: [RenderedConfig.siteFile: "server {\n    \(line)\n}\n"]) == nil)
+    }
+
+    @Test func theFolderTheConfigurationNamesIsItsFingerprint() {
+        let line = "    ssl_certificate /bgctl/tls/\(TLSFixture.old.fingerprint)/cert.pem;"
+        #expect(Stack.tlsFolder(namedBy: [RenderedConfig.siteFile: "server {\n\(line)\n}\n"]) == TLSFixture.old.fingerprint)
+    }
+}
+
+/// A certificate change that fails or dies half way leaves the proxy on the pair it had.
+@Suite struct TLSChangeInterruptedTests {
+    let runner = ScriptedRunner()
+    let http = ScriptedHTTP()
+    let stateDir = Fixture.tempDir()
+
+    func stack(nginxTest: Int32) throws -> Stack {
+        runner.on(["exec", "shop-proxy", "/usr/sbin/nginx"],
+                  CommandResult(status: nginxTest, stderr: nginxTest == 0 ? "" : "nginx: [emerg] cannot load certificate"))
+        runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 0))
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+        var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
+        stack.spec.proxy.tls = try TLSFixture.spec().proxy.tls
+        try TLSFixture.install(TLSFixture.old, in: stack)
+        try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil))
+        return stack
+    }
+
+    /// The up that replaces the old pair with the renewed one, as planned for a running proxy.
+    func renewal(_ stack: Stack) throws -> Plan {
+        var observed = World.up(stack.spec, tls: TLSFixture.old)
+        observed.tlsEntries = FileManager.default.fileExists(atPath: stack.paths.tlsDir)
+            ? try FileManager.default.contentsOfDirectory(atPath: stack.paths.tlsDir) : []
+        return try UpPlanner.plan(.init(pull: .never, specFile: nil, tls: TLSFixture.renewed), spec: stack.spec, paths: World.paths,
+                                  renderer: stack.renderer, observed: observed)
+    }
+
+    func contents(_ path: String) -> String? {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func expectOldPairInstalled(_ stack: Stack) {
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue, tlsFingerprint: TLSFixture.old.fingerprint).files)
+        #expect(contents(stack.paths.tlsCertificate(TLSFixture.old.fingerprint)) == TLSFixture.old.certificate)
+        #expect(contents(stack.paths.tlsKey(TLSFixture.old.fingerprint)) == TLSFixture.old.key.revealed)
+        #expect(stack.installedTLS()?.fingerprint == TLSFixture.old.fingerprint && stack.installedTLS()?.intact == true)
+    }
+
+    @Test func aRefusedNginxTestLeavesTheInstalledFilesAndConfigurationUntouched() throws {
+        let stack = try stack(nginxTest: 1)
+        #expect(throws: OrchestratorError.self) { try Executor(stack: stack, started: 0).run(try renewal(stack)) }
+        expectOldPairInstalled(stack)
+        #expect(runner.calls(startingWith: ["kill"]).isEmpty, "no reload")
+        #expect(try stack.store.load()?.updatedAt == "t", "nothing recorded")
+    }
+
+    @Test func aKillBetweenTheTwoWritesLeavesTheInstalledPairAndTheNextUpFinishes() throws {
+        let stack = try stack(nginxTest: 0)
+        // What a SIGKILL after the key's write leaves: the new folder with the key alone.
+        try AtomicWriter.write(TLSFixture.renewed.key.revealed, to: stack.paths.tlsKey(TLSFixture.renewed.fingerprint), mode: 0o600)
+        expectOldPairInstalled(stack)
+        let plan = try renewal(stack)
+        #expect(plan.names.first == "write-tls" && plan.names.last == "prune-tls")
+        try Executor(stack: stack, started: 0).run(plan)
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue, tlsFingerprint: TLSFixture.renewed.fingerprint).files)
+        #expect(contents(stack.paths.tlsCertificate(TLSFixture.renewed.fingerprint)) == TLSFixture.renewed.certificate)
+        #expect(stack.installedTLS()?.fingerprint == TLSFixture.renewed.fingerprint && stack.installedTLS()?.intact == true)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: stack.paths.tlsDir) == [TLSFixture.renewed.fingerprint],
+                "the old pair is removed once the new configuration is recorded")
     }
 }
 
@@ -227,18 +354,18 @@ enum TLSFixture {
         var stack = try Fixture.stack(runner: ScriptedRunner(), http: ScriptedHTTP(), stateDir: stateDir)
         stack.spec.proxy.tls = try TLSFixture.spec().proxy.tls
         stack.ports.clock = Clock(now: { now }, monotonic: { 0 }, sleep: { _ in })
-        if installed {
-            try AtomicWriter.write(String(decoding: pem, as: UTF8.self), to: stack.paths.tlsCertificate)
-            try AtomicWriter.write("key", to: stack.paths.tlsKey, mode: 0o600)
-        }
+        if installed { try TLSFixture.install(installedMaterial, in: stack) }
         return stack
     }
+
+    /// The pair installed: the real certificate, and a key status never reads.
+    var installedMaterial: TLSMaterial { TLSMaterial(certificate: String(decoding: pem, as: UTF8.self), key: Secret("key"), info: info) }
 
     func status(_ stack: Stack, source: Result<TLSMaterial, TLSIssue>? = nil, proxyRunning: Bool = true)
         throws -> (StackStatus.TLSStatus, [String]) {
         var problems: [String] = []
         let tls = try #require(stack.spec.proxy.tls)
-        let status = stack.tlsStatus(tls, installed: stack.installedTLSFingerprint(), source: source, proxyRunning: proxyRunning,
+        let status = stack.tlsStatus(tls, installed: stack.installedTLS(), source: source, proxyRunning: proxyRunning,
                                      problems: &problems)
         return (status, problems)
     }
@@ -264,9 +391,16 @@ enum TLSFixture {
 
     @Test func theInstalledFilesMatchingTheSpecsAreInSync() throws {
         let stack = try stack(now: info.notBefore)
-        let same = TLSMaterial(certificate: String(decoding: pem, as: UTF8.self), key: Secret("key"), info: info)
-        let (status, problems) = try status(stack, source: .success(same))
+        let (status, problems) = try status(stack, source: .success(installedMaterial))
         #expect(status.filesInSync == true && problems.isEmpty)
+    }
+
+    @Test func installedCopiesChangedByHandAreAProblemAndNotInSync() throws {
+        let stack = try stack(now: info.notBefore)
+        try AtomicWriter.write("edited", to: stack.paths.tlsKey(installedMaterial.fingerprint), mode: 0o600)
+        let (status, problems) = try status(stack, source: .success(installedMaterial))
+        #expect(status.filesInSync == false)
+        #expect(problems == ["the certificate or key in tls/\(installedMaterial.fingerprint)/ changed since bgctl up installed them (run bgctl up to write them again)"])
     }
 
     @Test func filesThatFailTheirCheckAreAProblemNamedByTheirKey() throws {
@@ -278,7 +412,7 @@ enum TLSFixture {
     @Test func aRunningProxyWithNoCertificateInstalledIsAProblem() throws {
         let (status, problems) = try status(try stack(now: info.notBefore, installed: false))
         #expect(status.notAfter == nil && status.daysLeft == nil)
-        #expect(problems == ["no certificate is installed in tls/cert.pem for 0.0.0.0:8443 (run bgctl up)"])
+        #expect(problems == ["no certificate is installed in tls/ for 0.0.0.0:8443 (run bgctl up)"])
         #expect(try self.status(try stack(now: info.notBefore, installed: false), proxyRunning: false).1.isEmpty)
     }
 

@@ -157,10 +157,11 @@ upstream bgctl_{{{name}}} {
 server {
     listen {{{listen}}};
 {{#ssl}}
-    # Copied into the state folder by bgctl up, mounted read-only. The files' sha256 is {{{tls_fingerprint}}}:
-    # new files change this line, so up sees the configuration out of date and reloads nginx.
-    ssl_certificate /bgctl/tls/cert.pem;
-    ssl_certificate_key /bgctl/tls/key.pem;
+    # Copied into the state folder by bgctl up, in a folder named by the files' sha256, mounted read-only.
+    # New files go to a new folder and change these lines, so up tests and reloads a configuration naming
+    # them, while the one installed keeps naming the previous pair until then.
+    ssl_certificate /bgctl/tls/{{{tls_folder}}}/cert.pem;
+    ssl_certificate_key /bgctl/tls/{{{tls_folder}}}/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_prefer_server_ciphers off;
     ssl_session_cache shared:bgctl_tls:10m;

@@ -145,7 +145,8 @@ public struct ConfigRenderer: Sendable {
             "keepalive": proxy.keepalive > 0 ? String(proxy.keepalive) : false,
             "listen_port": String(proxy.listen.port),
             "listeners": listeners(proxy),
-            "tls_fingerprint": tlsFingerprint ?? "unknown (no files installed)",
+            // The fingerprint names a folder: anything but one bgctl computed names none.
+            "tls_folder": tlsFingerprint.flatMap { TLSFiles.isFingerprint($0) ? $0 : nil } ?? "none",
             "health_path": proxy.healthPath,
             "app_health_path": spec.app.health.path,
             "connect_timeout": proxy.connectTimeout.nginxMilliseconds,

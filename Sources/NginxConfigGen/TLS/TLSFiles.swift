@@ -55,12 +55,14 @@ public struct TLSIssue: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// A checked certificate and key as read: what `up` copies into the proxy's folder.
 public struct TLSMaterial: Sendable, Equatable, CustomStringConvertible {
-    /// PEM text, the leaf first, then any chain.
+    /// PEM text, the leaf first, then any chain: the certificates only, written anew from what was
+    /// parsed (no key, comments or other blocks the file held).
     public let certificate: String
     public let key: Secret
     public let info: CertificateInfo
-    /// SHA-256 of both files' bytes, hex: changes when either file does. The rendered configuration
-    /// carries it, so new files are a configuration change, which `up` applies with a reload.
+    /// SHA-256 of `certificate` and the key file's bytes, hex: changes when either file does. It names
+    /// the folder in tls/ that holds this pair, and the rendered configuration names that folder, so
+    /// new files are a configuration change, which `up` applies with nginx -t and a reload.
     public let fingerprint: String
 
     public init(certificate: String, key: Secret, info: CertificateInfo) {
@@ -92,9 +94,8 @@ public enum TLSFiles {
         case .success(let bytes): keyBytes = bytes
         case .failure(let issue): return .failure(issue)
         }
-        return check(cert: certBytes, key: keyBytes, now: now, certName: cert, keyName: key).map { info in
-            TLSMaterial(certificate: String(decoding: certBytes, as: UTF8.self), key: Secret(String(decoding: keyBytes, as: UTF8.self)),
-                        info: info)
+        return checked(cert: certBytes, key: keyBytes, now: now, certName: cert, keyName: key).map { info, certificates in
+            TLSMaterial(certificate: certificates, key: Secret(String(decoding: keyBytes, as: UTF8.self)), info: info)
         }
     }
 
@@ -104,6 +105,14 @@ public enum TLSFiles {
     /// label messages.
     public static func check(cert: [UInt8], key: [UInt8], now: Date, certName: String = "the certificate file",
                              keyName: String = "the key file") -> Result<CertificateInfo, TLSIssue> {
+        checked(cert: cert, key: key, now: now, certName: certName, keyName: keyName).map(\.info)
+    }
+
+    /// `check`, also giving the certificates as PEM written anew from what was parsed: only the
+    /// certificate blocks, the leaf first. A file that also holds the private key (one file named for
+    /// both) thus never puts the key into the world-readable copy.
+    static func checked(cert: [UInt8], key: [UInt8], now: Date, certName: String,
+                        keyName: String) -> Result<(info: CertificateInfo, certificates: String), TLSIssue> {
         // OpenSSL keeps errors in a per-thread queue: start from an empty one (the chain reading looks
         // at the last error) and leave it empty for the next user (libcurl).
         ERR_clear_error()
@@ -138,7 +147,18 @@ public enum TLSFiles {
         if now >= notAfter {
             return .failure(TLSIssue(.cert, "the certificate in \(certName) expired on \(CertificateInfo.format(notAfter)); renew it, replace the file and run bgctl up"))
         }
-        return .success(info)
+        guard let pem = pemText(certificates) else {
+            return .failure(TLSIssue(.cert, "\(certName): out of memory writing its certificates out"))
+        }
+        return .success((info, pem))
+    }
+
+    /// Whether `text` can be a `fingerprint`: lowercase hex (SHA-256, or FNV-1a after `fnv1a-`), so it
+    /// is safe as a folder name. Text read back from a configuration file is checked with this before
+    /// it names a path.
+    public static func isFingerprint(_ text: String) -> Bool {
+        let hex = text.hasPrefix("fnv1a-") ? text.dropFirst(6) : Substring(text)
+        return (1...64).contains(hex.count) && hex.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     /// The validity of the first certificate in PEM text; nil when there is none. For `status`, which
@@ -217,6 +237,20 @@ public enum TLSFiles {
             return .failure(TLSIssue(.cert, "\(name): certificate \(certificates.count + 1) in the file is not a valid PEM certificate (or there are more than 64)"))
         }
         return .success(certificates)
+    }
+
+    /// The certificates as PEM, each written by OpenSSL from its parsed form; nil when out of memory.
+    private static func pemText(_ certificates: [OpaquePointer]) -> String? {
+        guard let bio = BIO_new(BIO_s_mem()) else { return nil }
+        defer { BIO_free(bio) }
+        for certificate in certificates {
+            guard PEM_write_bio_X509(bio, certificate) == 1 else { return nil }
+        }
+        let pending = Int(BIO_ctrl_pending(bio))
+        var bytes = [UInt8](repeating: 0, count: pending)
+        let read = bytes.withUnsafeMutableBytes { BIO_read(bio, $0.baseAddress, Int32($0.count)) }
+        guard pending == 0 || Int(read) == pending else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func withBIO<T>(_ bytes: [UInt8], _ body: (OpaquePointer) -> T?) -> T? {

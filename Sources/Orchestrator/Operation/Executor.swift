@@ -122,11 +122,22 @@ final class Executor {
         case .writeConfig(let config):
             try write(config, into: paths.nginxDir)
         case .writeTLS(let material):
-            // Each file is replaced whole, but not both at once. nginx reads them only when it starts or
-            // reloads, which later steps do; should bgctl die between the two writes, the pair does not
-            // match, nginx -t refuses it before any reload, and the next up writes both again.
-            try ports.files.write(material.key.revealed, to: paths.tlsKey, mode: 0o600)
-            try ports.files.write(material.certificate, to: paths.tlsCertificate, mode: 0o644)
+            // A folder of its own: the installed configuration names another one until install, so
+            // should bgctl die between the two writes, or nginx -t refuse, the proxy's files stay as they
+            // were. (Only a pair changed by hand in the named folder is rewritten in place: it was broken.)
+            guard TLSFiles.isFingerprint(material.fingerprint) else { throw OrchestratorError.tlsNotChecked }
+            try ports.files.createDirectory(paths.tlsFolder(material.fingerprint))
+            try ports.files.write(material.key.revealed, to: paths.tlsKey(material.fingerprint), mode: 0o600)
+            try ports.files.write(material.certificate, to: paths.tlsCertificate(material.fingerprint), mode: 0o644)
+        case .pruneTLS(let keep):
+            for entry in ports.files.list(paths.tlsDir) ?? [] where entry != keep {
+                let path = (paths.tlsDir as NSString).appendingPathComponent(entry)
+                do {
+                    try ports.files.remove(path)
+                } catch {
+                    report(.warning("could not remove \(paths.relative(path)), which no configuration names; the next bgctl up tries again"))
+                }
+            }
         case .stageConfig(let config):
             try ports.files.remove(paths.nextDir)
             try write(config, into: paths.nextDir)

@@ -17,9 +17,13 @@ public struct Observed: Sendable, Equatable {
     public var liveFiles: [String: String] = [:]
     /// Digests of configurations the running proxy container already accepted.
     public var tested: TestedConfigs?
-    /// With proxy.tls: `TLSMaterial.fingerprint` of the certificate and key in tls/, which nginx loads
-    /// on its next reload; nil when they are not both there.
+    /// With proxy.tls: the fingerprint naming the folder in tls/ that the live configuration names,
+    /// which nginx loads on its next reload; nil when it names none or the folder lacks a file.
     public var tlsFingerprint: String?
+    /// False when the files in that folder no longer have the fingerprint it is named by (changed by hand).
+    public var tlsIntact = true
+    /// With proxy.tls: the entries in tls/, folders of pairs installed before among them.
+    public var tlsEntries: [String] = []
     /// The pool that answered a fresh request through the proxy; nil when none did.
     public var servedBy: Pool?
     /// Per pool: nil when its health path answered 2xx on its preview port, else why not. Only probed pools appear.
@@ -72,7 +76,11 @@ extension Stack {
         }
         if needs.contains(.network) { observed.network = try inspectNetwork() }
         observed.liveFiles = currentFiles()
-        observed.tlsFingerprint = installedTLSFingerprint()
+        if let installed = installedTLS() {
+            observed.tlsFingerprint = installed.fingerprint
+            observed.tlsIntact = installed.intact
+        }
+        if spec.proxy.tls != nil { observed.tlsEntries = ports.files.list(paths.tlsDir) ?? [] }
         if let proxy = observed.containers[spec.proxyContainerName], proxy.isRunning {
             observed.tested = TestedConfigs.load(paths, files: ports.files)
             if needs.contains(.servedBy) { observed.servedBy = servedPool() }
@@ -93,13 +101,30 @@ extension Stack {
         throw OrchestratorError.classify(doing: "inspecting the network", command: command, result: result)
     }
 
-    /// The fingerprint of the certificate and key copies in tls/ (nil without proxy.tls, or when a copy
-    /// is missing): switches render with it, so they keep the files the proxy has.
-    func installedTLSFingerprint() -> String? {
-        guard spec.proxy.tls != nil, let cert = ports.files.read(paths.tlsCertificate), let key = ports.files.read(paths.tlsKey) else {
+    /// The pair the live configuration names (nil without proxy.tls, when the configuration names no
+    /// folder in tls/, or when a file in it is missing): switches render with its fingerprint, so they
+    /// keep the files the proxy has. `intact`: the files still have that fingerprint.
+    func installedTLS() -> (fingerprint: String, intact: Bool)? {
+        guard spec.proxy.tls != nil, let fingerprint = Self.tlsFolder(namedBy: currentFiles()),
+              let cert = ports.files.read(paths.tlsCertificate(fingerprint)), let key = ports.files.read(paths.tlsKey(fingerprint)) else {
             return nil
         }
-        return TLSFiles.fingerprint(certificate: Array(cert), key: Array(key))
+        return (fingerprint, TLSFiles.fingerprint(certificate: Array(cert), key: Array(key)) == fingerprint)
+    }
+
+    /// The folder a configuration's `ssl_certificate` line names below the proxy's tls mount, when it
+    /// is a fingerprint (anything else, as an older layout's `tls/cert.pem`, names none).
+    static func tlsFolder(namedBy files: [String: String]) -> String? {
+        let prefix = "ssl_certificate \(StackPlan.tlsMount)/"
+        for name in files.keys.sorted() {
+            for line in files[name, default: ""].split(separator: "\n") {
+                let text = line.trimmingCharacters(in: .whitespaces)
+                guard text.hasPrefix(prefix), text.hasSuffix("/cert.pem;") else { continue }
+                let folder = String(text.dropFirst(prefix.count).dropLast("/cert.pem;".count))
+                return TLSFiles.isFingerprint(folder) ? folder : nil
+            }
+        }
+        return nil
     }
 
     /// The pool a fresh request through the proxy reached, if any answered.

@@ -37,9 +37,13 @@ public indirect enum StepAction: Sendable, Equatable {
     case drain(Pool)
     /// Writes a configuration over the live files (only before the proxy starts on them).
     case writeConfig(RenderedConfig)
-    /// Copies a checked certificate and key into tls/ (the key mode 0600), each by temp file and rename.
-    /// nginx reads them only when it starts or reloads, which later steps do.
+    /// Copies a checked certificate and key into tls/<fingerprint>/ (the key mode 0600), each by temp
+    /// file and rename. No configuration names that folder before this plan installs one that does, so
+    /// the files the proxy loads now are never touched.
     case writeTLS(TLSMaterial)
+    /// Removes what else is in tls/ (pairs installed before): after the record step, when the installed
+    /// configuration names the kept folder. What cannot be removed is left for a later up.
+    case pruneTLS(keep: String)
     /// Writes the candidate into nginx/next/; the live files are untouched.
     case stageConfig(RenderedConfig)
     /// `nginx -t` on nginx/next/ inside the proxy.

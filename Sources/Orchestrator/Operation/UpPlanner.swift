@@ -73,8 +73,9 @@ public enum UpPlanner {
         // they take the same checked path as any configuration change: nginx -t, then a reload.
         let rendered = renderer.render(spec, live: live, tlsFingerprint: request.tls?.fingerprint)
         var tlsSteps: [Step] = []
-        if let material = request.tls, observed.tlsFingerprint != material.fingerprint {
-            tlsSteps.append(Step("write-tls", "copy the certificate (valid until \(CertificateInfo.format(material.info.notAfter))) and key into tls/",
+        if let material = request.tls, observed.tlsFingerprint != material.fingerprint || !observed.tlsIntact {
+            let folder = "tls/\(material.fingerprint.prefix(12))…/"
+            tlsSteps.append(Step("write-tls", "copy the certificate (valid until \(CertificateInfo.format(material.info.notAfter))) and key into \(folder)",
                                  .writeTLS(material)))
         }
         let desiredProxy = StackPlan.proxyContainer(spec, paths: paths, pull: request.pull)
@@ -113,7 +114,13 @@ public enum UpPlanner {
         steps += watcherSteps(request, spec: spec, paths: paths, observed: observed, proxyStarts: proxyStarts)
 
         let changes = steps.filter { if case .warn = $0.action { return false }; return true }
-        guard !changes.isEmpty || observed.state == nil else {
+        // Pairs installed before: removed once the configuration naming this one is installed and recorded.
+        var prune: Step?
+        if let material = request.tls, !tlsSteps.isEmpty || observed.tlsEntries.contains(where: { $0 != material.fingerprint }) {
+            prune = Step("prune-tls", "delete the certificate and key copies in tls/ that the configuration no longer names",
+                         .pruneTLS(keep: material.fingerprint))
+        }
+        guard !changes.isEmpty || prune != nil || observed.state == nil else {
             return Plan(title: "up", steps: steps, nothingToDo: "nothing to change; \(spec.project) is serving \(live.rawValue) on \(spec.proxy.listen)")
         }
         let detail = changes.filter { $0.name != "remember-tested" && $0.name != "wait-healthy" && $0.name != "wait-proxy" }
@@ -122,6 +129,7 @@ public enum UpPlanner {
                           .record(Record(live: live, deployed: observed.state?.deployed,
                                          history: changes.isEmpty ? nil : HistoryDraft(action: "up", to: live, result: "ok", detail: detail),
                                          previousSwitch: observed.state?.lastSwitch))))
+        if let prune { steps.append(prune) }
         return Plan(title: "up", steps: steps)
     }
 

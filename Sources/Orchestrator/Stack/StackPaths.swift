@@ -21,9 +21,13 @@ public struct StackPaths: Sendable, Equatable {
     public var nextDir: String { join("nginx/next") }
     /// With proxy.tls: copies of the certificate and key, mounted into the proxy read-only at /bgctl/tls.
     /// A folder, not single files, so that a copy replaced by rename is what the proxy sees.
+    /// Each certificate and key pair has a folder of its own, named by its `TLSMaterial.fingerprint`
+    /// (checked with `TLSFiles.isFingerprint` before it gets here): new files never replace the ones
+    /// the installed configuration names.
     public var tlsDir: String { join("tls") }
-    public var tlsCertificate: String { join("tls/cert.pem") }
-    public var tlsKey: String { join("tls/key.pem") }
+    public func tlsFolder(_ fingerprint: String) -> String { join("tls/\(fingerprint)") }
+    public func tlsCertificate(_ fingerprint: String) -> String { join("tls/\(fingerprint)/cert.pem") }
+    public func tlsKey(_ fingerprint: String) -> String { join("tls/\(fingerprint)/key.pem") }
     /// Mounted into the proxy at /bgctl/logs; holds access.log.
     public var logsDir: String { join("logs") }
     public var accessLog: String { join("logs/access.log") }

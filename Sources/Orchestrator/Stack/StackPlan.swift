@@ -38,7 +38,7 @@ public enum StackPlan {
         return config
     }
 
-    /// Where the proxy finds the certificate and key (the templates name /bgctl/tls/cert.pem and key.pem).
+    /// Where the proxy finds the certificate and key (the templates name /bgctl/tls/<fingerprint>/cert.pem and key.pem).
     public static let tlsMount = "/bgctl/tls"
 
     /// With proxy.tls the proxy also publishes the HTTPS port and mounts tls/. The files' contents are

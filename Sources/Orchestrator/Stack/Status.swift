@@ -146,8 +146,8 @@ extension Stack {
             }
         }
         let canary = state?.canary
-        let installedTLS = installedTLSFingerprint()
-        let inSync = currentFiles() == renderer.render(spec, live: live, canary: canary, tlsFingerprint: installedTLS).files
+        let installedTLS = installedTLS()
+        let inSync = currentFiles() == renderer.render(spec, live: live, canary: canary, tlsFingerprint: installedTLS?.fingerprint).files
         let interrupted = journal.interrupted()
         if !inSync && interrupted == nil { problems.append("the proxy's configuration differs from what bgctl renders now (run bgctl up)") }
         let serving = proxyInfo?.isRunning == true && proxyProbe == "ok"
@@ -184,11 +184,13 @@ extension Stack {
     /// The installed certificate's validity, and whether the files the spec names are the installed ones.
     /// An expired or not yet valid certificate and files not installed yet are problems; one that
     /// expires soon is not (status tells by `days_left`; validate, render and up warn).
-    func tlsStatus(_ tls: TLSSpec, installed: String?, source: Result<TLSMaterial, TLSIssue>?, proxyRunning: Bool,
-                   problems: inout [String]) -> StackStatus.TLSStatus {
+    /// `installed`: the pair the live configuration names (`installedTLS`).
+    func tlsStatus(_ tls: TLSSpec, installed: (fingerprint: String, intact: Bool)?, source: Result<TLSMaterial, TLSIssue>?,
+                   proxyRunning: Bool, problems: inout [String]) -> StackStatus.TLSStatus {
         let now = ports.clock.now()
         var status = StackStatus.TLSStatus(listen: tls.listen.description)
-        if let pem = ports.files.read(paths.tlsCertificate), let info = TLSFiles.certificateInfo(pem: Array(pem)) {
+        if let installed, let pem = ports.files.read(paths.tlsCertificate(installed.fingerprint)),
+           let info = TLSFiles.certificateInfo(pem: Array(pem)) {
             status.notAfter = CertificateInfo.format(info.notAfter)
             status.daysLeft = info.daysLeft(at: now)
             if now >= info.notAfter {
@@ -197,12 +199,15 @@ extension Stack {
                 problems.append("the certificate served on \(tls.listen) is not valid before \(CertificateInfo.format(info.notBefore))")
             }
         } else if proxyRunning {
-            problems.append("no certificate is installed in \(paths.relative(paths.tlsCertificate)) for \(tls.listen) (run bgctl up)")
+            problems.append("no certificate is installed in \(paths.relative(paths.tlsDir))/ for \(tls.listen) (run bgctl up)")
+        }
+        if let installed, !installed.intact {
+            problems.append("the certificate or key in \(paths.relative(paths.tlsFolder(installed.fingerprint)))/ changed since bgctl up installed them (run bgctl up to write them again)")
         }
         switch source {
         case .success(let material):
-            status.filesInSync = material.fingerprint == installed
-            if material.fingerprint != installed, installed != nil {
+            status.filesInSync = installed.map { material.fingerprint == $0.fingerprint && $0.intact } ?? false
+            if let installed, material.fingerprint != installed.fingerprint {
                 problems.append("the certificate or key in proxy.tls changed since bgctl up installed them (run bgctl up to load them)")
             }
         case .failure(let issue):
