@@ -180,3 +180,18 @@ func scriptDeployOnRunningStack(_ runner: ScriptedRunner, _ http: ScriptedHTTP, 
     http.on(":8081/healthz", ScriptedHTTP.ok())
     http.on(":8082/healthz", ScriptedHTTP.ok())
 }
+
+/// The engine and probes of `up` on a fresh host: no container or network yet, then everything running
+/// and answering (blue live through the proxy).
+func scriptUpOnFreshHost(_ runner: ScriptedRunner, _ http: ScriptedHTTP) {
+    runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
+    runner.on(["container", "inspect"], CommandResult(status: 1, stdout: "[]", stderr: "Error: No such container: shop-blue"),
+              CommandResult(status: 0, stdout: ExecutorTests.allRunning))
+    runner.on(["network", "inspect"], CommandResult(status: 1, stderr: "Error: No such network: shop-net"))
+    runner.on(["network", "create"], CommandResult(status: 0))
+    runner.on(["run"], CommandResult(status: 0))
+    http.on(":8081/healthz", ScriptedHTTP.ok())
+    http.on(":8082/healthz", ScriptedHTTP.ok())
+    http.on(":8080/_bgctl/health", ScriptedHTTP.ok())
+    http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+}

@@ -216,16 +216,7 @@ extension TLSFixture {
     @Test func upOnAFreshHostInstallsTheFilesAndStartsTheProxyOnBothPorts() throws {
         let runner = ScriptedRunner()
         let http = ScriptedHTTP()
-        runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
-        runner.on(["container", "inspect"], CommandResult(status: 1, stdout: "[]", stderr: "Error: No such container: shop-blue"),
-                  CommandResult(status: 0, stdout: ExecutorTests.allRunning))
-        runner.on(["network", "inspect"], CommandResult(status: 1, stderr: "Error: No such network: shop-net"))
-        runner.on(["network", "create"], CommandResult(status: 0))
-        runner.on(["run"], CommandResult(status: 0))
-        http.on(":8081/healthz", ScriptedHTTP.ok())
-        http.on(":8082/healthz", ScriptedHTTP.ok())
-        http.on(":8080/_bgctl/health", ScriptedHTTP.ok())
-        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
+        scriptUpOnFreshHost(runner, http)
         var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
         stack.spec.proxy.tls = try TLSFixture.spec().proxy.tls
         stack.tls = TLSFixture.old
