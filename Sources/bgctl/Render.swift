@@ -8,13 +8,14 @@ extension Bgctl {
             abstract: "Print the nginx configuration bgctl generates, or write it into a folder atomically.",
             discussion: """
             Examples:
-              bgctl render --active green
+              bgctl render
               bgctl render --out /tmp/nginx-preview
             """)
 
         @OptionGroup var spec: SpecOptions
         @OptionGroup var output: OutputOptions
-        @Option(help: "Render with this pool live instead of the spec's `active`.") var active: Pool?
+        @Option(help: ArgumentHelp("Accepted for scripts written for bgctl 0.2; ignored: the configuration is the same whichever pool is live (the route in nginx/route/ decides).",
+                                   visibility: .hidden)) var active: Pool?
         @Option(help: ArgumentHelp("Write the files into DIR (temp file + rename) instead of printing.", valueName: "DIR"),
                 completion: .directory)
         var out: String?
@@ -23,7 +24,10 @@ extension Bgctl {
             try reporting {
                 var (loaded, warnings) = try spec.loadCollecting()
                 let tls = try spec.checkedTLS(loaded, warnings: &warnings)
-                let config = try spec.renderer(for: loaded).render(loaded, live: active ?? loaded.active, tlsFingerprint: tls?.fingerprint)
+                if active != nil {
+                    Terminal.stderr("warning: --active is ignored: the configuration is the same whichever pool is live; the route in nginx/route/ decides")
+                }
+                let config = try spec.renderer(for: loaded).render(loaded, tlsFingerprint: tls?.fingerprint)
                 if let out {
                     do {
                         try AtomicWriter.write(config, into: out)

@@ -69,12 +69,12 @@ public struct ConfigRenderer: Sendable {
         self.templates = loaded
     }
 
-    /// The configuration with `live` serving; with `canary`, the other pool takes its share of requests
-    /// beside it (weighted servers in one upstream, or split by a cookie when sticky).
+    /// The configuration for a spec. Which pool serves is not in it: the route decides per request
+    /// (see `Route`), so the same bytes serve every route and a switch never needs a reload.
     /// `tlsFingerprint`: `TLSMaterial.fingerprint` of the certificate and key nginx will load with
     /// this configuration (with `proxy.tls` set): what `up` installs, or what is installed already.
-    public func render(_ spec: DeploymentSpec, live: Pool, canary: CanaryRouting? = nil, tlsFingerprint: String? = nil) -> RenderedConfig {
-        let context = Self.context(spec, live: live, canary: canary.flatMap { $0.pool == live ? nil : $0 }, tlsFingerprint: tlsFingerprint)
+    public func render(_ spec: DeploymentSpec, tlsFingerprint: String? = nil) -> RenderedConfig {
+        let context = Self.context(spec, tlsFingerprint: tlsFingerprint)
         var files: [String: String] = [:]
         for (name, template) in templates {
             files[name] = template.render(context)
@@ -84,7 +84,7 @@ public struct ConfigRenderer: Sendable {
 
     /// The values the templates see. Every value here was validated by the spec loader, so none can
     /// carry nginx syntax; they are inserted as they are.
-    static func context(_ spec: DeploymentSpec, live: Pool, canary: CanaryRouting? = nil, tlsFingerprint: String? = nil) -> [String: Any] {
+    static func context(_ spec: DeploymentSpec, tlsFingerprint: String? = nil) -> [String: Any] {
         let proxy = spec.proxy
         var retry = proxy.retryOn
         if retry.isEmpty { retry = ["off"] } else if proxy.retryNonIdempotent { retry.append("non_idempotent") }
@@ -95,7 +95,7 @@ public struct ConfigRenderer: Sendable {
                 "release": spec.pool(pool).release,
             ]
         }
-        func server(_ pool: Pool, backup: Bool, weight: Int?) -> [String: Any] {
+        func server(_ pool: Pool, backup: Bool) -> [String: Any] {
             [
                 "name": pool.rawValue,
                 "address": spec.address(of: pool),
@@ -103,45 +103,26 @@ public struct ConfigRenderer: Sendable {
                 "max_fails": String(proxy.maxFails),
                 "fail_timeout": "\(proxy.failTimeout.milliseconds / 1000)s",
                 "backup": backup,
-                "weight": weight.map(String.init) ?? false,
             ]
         }
-        // Blue-green: the live pool, the other as backup. Canary: both in the rotation, weighted, so
-        // a request one pool fails is still retried on the other (proxy_next_upstream).
-        let servers: [[String: Any]] = [live, live.other].map { pool in
-            server(pool, backup: canary == nil && pool != live, weight: canary?.weight(pool))
-        }
-        var canaryContext: Any = false
-        var sticky: Any = false
-        if let canary {
-            canaryContext = ["pool": canary.pool.rawValue, "percent": String(canary.percent)]
-            if canary.sticky {
-                sticky = [
-                    "pool": canary.pool.rawValue, "percent": String(canary.percent), "baseline": canary.baseline.rawValue,
-                    "upstreams": Pool.allCases.map { pool in
-                        ["name": pool.rawValue, "servers": [server(pool, backup: false, weight: nil), server(pool.other, backup: true, weight: nil)]]
-                    },
-                ] as [String: Any]
-            }
+        // One upstream per pool, the other pool its backup: the route names one per request.
+        let upstreams: [[String: Any]] = Pool.allCases.map { pool in
+            ["name": pool.rawValue, "servers": [server(pool, backup: false), server(pool.other, backup: true)]]
         }
         // The upstream a request goes to unless preview routing names a pool.
-        let main = canary?.sticky == true ? "$bgctl_sticky_upstream" : "bgctl_app"
+        let main = "bgctl_$bgctl_target"
         return [
-            "canary": canaryContext,
-            "sticky": sticky,
-            // During a canary both pools serve: each line names the pool that answered as live, so the
-            // watcher does not take the canary's share for a failover.
-            "log_live": canary == nil ? live.rawValue : "$bgctl_pool",
+            "route": "\(Route.mount)/\(Route.currentLink)",
+            "buckets": (0..<(Route.buckets - 1)).map(String.init),
             "default_upstream": main,
             "preview": spec.preview.map { previewContext($0, spec: spec) } ?? false,
             "upstream": spec.preview == nil ? main : "$bgctl_upstream",
             "project": spec.project,
-            "live": live.rawValue,
             "worker_processes": proxy.workerProcesses,
             "worker_connections": String(proxy.workerConnections),
             "shutdown_timeout": proxy.shutdownTimeout.nginxMilliseconds,
             "pools": pools,
-            "servers": servers,
+            "upstreams": upstreams,
             "keepalive": proxy.keepalive > 0 ? String(proxy.keepalive) : false,
             "listen_port": String(proxy.listen.port),
             "listeners": listeners(proxy),

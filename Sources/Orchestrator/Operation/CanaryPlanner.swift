@@ -33,26 +33,23 @@ public enum CanaryPlanner {
     }
 
     /// Moves the proxy to `routing` beside `live`, or with nil to `live` alone — the canary's weight 0,
-    /// as before the deploy: stage → `nginx -t` (unless this proxy already accepted these bytes) →
-    /// install → reload → verify → record the weights in state.json. Only the record when the files
-    /// already match and only the weights differ; nothing when both match.
+    /// as before the deploy: the route (one rename, no reload; see `SwitchPlanner.move`) → verify →
+    /// record the weights in state.json. Only the record when the route is already in force and only
+    /// state.json differs; nothing when both match.
     public static func route(_ routing: CanaryRouting?, live: Pool, spec: DeploymentSpec, renderer: ConfigRenderer,
                              observed: Observed) throws -> Plan {
         guard let proxy = observed.containers[spec.proxyContainerName], proxy.isRunning else {
             throw OrchestratorError.proxyNotRunning(container: spec.proxyContainerName)
         }
-        let routing = routing.flatMap { $0.pool == live ? nil : $0 }
+        let route = Route(live: live, canary: routing)
+        let routing = route.canary
         let title = routing.map { "canary: \($0.description)" } ?? "canary off: \(live.rawValue) takes every request"
         // The certificate and key stay those installed, as in a switch.
-        let candidate = renderer.render(spec, live: live, canary: routing, tlsFingerprint: observed.tlsFingerprint)
-        var steps: [Step] = []
-        if observed.liveFiles != candidate.files {
-            let pools = routing.map { [live, $0.pool] } ?? [live]
-            let verify = Step("verify", "check that fresh requests through the proxy are answered by \(pools.map(\.rawValue).joined(separator: " or "))",
-                              routing == nil ? .verify(live) : .verifyPools(pools))
-            let what = routing.map { "\($0.pool.rawValue) at \($0.percent)%, \(live.rawValue) at \(100 - $0.percent)%" } ?? "\(live.rawValue) alone"
-            steps += SwitchPlanner.apply(candidate, what: what, verify: verify, proxy: proxy, observed: observed)
-        }
+        let candidate = renderer.render(spec, tlsFingerprint: observed.tlsFingerprint)
+        let pools = routing.map { [live, $0.pool] } ?? [live]
+        let verify = Step("verify", "check that fresh requests through the proxy are answered by \(pools.map(\.rawValue).joined(separator: " or "))",
+                          routing == nil ? .verify(live) : .verifyPools(pools))
+        var steps = SwitchPlanner.move(to: route, candidate: candidate, verify: verify, proxy: proxy, observed: observed)
         let state = observed.state
         if !steps.isEmpty || state?.live != live || state?.canary != routing {
             let weights = routing.map { "\($0.weights.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)%" }.joined(separator: ", "))" }
@@ -80,7 +77,8 @@ public enum CanaryPlanner {
             let route = try self.route(routing, live: staging.live, spec: staging.spec, renderer: renderer, observed: after)
             groups.append(Step("canary-\(percent)", "send \(percent)% of requests to \(canary.pool.rawValue), \(100 - percent)% to \(canary.baseline.rawValue); analyse",
                                .sequence(route.steps + [analysis(routing, seconds: canary.seconds, spec: staging.spec)])))
-            after.liveFiles = renderer.render(staging.spec, live: staging.live, canary: routing, tlsFingerprint: observed.tlsFingerprint).files
+            after.liveFiles = renderer.render(staging.spec, tlsFingerprint: observed.tlsFingerprint).files
+            after.route = .route(Route(live: staging.live, canary: routing))
             after.state?.weights = routing.weights
             after.state?.sticky = routing.sticky ? true : nil
         }

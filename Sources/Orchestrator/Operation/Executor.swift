@@ -12,6 +12,9 @@ final class Executor {
     private(set) var timings: [(String, Double)] = []
     /// Set by `install`, cleared by `record`: what a later failure restores.
     private var restorePoint: (files: [String: String], proxy: ContainerInfo)?
+    /// Set by `setRoute`, cleared by `record`: the route a later failure sets again (nil inside: there
+    /// was none to go back to).
+    private var routeRestore: Route??
     /// The verdict of an `analyse` step.
     private(set) var verdict: (DeployPolicy.Verdict, AnalysisFigures)?
     /// The verdict of an `analyseCanary` step.
@@ -48,7 +51,7 @@ final class Executor {
     }
 
     /// Between installing a configuration and recording it, a signal is not a safe point.
-    private var atSafePoint: Bool { cancellable && restorePoint == nil }
+    private var atSafePoint: Bool { cancellable && restorePoint == nil && routeRestore == nil }
 
     func run(_ step: Step) throws {
         if atSafePoint && ports.cancelled() { throw OrchestratorError.cancelled(step: step.name) }
@@ -57,9 +60,8 @@ final class Executor {
         do {
             try perform(step)
         } catch {
-            if let point = restorePoint {
-                restorePoint = nil
-                let restored = restore(point)
+            if restorePoint != nil || routeRestore != nil {
+                let restored = restore()
                 throw OrchestratorError.switchFailed(step: step.name, detail: Self.describe(error), restored: restored)
             }
             throw error
@@ -156,10 +158,12 @@ final class Executor {
                                        to: (paths.nginxDir as NSString).appendingPathComponent(name))
             }
         case .reload(let proxy):
-            let reload = try ports.signaller.send(.reload, to: proxy)
-            guard reload.succeeded else {
-                throw OrchestratorError.reloadFailed(detail: (reload.stderr + reload.stdout).trimmingCharacters(in: .whitespacesAndNewlines))
-            }
+            try reload(proxy)
+        case .setRoute(let route):
+            if routeRestore == nil { routeRestore = .some(stack.readRoute().route) }
+            try stack.installRoute(route)
+        case .writeRoute(let route):
+            try stack.installRoute(route)
         case .verify(let pool):
             try verify(pool)
         case .verifyPools(let pools):
@@ -178,6 +182,7 @@ final class Executor {
         case .record(let record):
             try self.record(record)
             restorePoint = nil
+            routeRestore = nil
         case .removeFiles(let files):
             report(.step(step.description))
             for path in files { try ports.files.remove(path) }
@@ -226,16 +231,52 @@ final class Executor {
         for result in results { try result.get() }
     }
 
-    /// Puts back the files that were live before and reloads; true when nginx took them.
-    private func restore(_ point: (files: [String: String], proxy: ContainerInfo)) -> Bool {
-        guard !point.files.isEmpty else { return false }
-        do {
-            try write(RenderedConfig(files: point.files), into: paths.nginxDir)
-            let reload = try ports.signaller.send(.reload, to: point.proxy)
-            report(.warning("restored the previous configuration\(reload.succeeded ? "" : " but the reload failed")"))
-            return reload.succeeded
-        } catch {
-            return false
+    /// Puts back the route and the files that were live before (the route first: it moves traffic at
+    /// once) and reloads when the files changed; true when all of it took.
+    private func restore() -> Bool {
+        var restored = true
+        if let previous = routeRestore {
+            routeRestore = nil
+            if let previous {
+                do { try stack.installRoute(previous) } catch { restored = false }
+            }
+        }
+        if let point = restorePoint {
+            restorePoint = nil
+            guard !point.files.isEmpty else { return false }
+            do {
+                try write(RenderedConfig(files: point.files), into: paths.nginxDir)
+                try reload(point.proxy)
+            } catch {
+                report(.warning("could not restore the previous configuration: \(Self.describe(error))"))
+                return false
+            }
+        }
+        report(.warning("restored the previous \(restored ? "route and configuration" : "configuration; the route could not be set back")"))
+        return restored
+    }
+
+    /// A graceful reload that returns once the proxy's workers are all of the new generation: the
+    /// workers that accepted connections before the signal have stopped accepting (nginx titles them
+    /// "is shutting down" as it closes their listening sockets) and a new one is there.
+    private func reload(_ proxy: ContainerInfo) throws {
+        let before = ProxyWorkers(top: try? ports.runner.run(Docker.top(proxy.name), timeout: 10))
+        let reload = try ports.signaller.send(.reload, to: proxy)
+        guard reload.succeeded else {
+            throw OrchestratorError.reloadFailed(detail: (reload.stderr + reload.stdout).trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        // Without a listing to compare with, nothing can be waited for.
+        guard let before, !before.accepting.isEmpty else { return }
+        let start = ports.clock.monotonic()
+        while true {
+            if let now = ProxyWorkers(top: try? ports.runner.run(Docker.top(proxy.name), timeout: 10)),
+               now.accepting.isDisjoint(with: before.accepting), !now.accepting.isEmpty {
+                return
+            }
+            if elapsed(since: start) > stack.reloadTimeout {
+                throw OrchestratorError.reloadFailed(detail: "workers of the previous configuration still accept connections \(Self.seconds(stack.reloadTimeout)) after the reload")
+            }
+            ports.clock.sleep(0.02)
         }
     }
 
@@ -432,8 +473,7 @@ final class Executor {
 
     /// nginx workers of an earlier configuration that are still finishing their connections.
     private func shuttingDownWorkers() -> Int {
-        guard let result = try? ports.runner.run(Docker.top(spec.proxyContainerName), timeout: 10), result.succeeded else { return 0 }
-        return result.stdout.split(separator: "\n").filter { $0.contains("is shutting down") }.count
+        ProxyWorkers(top: try? ports.runner.run(Docker.top(spec.proxyContainerName), timeout: 10))?.shuttingDown.count ?? 0
     }
 
     /// Polls the log until the verdict is clear: an early failure, or the time (and any extension) is up.

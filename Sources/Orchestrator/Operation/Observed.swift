@@ -15,6 +15,8 @@ public struct Observed: Sendable, Equatable {
     public var network: Network = .missing
     /// The files in nginx/ now, as the proxy would load them on its next reload.
     public var liveFiles: [String: String] = [:]
+    /// The route in nginx/route/, which the proxy reads on every request once its configuration does.
+    public var route: RouteReading = .missing
     /// Digests of configurations the running proxy container already accepted.
     public var tested: TestedConfigs?
     /// With proxy.tls: the fingerprint naming the folder in tls/ that the live configuration names,
@@ -37,8 +39,22 @@ public struct Observed: Sendable, Equatable {
         self.state = state
     }
 
-    /// The live pool: the recorded one, else the spec's `active`.
-    public func live(_ spec: DeploymentSpec) -> Pool { state?.live ?? spec.active }
+    /// The live configuration reads the route (a stack made before routes does not, until its next up).
+    public var readsRoute: Bool { Self.readsRoute(liveFiles) }
+
+    static func readsRoute(_ files: [String: String]) -> Bool {
+        files[RenderedConfig.siteFile]?.contains("\(Route.mount)/\(Route.currentLink)/") ?? false
+    }
+
+    /// The route in force as the proxy applies it: the route, when the configuration reads it;
+    /// otherwise what state.json records (the pool a configuration before routes was rendered for).
+    public var routeInForce: Route? {
+        if readsRoute { return route.route }
+        return state.map { Route(live: $0.live, canary: $0.canary) }
+    }
+
+    /// The live pool: the route's, else the recorded one, else the spec's `active`.
+    public func live(_ spec: DeploymentSpec) -> Pool { routeInForce?.live ?? state?.live ?? spec.active }
 
     func isHealthy(_ pool: Pool, _ spec: DeploymentSpec) -> Bool {
         guard let info = containers[spec.containerName(pool)], info.isHealthy else { return false }
@@ -76,6 +92,7 @@ extension Stack {
         }
         if needs.contains(.network) { observed.network = try inspectNetwork() }
         observed.liveFiles = currentFiles()
+        observed.route = readRoute()
         if let installed = installedTLS() {
             observed.tlsFingerprint = installed.fingerprint
             observed.tlsIntact = installed.intact

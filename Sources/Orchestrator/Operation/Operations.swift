@@ -78,10 +78,9 @@ extension Stack {
         let started = ports.clock.monotonic()
         // The inspect doubles as the engine check; the target's probe runs at the same time. Only what
         // a switch reads is inspected: every millisecond here is one before traffic moves.
-        var observed = try observe([], probe: request.force ? [] : [request.target],
+        let observed = try observe([], probe: request.force ? [] : [request.target],
                                    containers: [spec.containerName(request.target), spec.proxyContainerName])
         let from = observed.live(spec)
-        if request.target == from { observed.servedBy = servedPool() }
         let plan = try SwitchPlanner.plan(request, spec: spec, renderer: renderer, observed: observed)
         let run = { (journal: JournalWriter?) throws -> Executor? in
             try self.execute(plan, started: started, journal: journal, cancellable: cancellable)

@@ -43,7 +43,8 @@ extension Stack {
     private func recover(_ entry: JournalEntry) throws -> Recovery? {
         report(.warning(entry.summary + "; recovering"))
         let steps = entry.done + [entry.current].compactMap { $0 }
-        let installed = steps.contains { $0.hasSuffix("/install") }
+        // The route moves traffic by itself; an install with its reload does too.
+        let installed = steps.contains { $0.hasSuffix("/install") || $0.hasSuffix("/route") }
         let writer = try JournalWriter(journal: journal, entry: entry, phase: "recover")
         var history: HistoryDraft
         var outcome: String

@@ -50,7 +50,14 @@ public indirect enum StepAction: Sendable, Equatable {
     case testConfig
     /// Moves the tested candidate over the live files. Undone by restoring the previous files and reloading.
     case installConfig(RenderedConfig, proxy: ContainerInfo)
+    /// SIGHUP to the proxy's master, done only once no worker of an older generation accepts
+    /// connections (a request sent after it returns meets the new configuration).
     case reload(proxy: ContainerInfo)
+    /// Renames nginx/route/current onto this route: from the next request on, the proxy serves it.
+    /// Undone on a later failure by setting the route before again.
+    case setRoute(Route)
+    /// Writes the route before the proxy starts on it (nothing serves yet: nothing to undo).
+    case writeRoute(Route)
     /// Fresh requests through the proxy reach this pool.
     case verify(Pool)
     /// Fresh requests through the proxy are answered by one of these pools (a canary's weights).

@@ -15,9 +15,11 @@ public enum SwitchPlanner {
         }
     }
 
-    /// Order: stage the candidate → `nginx -t` (unless this proxy already accepted these bytes) →
-    /// install → reload → verify → record. The target's health was observed before planning: an
-    /// unhealthy target is refused here, before anything changes.
+    /// Order: move the route (one rename: traffic moves with the next request) → verify through the
+    /// proxy → record. The configuration is applied too (stage → `nginx -t` → install → reload) only
+    /// when it differs from what bgctl renders now: a stack made before routes, or a spec changed
+    /// since up. The target's health was observed before planning: an unhealthy target is refused
+    /// here, before anything changes.
     public static func plan(_ request: Request, spec: DeploymentSpec, renderer: ConfigRenderer, observed: Observed) throws -> Plan {
         let target = request.target
         let from = observed.live(spec)
@@ -26,8 +28,13 @@ public enum SwitchPlanner {
             throw OrchestratorError.proxyNotRunning(container: spec.proxyContainerName)
         }
         // The certificate and key stay those installed: new ones are up's to check and install.
-        let candidate = renderer.render(spec, live: target, tlsFingerprint: observed.tlsFingerprint)
-        if target == from, observed.servedBy == target, observed.liveFiles == candidate.files {
+        let candidate = renderer.render(spec, tlsFingerprint: observed.tlsFingerprint)
+        let route = Route(live: target)
+        let moves = move(to: route, candidate: candidate,
+                         verify: Step("verify", "check that fresh requests through the proxy reach \(target.rawValue)", .verify(target)),
+                         proxy: proxy, observed: observed)
+        let recorded = observed.state.map { $0.live == target && $0.canary == nil } ?? false
+        if target == from, moves.isEmpty, recorded {
             return Plan(title: title, steps: [], nothingToDo: "\(target.rawValue) is already live; nothing to do")
         }
         var steps: [Step] = []
@@ -38,34 +45,48 @@ public enum SwitchPlanner {
         } else {
             try requireHealthy(target, from: from, spec: spec, observed: observed)
         }
-        steps += apply(candidate, expecting: target, proxy: proxy, observed: observed)
-        // A switch to the pool that is already live only repairs the proxy: not a switch in the history.
+        steps += moves
+        // A switch to the pool that is already live only repairs: not a switch in the history.
         let repair = target == from
-        let draft = HistoryDraft(action: repair ? "repair" : "switch", from: from, to: target, reason: request.reason, result: "ok",
-                                 detail: repair ? "the proxy did not serve \(target.rawValue) from the configuration bgctl renders now; applied it again" : nil)
+        let detail = moves.isEmpty
+            ? "the route served \(target.rawValue) while state.json recorded \(observed.state?.live.rawValue ?? "nothing"); recorded it"
+            : "the proxy's route or configuration was not what bgctl writes for \(target.rawValue) live; wrote them again"
+        let draft = HistoryDraft(action: repair ? "repair" : "switch", from: observed.state?.live ?? from, to: target, reason: request.reason,
+                                 result: "ok", detail: repair ? detail : nil)
         steps.append(Step("record", "record \(target.rawValue) as live in state.json and the history",
                           .record(Record(live: target, deployed: observed.state?.deployed, history: draft, isSwitch: !repair,
                                          previousSwitch: observed.state?.lastSwitch))))
-        return Plan(title: repair ? "repair: \(target.rawValue) is live; the proxy's configuration is applied again" : title, steps: steps)
+        return Plan(title: repair ? "repair: \(target.rawValue) is live; the route and configuration are written again" : title, steps: steps)
     }
 
-    /// The checked way to change the proxy's configuration, shared by switch and up.
-    static func apply(_ candidate: RenderedConfig, expecting target: Pool, proxy: ContainerInfo, observed: Observed) -> [Step] {
-        apply(candidate, what: "\(target.rawValue) live",
-              verify: Step("verify", "check that fresh requests through the proxy reach \(target.rawValue)", .verify(target)),
-              proxy: proxy, observed: observed)
+    /// The steps that make the proxy serve `route` from `candidate`, shared by switch, canary steps and
+    /// up: the route when it differs, the configuration when it differs, then `verify`. Empty when both
+    /// are as wanted. The route goes first: with a configuration that reads it, traffic moves at once;
+    /// with one made before routes, the reload that follows is what starts reading it.
+    static func move(to route: Route, candidate: RenderedConfig, verify: Step, proxy: ContainerInfo, observed: Observed) -> [Step] {
+        var steps: [Step] = []
+        if observed.route != .route(route) {
+            steps.append(Step("route", "move traffic: nginx/route/current to \(route) (one rename; undone on any later failure)", .setRoute(route)))
+        }
+        if observed.liveFiles != candidate.files {
+            steps += apply(candidate, what: "the configuration bgctl renders now", verify: verify, proxy: proxy, observed: observed)
+        } else if !steps.isEmpty {
+            steps.append(verify)
+        }
+        return steps
     }
 
-    /// The same with the configuration described by `what` and checked by `verify` (a canary's weights).
+    /// The checked way to change the proxy's configuration: stage → `nginx -t` (unless this proxy
+    /// already accepted these bytes) → install → reload → `verify`.
     static func apply(_ candidate: RenderedConfig, what: String, verify: Step, proxy: ContainerInfo, observed: Observed) -> [Step] {
         let accepted = observed.tested?.accepted(candidate, by: proxy) ?? false
-        var steps = [Step("stage", "write the configuration with \(what) to nginx/next/", .stageConfig(candidate))]
+        var steps = [Step("stage", "write \(what) to nginx/next/", .stageConfig(candidate))]
         if !accepted {
             steps.append(Step("nginx-test", "nginx -t on it inside the proxy", .testConfig))
         }
         steps += [
             Step("install", "move it over the live files (undone on any later failure)", .installConfig(candidate, proxy: proxy)),
-            Step("reload", "reload nginx gracefully: SIGHUP to the proxy's master", .reload(proxy: proxy)),
+            Step("reload", "reload nginx gracefully and wait until no worker of the configuration before accepts connections", .reload(proxy: proxy)),
             verify,
         ]
         if !accepted {

@@ -71,7 +71,10 @@ public enum UpPlanner {
         if spec.proxy.tls != nil && request.tls == nil { throw OrchestratorError.tlsNotChecked }
         // New certificate files change the rendered configuration (it carries their fingerprint), so
         // they take the same checked path as any configuration change: nginx -t, then a reload.
-        let rendered = renderer.render(spec, live: live, tlsFingerprint: request.tls?.fingerprint)
+        let rendered = renderer.render(spec, tlsFingerprint: request.tls?.fingerprint)
+        // up ends a canary a dead deploy left behind, as its recovery does: the live pool alone.
+        let route = Route(live: live)
+        let routeDiffers = observed.route != .route(route)
         var tlsSteps: [Step] = []
         if let material = request.tls, observed.tlsFingerprint != material.fingerprint || !observed.tlsIntact {
             let folder = "tls/\(material.fingerprint.prefix(12))…/"
@@ -85,9 +88,13 @@ public enum UpPlanner {
             proxyStarts = false
             // Files in tls/ that differ from what the live configuration was rendered for (changed by
             // hand, say) need the reload as much as a changed configuration does.
+            let verify = Step("verify", "check that fresh requests through the proxy reach \(live.rawValue)", .verify(live))
+            let routeSteps = routeDiffers ? [Step("route", "set nginx/route/current to \(route) (one rename)", .setRoute(route))] : []
             if observed.liveFiles != rendered.files || !tlsSteps.isEmpty {
-                steps += tlsSteps
-                steps += SwitchPlanner.apply(rendered, expecting: live, proxy: proxy, observed: observed)
+                steps += tlsSteps + routeSteps
+                steps += SwitchPlanner.apply(rendered, what: "the configuration", verify: verify, proxy: proxy, observed: observed)
+            } else if !routeSteps.isEmpty {
+                steps += routeSteps + [verify]
             }
         } else {
             proxyStarts = true
@@ -100,7 +107,8 @@ public enum UpPlanner {
             }
             steps += tlsSteps
             steps += [
-                Step("write-config", "write the configuration with \(live.rawValue) live to nginx/", .writeConfig(rendered)),
+                Step("write-config", "write the configuration to nginx/", .writeConfig(rendered)),
+                Step("write-route", "write the route: \(route)", .writeRoute(route)),
                 Step("start-proxy", "start the proxy on \(spec.proxy.listen)", .runContainer(desiredProxy)),
                 Step("wait-proxy", "wait until the proxy answers and routes to \(live.rawValue)", .waitProxy(live)),
                 // nginx started on these bytes: as good as a passed nginx -t in this container.

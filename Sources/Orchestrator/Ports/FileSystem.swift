@@ -18,6 +18,14 @@ public protocol FileSystem: RotationFiles, Sendable {
     func list(_ path: String) -> [String]?
     /// Appends one record with a single write(2) under O_APPEND, so concurrent writers never interleave.
     func append(_ data: Data, to path: String) throws
+    /// Creates empty files in an existing folder (never through a link, never over an existing file),
+    /// then syncs the folder once: what a route folder needs, many names and no contents.
+    func createEmptyFiles(_ names: [String], in folder: String) throws
+    /// Points the symbolic link `path` at `target` (a name in the same folder): a temp link renamed
+    /// over it, then the folder synced. A reader sees the old target or the new, never neither.
+    func replaceLink(_ path: String, target: String) throws
+    /// The target of a symbolic link; nil when `path` is not one.
+    func readLink(_ path: String) -> String?
 }
 
 /// A file the port could not write, move, remove or create: the same value as the atomic writer's.
@@ -71,5 +79,43 @@ public struct LocalFileSystem: FileSystem {
         defer { close(fd) }
         let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
         guard written == data.count else { throw FileError(path: path, reason: "short write") }
+    }
+
+    public func createEmptyFiles(_ names: [String], in folder: String) throws {
+        for name in names {
+            let path = (folder as NSString).appendingPathComponent(name)
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+            close(fd)
+        }
+        try Self.syncFolder(folder)
+    }
+
+    public func replaceLink(_ path: String, target: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let temp = path + ".new"
+        unlink(temp)
+        guard symlink(target, temp) == 0 else { throw FileError(path: temp, reason: "symlink: \(String(cString: strerror(errno)))") }
+        guard Foundation.rename(temp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temp)
+            throw FileError(path: path, reason: "rename from \(temp): \(reason)")
+        }
+        try Self.syncFolder(folder)
+    }
+
+    public func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// fsync of a folder: its entries (a rename, new files) survive a power loss.
+    static func syncFolder(_ folder: String) throws {
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path: folder, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FileError(path: folder, reason: "fsync: \(String(cString: strerror(errno)))") }
     }
 }

@@ -76,3 +76,26 @@ struct NetworkInfo {
         subnets = configs.compactMap { $0["Subnet"] as? String }
     }
 }
+
+/// The proxy's nginx workers as `docker top` lists them.
+struct ProxyWorkers: Equatable {
+    /// Workers that accept connections: not (yet) told to shut down.
+    var accepting: Set<String>
+    var shuttingDown: Set<String>
+
+    /// Nil when the listing is missing, failed, or has no PID column.
+    init?(top result: CommandResult?) {
+        guard let result, result.succeeded else { return nil }
+        let lines = result.stdout.split(separator: "\n")
+        guard let header = lines.first?.split(whereSeparator: { $0 == " " || $0 == "\t" }),
+              let column = header.firstIndex(of: "PID") else { return nil }
+        accepting = []
+        shuttingDown = []
+        for line in lines.dropFirst() where line.contains("nginx: worker process") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count > column else { continue }
+            let pid = String(fields[column])
+            if line.contains("is shutting down") { shuttingDown.insert(pid) } else { accepting.insert(pid) }
+        }
+    }
+}

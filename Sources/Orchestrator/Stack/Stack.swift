@@ -50,6 +50,8 @@ public struct Stack: Sendable {
     public var healthTimeout: Double?
     /// How long the post-reload check may take to see the new pool answer through the proxy.
     public var verifyTimeout: Double = 5
+    /// How long a reload may take until no worker of the configuration before accepts connections.
+    public var reloadTimeout: Double = 10
     /// The spec file, mounted into the watcher container; nil runs no watcher container.
     public var specFile: String?
     /// proxy.tls's certificate and key as read and checked by the caller (`TLSFiles.load`): what `up`

@@ -17,6 +17,10 @@ public struct StackPaths: Sendable, Equatable {
 
     /// Mounted into the proxy at /bgctl/conf; bgctl renames files here.
     public var nginxDir: String { join("nginx") }
+    /// The route (see `Route`): inside the configuration's mount, so a proxy made before routes
+    /// existed sees it without being recreated. Read-only for the proxy.
+    public var routeDir: String { join("nginx/route") }
+    public var routeLink: String { join("nginx/route/\(Route.currentLink)") }
     /// Candidate configuration, tested with `nginx -t` before it replaces the live files.
     public var nextDir: String { join("nginx/next") }
     /// With proxy.tls: copies of the certificate and key, mounted into the proxy read-only at /bgctl/tls.

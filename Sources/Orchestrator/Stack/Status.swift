@@ -103,8 +103,24 @@ extension Stack {
         try ensureEngine()
         let containers = try inspect(allContainerNames)
         let state = try store.load()
-        let live = state?.live ?? spec.active
         var problems: [String] = []
+        let files = currentFiles()
+        let routeReading = readRoute()
+        // The route is the proxy's truth once its configuration reads it; before that (a stack made
+        // before routes) the configuration was rendered for the pool state.json records.
+        let readsRoute = Observed.readsRoute(files)
+        let route = readsRoute ? routeReading.route : state.map { Route(live: $0.live, canary: $0.canary) }
+        let live = route?.live ?? state?.live ?? spec.active
+        if readsRoute {
+            switch routeReading {
+            case .missing: problems.append("the proxy has no route in \(paths.relative(paths.routeDir))/ and serves blue by default (run bgctl up)")
+            case .damaged(let why): problems.append("the route is damaged (\(why)); the proxy serves blue by default (run bgctl up)")
+            case .route(let route):
+                if let state, state.live != route.live || state.canary != route.canary, journal.interrupted() == nil {
+                    problems.append("state.json records \(state.live.rawValue) live but the route serves \(route) (run bgctl switch \(route.live.rawValue) to record it)")
+                }
+            }
+        }
         var pools: [String: StackStatus.PoolStatus] = [:]
         var healthy: [Pool: Bool] = [:]
         for pool in Pool.allCases {
@@ -145,9 +161,9 @@ extension Stack {
                 proxyProbe = "\(error)"
             }
         }
-        let canary = state?.canary
+        let canary = route?.canary
         let installedTLS = installedTLS()
-        let inSync = currentFiles() == renderer.render(spec, live: live, canary: canary, tlsFingerprint: installedTLS?.fingerprint).files
+        let inSync = files == renderer.render(spec, tlsFingerprint: installedTLS?.fingerprint).files
         let interrupted = journal.interrupted()
         if !inSync && interrupted == nil { problems.append("the proxy's configuration differs from what bgctl renders now (run bgctl up)") }
         let serving = proxyInfo?.isRunning == true && proxyProbe == "ok"
