@@ -190,3 +190,74 @@ class Load:
                 self._stop.wait(spare)
         if conn is not None:
             conn.close()
+
+
+class NaiveLoad:
+    """Clients that never retry, as `wrk` and many load balancers behave: each keeps one connection
+    alive and sends GETs on it back to back at a bounded rate; any error on it — a connection closed
+    under it by the proxy, a reset, a non-200 answer — counts as failed, and the client reconnects.
+    Bounded in count and time; 127.0.0.1 only."""
+
+    def __init__(self, url, connections=10, rate_per_connection=20, max_requests=20000, max_seconds=120, timeout=10,
+                 cafile=None):
+        parsed = urlparse(url)
+        assert parsed.hostname == "127.0.0.1", "test traffic goes to 127.0.0.1 only"
+        self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path or "/"
+        self.tls = ssl.create_default_context(cafile=cafile) if parsed.scheme == "https" else None
+        self.connections, self.interval = connections, 1.0 / rate_per_connection
+        self.max_requests, self.max_seconds, self.timeout = max_requests, max_seconds, timeout
+        self.sent = self.ok = self.failed = 0
+        self.errors = []
+        self.samples = []  # (time.monotonic() of the answer, pool) for answers that started after `mark`
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = []
+
+    def _connect(self):
+        if self.tls:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.tls)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def _client(self):
+        conn = self._connect()
+        deadline = time.monotonic() + self.max_seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            with self._lock:
+                if self.sent >= self.max_requests:
+                    break
+                self.sent += 1
+            try:
+                conn.request("GET", self.path)
+                response = conn.getresponse()
+                response.read()
+                pool = response.headers.get("X-Bgctl-Pool", "")
+                with self._lock:
+                    if response.status == 200:
+                        self.ok += 1
+                        self.samples.append((time.monotonic(), pool))
+                    else:
+                        self.failed += 1
+                        self.errors.append(f"status {response.status} from {pool or 'no pool'}")
+            except (OSError, http.client.HTTPException) as error:
+                with self._lock:
+                    self.failed += 1
+                    self.errors.append(f"{type(error).__name__}: {error}")
+                conn.close()
+                conn = self._connect()
+            self._stop.wait(self.interval)
+        conn.close()
+
+    def __enter__(self):
+        for _ in range(self.connections):
+            thread = threading.Thread(target=self._client, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + 5)
+
+    def summary(self):
+        return f"sent={self.sent} ok={self.ok} failed={self.failed} (no retries, {self.connections} keep-alive connections)"

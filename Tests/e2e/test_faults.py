@@ -38,6 +38,8 @@ def check_agreement(project, label):
     status = json.loads(project.bgctl("status", "--json", timeout=60).stdout)
     live = state(project)["live"]
     served = served_pool(project)
+    # Stricter than "the proxy serves it now": five fresh requests in a row reach the pool state.json names.
+    assert [served_pool(project) for _ in range(5)] == [live] * 5, f"{label}: fresh requests disagree with state {live}"
     problems = " | ".join(status["problems"])
     assert status["live"] == live == served, f"{label}: status {status['live']}, state {live}, proxy serves {served}; {recover.stdout}"
     assert status.get("interrupted") is None, f"{label}: still interrupted after recover: {problems}"

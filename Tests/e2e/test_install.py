@@ -38,8 +38,8 @@ def test_an_installed_bgctl_runs_up_switch_down_outside_the_repository(project, 
 
     try:
         run("validate")
-        rendered = run("render", "--active", "green").stdout
-        assert "upstream bgctl_app" in rendered
+        rendered = run("render").stdout
+        assert "upstream bgctl_blue" in rendered and "upstream bgctl_green" in rendered
         run("up")
         assert json.loads(run("status", "--json").stdout)["live"] == "blue"
         run("switch", "green")
