@@ -39,7 +39,12 @@ def check_agreement(project, label):
     live = state(project)["live"]
     served = served_pool(project)
     # Stricter than "the proxy serves it now": five fresh requests in a row reach the pool state.json names.
-    assert [served_pool(project) for _ in range(5)] == [live] * 5, f"{label}: fresh requests disagree with state {live}"
+    fresh = [served_pool(project) for _ in range(5)]
+    route = project.dir / "state" / "nginx" / "route"
+    assert fresh == [live] * 5, (f"{label}: fresh requests reached {fresh}, state.json says {live}; route: "
+                                 f"{os.readlink(route / 'current') if (route / 'current').is_symlink() else 'none'} "
+                                 f"{sorted(p.name for p in route.iterdir()) if route.is_dir() else ''}; "
+                                 f"status: {status['live']} {status['problems']}; recover: {recover.stdout} {recover.stderr}")
     problems = " | ".join(status["problems"])
     assert status["live"] == live == served, f"{label}: status {status['live']}, state {live}, proxy serves {served}; {recover.stdout}"
     assert status.get("interrupted") is None, f"{label}: still interrupted after recover: {problems}"
