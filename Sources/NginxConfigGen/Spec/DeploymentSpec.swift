@@ -253,6 +253,9 @@ public struct SmokeCheck: Sendable, Hashable {
 }
 
 public struct DeploySpec: Sendable, Hashable {
+    /// The shortest deploy.analyze, deploy.step and deploy.extend_limit, and so of `--analyze` and `--step`.
+    public static let shortestAnalysis = SpecDuration.seconds(1)
+
     public var analyze = SpecDuration.seconds(60)
     public var inconclusive = InconclusivePolicy.extend
     public var extendLimit = SpecDuration.seconds(300)
