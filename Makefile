@@ -1,6 +1,8 @@
 # bgctl: blue-green deployments on a plain Docker host.
 #   make demo        - install what is missing, build, bring up the demo stack, send traffic, switch, show status
-#   make test        - install what is missing, start dockerd, build images, run unit, exposition and end-to-end tests
+#   make check       - build, unit and CLI tests, exposition tests: no Docker, for the loop while coding (prints its time)
+#   make test        - install what is missing, start dockerd, build images, run unit, exposition and end-to-end tests,
+#                      then print the time of each phase
 #   make fuzz        - the spec, parser and message fuzz tests, long (BGCTL_FUZZ_ITERATIONS, BGCTL_FUZZ_SEED)
 #   make install     - the release binary, man page and shell completions under PREFIX (default /usr/local;
 #                      DESTDIR is honoured); make uninstall removes them
@@ -37,7 +39,7 @@ MAN_OUT     := .build/plugins/GenerateManual/outputs/bgctl
 DIST_NAME   := bgctl-$(VERSION)-linux-$(ARCH)
 DIST_STAGE  := .build/dist/$(DIST_NAME)
 
-.PHONY: all setup build release images test unit e2e fuzz demo demo-down bench bench-switch bench-watch clean \
+.PHONY: all setup build release images check test unit exposition e2e fuzz demo demo-down bench bench-switch bench-watch clean \
         man completions install uninstall dist check-units
 
 all: build
@@ -48,8 +50,12 @@ setup:
 build:
 	$(SWIFT) build
 
+# The one release build: `release`, the images (make test's images phase), install, dist and the
+# install test all run this same command, so SwiftPM builds it once per checkout state.
+RELEASE_BUILD = $(BUILD_ENV) $(SWIFT) build -c release --static-swift-stdlib
+
 release:
-	$(BUILD_ENV) $(SWIFT) build -c release --static-swift-stdlib
+	$(RELEASE_BUILD)
 
 man:
 	rm -rf $(MAN_OUT)
@@ -105,13 +111,26 @@ check-units: build
 templates:
 	python3 templates/embed.py
 
-images: setup
-	@./examples/images/build.sh
+# The watcher image takes bgctl from the release build, the same one `install`, `dist` and the install
+# test use: one release build per checkout state, not one per consumer.
+images: setup release
+	@BGCTL_RELEASE=$(CURDIR)/$(BGCTL_REL) ./examples/images/build.sh
+
+PYTEST      := python3 -m pytest -q -p no:cacheprovider
 
 unit: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
-	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/exposition
+	$(SWIFT) test --skip-build
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) $(PYTEST) Tests/exposition
+
+# The loop while coding, under 3 minutes on 2 cores once .build is warm: the build, the unit tests and
+# the CLI tests (swift test: they run the built binary with a stand-in docker), the exposition tests.
+# No Docker, no images, no host setup.
+check:
+	@start=$$(date +%s); \
+	$(SWIFT) build --build-tests && $(SWIFT) test --skip-build && \
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) $(PYTEST) Tests/exposition; rc=$$?; \
+	echo "check: $$([ $$rc -eq 0 ] && echo passed || echo FAILED) in $$(( $$(date +%s) - start )) s"; exit $$rc
 
 FUZZ_ITERATIONS ?= 200000
 
@@ -120,13 +139,26 @@ fuzz:
 	BGCTL_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test --skip-build --filter 'ParserFuzzTests|RenderFuzzTests|SpecFuzzTests'
 
 e2e: setup images build
-	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/e2e
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) $(PYTEST) Tests/e2e
 
-test: setup images
-	$(SWIFT) build --build-tests
-	$(SWIFT) test
-	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/exposition
-	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) python3 -m pytest -q -p no:cacheprovider Tests/e2e
+# make test runs its phases in order, each timed into PHASE_LOG; the times are printed at the end, and
+# also when a phase fails (then up to that phase).
+PHASE_LOG   := .build/test-phases
+phase_report = echo "make test, time of each phase:"; \
+	awk '{ printf "  %-11s %5d s\n", $$1, $$2; total += $$2 } END { printf "  %-11s %5d s (%d min %d s)\n", "total", total, total / 60, total % 60 }' $(PHASE_LOG)
+phase = echo "==> $(1)"; start=$$(date +%s); $(2); rc=$$?; \
+	echo "$(1) $$(( $$(date +%s) - start ))" >> $(PHASE_LOG); \
+	if [ $$rc -ne 0 ]; then echo "make test: $(1) failed (exit $$rc)"; $(phase_report); exit $$rc; fi
+
+test:
+	@mkdir -p .build && : > $(PHASE_LOG)
+	@$(call phase,setup,./.ci/host-setup.sh)
+	@$(call phase,images,$(RELEASE_BUILD) && BGCTL_RELEASE=$(CURDIR)/$(BGCTL_REL) ./examples/images/build.sh)
+	@$(call phase,build,$(SWIFT) build --build-tests)
+	@$(call phase,unit,$(SWIFT) test --skip-build)
+	@$(call phase,exposition,BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) $(PYTEST) Tests/exposition)
+	@$(call phase,e2e,BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) $(PYTEST) Tests/e2e)
+	@$(phase_report)
 
 demo: setup images build
 	@BGCTL=$(CURDIR)/$(BGCTL_DEBUG) ./examples/demo/run.sh
@@ -136,7 +168,7 @@ demo-down: build
 
 bench: bench-switch bench-watch
 
-bench-switch: setup images release
+bench-switch: setup images
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) python3 bench/switch.py
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) TLS=1 python3 bench/switch.py
 

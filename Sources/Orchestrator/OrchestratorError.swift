@@ -112,21 +112,15 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
 }
 
 extension OrchestratorError {
-    /// Recognises the engine's own wording for the common failures of a docker command.
+    /// The error for a failed docker command, by what `DockerFailure` recognises in its stderr.
     static func classify(doing: String, command: DockerCommand, result: CommandResult, image: String? = nil,
                          container: String? = nil, publish: [String] = [], pull: String = "missing") -> OrchestratorError {
-        let stderr = result.stderr
-        if stderr.contains("Cannot connect to the Docker daemon") || stderr.contains("Is the docker daemon running") {
-            return .dockerUnavailable(detail: stderr.trimmingCharacters(in: .whitespacesAndNewlines))
+        let detail = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+        switch (result.failure, image, container) {
+        case (.engineUnavailable, _, _): return .dockerUnavailable(detail: detail)
+        case (.imageUnavailable, let image?, _): return .imageMissing(image: image, pull: pull)
+        case (.portInUse, _, let container?): return .portInUse(container: container, publish: publish.joined(separator: ", "), detail: detail)
+        default: return .commandFailed(doing: doing, command: command.description, result: result)
         }
-        if let image, stderr.contains("No such image") || stderr.contains("pull access denied")
-            || stderr.contains("manifest unknown") || stderr.contains("repository does not exist") {
-            return .imageMissing(image: image, pull: pull)
-        }
-        if let container, stderr.contains("port is already allocated") || stderr.contains("address already in use") {
-            return .portInUse(container: container, publish: publish.joined(separator: ", "),
-                              detail: stderr.trimmingCharacters(in: .whitespacesAndNewlines))
-        }
-        return .commandFailed(doing: doing, command: command.description, result: result)
     }
 }

@@ -38,7 +38,8 @@ public struct FNV1a: Sendable, Equatable {
         return hasher.value
     }
 
-    /// The 32-bit variant (offset 2166136261, prime 16777619), for values that must fit 32 bits.
+    /// The 32-bit variant (offset 2166136261, prime 16777619): the derived subnet of a project
+    /// (`IPv4Subnet.derived`), which existing networks were created with.
     public static func hash32(_ string: String) -> UInt32 {
         var value: UInt32 = 2_166_136_261
         for byte in string.utf8 {

@@ -5,7 +5,7 @@ import Orchestrator
 import Watcher
 
 extension Bgctl {
-    struct Deploy: ParsableCommand {
+    struct Deploy: ParsableCommand, PlanningCommand {
         static let configuration = CommandConfiguration(
             abstract: "Ship an image to the idle pool, switch (or move traffic in canary steps), analyse the proxy's log, and roll back automatically.",
             discussion: """
@@ -22,71 +22,58 @@ extension Bgctl {
               bgctl deploy --image shop/api:1.5 --no-switch
             """)
 
-        @Option(help: "The image to deploy.") var image: String
+        @Option(help: "The image to deploy.", transform: ImageArgument.parse) var image: ImageArgument
         @Option(help: "Release label (default: the image's tag).") var release: String?
         @Option(name: .customLong("env"), help: ArgumentHelp("Environment for the new release, on top of the spec's (repeatable).", valueName: "KEY=VALUE"))
-        var env: [String] = []
-        @Option(help: ArgumentHelp("How long to analyse after the switch (default: deploy.analyze).", valueName: "DURATION"))
-        var analyze: String?
+        var env: [EnvironmentPair] = []
+        @Option(help: ArgumentHelp("How long to analyse after the switch, at least \(AnalysisDuration.minimum) (default: deploy.analyze).", valueName: "DURATION"),
+                transform: AnalysisDuration.parse)
+        var analyze: AnalysisDuration?
         @Flag(help: "Stop after the new release is healthy on the idle pool; switch later by hand.") var noSwitch = false
-        @Option(help: ArgumentHelp("Canary steps: percent of requests for the new release at each step, e.g. 5,25,50 (1–99, increasing, at most 10), or none for a blue-green deploy (default: deploy.canary).", valueName: "PERCENTS"))
-        var canary: String?
-        @Option(help: ArgumentHelp("How long each canary step is analysed (default: deploy.step).", valueName: "DURATION"))
-        var step: String?
+        @Option(help: ArgumentHelp("Canary steps: percent of requests for the new release at each step, e.g. 5,25,50 (1–99, increasing, at most 10), or none for a blue-green deploy (default: deploy.canary).", valueName: "PERCENTS"),
+                transform: CanaryStepsArgument.parse)
+        var canary: CanaryStepsArgument?
+        @Option(help: ArgumentHelp("How long each canary step is analysed, at least \(AnalysisDuration.minimum) (default: deploy.step).", valueName: "DURATION"),
+                transform: AnalysisDuration.parse)
+        var step: AnalysisDuration?
         @Flag(help: "Keep each client on one pool during the canary (a cookie; default: deploy.sticky).") var sticky = false
-        @Option(help: ArgumentHelp("Give up waiting for the new release to be healthy after this long (default: from app.health).", valueName: "DURATION"))
-        var timeout: String?
+        @Option(help: ArgumentHelp("Give up waiting for the new release to be healthy after this long (default: from app.health).", valueName: "DURATION"),
+                transform: PositiveDuration.parse)
+        var timeout: PositiveDuration?
         @Option(help: "Why; recorded in the history and the notifications.") var reason: String?
         @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
         @Flag(help: "Print the result as one JSON object (schema 1, see the README).") var json = false
         @OptionGroup var options: StackOptions
         @OptionGroup var output: OutputOptions
 
+        /// The deploy the flags ask for; the spec's defaults fill the rest later.
+        func request() throws -> DeployRequest {
+            if let release, !Syntax.isReleaseValue(release) {
+                throw ValidationError("--release: letters, digits and . _ : + / @ - only (at most 128)")
+            }
+            if let problem = env.lazy.compactMap(\.problem).first { throw ValidationError(problem) }
+            var request = DeployRequest(image: image.reference)
+            request.release = release
+            for pair in env { request.env[pair.name] = pair.value }
+            request.analyze = analyze?.seconds
+            request.noSwitch = noSwitch
+            request.reason = reason
+            request.canary = canary?.steps
+            request.step = step?.seconds
+            if sticky { request.sticky = true }
+            return request
+        }
+
         func run() throws {
-            // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
-            if !dryRun { Cancellation.install() }
+            mode.begin()
             try reporting(json: json ? "deploy" : nil) {
-                var request = DeployRequest(image: image)
-                guard Syntax.isImageReferenceValue(image) else {
-                    throw ValidationError("--image: not a valid image reference: \"\(image)\"")
-                }
-                if let release, !Syntax.isReleaseValue(release) {
-                    throw ValidationError("--release: letters, digits and . _ : + / @ - only (at most 128)")
-                }
-                request.release = release
-                for pair in env {
-                    guard let eq = pair.firstIndex(of: "="), Syntax.isEnvironmentNameValue(String(pair[..<eq])) else {
-                        throw ValidationError("--env: expected KEY=VALUE with a valid variable name, found \"\(pair.split(separator: "=").first ?? "")\"")
-                    }
-                    let value = String(pair[pair.index(after: eq)...])
-                    guard !value.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) else {
-                        throw ValidationError("--env \(pair[..<eq]): a value cannot hold a line break or NUL")
-                    }
-                    request.env[String(pair[..<eq])] = value
-                }
-                if let analyze { request.analyze = try DurationFlag.seconds(analyze, flag: "--analyze") }
-                request.noSwitch = noSwitch
-                request.reason = reason
-                if let canary {
-                    switch CanarySteps.parse(canary) {
-                    case .success(let steps): request.canary = steps
-                    case .failure(let problem): throw ValidationError("--canary: \(problem.message)")
-                    }
-                }
-                if let step {
-                    // Bounds as deploy.step: at least a second, at most 30 days.
-                    let seconds = try DurationFlag.seconds(step, flag: "--step")
-                    guard seconds >= 1 else { throw ValidationError("--step: must be at least 1s, found \"\(step.prefix(40))\"") }
-                    request.step = seconds
-                }
-                if sticky { request.sticky = true }
-                let healthTimeout = try timeout.map { try DurationFlag.seconds($0, flag: "--timeout") }
+                let request = try self.request()
+                let written = try options.spec.load()
                 // Before Docker is asked anything: a flag that does not fit the spec is a usage error.
-                try Self.check(request, spec: try options.spec.load(), given: (canary: canary != nil, analyze: analyze != nil))
-                var stack = try options.stack(dryRun: dryRun)
-                if json && dryRun { stack.dryRun = { _ in } }
-                if let healthTimeout { stack.healthTimeout = healthTimeout }
-                let outcome = try stack.deploy(request, lockWait: try options.lockWaitSeconds())
+                try Self.check(request, spec: written)
+                var stack = try options.stack(mode, written: written)
+                if let timeout { stack.healthTimeout = timeout.seconds }
+                let outcome = try stack.deploy(request, lockWait: options.lockWaitSeconds())
                 try Self.finish(outcome, stack: stack, dryRun: dryRun, json: json, command: "deploy")
             }
         }
@@ -139,13 +126,12 @@ extension Bgctl {
         }
 
         /// Combinations the spec decides: flags that mean nothing for the deploy asked for are refused.
-        static func check(_ request: DeployRequest, spec: DeploymentSpec, given: (canary: Bool, analyze: Bool)) throws {
-            let steps = request.canary ?? spec.deploy.canary
-            if given.canary && request.noSwitch && !steps.isEmpty {
+        static func check(_ request: DeployRequest, spec: DeploymentSpec) throws {
+            if request.noSwitch, let steps = request.canary, !steps.isEmpty {
                 throw ValidationError("--canary: --no-switch stops before any traffic moves; drop one of them")
             }
-            guard steps.isEmpty || request.noSwitch else {
-                if given.analyze {
+            guard request.canarySteps(spec) == nil else {
+                if request.analyze != nil {
                     throw ValidationError("--analyze is for a blue-green deploy; a canary analyses each step for --step (deploy.step). Add --canary none for a blue-green deploy")
                 }
                 return

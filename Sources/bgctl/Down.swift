@@ -2,7 +2,7 @@ import ArgumentParser
 import Orchestrator
 
 extension Bgctl {
-    struct Down: ParsableCommand {
+    struct Down: ParsableCommand, PlanningCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove the stack's containers and network; logs and history stay unless --purge.",
             discussion: """
@@ -29,16 +29,17 @@ extension Bgctl {
 
         func run() throws {
             try reporting(json: json ? "down" : nil) {
+                // Loaded once, here: each spec warning is printed once.
+                let written = try options.spec.load()
                 if purge && !yes && !dryRun {
-                    let paths = StackPaths(spec: try options.spec.load(), specDirectory: options.spec.directory)
+                    let paths = StackPaths(spec: written, specDirectory: options.spec.directory)
                     let question = "down --purge: remove the stack's containers and network, and delete its logs, history and state in \(Terminal.safe(paths.stateDir))? [y/N] "
                     guard Terminal.confirm(question) else { throw CLIError.failed("not confirmed; nothing was removed") }
                 }
                 // From here on a signal stops the operation at a safe point instead of killing bgctl.
-                if !dryRun { Cancellation.install() }
-                var stack = try options.stack(dryRun: dryRun)
-                if json && dryRun { stack.dryRun = { _ in } }
-                let plan = try stack.down(purge: purge, lockWait: try options.lockWaitSeconds())
+                mode.begin()
+                var stack = try options.stack(mode, written: written)
+                let plan = try stack.down(purge: purge, lockWait: options.lockWaitSeconds())
                 if json {
                     JSONOutput.print("down", ["ok": true, "dry_run": dryRun, "purge": purge, "changed": !plan.isEmpty && !dryRun,
                                               "steps": JSONOutput.steps(plan)])

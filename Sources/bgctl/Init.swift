@@ -15,7 +15,10 @@ extension Bgctl {
 
         @OptionGroup var spec: SpecOptions
         @OptionGroup var output: OutputOptions
-        @Option(help: "The app's image (both pools start with it).") var image = "my-app:latest"
+        static let defaultImage = ImageArgument(reference: "my-app:latest")
+        // With a transform argument-parser shows no default: the help says it.
+        @Option(help: "The app's image (both pools start with it; default: \(defaultImage)).", transform: ImageArgument.parse)
+        var image = defaultImage
         @Option(help: "The port the app listens on inside its container.") var port = 3000
         @Option(help: "The app's health path (answers 2xx when it can take traffic).") var health = "/healthz"
         @Option(help: "The project name (container, network and log names derive from it; default: the folder's name).")
@@ -23,7 +26,6 @@ extension Bgctl {
         @Flag(help: "Print the result as one JSON object (schema 1).") var json = false
 
         func validate() throws {
-            guard Syntax.isImageReferenceValue(image) else { throw ValidationError("--image: not a valid image reference") }
             guard (1...65535).contains(port) else { throw ValidationError("--port: expected 1–65535") }
             guard Syntax.isURLPathValue(health) else { throw ValidationError("--health: expected a path such as /healthz") }
             if let project, !Syntax.isProjectNameValue(project) {
@@ -35,7 +37,7 @@ extension Bgctl {
             try reporting(json: json ? "init" : nil) {
                 let path = spec.path
                 let name = project ?? Self.projectName(from: spec.directory)
-                let text = Self.text(project: name, image: image, port: port, health: health)
+                let text = Self.text(project: name, image: image.reference, port: port, health: health)
                 // Checked before anything is written: what init writes validates as written.
                 _ = try SpecLoader.parse(yaml: text, file: path, variables: [:]).get()
                 let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
@@ -48,7 +50,7 @@ extension Bgctl {
                 close(fd)
                 guard written == bytes.count else { throw CLIError.failed("cannot write \(path)") }
                 if json {
-                    JSONOutput.print("init", ["ok": true, "file": path, "project": name, "image": image])
+                    JSONOutput.print("init", ["ok": true, "file": path, "project": name, "image": image.reference])
                 } else {
                     Terminal.stdout("init: wrote \(path) (project \(name)); next: bgctl -f \(path) validate, then bgctl -f \(path) up")
                 }

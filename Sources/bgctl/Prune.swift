@@ -3,7 +3,7 @@ import Foundation
 import Orchestrator
 
 extension Bgctl {
-    struct Prune: ParsableCommand {
+    struct Prune: ParsableCommand, PlanningCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove the images of releases older than the last N in the history (never a pool's image).",
             discussion: """
@@ -26,14 +26,13 @@ extension Bgctl {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            if !dryRun { Cancellation.install() }
+            mode.begin()
             try reporting(json: json ? "prune" : nil) {
                 guard (0...10_000).contains(keep) else {
                     throw ValidationError("--keep: expected a number of releases from 0 to 10000, found \(keep)")
                 }
-                var stack = try options.stack(dryRun: dryRun)
-                if json && dryRun { stack.dryRun = { _ in } }
-                let outcome = try stack.prune(keep: keep, lockWait: try options.lockWaitSeconds())
+                var stack = try options.stack(mode)
+                let outcome = try stack.prune(keep: keep, lockWait: options.lockWaitSeconds())
                 if json { return printJSON(outcome) }
                 printText(outcome)
             }

@@ -21,8 +21,8 @@ extension Bgctl {
 
         func run() throws {
             try reporting {
-                let stack = try options.stack(interruptible: false)
-                if let recovery = try stack.recover(lockWait: try options.lockWaitSeconds()) {
+                let stack = try options.stack()
+                if let recovery = try stack.recover(lockWait: options.lockWaitSeconds()) {
                     Terminal.stdout("recover: \(recovery.interrupted.title): \(recovery.outcome)")
                 } else {
                     Terminal.stdout("recover: nothing was interrupted")

@@ -3,7 +3,7 @@ import NginxConfigGen
 import Orchestrator
 
 extension Bgctl {
-    struct Rollback: ParsableCommand {
+    struct Rollback: ParsableCommand, PlanningCommand {
         static let configuration = CommandConfiguration(
             abstract: "Switch back to the previous live pool from the history (refused if it is unhealthy, unless --force); with --to, deploy an earlier release again.",
             discussion: """
@@ -20,8 +20,9 @@ extension Bgctl {
 
         @Option(name: .customLong("to"), help: ArgumentHelp("Deploy this earlier release again (its image from the history).", valueName: "RELEASE"))
         var release: String?
-        @Option(help: ArgumentHelp("With --to: how long to analyse after the switch (default: deploy.analyze).", valueName: "DURATION"))
-        var analyze: String?
+        @Option(help: ArgumentHelp("With --to: how long to analyse after the switch, at least \(AnalysisDuration.minimum) (default: deploy.analyze).", valueName: "DURATION"),
+                transform: AnalysisDuration.parse)
+        var analyze: AnalysisDuration?
         @Option(help: "Why; recorded in the history.") var reason: String?
         @Flag(help: "Skip the health check of the previous pool (not with --to, which checks the release it starts).") var force = false
         @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
@@ -30,16 +31,14 @@ extension Bgctl {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
-            if !dryRun { Cancellation.install() }
+            mode.begin()
             try reporting(json: json ? "rollback" : nil) {
                 if let release {
                     return try rollbackTo(release)
                 }
                 guard analyze == nil else { throw ValidationError("--analyze applies to rollback --to RELEASE only") }
-                var stack = try options.stack(dryRun: dryRun)
-                if json && dryRun { stack.dryRun = { _ in } }
-                let outcome = try stack.rollback(reason: reason, force: force, lockWait: try options.lockWaitSeconds())
+                var stack = try options.stack(mode)
+                let outcome = try stack.rollback(reason: reason, force: force, lockWait: options.lockWaitSeconds())
                 if json { return Switch.printJSON(outcome, command: "rollback", dryRun: dryRun) }
                 guard !dryRun else { return }
                 Switch.print(outcome, verb: "rollback")
@@ -53,10 +52,8 @@ extension Bgctl {
             guard !force else {
                 throw ValidationError("--force skips the health check of a switch back; rollback --to starts the release and checks it as a deploy does")
             }
-            let seconds = try analyze.map { try DurationFlag.seconds($0, flag: "--analyze") }
-            var stack = try options.stack(dryRun: dryRun)
-            if json && dryRun { stack.dryRun = { _ in } }
-            switch try stack.rollback(to: release, reason: reason, analyze: seconds, lockWait: try options.lockWaitSeconds()) {
+            var stack = try options.stack(mode)
+            switch try stack.rollback(to: release, reason: reason, analyze: analyze?.seconds, lockWait: options.lockWaitSeconds()) {
             case .alreadyLive(let pool, let known):
                 if json {
                     JSONOutput.print("rollback", ["ok": true, "dry_run": dryRun, "result": "already_live", "target": pool.rawValue,

@@ -8,25 +8,22 @@ import Orchestrator
 struct StackOptions: ParsableArguments {
     @OptionGroup var spec: SpecOptions
 
-    @Option(help: ArgumentHelp("How long to wait for another bgctl operation's lock, e.g. 30s.", valueName: "DURATION"))
-    var lockWait: String = "60s"
+    static let defaultLockWait = WaitDuration(checked: .seconds(60))
 
-    /// Flags are checked before the spec or Docker is touched: a usage error is exit 64 whatever else is wrong.
-    func validate() throws {
-        _ = try lockWaitSeconds()
-    }
+    // With a transform argument-parser shows no default: the help says it.
+    @Option(help: ArgumentHelp("How long to wait for another bgctl operation's lock, e.g. 30s (default: \(Int(defaultLockWait.seconds))s).",
+                               valueName: "DURATION"), transform: WaitDuration.parse)
+    var lockWait = defaultLockWait
 
-    func lockWaitSeconds() throws -> Double {
-        try DurationFlag.seconds(lockWait, flag: "--lock-wait", positive: false)
-    }
+    func lockWaitSeconds() -> Double { lockWait.seconds }
 
-    /// The stack as it runs: the spec with deployed releases applied, the real ports, and with
-    /// `dryRun` the plan printer instead of the executor.
-    /// `interruptible`: SIGINT, SIGTERM and SIGHUP stop the operation at its next safe point
-    /// instead of killing bgctl (mutating commands). `checkTLS`: proxy.tls's files are read and
-    /// checked with the spec, before Docker is touched, and handed to the stack (`up`).
-    func stack(dryRun: Bool = false, interruptible: Bool = true, checkTLS: Bool = false) throws -> Stack {
-        let written = try spec.load()
+    /// The stack as it runs: the spec with deployed releases applied, the real ports, and for a dry run
+    /// (`mode`) the plan printer instead of the executor. `written`: the spec when the command has
+    /// already loaded it (each warning is printed once). `checkTLS`: proxy.tls's files are read and
+    /// checked with the spec, before Docker is touched, and handed to the stack (`up`). Signals are the
+    /// command's to install (`RunMode.begin`): the stack only reads the flag.
+    func stack(_ mode: RunMode = .live, written: DeploymentSpec? = nil, checkTLS: Bool = false) throws -> Stack {
+        let written = try written ?? spec.load()
         var warnings: [SpecIssue] = []
         let tls = checkTLS ? try spec.checkedTLS(written, warnings: &warnings) : nil
         let paths = StackPaths(spec: written, specDirectory: spec.directory)
@@ -34,30 +31,17 @@ struct StackOptions: ParsableArguments {
         let state = try StateStore(paths: paths).load()
         let loaded = state?.apply(to: written) ?? written
         let environment = ProcessInfo.processInfo.environment
-        if interruptible && !dryRun { Cancellation.install() }
         let ports = Ports(runner: try ProcessRunner(environment: environment), http: HTTPClient(),
-                          accessLog: TailedAccessLog.opener(loaded), cancelled: { Cancellation.requested })
+                          accessLog: TailedAccessLog.opener(loaded), cancelled: { StopSignal.requested })
         var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(for: loaded), environment: environment,
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)
         stack.tls = tls
-        if dryRun {
-            stack.dryRun = { plan in plan.listing(loaded).forEach(Terminal.stdout) }
-        }
+        stack.dryRun = mode.planPrinter(loaded)
         if let interrupted = stack.journal.interrupted() {
             ProgressPrinter.report(.warning(interrupted.summary + "; the next mutating command (or bgctl recover) finishes or undoes it"))
         }
         return stack
-    }
-}
-
-enum DurationFlag {
-    /// A flag's duration in seconds; `positive` rejects zero.
-    static func seconds(_ text: String, flag: String, positive: Bool = true) throws -> Double {
-        guard let duration = SpecDuration(parsing: text), !positive || duration.milliseconds > 0 else {
-            throw ValidationError("\(flag): expected a duration such as 30s (at most 30 days), found \"\(text.prefix(40))\"")
-        }
-        return duration.seconds
     }
 }
 

@@ -22,7 +22,7 @@ extension Bgctl {
 
         func run() throws {
             try reporting(json: json ? "status" : nil) {
-                let stack = try options.stack(interruptible: false)
+                let stack = try options.stack()
                 let status = try stack.status(tlsSource: stack.spec.proxy.tls.map { options.spec.tlsFiles($0, now: Date()) })
                 // The running watcher's own report: window figures, alerts firing, deliveries.
                 let watcherData = status.watcher.state == "running" ? FileManager.default.contents(atPath: stack.paths.watcherStatusFile) : nil

@@ -3,7 +3,7 @@ import NginxConfigGen
 import Orchestrator
 
 extension Bgctl {
-    struct Switch: ParsableCommand {
+    struct Switch: ParsableCommand, PlanningCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a pool live with a checked nginx reload (never a container recreate).",
             discussion: """
@@ -25,12 +25,10 @@ extension Bgctl {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
-            if !dryRun { Cancellation.install() }
+            mode.begin()
             try reporting(json: json ? "switch" : nil) {
-                var stack = try options.stack(dryRun: dryRun)
-                if json && dryRun { stack.dryRun = { _ in } }
-                let outcome = try stack.switchTo(.init(target: pool, reason: reason, force: force), lockWait: try options.lockWaitSeconds())
+                var stack = try options.stack(mode)
+                let outcome = try stack.switchTo(.init(target: pool, reason: reason, force: force), lockWait: options.lockWaitSeconds())
                 if json { return Switch.printJSON(outcome, command: "switch", dryRun: dryRun) }
                 guard !dryRun else { return }
                 Switch.print(outcome, verb: "switch")

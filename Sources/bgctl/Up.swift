@@ -4,7 +4,7 @@ import NginxConfigGen
 import Orchestrator
 
 extension Bgctl {
-    struct Up: ParsableCommand {
+    struct Up: ParsableCommand, PlanningCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create or update the stack: network, blue and green, then the nginx proxy.",
             discussion: """
@@ -19,21 +19,19 @@ extension Bgctl {
         @OptionGroup var options: StackOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "Image pull policy: missing, always or never (default: the spec's `pull`).") var pull: PullPolicy?
-        @Option(help: ArgumentHelp("Give up waiting for health after this long (default: from app.health).", valueName: "DURATION"))
-        var timeout: String?
+        @Option(help: ArgumentHelp("Give up waiting for health after this long (default: from app.health).", valueName: "DURATION"),
+                transform: WaitDuration.parse)
+        var timeout: WaitDuration?
         @Flag(help: "Print the plan (steps and docker commands) and change nothing.") var dryRun = false
         @Flag(help: "Print the result as one JSON object (schema 1, see the README).") var json = false
 
         func run() throws {
-            // First thing: from here on a signal stops the operation at a safe point instead of killing bgctl.
-            if !dryRun { Cancellation.install() }
+            mode.begin()
             try reporting(json: json ? "up" : nil) {
-                let healthTimeout = try timeout.map { try DurationFlag.seconds($0, flag: "--timeout", positive: false) }
-                var stack = try options.stack(dryRun: dryRun, checkTLS: true)
+                var stack = try options.stack(mode, checkTLS: true)
                 if let pull { stack.pull = pull }
-                if let healthTimeout { stack.healthTimeout = healthTimeout }
-                if json && dryRun { stack.dryRun = { _ in } }
-                let summary = try stack.up(lockWait: try options.lockWaitSeconds())
+                if let timeout { stack.healthTimeout = timeout.seconds }
+                let summary = try stack.up(lockWait: options.lockWaitSeconds())
                 if json {
                     JSONOutput.print("up", ["ok": true, "dry_run": dryRun, "project": stack.spec.project, "live": summary.live.rawValue,
                                             "changed": summary.changed, "steps": JSONOutput.steps(summary.plan),

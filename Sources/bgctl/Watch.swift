@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import NginxConfigGen
 import Orchestrator
-import Synchronization
 import Watcher
 
 extension Bgctl {
@@ -31,8 +30,9 @@ extension Bgctl {
         var log: String?
         @Flag(help: "Process the existing content first (default: start at the end).") var fromStart = false
         @Flag(help: "Process what is there now, print the summary and exit.") var once = false
-        @Option(name: .customLong("for"), help: ArgumentHelp("Stop after this long, e.g. 60s.", valueName: "DURATION"))
-        var duration: String?
+        @Option(name: .customLong("for"), help: ArgumentHelp("Stop after this long, e.g. 60s.", valueName: "DURATION"),
+                transform: PositiveDuration.parse)
+        var duration: PositiveDuration?
         @Flag(help: "Exit 5 when any alert fired.") var failOnAlert = false
         @Flag(help: "Print alerts and the summary as JSON lines.") var json = false
         @Option(help: ArgumentHelp("Keep status, tail position and maintenance state in DIR (how the stack's watcher runs).", valueName: "DIR"),
@@ -84,7 +84,7 @@ extension Bgctl {
                 if let metricsListen, metricsListen != "off", ListenAddress(hostPort: metricsListen) == nil {
                     throw ValidationError("--metrics-listen: expected IPV4:PORT such as 127.0.0.1:9464 (port 1–65535) or off, found \"\(SafeText.terminal(metricsListen))\"")
                 }
-                let seconds = try duration.map { try DurationFlag.seconds($0, flag: "--for") }
+                let seconds = duration?.seconds
                 let loaded = try Self.spec(spec, log: log)
                 let paths = loaded.map { StackPaths(spec: $0, specDirectory: spec.directory) }
                 // Without --log there is always a spec (see `spec(_:log:)`).
@@ -156,7 +156,7 @@ extension Bgctl {
                 }
                 // With --metrics-dump, stdout carries the metrics only.
                 let say: (String) -> Void = metricsDump ? { Terminal.stderr($0) } : { Terminal.stdout($0) }
-                Signals.install()
+                StopSignal.install(hangup: false)
                 if !once {
                     Terminal.stderr("watch: following \(logPath == "-" ? "standard input" : SafeText.terminal(logPath)) (window \(settings.window) requests / \(Int(settings.windowSeconds)) s, threshold \(settings.errorRateThreshold)%, \(targets.count) alert target\(targets.count == 1 ? "" : "s"))\(server.map { "; metrics on http://\($0.host):\($0.port)/metrics" } ?? "")")
                 }
@@ -170,10 +170,10 @@ extension Bgctl {
                         say("\(record.at) \(tag) \(record.kind.rawValue): \(SafeText.terminal(record.summary))\(record.suppressed ? " (maintenance: not sent)" : "")")
                     }
                 }
-                let summary = loop.run { Signals.stopRequested }
+                let summary = loop.run { StopSignal.requested }
                 if printJSON {
                     Terminal.stdout(Self.jsonLine(summary, type: "summary"))
-                } else if once || seconds != nil || Signals.stopRequested {
+                } else if once || seconds != nil || StopSignal.requested {
                     let pools = summary.byPool.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                     say("watch: \(summary.lines) lines (\(pools.isEmpty ? "no pool" : pools)), \(summary.malformed) malformed, \(summary.status5xx) 5xx, \(summary.retried) retried upstream, \(summary.alerts.filter { $0.state == .firing }.count) alert(s) fired")
                 }
@@ -207,24 +207,5 @@ extension Bgctl {
             }
             return String(decoding: line, as: UTF8.self)
         }
-    }
-}
-
-/// SIGTERM and SIGINT ask a long-running command to finish cleanly.
-enum Signals {
-    /// Set from the signal handler: a lock-free atomic is async-signal-safe.
-    private static let flag = Atomic<Int>(0)
-
-    static var stopRequested: Bool { flag.load(ordering: .relaxed) != 0 }
-
-    static func install() {
-        signal(SIGTERM) { _ in Signals.flag.store(1, ordering: .relaxed) }
-        signal(SIGINT) { _ in Signals.flag.store(1, ordering: .relaxed) }
-        // A parent may have started bgctl with them blocked (the mask is inherited): unblocked, they reach the handler.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }

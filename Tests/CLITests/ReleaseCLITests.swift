@@ -85,7 +85,9 @@ import Testing
         (["rollback", "--to", "v1; rm"], "--to: letters, digits"),
         (["rollback", "--to", "v1", "--force"], "--force skips the health check"),
         (["rollback", "--analyze", "30s"], "--analyze applies to rollback --to RELEASE only"),
-        (["rollback", "--to", "v1", "--analyze", "0s"], "--analyze: expected a duration"),
+        (["rollback", "--to", "v1", "--analyze", "0s"], "'--analyze <DURATION>': must be at least 1s"),
+        (["rollback", "--to", "v1", "--analyze", "999ms"], "'--analyze <DURATION>': must be at least 1s"),
+        (["rollback", "--to", "v1", "--analyze", "abc"], "'--analyze <DURATION>': expected a duration"),
     ] as [([String], String)])
     func aFlagThatDoesNotFitIsAUsageError(_ arguments: [String], says: String) throws {
         let sandbox = try Sandbox()

@@ -2,6 +2,31 @@ import Foundation
 import Testing
 
 @Suite struct RenderTests {
+    /// The golden cases the CLI renders as they are (those with proxy.tls name certificate files that
+    /// are not there).
+    static let goldenCases: [String] = {
+        let root = Binary.packageRoot.appendingPathComponent("Tests/NginxConfigGenTests/Golden")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter { !$0.hasPrefix("tls") }.sorted()
+    }()
+
+    @Test func theCrossProcessComparisonCoversTheGoldenCases() {
+        #expect(Self.goldenCases.count >= 8 && Self.goldenCases.contains("canary-weighted"), "\(Self.goldenCases)")
+    }
+
+    // Two processes, not two renders in one: Swift seeds its hashing per process, so an order that
+    // comes from a dictionary differs between runs of the binary, and only there.
+    @Test(arguments: goldenCases, ["blue", "green"])
+    func twoProcessesRenderTheSameBytes(_ name: String, _ active: String) throws {
+        let spec = Binary.packageRoot.appendingPathComponent("Tests/NginxConfigGenTests/Golden/\(name)/spec.yaml").path
+        let sandbox = try Sandbox()
+        let first = try sandbox.run(["-f", spec, "render", "--active", active])
+        let second = try sandbox.run(["-f", spec, "render", "--active", active])
+        #expect(first.status == 0, "\(first)")
+        #expect(first.stdout.contains("upstream"), "\(first)")
+        #expect(Array(first.stdout.utf8) == Array(second.stdout.utf8), "\(name), \(active) live: the two processes rendered different bytes")
+    }
+
     @Test func renderPrintsBothFiles() throws {
         let sandbox = try Sandbox()
         try sandbox.writeMinimalSpec()

@@ -106,6 +106,20 @@ import Testing
         #expect(set.status == 0 && set.stderr.isEmpty, "\(set)")
     }
 
+    /// Every command that reads the spec loads it once: each warning is printed once, not once per load.
+    @Test(arguments: [["deploy", "--image", "shop:3", "--dry-run"], ["down", "--purge", "--yes", "--dry-run"],
+                      ["switch", "green", "--dry-run"], ["up", "--dry-run"], ["status"], ["render"], ["validate"]])
+    func eachSpecWarningIsPrintedExactlyOnce(_ arguments: [String]) throws {
+        var lines = MinimalSpec.lines(stateDirectory: sandbox.stateDirectory)
+        let index = try #require(lines.firstIndex(of: "  blue:  {image: \"bgctl/demo-app:local\", release: cli-1, preview_port: 18081}"))
+        lines[index] = "  blue:  {image: \"bgctl/demo-app:local\", release: \"cli-1${SUFFIX}\", preview_port: 18081}"
+        try sandbox.writeSpec(lines.joined(separator: "\n") + "\n")
+        try sandbox.installFakeDocker(.runningStack)
+        let outcome = try sandbox.run(arguments)
+        let warning = "warning: pools.blue.release: variable SUFFIX is not set and has no default"
+        #expect(outcome.stderr.components(separatedBy: warning).count - 1 == 1, "\(outcome)")
+    }
+
     @Test func aValidSpecWithoutWarningsHasAnEmptyWarningsList() throws {
         try sandbox.writeMinimalSpec()
         let json = try jsonObject(try sandbox.run(["validate", "--json"]))

@@ -67,8 +67,6 @@ import NginxConfigGen
         #expect(StackPlan.nginxTest(spec, candidate: true).arguments ==
                 ["exec", "shop-proxy", "/usr/sbin/nginx", "-p", "/bgctl/", "-e", "stderr", "-c", "/bgctl/conf/next/nginx.conf", "-t"])
         #expect(StackPlan.nginxReload(spec).arguments == ["kill", "--signal", "HUP", "shop-proxy"])
-        #expect(StackPlan.nginxReload(spec).mutates)
-        #expect(!StackPlan.nginxTest(spec, candidate: true).mutates)
     }
 
     @Test func theFingerprintChangesWithTheReleaseAndNothingElseUnrelated() throws {
@@ -114,7 +112,7 @@ import NginxConfigGen
         ("some other failure", "starting blue failed\n  command: docker run"),
     ])
     func dockerFailuresAreClassified(stderr: String, expected: String) {
-        let command = DockerCommand(["run", "shop:1"], mutates: true)
+        let command = DockerCommand(["run", "shop:1"])
         let error = OrchestratorError.classify(doing: "starting blue", command: command, result: CommandResult(status: 125, stderr: stderr),
                                                image: "shop:1", container: "shop-blue", publish: ["127.0.0.1:8081:3000"], pull: "never")
         #expect(error.description.contains(expected), "\(error)")

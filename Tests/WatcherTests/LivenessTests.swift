@@ -9,7 +9,9 @@ final class Flood: @unchecked Sendable {
     let path: String
     private let lock = NSLock()
     private var stopped = false
+    private var bytes = 0
     private let done = DispatchSemaphore(value: 0)
+    static let line = #"{"status":200,"pool":"blue","live":"blue","uri":"/flood","request_time":0.001}"# + "\n"
 
     init() {
         // A write to a FIFO whose reader has closed raises SIGPIPE; the writer wants EPIPE instead.
@@ -18,8 +20,7 @@ final class Flood: @unchecked Sendable {
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         path = dir + "/access.log"
         mkfifo(path, 0o600)
-        let line = #"{"status":200,"pool":"blue","live":"blue","uri":"/flood","request_time":0.001}"# + "\n"
-        let chunk = Array(String(repeating: line, count: 512).utf8)
+        let chunk = Array(String(repeating: Self.line, count: 512).utf8)
         let thread = Thread { [self] in
             defer { done.signal() }
             var fd: Int32 = -1
@@ -35,12 +36,24 @@ final class Flood: @unchecked Sendable {
                 let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
                 if n < 0 && errno == EAGAIN { continue }
                 if n < 0 { return }
+                lock.lock()
+                bytes += n
+                lock.unlock()
             }
         }
         thread.start()
     }
 
-    var isStopped: Bool {
+    /// Bytes the reader has taken (a FIFO holds at most 64 KiB more): past 1 MiB the flood is flowing.
+    var written: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return bytes
+    }
+
+    var flowing: Bool { written >= 1 << 20 }
+
+        var isStopped: Bool {
         lock.lock()
         defer { lock.unlock() }
         return stopped
@@ -55,39 +68,84 @@ final class Flood: @unchecked Sendable {
     }
 }
 
-func seconds(since start: Date) -> Double { Date().timeIntervalSince(start) }
+/// The watch loop's clock in tests: each reading moves it on by `step` seconds once `running` says so,
+/// so that deadlines are counted in the loop's own passes, never in the test machine's speed.
+final class StepClock: @unchecked Sendable {
+    private let step: Double
+    private let running: () -> Bool
+    private(set) var now = 0.0
+
+    init(step: Double, running: @escaping () -> Bool = { true }) {
+        self.step = step
+        self.running = running
+    }
+
+    func read() -> Double {
+        if running() { now += step }
+        return now
+    }
+}
+
+/// A stop signal that arrives on the `after`-th look once `armed`. Counts every look (`passes`), the
+/// armed ones (`looks`) and those after it said stop.
+final class CountedStop: @unchecked Sendable {
+    private let after: Int
+    private let armed: () -> Bool
+    private(set) var passes = 0
+    private(set) var looks = 0
+    private(set) var looksAfterStop = 0
+
+    init(after: Int, armed: @escaping () -> Bool = { true }) {
+        self.after = after
+        self.armed = armed
+    }
+
+    func check() -> Bool {
+        passes += 1
+        guard looks >= after || armed() else { return false }
+        looks += 1
+        if looks > after { looksAfterStop += 1 }
+        return looks >= after
+    }
+}
 
 /// Deadlines, the stop signal and the status file hold at any input rate (issue: `watch --for 2s`
 /// under `yes` ran until killed; `--once --log /dev/zero` ignored SIGTERM).
 @Suite(.serialized) struct LivenessTests {
-    func loop(_ path: String, once: Bool = false, duration: Double? = nil, status: String? = nil) -> WatchLoop {
+    func loop(_ path: String, once: Bool = false, duration: Double? = nil, status: String? = nil,
+              clock: StepClock = StepClock(step: 0.001)) -> WatchLoop {
         var options = WatchOptions(logPath: path)
         options.fromStart = true
         options.once = once
         options.duration = duration
         options.statusPath = status
-        return WatchLoop(settings: WatchSettings(project: "shop"), options: options, delivery: nil) { _, _ in }
+        return WatchLoop(settings: WatchSettings(project: "shop"), options: options, delivery: nil, clock: clock.read) { _, _ in }
     }
 
+    /// The most lines one bounded read of the flood holds (the tailer's default batch is 256 KiB).
+    static let linesPerBatch = (1 << 18) / Flood.line.utf8.count + 1
+
+    // The loop once never looked at its deadline under a flood. Its clock moves 0.1 s per reading once
+    // the flood flows, so the 0.5 s deadline is due within a few passes, whatever the machine's load.
     @Test func aFloodedLogStopsAtItsDeadline() {
         let flood = Flood()
         defer { flood.stop() }
-        let started = Date()
-        let summary = loop(flood.path, duration: 0.5).run(stop: { false })
-        let elapsed = seconds(since: started)
-        // The bound above is loose on purpose: a loaded 2-core machine delays the last batch, and what
-        // this checks is that the deadline ends the loop at all under a flood (it once never did).
-        #expect(elapsed >= 0.5 && elapsed < 2.5, "returned after \(elapsed) s")
+        let clock = StepClock(step: 0.1) { flood.flowing }
+        let summary = loop(flood.path, duration: 0.5, clock: clock).run(stop: { false })
         #expect(summary.lines > 0)
+        #expect(clock.now >= 0.5 && clock.now < 1.5, "ended by the deadline, at the first pass past it: \(clock.now) s")
     }
 
-    @Test func aFloodedLogStopsWithin100msOfTheStopSignal() {
+    // Under a flood the loop reads one bounded batch, then looks at the stop signal: it ends at the
+    // first look that says stop, with at most one more batch (what was written up to the stop) after it.
+    @Test func aFloodedLogStopsAtTheFirstLookAfterTheStopSignal() {
         let flood = Flood()
         defer { flood.stop() }
-        let stopAt = Date().addingTimeInterval(0.3)
-        _ = loop(flood.path).run(stop: { Date() >= stopAt })
-        let late = -stopAt.timeIntervalSinceNow
-        #expect(late < 0.1, "returned \(late) s after stop")
+        let stop = CountedStop(after: 5) { flood.flowing }
+        let summary = loop(flood.path).run(stop: stop.check)
+        #expect(stop.looksAfterStop == 0)
+        #expect(summary.lines > 0)
+        #expect(summary.lines <= (stop.passes + 1) * Self.linesPerBatch, "\(summary.lines) lines in \(stop.passes) passes")
     }
 
     @Test func fiftyMegabytesOfNULBytesWithOnceHonourTheStopSignal() throws {
@@ -98,16 +156,16 @@ func seconds(since start: Date) -> Double { Date().timeIntervalSince(start) }
         let fd = open(path, O_WRONLY | O_CREAT, 0o600)
         ftruncate(fd, 50 << 20)
         close(fd)
-        let stopAt = Date().addingTimeInterval(0.2)
-        let summary = loop(path, once: true).run(stop: { Date() >= stopAt })
-        #expect(-stopAt.timeIntervalSinceNow < 0.1)
+        let stop = CountedStop(after: 3)
+        let summary = loop(path, once: true).run(stop: stop.check)
+        #expect(stop.looks == 3 && stop.looksAfterStop == 0)
         #expect(summary.lines == 0)
     }
 
     @Test func devZeroWithOnceHonoursTheStopSignal() {
-        let stopAt = Date().addingTimeInterval(0.2)
-        let summary = loop("/dev/zero", once: true).run(stop: { Date() >= stopAt })
-        #expect(-stopAt.timeIntervalSinceNow < 0.1)
+        let stop = CountedStop(after: 3)
+        let summary = loop("/dev/zero", once: true).run(stop: stop.check)
+        #expect(stop.looks == 3 && stop.looksAfterStop == 0)
         #expect(summary.lines == 0 && summary.malformed == 1, "one endless line, skipped and counted once")
         #expect(summary.truncations == 0, "a device is not a file that shrank")
     }
@@ -117,11 +175,13 @@ func seconds(since start: Date) -> Double { Date().timeIntervalSince(start) }
         defer { flood.stop() }
         let status = flood.dir + "/status.json"
         var seen: Set<Int> = []
-        let stopAt = Date().addingTimeInterval(1.2)
-        _ = loop(flood.path, status: status).run(stop: {
+        // The loop's clock: 0.25 s per reading (two a pass) once the flood flows; by 2.5 s on it it has
+        // written the status at its start and again a second later.
+        let clock = StepClock(step: 0.25) { flood.flowing }
+        _ = loop(flood.path, status: status, clock: clock).run(stop: {
             if let data = FileManager.default.contents(atPath: status),
                let decoded = try? JSONDecoder().decode(WatcherStatus.self, from: data) { seen.insert(decoded.lines) }
-            return Date() >= stopAt
+            return clock.now >= 2.5
         })
         #expect(seen.count >= 2, "written at the start and again a second later: \(seen.sorted())")
     }
@@ -133,9 +193,8 @@ func seconds(since start: Date) -> Double { Date().timeIntervalSince(start) }
         pipe(&ends)
         defer { close(ends[0]); close(ends[1]) }
         let tailer = Tailer(descriptor: ends[0])
-        let started = Date()
+        // Nothing is ever written: a read that blocked would never return.
         #expect(tailer.readAvailable { _ in } == 0)
-        #expect(seconds(since: started) < 0.05)
         #expect(tailer.caughtUp && !tailer.finished)
     }
 

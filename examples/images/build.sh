@@ -40,11 +40,18 @@ build_demo_app() {
 
 build_bgctl() {
   local ctx="$work/bgctl" rootfs="$work/bgctl/rootfs"
-  (cd "$root" && swift build -c release --static-swift-stdlib >"$work/swift.log" 2>&1) || { tail -n 30 "$work/swift.log" >&2; exit 1; }
+  # BGCTL_RELEASE: a release build already made (make images passes the one `make release` built);
+  # else `make release` here, so that the image, install and dist have one build with the same flags.
+  local binary="${BGCTL_RELEASE:-}"
+  if [ -z "$binary" ]; then
+    make -C "$root" --no-print-directory release >"$work/swift.log" 2>&1 || { tail -n 30 "$work/swift.log" >&2; exit 1; }
+    binary="$root/.build/release/bgctl"
+  fi
+  [ -x "$binary" ] || { echo "build.sh: no bgctl binary at $binary" >&2; exit 1; }
   mkdir -p "$rootfs"/{usr/local/bin,etc/ssl/certs,tmp,bgctl}
-  cp "$root/.build/release/bgctl" "$rootfs/usr/local/bin/bgctl"
+  cp "$binary" "$rootfs/usr/local/bin/bgctl"
   strip "$rootfs/usr/local/bin/bgctl"
-  ldd "$root/.build/release/bgctl" | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+  ldd "$binary" | grep -o '/[^ ]*' | sort -u | while read -r lib; do
     mkdir -p "$rootfs$(dirname "$lib")"
     cp -L "$lib" "$rootfs$lib"
   done

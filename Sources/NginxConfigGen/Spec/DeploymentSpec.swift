@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// One of the two colours. bgctl knows exactly two pools.
 public enum Pool: String, CaseIterable, Sendable, Codable, Comparable {
@@ -92,11 +93,7 @@ public struct IPv4Subnet: Sendable, Hashable, CustomStringConvertible {
     /// A stable /24 inside 172.29.0.0/16 chosen from the project name, so that projects on one host
     /// rarely collide; `network.subnet` overrides it.
     public static func derived(from project: String) -> IPv4Subnet {
-        var hash: UInt32 = 2_166_136_261
-        for byte in project.utf8 {
-            hash = (hash ^ UInt32(byte)) &* 16_777_619
-        }
-        return IPv4Subnet(parsing: "172.29.\(hash % 256).0/24")!
+        IPv4Subnet(parsing: "172.29.\(FNV1a.hash32(project) % 256).0/24")!
     }
 }
 
@@ -253,6 +250,9 @@ public struct SmokeCheck: Sendable, Hashable {
 }
 
 public struct DeploySpec: Sendable, Hashable {
+    /// The shortest deploy.analyze, deploy.step and deploy.extend_limit, and so of `--analyze` and `--step`.
+    public static let shortestAnalysis = SpecDuration.seconds(1)
+
     public var analyze = SpecDuration.seconds(60)
     public var inconclusive = InconclusivePolicy.extend
     public var extendLimit = SpecDuration.seconds(300)

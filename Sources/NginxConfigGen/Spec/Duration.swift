@@ -60,4 +60,32 @@ public struct SpecDuration: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     public static func < (lhs: SpecDuration, rhs: SpecDuration) -> Bool { lhs.milliseconds < rhs.milliseconds }
+
+    public static let zero = SpecDuration(milliseconds: 0)
+
+    /// What is wrong with a duration as written; the words a spec key and a flag both use.
+    public enum Problem: Error, Sendable, Equatable {
+        /// Not a duration, or longer than `maximum`.
+        case malformed
+        /// Shorter than the key or flag allows.
+        case below(SpecDuration)
+
+        /// The message; `found`: the value written, already quoted, or nil where the caller shows it.
+        public func message(found: String?) -> String {
+            let tail = found.map { ", found \($0)" } ?? ""
+            switch self {
+            case .malformed:
+                return "expected a duration such as 500ms, 2s, 5m or 1h30m, at most \(SpecDuration.maximum.milliseconds / 86_400_000) days\(tail)"
+            case .below(let minimum):
+                return "must be at least \(minimum)\(tail)"
+            }
+        }
+    }
+
+    /// `text` as a duration of at least `minimum`: the one check behind every duration key and flag.
+    public static func parse(_ text: String, atLeast minimum: SpecDuration) -> Result<SpecDuration, Problem> {
+        guard let value = SpecDuration(parsing: text) else { return .failure(.malformed) }
+        guard value >= minimum else { return .failure(.below(minimum)) }
+        return .success(value)
+    }
 }

@@ -165,15 +165,13 @@ final class NodeReader {
 
     func duration(_ node: Node, _ path: [String], minimum: SpecDuration = SpecDuration(milliseconds: 1)) -> SpecDuration? {
         guard let text = string(node, path) else { return nil }
-        guard let value = SpecDuration(parsing: text) else {
-            report(node, path, "expected a duration such as 500ms, 2s, 5m or 1h30m, at most \(SpecDuration.maximum.milliseconds / 86_400_000) days, found \(quoted(text))")
+        switch SpecDuration.parse(text, atLeast: minimum) {
+        case .success(let value):
+            return value
+        case .failure(let problem):
+            report(node, path, problem.message(found: quoted(text)))
             return nil
         }
-        guard value >= minimum else {
-            report(node, path, "must be at least \(minimum), found \(quoted(text))")
-            return nil
-        }
-        return value
     }
 
     /// Keys under which any value may be a secret: a value found there is described, never quoted.

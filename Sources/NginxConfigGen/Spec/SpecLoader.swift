@@ -474,19 +474,19 @@ private struct SpecDecoder {
                     "canary", "step", "canary_min_requests", "canary_max_error_diff", "canary_max_retry_diff", "canary_p95_ratio",
                     "canary_p95_floor", "sticky"]
         guard let map = reader.mapping(node, path, allowed: keys) else { return }
-        if let n = map["analyze"], let v = reader.duration(n, path + ["analyze"], minimum: .seconds(1)) { deploy.analyze = v }
+        if let n = map["analyze"], let v = reader.duration(n, path + ["analyze"], minimum: DeploySpec.shortestAnalysis) { deploy.analyze = v }
         if let n = map["inconclusive"], let text = reader.string(n, path + ["inconclusive"]) {
             if let policy = InconclusivePolicy(rawValue: text) { deploy.inconclusive = policy } else {
                 reader.report(n, path + ["inconclusive"], "expected promote, rollback or extend, found \(reader.quoted(text))")
             }
         }
-        if let n = map["extend_limit"], let v = reader.duration(n, path + ["extend_limit"], minimum: .seconds(1)) { deploy.extendLimit = v }
+        if let n = map["extend_limit"], let v = reader.duration(n, path + ["extend_limit"], minimum: DeploySpec.shortestAnalysis) { deploy.extendLimit = v }
         if let n = map["max_p95"], !reader.isNull(n), let v = reader.duration(n, path + ["max_p95"]) { deploy.maxP95 = v }
         if let n = map["drain_timeout"], let v = reader.duration(n, path + ["drain_timeout"], minimum: SpecDuration(milliseconds: 0)) { deploy.drainTimeout = v }
         if let n = map["drain_quiet"], let v = reader.duration(n, path + ["drain_quiet"], minimum: SpecDuration(milliseconds: 0)) { deploy.drainQuiet = v }
         if let n = map["lock_ttl"], let v = reader.duration(n, path + ["lock_ttl"], minimum: .seconds(1)) { deploy.lockTTL = v }
         if let n = map["canary"] { decodeCanary(n, path + ["canary"], into: &deploy) }
-        if let n = map["step"], let v = reader.duration(n, path + ["step"], minimum: .seconds(1)) { deploy.step = v }
+        if let n = map["step"], let v = reader.duration(n, path + ["step"], minimum: DeploySpec.shortestAnalysis) { deploy.step = v }
         if let n = map["canary_min_requests"], let v = reader.int(n, path + ["canary_min_requests"], in: 1...1_000_000) {
             deploy.canaryMinRequests = v
         }
@@ -655,7 +655,7 @@ private struct SpecDecoder {
             return nil
         }
         guard Syntax.isImageReference(value.text) else {
-            reader.report(node, path, "not a valid image reference: \(reader.quoted(value.text)) (expected [registry/]name[:tag][@sha256:digest], lowercase name)")
+            reader.report(node, path, "not a valid image reference: \(reader.quoted(value.text)) (expected \(Syntax.imageReferenceForm))")
             return nil
         }
         return value.text
@@ -670,8 +670,8 @@ private struct SpecDecoder {
                 continue
             }
             if let value = reader.string(entry.value, path + [entry.key]) {
-                // Docker's env files and `-e` cannot carry these; the value itself is not shown.
-                guard !value.unicodeScalars.contains(where: { $0 == "\0" || $0 == "\r" || $0 == "\n" }) else {
+                // The value itself is not shown.
+                guard Syntax.isEnvironmentValue(value) else {
                     reader.report(entry.value, path + [entry.key], "the value contains a NUL, carriage return or line feed, which a container's environment cannot carry (value not shown)")
                     continue
                 }

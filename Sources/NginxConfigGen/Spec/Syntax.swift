@@ -88,6 +88,16 @@ public enum Syntax {
     /// The longest environment variable name accepted.
     static let maxEnvironmentNameLength = 256
 
+    /// A container's environment value, from the spec, `--env` or the runner's env file: no NUL, carriage
+    /// return or line feed, which docker's env files and `-e` cannot carry. Judged by unicode scalar, so
+    /// that "\r\n" (one Character) is refused too.
+    public static func isEnvironmentValue(_ text: String) -> Bool {
+        !text.unicodeScalars.contains { $0 == "\0" || $0 == "\r" || $0 == "\n" }
+    }
+
+    /// How an image reference is written, for the messages that refuse one.
+    public static let imageReferenceForm = "[registry/]name[:tag][@sha256:digest], lowercase name"
+
     /// POSIX: `[A-Za-z_][A-Za-z0-9_]*`, at most `maxEnvironmentNameLength` characters.
     /// A query string: RFC 3986 query characters only, so no space, quote or control character.
     static func isURLQuery<S: StringProtocol>(_ text: S) -> Bool {

@@ -9,34 +9,34 @@ public enum Docker {
     public static let hashLabel = "io.bgctl.config-hash"
 
     public static func version() -> DockerCommand {
-        DockerCommand(["version", "--format", "{{.Server.Version}}"], mutates: false)
+        DockerCommand(["version", "--format", "{{.Server.Version}}"])
     }
 
     public static func inspectContainers(_ names: [String]) -> DockerCommand {
-        DockerCommand(["container", "inspect"] + names, mutates: false)
+        DockerCommand(["container", "inspect"] + names)
     }
 
     public static func inspectNetwork(_ name: String) -> DockerCommand {
-        DockerCommand(["network", "inspect", name], mutates: false)
+        DockerCommand(["network", "inspect", name])
     }
 
     /// Prints the image's id and size in bytes; exits non-zero with "No such image" when it is not there.
     public static func inspectImage(_ image: String) -> DockerCommand {
-        DockerCommand(["image", "inspect", "--format", "{{.Id}} {{.Size}}", image], mutates: false)
+        DockerCommand(["image", "inspect", "--format", "{{.Id}} {{.Size}}", image])
     }
 
     /// Without --force: the engine refuses an image a container (running or not) still uses.
     public static func removeImage(_ image: String) -> DockerCommand {
-        DockerCommand(["image", "rm", image], mutates: true)
+        DockerCommand(["image", "rm", image])
     }
 
     public static func createNetwork(_ name: String, subnet: String, project: String) -> DockerCommand {
         DockerCommand(["network", "create", "--driver", "bridge", "--subnet", subnet,
-                       "--label", "\(label)=\(project)", name], mutates: true)
+                       "--label", "\(label)=\(project)", name])
     }
 
     public static func removeNetwork(_ name: String) -> DockerCommand {
-        DockerCommand(["network", "rm", name], mutates: true)
+        DockerCommand(["network", "rm", name])
     }
 
     public static func run(_ container: ContainerConfig) -> DockerCommand {
@@ -72,35 +72,35 @@ public enum Docker {
         if let entrypoint = container.entrypoint { args += ["--entrypoint", entrypoint] }
         args.append(container.image)
         args += container.command
-        return DockerCommand(args, mutates: true, secretEnvironment: container.environment)
+        return DockerCommand(args, secretEnvironment: container.environment)
     }
 
     public static func start(_ name: String) -> DockerCommand {
-        DockerCommand(["start", name], mutates: true)
+        DockerCommand(["start", name])
     }
 
     public static func remove(_ name: String) -> DockerCommand {
-        DockerCommand(["rm", "--force", "--volumes", name], mutates: true)
+        DockerCommand(["rm", "--force", "--volumes", name])
     }
 
     public static func stop(_ name: String, timeout: Int) -> DockerCommand {
-        DockerCommand(["stop", "--time", String(timeout), name], mutates: true)
+        DockerCommand(["stop", "--time", String(timeout), name])
     }
 
-    public static func exec(_ name: String, _ command: [String], mutates: Bool) -> DockerCommand {
-        DockerCommand(["exec", name] + command, mutates: mutates)
+    public static func exec(_ name: String, _ command: [String]) -> DockerCommand {
+        DockerCommand(["exec", name] + command)
     }
 
     public static func signal(_ name: String, _ signal: String) -> DockerCommand {
-        DockerCommand(["kill", "--signal", signal, name], mutates: true)
+        DockerCommand(["kill", "--signal", signal, name])
     }
 
     public static func top(_ name: String) -> DockerCommand {
-        DockerCommand(["top", name], mutates: false)
+        DockerCommand(["top", name])
     }
 
     public static func logs(_ name: String, tail: Int) -> DockerCommand {
-        DockerCommand(["logs", "--tail", String(tail), name], mutates: false)
+        DockerCommand(["logs", "--tail", String(tail), name])
     }
 }
 

@@ -9,12 +9,9 @@ public struct DockerCommand: Sendable, Equatable, CustomStringConvertible {
     public let arguments: [String]
     /// The container's environment, for the env file; never printed.
     public let secretEnvironment: [String: String]
-    /// False for commands that only read (inspect, version, logs): dry runs execute those.
-    public let mutates: Bool
 
-    public init(_ arguments: [String], mutates: Bool, secretEnvironment: [String: String] = [:]) {
+    public init(_ arguments: [String], secretEnvironment: [String: String] = [:]) {
         self.arguments = arguments
-        self.mutates = mutates
         self.secretEnvironment = secretEnvironment
     }
 

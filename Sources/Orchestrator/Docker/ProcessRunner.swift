@@ -1,4 +1,5 @@
 import Foundation
+import NginxConfigGen
 
 /// The real runner: executes `docker` with an argv (never a shell), an allow-listed environment,
 /// captured output capped at `outputLimit` bytes per stream, and a timeout after which the process is
@@ -99,7 +100,7 @@ private struct EnvFile {
         path = folder + "/env"
         var text = ""
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) {
-            guard !value.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) else {
+            guard Syntax.isEnvironmentValue(value) else {
                 rmdir(folder)
                 throw OrchestratorError.launchFailed(command: "docker run", reason: "the value of \(name) holds a line break or NUL, which an env file cannot carry")
             }

@@ -23,11 +23,9 @@ public struct CanaryPlan: Sendable, Equatable {
 
 /// What a canary does to the proxy, decided from what is observed. Pure: no Docker, no files, no clock.
 public enum CanaryPlanner {
-    /// The canary a deploy runs: the request's steps, else deploy.canary; nil for a blue-green deploy
-    /// (no steps, or `--no-switch`, which stops before any traffic moves).
+    /// The canary a deploy runs (see `DeployRequest.canarySteps`); nil for a blue-green deploy.
     public static func plan(_ request: DeployRequest, spec: DeploymentSpec, target: Pool) -> CanaryPlan? {
-        let steps = request.canary ?? spec.deploy.canary
-        guard !steps.isEmpty, !request.noSwitch else { return nil }
+        guard let steps = request.canarySteps(spec) else { return nil }
         return CanaryPlan(steps: steps, seconds: request.step ?? spec.deploy.step.seconds,
                           sticky: request.sticky ?? (spec.deploy.sticky == .cookie), pool: target)
     }

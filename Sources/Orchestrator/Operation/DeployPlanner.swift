@@ -19,6 +19,13 @@ public struct DeployRequest: Sendable, Equatable {
         self.image = image
     }
 
+    /// The canary steps this deploy runs: the request's, else deploy.canary; nil for a blue-green deploy
+    /// (no steps, or `noSwitch`, which stops before any traffic moves). The one place that decides it.
+    public func canarySteps(_ spec: DeploymentSpec) -> [Int]? {
+        let steps = canary ?? spec.deploy.canary
+        return steps.isEmpty || noSwitch ? nil : steps
+    }
+
     /// `spec` with `pool` running this release: its image and label, the pool's env plus `env`.
     public func applied(to spec: DeploymentSpec, on pool: Pool) -> DeploymentSpec {
         var next = spec

@@ -80,7 +80,7 @@ final class Executor {
             let command = Docker.createNetwork(name, subnet: subnet, project: project)
             let created = try ports.runner.run(command, timeout: 60)
             guard created.succeeded else {
-                if created.stderr.contains("overlap") { throw OrchestratorError.networkOverlap(network: name, subnet: subnet) }
+                if created.failure == .subnetOverlap { throw OrchestratorError.networkOverlap(network: name, subnet: subnet) }
                 throw OrchestratorError.classify(doing: "creating the network", command: command, result: created)
             }
         case .removeNetwork:
@@ -107,7 +107,7 @@ final class Executor {
         case .removeContainer(let name):
             report(.step(step.description))
             let result = try ports.runner.run(Docker.remove(name), timeout: 60)
-            if !result.succeeded && !result.stderr.contains("No such container") {
+            if !result.succeeded && result.failure != .noSuchObject {
                 throw OrchestratorError.classify(doing: step.description, command: Docker.remove(name), result: result)
             }
         case .together(let steps):

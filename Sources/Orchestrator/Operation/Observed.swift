@@ -67,9 +67,7 @@ extension Stack {
     public struct Needs: OptionSet, Sendable {
         public let rawValue: Int
         public init(rawValue: Int) { self.rawValue = rawValue }
-        public static let engine = Needs(rawValue: 1)
         public static let network = Needs(rawValue: 2)
-        public static let servedBy = Needs(rawValue: 4)
         public static let files = Needs(rawValue: 8)
         public static let history = Needs(rawValue: 16)
     }
@@ -78,7 +76,6 @@ extension Stack {
     /// health path is checked, at the same time as the inspect.
     /// `containers`: the names to inspect (default: all four of bgctl's).
     public func observe(_ needs: Needs, probe: [Pool] = [], containers: [String]? = nil) throws -> Observed {
-        if needs.contains(.engine) { try ensureEngine() }
         var observed = Observed(state: try store.load())
         let names = containers ?? allContainerNames
         let (inspected, probes) = Parallel.both(
@@ -100,7 +97,6 @@ extension Stack {
         if spec.proxy.tls != nil { observed.tlsEntries = ports.files.list(paths.tlsDir) ?? [] }
         if let proxy = observed.containers[spec.proxyContainerName], proxy.isRunning {
             observed.tested = TestedConfigs.load(paths, files: ports.files)
-            if needs.contains(.servedBy) { observed.servedBy = servedPool() }
         }
         if needs.contains(.files) { observed.existingPaths = paths.ownedPaths.filter(ports.files.exists) }
         if needs.contains(.history) { observed.history = store.history() }
@@ -114,7 +110,7 @@ extension Stack {
             guard let network = NetworkInfo(inspectOutput: result.stdout) else { return .missing }
             return .present(labels: network.labels, subnets: network.subnets)
         }
-        if result.stderr.contains("No such network") || result.stderr.lowercased().contains("not found") { return .missing }
+        if result.failure == .noSuchObject { return .missing }
         throw OrchestratorError.classify(doing: "inspecting the network", command: command, result: result)
     }
 

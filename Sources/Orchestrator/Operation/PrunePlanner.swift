@@ -119,14 +119,13 @@ public struct ImageRemoval: Sendable, Equatable {
             self.init(image: image, result: deleted ? .removed : .untagged, bytes: deleted ? bytes : nil)
             return
         }
-        let stderr = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-        if stderr.contains("No such image") {
+        if result.failure == .imageUnavailable {
             self.init(image: image, result: .absent)
             return
         }
         let error = OrchestratorError.classify(doing: "removing image \(image)", command: command, result: result)
         if error.isDockerUnavailable || result.timedOut { throw error }
-        let firstLine = stderr.split(separator: "\n").first.map(String.init) ?? "exit status \(result.status)"
+        let firstLine = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "\n").first.map(String.init) ?? "exit status \(result.status)"
         self.init(image: image, result: .refused, detail: firstLine.hasPrefix("Error response from daemon: ")
                   ? String(firstLine.dropFirst("Error response from daemon: ".count)) : firstLine)
     }

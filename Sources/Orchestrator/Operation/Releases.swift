@@ -54,7 +54,7 @@ extension Stack {
             let fields = result.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" })
             return .some(fields.count >= 2 ? Int64(fields[1]) : nil)
         }
-        if result.stderr.contains("No such image") { return nil }
+        if result.failure == .imageUnavailable { return nil }
         throw OrchestratorError.classify(doing: "inspecting image \(image)", command: command, result: result)
     }
 

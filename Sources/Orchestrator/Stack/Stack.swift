@@ -104,7 +104,7 @@ public struct Stack: Sendable {
     /// Inspects containers by name; missing ones are simply absent from the result.
     func inspect(_ names: [String]) throws -> [String: ContainerInfo] {
         let result = try ports.runner.run(Docker.inspectContainers(names), timeout: 30)
-        if !result.succeeded && !result.stderr.contains("No such") {
+        if !result.succeeded && result.failure != .noSuchObject {
             throw OrchestratorError.classify(doing: "inspecting containers", command: Docker.inspectContainers(names), result: result)
         }
         return Dictionary(ContainerInfo.parseInspect(result.stdout).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

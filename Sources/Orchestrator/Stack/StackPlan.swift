@@ -131,7 +131,7 @@ public enum StackPlan {
     /// `nginx -t` on the candidate configuration in nginx/next/ (mounted at /bgctl/conf/next).
     public static func nginxTest(_ spec: DeploymentSpec, candidate: Bool) -> DockerCommand {
         let conf = candidate ? "/bgctl/conf/next/nginx.conf" : "/bgctl/conf/nginx.conf"
-        return Docker.exec(spec.proxyContainerName, nginxBase + ["-c", conf, "-t"], mutates: false)
+        return Docker.exec(spec.proxyContainerName, nginxBase + ["-c", conf, "-t"])
     }
 
     /// SIGHUP to the proxy's PID 1, the nginx master: a graceful reload. Sent through the engine's API
