@@ -23,7 +23,7 @@ extension Bgctl {
             try reporting {
                 let stack = try options.stack(interruptible: false)
                 if let recovery = try stack.recover(lockWait: try options.lockWaitSeconds()) {
-                    Terminal.stdout("recover: \(recovery.interrupted.title): \(recovery.outcome)")
+                    Terminal.stdout("recover: \(Terminal.field(recovery.interrupted.title)): \(Terminal.field(recovery.outcome))")
                 } else {
                     Terminal.stdout("recover: nothing was interrupted")
                 }

@@ -45,7 +45,7 @@ struct StackOptions: ParsableArguments {
             stack.dryRun = { plan in plan.listing(loaded).forEach(Terminal.stdout) }
         }
         if let interrupted = stack.journal.interrupted() {
-            ProgressPrinter.report(.warning(interrupted.summary + "; the next mutating command (or bgctl recover) finishes or undoes it"))
+            ProgressPrinter.report(.warning(Terminal.field(interrupted.summary) + "; the next mutating command (or bgctl recover) finishes or undoes it"))
         }
         return stack
     }

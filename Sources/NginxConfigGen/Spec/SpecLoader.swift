@@ -671,7 +671,7 @@ private struct SpecDecoder {
             }
             if let value = reader.string(entry.value, path + [entry.key]) {
                 // Docker's env files and `-e` cannot carry these; the value itself is not shown.
-                guard !value.unicodeScalars.contains(where: { $0 == "\0" || $0 == "\r" || $0 == "\n" }) else {
+                guard Syntax.isEnvironmentValue(value) else {
                     reader.report(entry.value, path + [entry.key], "the value contains a NUL, carriage return or line feed, which a container's environment cannot carry (value not shown)")
                     continue
                 }

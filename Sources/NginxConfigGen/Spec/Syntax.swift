@@ -7,6 +7,10 @@ public enum Syntax {
     public static func isEnvironmentNameValue(_ text: String) -> Bool { isEnvironmentName(text) }
     public static func isURLPathValue(_ text: String) -> Bool { isURLPath(text) }
     public static func isProjectNameValue(_ text: String) -> Bool { isProjectName(text) }
+    /// A value a container's environment can carry: no NUL, carriage return or line feed.
+    public static func isEnvironmentValue(_ text: String) -> Bool {
+        !text.unicodeScalars.contains { $0 == "\0" || $0 == "\r" || $0 == "\n" }
+    }
 
     static func isProjectName(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, text.count <= 40,
