@@ -55,9 +55,11 @@ public enum BoundedRead {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let start = max(0, Int64(st.st_size) - Int64(limit))
+        // One byte before the part kept tells whether that part starts a line.
+        let keptFrom = Int64(st.st_size) - Int64(limit)
+        let start = max(0, keptFrom - 1)
         guard lseek(fd, off_t(start), SEEK_SET) == off_t(start) else { return nil }
-        var buffer = [UInt8](repeating: 0, count: limit)
+        var buffer = [UInt8](repeating: 0, count: limit + 1)
         var count = 0
         while count < buffer.count {
             let n = buffer[count...].withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
@@ -66,7 +68,7 @@ public enum BoundedRead {
             count += n
         }
         var bytes = buffer[..<count]
-        if start > 0, let newline = bytes.firstIndex(of: 0x0A) { bytes = bytes[(newline + 1)...] }
+        if keptFrom > 0 { bytes = bytes.firstIndex(of: 0x0A).map { bytes[($0 + 1)...] } ?? [] }
         return Array(bytes)
     }
 
