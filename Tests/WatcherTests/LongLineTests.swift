@@ -62,21 +62,24 @@ private func assemble(_ text: String, maxLine: Int, keptString: Int, chunk: Int 
         #expect(tailer.counters.tooLong == 0)
     }
 
+    static let head = #"{"status":502,"uri":""#, tail = #""}"#
+
+    /// A line of `length` bytes: its uri is as long as that takes.
+    static func line(length: Int) -> String { head + String(repeating: "a", count: length - head.count - tail.count) + tail }
+
     @Test func aLineOfExactlyTheCapIsDeliveredWhole() {
-        let head = #"{"status":502,"uri":""#, tail = #""}"#
-        let line = head + String(repeating: "a", count: 100 - head.count - tail.count) + tail
-        #expect(line.utf8.count == 100)
+        let line = Self.line(length: 100)
         let result = assemble(line + "\n", maxLine: 100, keptString: 8)
+        #expect(line.utf8.count == 100)
         #expect(result.lines == [line])
         #expect(result.counters.shortened == 0)
     }
 
     @Test func aLineOneByteOverTheCapIsShortenedNotDropped() {
-        let head = #"{"status":502,"uri":""#, tail = #""}"#
-        let line = head + String(repeating: "a", count: 101 - head.count - tail.count) + tail
+        let line = Self.line(length: 101)
         #expect(line.utf8.count == 101)
         let result = assemble(line + "\n", maxLine: 100, keptString: 8)
-        #expect(result.lines == [head + "aaaaaaaa" + tail])
+        #expect(result.lines == [Self.head + "aaaaaaaa" + Self.tail])
         #expect(result.counters.shortened == 1)
         #expect(result.counters.tooLong == 0)
     }
