@@ -29,6 +29,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     /// state.json names a schema newer than this bgctl reads: a newer bgctl wrote it.
     case stateTooNew(path: String, schema: Int, reads: Int)
     case lockUnavailable(path: String, reason: String)
+    /// The state folder (or a folder in it) could be changed by others than its owner and root.
+    case stateFolderUnsafe(path: String, reason: String)
     case file(FileError)
     /// A signal asked the operation to stop; it stopped at a safe point (`step`: the one it did not start).
     case cancelled(step: String)
@@ -94,6 +96,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             return "\(path) was written by a newer bgctl (state schema \(schema); this one reads up to \(reads)). Run the newer bgctl: this one would misread the stack."
         case .lockUnavailable(let path, let reason):
             return "cannot open the lock file \(path): \(reason)"
+        case .stateFolderUnsafe(let path, let reason):
+            return "refusing the state folder \(path): \(reason). Nothing was changed. Make it owned by the user that runs bgctl and writable by nobody else (chown, chmod go-w), or choose another state_dir."
         case .file(let error):
             return error.description
         case .recoveryFailed(let operation, let detail):

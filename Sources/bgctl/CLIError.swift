@@ -154,6 +154,14 @@ enum Terminal {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
+    /// One value from the audit trail or another writer (a --reason, USER, a lock holder, journal
+    /// text, a release name) inside a line bgctl composes: every hidden scalar shown escaped, newline
+    /// included, so the value stays on its line and cannot erase, forge or reorder what is shown.
+    static func field(_ text: String) -> String { SafeText.terminal(text, limit: 1000) }
+
+    /// JSON text on stdout: the same meaning, with hidden scalars escaped the JSON way.
+    static func json(_ text: String) { stdout(SafeText.json(text)) }
+
     /// Text bgctl did not write itself (docker's stderr, container logs, health output, paths) made
     /// safe for a terminal: control characters and bidi overrides shown escaped, line by line.
     static func safe(_ text: String) -> String {

@@ -31,14 +31,15 @@ extension Bgctl {
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 for entry in entries {
                     if json {
-                        Terminal.stdout(String(decoding: try encoder.encode(entry), as: UTF8.self))
+                        Terminal.json(String(decoding: try encoder.encode(entry), as: UTF8.self))
                     } else {
-                        var line = "\(entry.time)  \(entry.action.padding(toLength: 11, withPad: " ", startingAt: 0)) \(entry.result.padding(toLength: 15, withPad: " ", startingAt: 0))"
+                        let (time, action, result) = (Terminal.field(entry.time), Terminal.field(entry.action), Terminal.field(entry.result))
+                        var line = "\(time)  \(action.padding(toLength: 11, withPad: " ", startingAt: 0)) \(result.padding(toLength: 15, withPad: " ", startingAt: 0))"
                         if let from = entry.from, let to = entry.to { line += " \(from.rawValue) → \(to.rawValue)" } else if let to = entry.to { line += " \(to.rawValue)" }
-                        if let release = entry.release { line += "  \(release)" }
+                        if let release = entry.release { line += "  \(Terminal.field(release))" }
                         if entry.action == "canary", let weight = entry.figures?["weight"] { line += "  at \(Int(weight))%" }
-                        line += "  by \(entry.who)"
-                        if let reason = entry.reason, !reason.isEmpty { line += "  (\(reason))" }
+                        line += "  by \(Terminal.field(entry.who))"
+                        if let reason = entry.reason, !reason.isEmpty { line += "  (\(Terminal.field(reason)))" }
                         Terminal.stdout(line)
                     }
                 }

@@ -11,7 +11,7 @@ enum JSONOutput {
         var object: [String: Any] = ["schema": schema, "command": command]
         for (key, value) in fields { object[key] = value ?? NSNull() }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        Terminal.stdout(String(decoding: data, as: UTF8.self))
+        Terminal.json(String(decoding: data, as: UTF8.self))
     }
 
     /// The object a failed `--json` command prints: what went wrong, and the exit status.

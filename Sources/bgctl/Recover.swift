@@ -23,7 +23,7 @@ extension Bgctl {
             try reporting {
                 let stack = try options.stack()
                 if let recovery = try stack.recover(lockWait: options.lockWaitSeconds()) {
-                    Terminal.stdout("recover: \(recovery.interrupted.title): \(recovery.outcome)")
+                    Terminal.stdout("recover: \(Terminal.field(recovery.interrupted.title)): \(Terminal.field(recovery.outcome))")
                 } else {
                     Terminal.stdout("recover: nothing was interrupted")
                 }

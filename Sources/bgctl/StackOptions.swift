@@ -39,7 +39,7 @@ struct StackOptions: ParsableArguments {
         stack.tls = tls
         stack.dryRun = mode.planPrinter(loaded)
         if let interrupted = stack.journal.interrupted() {
-            ProgressPrinter.report(.warning(interrupted.summary + "; the next mutating command (or bgctl recover) finishes or undoes it"))
+            ProgressPrinter.report(.warning(Terminal.field(interrupted.summary) + "; the next mutating command (or bgctl recover) finishes or undoes it"))
         }
         return stack
     }

@@ -25,7 +25,7 @@ extension Bgctl {
                 let stack = try options.stack()
                 let status = try stack.status(tlsSource: stack.spec.proxy.tls.map { options.spec.tlsFiles($0, now: Date()) })
                 // The running watcher's own report: window figures, alerts firing, deliveries.
-                let watcherData = status.watcher.state == "running" ? FileManager.default.contents(atPath: stack.paths.watcherStatusFile) : nil
+                let watcherData = status.watcher.state == "running" ? (try? stack.ports.files.read(stack.paths.watcherStatusFile, limit: FileLimits.stateFile)) ?? nil : nil
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys]
@@ -38,7 +38,7 @@ extension Bgctl {
                     object["schema"] = JSONOutput.schema
                     object["command"] = "status"
                     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-                    Terminal.stdout(String(decoding: data, as: UTF8.self))
+                    Terminal.json(String(decoding: data, as: UTF8.self))
                 } else {
                     Terminal.stdout(Self.text(status, watcher: watcherData.flatMap { try? JSONDecoder().decode(WatcherStatus.self, from: $0) }))
                 }
@@ -65,7 +65,7 @@ extension Bgctl {
                 guard let pool = status.pools[name] else { continue }
                 let live = pool.live ? "yes" : (status.weights?[name]).map { "\($0)%" } ?? "-"
                 rows.append([name, live, pool.container, pool.state, pool.health ?? "-",
-                             pool.release.isEmpty ? "-" : pool.release, pool.image ?? "-",
+                             pool.release.isEmpty ? "-" : Terminal.field(pool.release), pool.image.map(Terminal.field) ?? "-",
                              pool.uptimeSeconds.map(duration) ?? "-", "127.0.0.1:\(pool.previewPort)"])
             }
             let widths = (0..<header.count).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -87,7 +87,7 @@ extension Bgctl {
                 lines.append(line)
             }
             if let last = status.lastSwitch {
-                lines.append("last switch: \(last.from?.rawValue ?? "?") → \(last.to?.rawValue ?? "?") at \(last.time) by \(last.who)\(last.reason.map { " (\($0))" } ?? "")")
+                lines.append("last switch: \(last.from?.rawValue ?? "?") → \(last.to?.rawValue ?? "?") at \(Terminal.field(last.time)) by \(Terminal.field(last.who))\(last.reason.map { " (\(Terminal.field($0)))" } ?? "")")
             }
             if status.watcher.enabled || status.watcher.state != "missing" {
                 var line = "watcher \(status.watcher.container): \(status.watcher.state)"
@@ -101,8 +101,8 @@ extension Bgctl {
                 }
                 lines.append(line)
             }
-            if let lock = status.lock { lines.append("lock: held by \(lock)") }
-            for problem in status.problems { lines.append(Terminal.style("! ", .yellow, stderr: false) + problem) }
+            if let lock = status.lock { lines.append("lock: held by \(Terminal.field(lock.description))") }
+            for problem in status.problems { lines.append(Terminal.style("! ", .yellow, stderr: false) + Terminal.field(problem)) }
             return lines.joined(separator: "\n")
         }
 

@@ -21,7 +21,7 @@ extension Bgctl {
                 let loaded = try spec.load()
                 let paths = StackPaths(spec: loaded, specDirectory: spec.directory)
                 if let holder = StackLock.breakLock(paths) {
-                    Terminal.stdout("unlock: broke the lock held by \(holder)")
+                    Terminal.stdout("unlock: broke the lock held by \(Terminal.field(holder.description))")
                 } else {
                     Terminal.stdout("unlock: no lock was held")
                 }

@@ -163,7 +163,7 @@ extension Bgctl {
                 let loop = WatchLoop(settings: settings, options: options, delivery: delivery, reopen: reopen,
                                      log: { Terminal.stderr("watch: " + $0) }, metrics: metrics) { notification, record in
                     if printJSON {
-                        Terminal.stdout(Self.jsonLine(record, type: "alert"))
+                        Terminal.json(Self.jsonLine(record, type: "alert"))
                     } else {
                         let tag = notification.state == .resolved ? Terminal.style("RESOLVED", .green, stderr: false)
                             : Terminal.style("ALERT", .red, stderr: false)
@@ -172,7 +172,7 @@ extension Bgctl {
                 }
                 let summary = loop.run { StopSignal.requested }
                 if printJSON {
-                    Terminal.stdout(Self.jsonLine(summary, type: "summary"))
+                    Terminal.json(Self.jsonLine(summary, type: "summary"))
                 } else if once || seconds != nil || StopSignal.requested {
                     let pools = summary.byPool.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                     say("watch: \(summary.lines) lines (\(pools.isEmpty ? "no pool" : pools)), \(summary.malformed) malformed, \(summary.status5xx) 5xx, \(summary.retried) retried upstream, \(summary.alerts.filter { $0.state == .firing }.count) alert(s) fired")

@@ -124,6 +124,31 @@ import Testing
         #expect(found.map(\.message) == ["the file is 1048577 bytes; the limit is 1024 KiB; is this the right file?"])
     }
 
+    /// A fresh folder for `body`, removed after; `body` gets the folder and its bgctl.yaml's path.
+    func inFolder(_ body: (URL, String) throws -> Void) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bgctl-limits-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try body(folder, folder.appendingPathComponent("bgctl.yaml").path)
+    }
+
+    @Test func aFIFOAsTheSpecIsRefusedWithoutWaitingForAWriter() throws {
+        try inFolder { _, file in
+            mkfifo(file, 0o600)
+            let found = try #require(SpecLoader.load(path: file, environment: [:]).failureIssues)
+            #expect(found.map(\.message) == ["cannot read \(file): not a regular file (a FIFO, a device or a folder); pass -f FILE or set BGCTL_FILE"])
+        }
+    }
+
+    @Test func aFIFOAsTheDotEnvIsRefusedWithoutWaitingForAWriter() throws {
+        try inFolder { folder, file in
+            try baseSpec.write(toFile: file, atomically: true, encoding: .utf8)
+            mkfifo(folder.appendingPathComponent(".env").path, 0o600)
+            let found = try #require(SpecLoader.load(path: file, environment: [:]).failureIssues)
+            #expect(found.first?.message.contains("not a regular file") == true)
+        }
+    }
+
     @Test func onlyTheFirstFiftyProblemsAreListed() throws {
         let yaml = baseSpec + "\n" + (0..<60).map { "unknown_\($0): 1" }.joined(separator: "\n")
         guard case .failure(let error) = load(yaml) else { Issue.record("loaded"); return }

@@ -33,6 +33,22 @@ import Testing
         #expect(SafeText.slack(raw, limit: 100) == escaped)
     }
 
+    /// Invisible scalars that make two texts look alike or smuggle a hidden message: one per case,
+    /// with the visible neighbours that bound each range.
+    @Test(arguments: [0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x00AD,
+                      0xE0000, 0xE0001, 0xE0041, 0xE007F])
+    func anInvisibleScalarIsReplacedInSlackText(_ value: UInt32) throws {
+        let scalar = try #require(Unicode.Scalar(value))
+        #expect(SafeText.slack("a\(Character(scalar))b", limit: 100) == "a\u{FFFD}b")
+        #expect(SafeText.terminal("a\(Character(scalar))b").unicodeScalars.allSatisfy { $0.isASCII })
+    }
+
+    @Test(arguments: [0x200A, 0x2010, 0x2065, 0xFEFE, 0xE0080])
+    func aVisibleScalarBesideAnInvisibleRangePasses(_ value: UInt32) throws {
+        let scalar = try #require(Unicode.Scalar(value))
+        #expect(SafeText.slack("a\(Character(scalar))b", limit: 100) == "a\(Character(scalar))b")
+    }
+
     @Test func clippingNeverCutsAnEntity() {
         #expect(SafeText.slack("ab<<<<", limit: 8) == "ab&lt;…")
         #expect(SafeText.slack("ab<", limit: 6) == "ab&lt;")

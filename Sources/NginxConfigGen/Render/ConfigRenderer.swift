@@ -1,5 +1,6 @@
 import Foundation
 import Mustache
+import Support
 
 /// The files bgctl writes for nginx: file name → contents. Keys are stable; contents are deterministic.
 public struct RenderedConfig: Sendable, Equatable {
@@ -49,10 +50,10 @@ public struct ConfigRenderer: Sendable {
         var sources: [String: String] = [:]
         for name in [RenderedConfig.mainFile, RenderedConfig.siteFile] {
             let path = (templatesDirectory as NSString).appendingPathComponent(name + ".mustache")
-            guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20 else {
-                throw RenderError.templateUnreadable(path: path, reason: "cannot read the file (or it is over 1 MiB)")
+            guard let bytes = BoundedRead.contents(of: path, limit: 1 << 20) else {
+                throw RenderError.templateUnreadable(path: path, reason: "cannot read the file (or it is over 1 MiB, or not a regular file)")
             }
-            sources[name] = String(decoding: data, as: UTF8.self)
+            sources[name] = String(decoding: bytes, as: UTF8.self)
         }
         try self.init(sources: sources, origin: templatesDirectory)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 import Yams
 
 /// Loads `bgctl.yaml`: read → interpolate → decode → validate, reporting every problem at once.
@@ -62,26 +63,24 @@ public enum SpecLoader {
 
     /// The file's bytes, refused unread when the file is larger than `maxFileBytes` (and read no
     /// further than one byte past it, should the size change or lie, as with a pipe).
+    /// Only a regular file is read: a FIFO or a device (`/dev/zero`) at the path is refused, not
+    /// waited on (the open does not block, and `fstat` on the opened file decides).
     static func readLimited(_ path: String) -> Result<Data, ReadProblem> {
         let limit = "the limit is \(maxFileBytes / 1024) KiB; is this the right file?"
-        guard let handle = FileHandle(forReadingAtPath: path) else {
+        switch BoundedRead.read(path, limit: maxFileBytes) {
+        case .bytes(let bytes):
+            return .success(Data(bytes))
+        case .missing:
             let reason = FileManager.default.fileExists(atPath: path) ? "cannot read \(path): permission denied or not a file"
                 : "cannot read \(path): no such file"
             return .failure(ReadProblem(message: "\(reason); pass -f FILE or set BGCTL_FILE"))
-        }
-        defer { try? handle.close() }
-        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maxFileBytes {
+        case .notRegular:
+            return .failure(ReadProblem(message: "cannot read \(path): not a regular file (a FIFO, a device or a folder); pass -f FILE or set BGCTL_FILE"))
+        case .tooLarge(let size):
             return .failure(ReadProblem(message: "the file is \(size) bytes; \(limit)"))
+        case .failed(let reason):
+            return .failure(ReadProblem(message: "cannot read \(path): \(reason)"))
         }
-        var data = Data()
-        while data.count <= maxFileBytes {
-            guard let chunk = try? handle.read(upToCount: maxFileBytes + 1 - data.count), !chunk.isEmpty else { break }
-            data.append(chunk)
-        }
-        guard data.count <= maxFileBytes else {
-            return .failure(ReadProblem(message: "the file is larger than \(maxFileBytes) bytes; \(limit)"))
-        }
-        return .success(data)
     }
 
     /// Decodes and validates spec text; `file` is used only to label problems. `warn` as for `load`;
@@ -670,7 +669,7 @@ private struct SpecDecoder {
                 continue
             }
             if let value = reader.string(entry.value, path + [entry.key]) {
-                // The value itself is not shown.
+                // Docker's env files and `-e` cannot carry these; the value itself is not shown.
                 guard Syntax.isEnvironmentValue(value) else {
                     reader.report(entry.value, path + [entry.key], "the value contains a NUL, carriage return or line feed, which a container's environment cannot carry (value not shown)")
                     continue

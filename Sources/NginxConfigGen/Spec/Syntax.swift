@@ -7,7 +7,6 @@ public enum Syntax {
     public static func isEnvironmentNameValue(_ text: String) -> Bool { isEnvironmentName(text) }
     public static func isURLPathValue(_ text: String) -> Bool { isURLPath(text) }
     public static func isProjectNameValue(_ text: String) -> Bool { isProjectName(text) }
-
     static func isProjectName(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, text.count <= 40,
               isLowerAlnum(first) else { return false }

@@ -58,7 +58,8 @@ public struct Journal: Sendable {
     }
 
     public func read() -> JournalEntry? {
-        files.read(paths.journalFile).flatMap { try? JSONDecoder().decode(JournalEntry.self, from: $0) }
+        // A journal too large or not a regular file reads as none: it is no operation bgctl wrote.
+        ((try? files.read(paths.journalFile, limit: FileLimits.stateFile)) ?? nil).flatMap { try? JSONDecoder().decode(JournalEntry.self, from: $0) }
     }
 
     func write(_ entry: JournalEntry) throws {

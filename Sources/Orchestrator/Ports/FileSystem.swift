@@ -6,8 +6,12 @@ import Watcher
 /// The files an operation reads and writes. The real one is the host's; every write is atomic. It
 /// offers what a log rotation needs (`RotationFiles`: size, lock), so bgctl rotates through this port.
 public protocol FileSystem: RotationFiles, Sendable {
-    /// Nil when the file does not exist or cannot be read.
+    /// Nil when the file does not exist, cannot be read, is not a regular file or is larger than
+    /// `FileLimits.anyFile`: others may write these files, so no read is unbounded.
     func read(_ path: String) -> Data?
+    /// At most `limit` bytes: nil when the file does not exist; a file that is larger, or is not a
+    /// regular file (a FIFO would block), is a thrown `FileError`, so it cannot pass for a missing one.
+    func read(_ path: String, limit: Int) throws -> Data?
     func exists(_ path: String) -> Bool
     /// Temp file + fsync + rename: a reader sees the old contents or the new, never a mix.
     func write(_ contents: String, to path: String, mode: mode_t) throws
@@ -31,10 +35,30 @@ public protocol FileSystem: RotationFiles, Sendable {
 /// A file the port could not write, move, remove or create: the same value as the atomic writer's.
 public typealias FileError = WriteError
 
+/// How much bgctl reads of the files in a state folder at most.
+public enum FileLimits {
+    /// Any file read through the port without a limit of its own.
+    public static let anyFile = 16 << 20
+    /// state.json, journal.json, tested.json, lock.json, watcher/status.json: a few KiB each.
+    public static let stateFile = 1 << 20
+    /// history.jsonl keeps growing: its last this many bytes are read.
+    public static let historyTail = 8 << 20
+}
+
 public struct LocalFileSystem: FileSystem {
     public init() {}
 
-    public func read(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+    public func read(_ path: String) -> Data? { BoundedRead.contents(of: path, limit: FileLimits.anyFile).map { Data($0) } }
+
+    public func read(_ path: String, limit: Int) throws -> Data? {
+        switch BoundedRead.read(path, limit: limit) {
+        case .bytes(let bytes): return Data(bytes)
+        case .missing: return nil
+        case .notRegular: throw FileError(path: path, reason: "not a regular file; refusing to read it")
+        case .tooLarge(let size): throw FileError(path: path, reason: "it is \(size) bytes; bgctl reads at most \(limit)")
+        case .failed(let reason): throw FileError(path: path, reason: reason)
+        }
+    }
 
     public func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
@@ -74,8 +98,7 @@ public struct LocalFileSystem: FileSystem {
     }
 
     public func append(_ data: Data, to path: String) throws {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+        let fd = try SafeOpen.file(path, flags: O_WRONLY | O_APPEND | O_CREAT, mode: 0o644)
         defer { close(fd) }
         let written = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
         guard written == data.count else { throw FileError(path: path, reason: "short write") }

@@ -12,6 +12,7 @@ public enum MaintenanceMode {
     public static func set(_ on: Bool, reason: String?, paths: StackPaths, who: String, clock: Clock = .system,
                            files: FileSystem = LocalFileSystem()) throws {
         let now = clock.timestamp()
+        try paths.checkFolder()
         try files.createDirectory(paths.watcherDir)
         try MaintenanceState(on: on, by: who, at: now, reason: reason ?? "").save(to: paths.maintenanceFile)
         try StateStore(paths: paths, files: files).append(HistoryEntry(time: now, action: "maintenance", who: who, reason: reason,

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// Serialises operations on one stack with flock(2) on state/lock. The kernel drops the lock when the
 /// holder exits, however it exits, so a killed bgctl never leaves a stale lock; lock.json says who holds it.
@@ -30,11 +31,16 @@ public final class StackLock {
         } catch {
             throw OrchestratorError.lockUnavailable(path: paths.lockFile, reason: (error as NSError).localizedDescription)
         }
+        try paths.checkFolder()
         let deadline = clock.monotonic() + wait
         var told = false
         while true {
-            let fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw OrchestratorError.lockUnavailable(path: paths.lockFile, reason: String(cString: strerror(errno))) }
+            let fd: Int32
+            do {
+                fd = try SafeOpen.file(paths.lockFile, flags: O_RDWR | O_CREAT, mode: 0o644)
+            } catch let error as WriteError {
+                throw OrchestratorError.lockUnavailable(path: paths.lockFile, reason: error.reason)
+            }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
                 // The file may have been unlinked (broken) between open and flock: then lock the new one.
                 var held = stat(), current = stat()
@@ -48,7 +54,7 @@ public final class StackLock {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 if let data = try? encoder.encode(holder) {
-                    try? String(decoding: data, as: UTF8.self).write(toFile: paths.lockInfoFile, atomically: true, encoding: .utf8)
+                    try? AtomicFile.write(data, to: paths.lockInfoFile, mode: 0o644)
                 }
                 return StackLock(fd: fd, infoPath: paths.lockInfoFile)
             }
@@ -79,9 +85,12 @@ public final class StackLock {
         return previous
     }
 
+    /// lock.json is small; anything larger, or not a regular file, is no holder bgctl can name.
+    static let maxInfoBytes = 64 << 10
+
     static func readHolder(_ paths: StackPaths) -> Holder? {
-        guard let data = FileManager.default.contents(atPath: paths.lockInfoFile) else { return nil }
-        return try? JSONDecoder().decode(Holder.self, from: data)
+        guard let bytes = BoundedRead.contents(of: paths.lockInfoFile, limit: maxInfoBytes) else { return nil }
+        return try? JSONDecoder().decode(Holder.self, from: Data(bytes))
     }
 
     public func release() {
@@ -92,7 +101,7 @@ public final class StackLock {
 
     /// Who holds the lock now, or nil when nobody does (lock.json left by a killed holder is ignored).
     public static func currentHolder(_ paths: StackPaths) -> Holder? {
-        let fd = open(paths.lockFile, O_RDWR | O_CLOEXEC)
+        let fd = open(paths.lockFile, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         if flock(fd, LOCK_SH | LOCK_NB) == 0 {
@@ -101,9 +110,9 @@ public final class StackLock {
             flock(fd, LOCK_UN)
             return nil
         }
-        guard let data = FileManager.default.contents(atPath: paths.lockInfoFile) else {
+        guard let bytes = BoundedRead.contents(of: paths.lockInfoFile, limit: maxInfoBytes) else {
             return Holder(pid: 0, who: "unknown", command: "unknown", since: "")
         }
-        return try? JSONDecoder().decode(Holder.self, from: data)
+        return try? JSONDecoder().decode(Holder.self, from: Data(bytes))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NginxConfigGen
+import Support
 
 /// Where a stack keeps its files on the host. All paths are absolute (Docker bind mounts need that).
 public struct StackPaths: Sendable, Equatable {
@@ -60,6 +61,28 @@ public struct StackPaths: Sendable, Equatable {
     /// A path below the state folder as a person reads it: relative to the folder.
     public func relative(_ path: String) -> String {
         path.hasPrefix(stateDir + "/") ? String(path.dropFirst(stateDir.count + 1)) : path
+    }
+
+    /// Refuses a state folder that others can write (`SafeOpen.othersCanWrite`, strictly: owned by
+    /// another user, or group- or world-writable), and a subfolder bgctl writes into that is a link
+    /// or not a folder. Root acts on these files: whoever can plant a link here could make it create
+    /// files anywhere. Called before an operation changes anything; a missing folder is not checked.
+    public func checkFolder() throws {
+        var st = stat()
+        // The state folder's own path may be a link an operator made: what it leads to is checked.
+        guard stat(stateDir, &st) == 0 else { return }
+        if let reason = SafeOpen.othersCanWrite(st, strict: true) {
+            throw OrchestratorError.stateFolderUnsafe(path: stateDir, reason: reason)
+        }
+        for folder in [nginxDir, nextDir, tlsDir, logsDir, watcherDir] {
+            guard lstat(folder, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) == S_IFLNK {
+                throw OrchestratorError.stateFolderUnsafe(path: folder, reason: "it is a symbolic link; bgctl does not follow links inside its state folder")
+            }
+            if (st.st_mode & S_IFMT) != S_IFDIR {
+                throw OrchestratorError.stateFolderUnsafe(path: folder, reason: "it is not a folder")
+            }
+        }
     }
 
     private func join(_ component: String) -> String { (stateDir as NSString).appendingPathComponent(component) }

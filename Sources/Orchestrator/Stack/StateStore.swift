@@ -1,5 +1,6 @@
 import Foundation
 import NginxConfigGen
+import Support
 
 /// A release `bgctl deploy` put on a pool; it stands in for the spec's image, release and env of
 /// that pool until the next deploy to it or `bgctl down`.
@@ -57,6 +58,35 @@ public struct StackState: Codable, Sendable, Equatable {
         deployed = try container.decodeIfPresent([String: DeployedRelease].self, forKey: .deployed)
         weights = try container.decodeIfPresent([String: Int].self, forKey: .weights)
         sticky = try container.decodeIfPresent(Bool.self, forKey: .sticky)
+    }
+
+    /// What in the file breaks a rule the spec and the flags enforce for the same values, as
+    /// "key.path: what is wrong" (values that may be secrets are not shown). state.json is written by
+    /// bgctl, but anyone who can write the file would otherwise reach nginx's configuration (a release)
+    /// and docker's argv (an image read as an option, an env key holding a newline).
+    public func problems() -> [String] {
+        var found: [String] = []
+        if !Syntax.isProjectNameValue(project) { found.append("project: not a valid project name") }
+        for (name, release) in (deployed ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let path = "deployed.\(Pool(rawValue: name) == nil ? "(key)" : name)"
+            if Pool(rawValue: name) == nil { found.append("\(path): not a pool (blue or green)") }
+            if !Syntax.isImageReferenceValue(release.image) { found.append("\(path).image: not a valid image reference") }
+            if !release.release.isEmpty && !Syntax.isReleaseValue(release.release) {
+                found.append("\(path).release: expected letters, digits and . _ : + / @ - only (at most 128)")
+            }
+            for (key, value) in release.env.sorted(by: { $0.key < $1.key }) {
+                guard Syntax.isEnvironmentNameValue(key) else {
+                    found.append("\(path).env: a key is not a valid environment variable name")
+                    continue
+                }
+                if !Syntax.isEnvironmentValue(value) { found.append("\(path).env.\(key): holds a NUL or a line break (value not shown)") }
+            }
+        }
+        for (name, weight) in weights ?? [:] where Pool(rawValue: name) == nil || !(0...100).contains(weight) {
+            found.append("weights: expected blue and green with percentages 0–100")
+            break
+        }
+        return found
     }
 
     /// The spec as it runs: pools that a deploy changed take the deployed image, release and env.
@@ -133,8 +163,16 @@ public struct StateStore: Sendable {
         self.files = files
     }
 
+    /// The state read back and checked like a spec (`StackState.problems`); nil when there is none.
+    /// A file that is too large, not a regular file, or breaks a rule is `stateUnreadable`.
     public func load() throws -> StackState? {
-        guard let data = files.read(paths.stateFile) else { return nil }
+        let read: Data?
+        do {
+            read = try files.read(paths.stateFile, limit: FileLimits.stateFile)
+        } catch let error as FileError {
+            throw OrchestratorError.stateUnreadable(path: paths.stateFile, reason: error.reason)
+        }
+        guard let data = read else { return nil }
         let state: StackState
         do {
             state = try JSONDecoder().decode(StackState.self, from: data)
@@ -144,6 +182,10 @@ public struct StateStore: Sendable {
         // Refused before anything acts on it: an older bgctl would drop what it does not know and save the rest.
         guard state.schema <= StackState.schema else {
             throw OrchestratorError.stateTooNew(path: paths.stateFile, schema: state.schema, reads: StackState.schema)
+        }
+        let problems = state.problems()
+        guard problems.isEmpty else {
+            throw OrchestratorError.stateUnreadable(path: paths.stateFile, reason: problems.joined(separator: "; "))
         }
         return state
     }
@@ -165,8 +207,10 @@ public struct StateStore: Sendable {
         try files.append(data, to: paths.historyFile)
     }
 
+    /// The entries in the last `FileLimits.historyTail` bytes of history.jsonl (it only grows).
     public func history() -> [HistoryEntry] {
-        guard let data = files.read(paths.historyFile) else { return [] }
+        guard let bytes = BoundedRead.tail(of: paths.historyFile, limit: FileLimits.historyTail) else { return [] }
+        let data = Data(bytes)
         return data.split(separator: 0x0A).compactMap { try? JSONDecoder().decode(HistoryEntry.self, from: Data($0)) }
     }
 

@@ -25,7 +25,7 @@ public struct TestedConfigs: Codable, Sendable, Equatable {
     }
 
     static func load(_ paths: StackPaths, files: FileSystem) -> TestedConfigs? {
-        files.read(paths.testedFile).flatMap { try? JSONDecoder().decode(TestedConfigs.self, from: $0) }
+        ((try? files.read(paths.testedFile, limit: FileLimits.stateFile)) ?? nil).flatMap { try? JSONDecoder().decode(TestedConfigs.self, from: $0) }
     }
 
     func accepted(_ config: RenderedConfig, by proxy: ContainerInfo) -> Bool {

@@ -2,14 +2,34 @@
 /// Slack's mrkdwn and plain_text, the terminal, JSON. Pure; every function also clips.
 public enum SafeText {
     /// Scalars that must never reach a reader as they are: C0 controls (newline and tab included: one
-    /// value is one line), DEL, C1, line and paragraph separators, and the bidi marks, embeddings,
-    /// overrides and isolates that make text read in another order than it is.
+    /// value is one line), DEL, C1, line and paragraph separators, the bidi marks, embeddings,
+    /// overrides and isolates that make text read in another order than it is, and the invisible
+    /// ones that make two texts look alike: zero-width spaces and joiners (U+200B–200D), word joiner
+    /// and invisible operators (U+2060–2064), the byte-order mark, soft hyphen, and the tag
+    /// characters (U+E0000–E007F) that can smuggle a hidden message.
     public static func isHidden(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
-        case 0x00...0x1F, 0x7F...0x9F: return true
-        case 0x061C, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: return true
+        case 0x00...0x1F, 0x7F...0x9F, 0xAD: return true
+        case 0x061C, 0x200B...0x200F, 0x2028, 0x2029, 0x202A...0x202E, 0x2060...0x2064, 0x2066...0x2069: return true
+        case 0xFEFF, 0xE0000...0xE007F: return true
         default: return false
         }
+    }
+
+    /// JSON text made safe for a terminal without changing what it means: hidden scalars that a JSON
+    /// encoder leaves as they are (all but C0, which it escapes) become `\uXXXX` escapes (a surrogate
+    /// pair above U+FFFF). Only for JSON text: outside strings it holds ASCII only.
+    public static func json(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isHidden) else { return text }
+        var out = ""
+        for s in text.unicodeScalars {
+            guard isHidden(s), s.value > 0x1F else {
+                out.unicodeScalars.append(s)
+                continue
+            }
+            for unit in String(s).utf16 { out += "\\u" + hex(UInt32(unit), 4) }
+        }
+        return out
     }
 
     /// For Slack mrkdwn and plain_text: `&`, `<`, `>` as entities (so no `<!channel>`, no

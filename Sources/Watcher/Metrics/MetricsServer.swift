@@ -119,13 +119,39 @@ public final class MetricsServer: Sendable {
                 finish(client)
                 continue
             }
-            let thread = Thread { [self] in
+            let started = Self.spawn { [self] in
                 answer(client)
                 finish(client)
             }
-            thread.name = "bgctl-metrics-conn"
-            thread.start()
+            // No thread (a task limit reached): the slot and the descriptor are given back now, or
+            // every later scrape would be refused until a restart.
+            if !started {
+                Self.respond(client, status: "503 Service Unavailable", body: Array("cannot start a thread\n".utf8))
+                finish(client)
+            }
         }
+    }
+
+    /// Runs `body` on a new detached thread; false, with `body` not run, when none can be started.
+    /// (Foundation's `Thread.start` gives no way to tell.)
+    static func spawn(_ body: @escaping @Sendable () -> Void) -> Bool {
+        final class Box: @unchecked Sendable {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        guard status == 0 else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            return false
+        }
+        pthread_detach(thread)
+        return true
     }
 
     private func finish(_ client: Int32) {

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// The file operations a rotation needs. The host's are `LocalRotationFiles`; Orchestrator's
 /// `FileSystem` port provides the same, so bgctl commands and the watcher rotate one way.
@@ -160,9 +161,15 @@ public struct LocalRotationFiles: RotationFiles {
     }
 
     /// flock(LOCK_EX | LOCK_NB) on `path`; released when the descriptor closes, also when the process dies.
+    /// The lock file sits in a folder the proxy container writes: it is opened with `SafeOpen`, so a
+    /// link planted at its name is refused rather than followed (root would create its target).
     public static func exclusiveLock(_ path: String, _ body: () throws -> Void) throws -> Bool {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RotationError(path: path, reason: "open the lock: \(String(cString: strerror(errno)))") }
+        let fd: Int32
+        do {
+            fd = try SafeOpen.file(path, flags: O_RDWR | O_CREAT, mode: 0o600)
+        } catch let error as WriteError {
+            throw RotationError(path: path, reason: "open the lock: \(error.reason)")
+        }
         defer { close(fd) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             if errno == EWOULDBLOCK { return false }

@@ -9,7 +9,9 @@ public struct TailPosition: Codable, Sendable, Equatable {
 
 /// Follows a log file like `tail -F`, line by line: across rename rotation (the old file is finished
 /// first), copytruncate, deletion and recreation, and a file that does not exist yet. Partial lines
-/// wait for their newline; a line longer than `maxLine` is skipped and counted, in bounded memory.
+/// wait for their newline; a line longer than `maxLine` is kept shortened (`LineAssembler`: its long
+/// string values cut, its other fields whole) or, if still too long, skipped and counted; memory stays
+/// bounded either way.
 /// Wakes on inotify events for the file's folder, with polling as the fallback. `path == "-"` reads
 /// standard input. Each `readAvailable` reads at most `batchBytes`, so a caller under a flood of input
 /// (or a source without end, like /dev/zero) gets control back to check its deadline and stop signal.
@@ -17,7 +19,10 @@ public final class Tailer {
     public struct Counters: Sendable, Equatable {
         public var rotations = 0
         public var truncations = 0
+        /// Lines over `maxLine` dropped: too long even with their string values shortened.
         public var tooLong = 0
+        /// Lines over `maxLine` delivered with their long string values cut.
+        public var shortened = 0
     }
 
     public let path: String
@@ -38,8 +43,7 @@ public final class Tailer {
     private var device: UInt64 = 0
     private var inode: UInt64 = 0
     private var offset: Int64 = 0
-    private var pending: [UInt8] = []
-    private var skipping = false
+    private var assembler: LineAssembler
     private var buffer: [UInt8]
     private var inotify: Int32 = -1
     private let startAtEnd: Bool
@@ -55,14 +59,17 @@ public final class Tailer {
     private struct Retired {
         var fd: Int32
         var until: Double
-        var pending: [UInt8] = []
-        var skipping = false
+        var assembler: LineAssembler
     }
+
+    /// Each string value of a line over `maxLine` keeps this many bytes at most.
+    public static let keptString = 2048
 
     public init(path: String, fromStart: Bool, resume: TailPosition? = nil, maxLine: Int = 65_536, bufferSize: Int = 1 << 18,
                 batchBytes: Int = 1 << 18) {
         self.path = path
         self.maxLine = maxLine
+        self.assembler = LineAssembler(maxLine: maxLine, keptString: min(Self.keptString, max(1, maxLine / 16)))
         self.batchBytes = max(1, batchBytes)
         self.buffer = [UInt8](repeating: 0, count: max(1, bufferSize))
         self.startAtEnd = !fromStart
@@ -88,6 +95,7 @@ public final class Tailer {
     init(descriptor: Int32, maxLine: Int = 65_536, bufferSize: Int = 1 << 18, batchBytes: Int = 1 << 18) {
         self.path = "-"
         self.maxLine = maxLine
+        self.assembler = LineAssembler(maxLine: maxLine, keptString: min(Self.keptString, max(1, maxLine / 16)))
         self.batchBytes = max(1, batchBytes)
         self.buffer = [UInt8](repeating: 0, count: max(1, bufferSize))
         self.startAtEnd = false
@@ -131,12 +139,12 @@ public final class Tailer {
                 caughtUp = false
                 return lines
             }
-            retired.append(Retired(fd: fd, until: Self.now() + retiredGrace, pending: pending, skipping: skipping))
-            pending.removeAll()
-            skipping = false
+            retired.append(Retired(fd: fd, until: Self.now() + retiredGrace, assembler: assembler))
+            assembler.reset()
             // Rotated more than once since the last read: the files in between are read too, oldest first.
             for skipped in skippedFiles(device: device, inode: inode) {
-                retired.append(Retired(fd: skipped, until: Self.now() + retiredGrace))
+                retired.append(Retired(fd: skipped, until: Self.now() + retiredGrace,
+                                       assembler: LineAssembler(maxLine: assembler.maxLine, keptString: assembler.keptString)))
                 counters.rotations += 1
             }
             fd = -1
@@ -149,8 +157,7 @@ public final class Tailer {
         } else if isRegular, Int64(st.st_size) < offset {
             // Only a regular file shrinks: a FIFO or a device (/dev/zero) always has size 0.
             counters.truncations += 1
-            pending.removeAll()
-            skipping = false
+            assembler.reset()
             lseek(fd, 0, SEEK_SET)
             offset = 0
             lines += drain(onLine, budget: &budget)
@@ -201,23 +208,23 @@ public final class Tailer {
         var lines = 0
         let now = Self.now()
         var keep: [Retired] = []
-        let current = (fd, offset, pending, skipping)
+        let current = (fd, offset, assembler)
         for var entry in retired {
             guard budget > 0 else {
                 keep.append(entry)
                 continue
             }
-            (fd, pending, skipping) = (entry.fd, entry.pending, entry.skipping)
+            (fd, assembler) = (entry.fd, entry.assembler)
             lines += drain(onLine, budget: &budget)
             if reachedEnd && now >= entry.until {
                 flushPartialAtRotation(onLine)
                 close(entry.fd)
             } else {
-                (entry.pending, entry.skipping) = (pending, skipping)
+                entry.assembler = assembler
                 keep.append(entry)
             }
         }
-        (fd, offset, pending, skipping) = current
+        (fd, offset, assembler) = current
         retired = keep
         return lines
     }
@@ -311,58 +318,13 @@ public final class Tailer {
     }
 
     private func split(count: Int, _ onLine: (UnsafeRawBufferPointer) -> Void) -> Int {
-        var lines = 0
         buffer.withUnsafeBytes { raw in
-            let base = raw.baseAddress!
-            var start = 0
-            while start < count {
-                guard let nl = memchr(base + start, 0x0A, count - start) else {
-                    appendPending(UnsafeRawBufferPointer(start: base + start, count: count - start))
-                    break
-                }
-                let end = UnsafeRawPointer(nl) - base
-                let piece = UnsafeRawBufferPointer(start: base + start, count: end - start)
-                if skipping {
-                    skipping = false
-                    pending.removeAll(keepingCapacity: true)
-                } else if pending.isEmpty {
-                    if piece.count > maxLine { counters.tooLong += 1 } else {
-                        onLine(piece)
-                        lines += 1
-                    }
-                } else {
-                    appendPending(piece)
-                    if skipping {
-                        skipping = false
-                    } else {
-                        pending.withUnsafeBytes { onLine($0) }
-                        lines += 1
-                    }
-                    pending.removeAll(keepingCapacity: true)
-                }
-                start = end + 1
-            }
+            assembler.feed(UnsafeRawBufferPointer(rebasing: raw[..<count]), counters: &counters, onLine)
         }
-        return lines
-    }
-
-    private func appendPending(_ bytes: UnsafeRawBufferPointer) {
-        guard !skipping else { return }
-        if pending.count + bytes.count > maxLine {
-            counters.tooLong += 1
-            skipping = true
-            pending.removeAll(keepingCapacity: true)
-            return
-        }
-        pending.append(contentsOf: bytes)
     }
 
     /// A file that ends without a newline at rotation still ends its last line.
     private func flushPartialAtRotation(_ onLine: (UnsafeRawBufferPointer) -> Void) {
-        if !pending.isEmpty && !skipping {
-            pending.withUnsafeBytes { onLine($0) }
-        }
-        pending.removeAll()
-        skipping = false
+        assembler.flush(counters: &counters, onLine)
     }
 }
