@@ -74,7 +74,7 @@ public struct StackPaths: Sendable, Equatable {
         if let reason = SafeOpen.othersCanWrite(st, strict: true) {
             throw OrchestratorError.stateFolderUnsafe(path: stateDir, reason: reason)
         }
-        for folder in [nginxDir, nextDir, tlsDir, logsDir, watcherDir] {
+        for folder in [nginxDir, nextDir, routeDir, tlsDir, logsDir, watcherDir] {
             guard lstat(folder, &st) == 0 else { continue }
             if (st.st_mode & S_IFMT) == S_IFLNK {
                 throw OrchestratorError.stateFolderUnsafe(path: folder, reason: "it is a symbolic link; bgctl does not follow links inside its state folder")
