@@ -43,6 +43,11 @@ public enum Docker {
         var args = ["run", "--detach", "--name", container.name, "--network", container.network]
         if let ip = container.ipAddress { args += ["--ip", ip] }
         if let pid = container.pidNamespace { args += ["--pid", pid] }
+        if let confinement = container.confinement {
+            args += ["--cap-drop", "ALL"] + confinement.capabilities.flatMap { ["--cap-add", $0] }
+            args += ["--security-opt", "no-new-privileges"]
+            if confinement.readOnly { args.append("--read-only") }
+        }
         if let limit = container.logLimit {
             args += ["--log-driver", "json-file", "--log-opt", "max-size=\(limit.maxSize)", "--log-opt", "max-file=\(limit.maxFiles)"]
         }
@@ -134,6 +139,14 @@ public struct ContainerConfig: Sendable, Equatable {
     public var logLimit: LogLimit?
     /// `--pid`: `container:<name>` joins that container's PID namespace.
     public var pidNamespace: String?
+    /// Every capability dropped but `capabilities`, no new privileges, and with `readOnly` a read-only
+    /// root file system; nil: Docker's defaults.
+    public var confinement: Confinement?
+
+    public struct Confinement: Sendable, Equatable {
+        public var capabilities: [String]
+        public var readOnly: Bool
+    }
 
     public struct LogLimit: Sendable, Equatable {
         /// In docker's units (`100m`, `64k`).
@@ -151,6 +164,7 @@ public struct ContainerConfig: Sendable, Equatable {
         if let health { parts += [health.command ?? "", health.interval, health.timeout, String(health.retries), health.startPeriod] }
         if let logLimit { parts += ["log:\(logLimit.maxSize)/\(logLimit.maxFiles)"] }
         if let pidNamespace { parts += ["pid:\(pidNamespace)"] }
+        if let confinement { parts += ["confined:\(confinement.readOnly):" + confinement.capabilities.joined(separator: ",")] }
         return String(FNV1a.hash(parts, separator: "\u{1F}"), radix: 16)
     }
 }

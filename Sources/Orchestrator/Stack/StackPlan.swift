@@ -123,6 +123,13 @@ public enum StackPlan {
                       "--rotate-pid", "1"]
         )
         config.pidNamespace = "container:\(spec.proxyContainerName)"
+        // It parses internet-controlled text: no capability but binding a metrics port below 1024
+        // (root in the container still owns the files it writes and may signal nginx's root master),
+        // no new privileges, a read-only root. Host networking stays: its metrics listener and alert
+        // targets are the host's addresses (a Prometheus or receiver on the host's loopback).
+        let lowPort = spec.watch.metrics.enabled && spec.watch.metrics.listen.port < 1024
+        config.confinement = ContainerConfig.Confinement(capabilities: lowPort ? ["NET_BIND_SERVICE"] : [], readOnly: true)
+        config.tmpfs = ["/tmp:size=16m"]
         config.logLimit = logLimit(spec)
         config.labels[Docker.hashLabel] = config.fingerprint
         return config
