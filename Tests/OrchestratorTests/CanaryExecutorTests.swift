@@ -23,7 +23,7 @@ import Watcher
         var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
         let log = self.log
         stack.ports.accessLog = { _ in log }
-        try AtomicWriter.write(stack.renderer.render(stack.spec, live: .blue), into: stack.paths.nginxDir)
+        try stack.writeLive(Route(live: .blue))
         try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil))
         return stack
     }
@@ -68,7 +68,7 @@ import Watcher
         #expect(during.first?.1.contains("weight=5 max_fails=1 fail_timeout=10s;  # green") == true)
         let state = try #require(try stack.store.load())
         #expect(state.live == .green && state.weights == nil && state.deployed?["green"]?.image == "shop:3")
-        #expect(stack.currentFiles() == stack.renderer.render(state.apply(to: stack.spec), live: .green).files,
+        #expect(stack.currentFiles() == stack.renderer.render(state.apply(to: stack.spec)).files,
                 "promoted: green live, blue as backup, as after a switch")
         let history = stack.store.history()
         #expect(history.map(\.action) == ["canary", "canary", "switch", "deploy"])
@@ -89,7 +89,7 @@ import Watcher
         #expect(mutations() == ["rm shop-green", "run shop-green", "kill shop-proxy", "kill shop-proxy"], "the 5% reload, then weight 0")
         let state = try #require(try stack.store.load())
         #expect(state.live == .blue && state.weights == nil && state.deployed?["green"]?.image == "shop:3")
-        #expect(stack.currentFiles() == stack.renderer.render(state.apply(to: stack.spec), live: .blue).files,
+        #expect(stack.currentFiles() == stack.renderer.render(state.apply(to: stack.spec)).files,
                 "blue alone again, green as backup; the configuration names the release that stays on green")
         let history = stack.store.history()
         #expect(history.map(\.action) == ["canary", "deploy"])

@@ -34,7 +34,7 @@ import NginxConfigGen
         let changes = mutations()
         #expect(changes.first == "network create" && changes.last == "run shop-proxy")
         #expect(Set(changes.dropFirst().dropLast()) == ["run shop-blue", "run shop-green"])
-        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue).files)
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec).files)
         #expect(try stack.store.load()?.live == .blue)
         #expect(stack.store.history().map(\.action) == ["up"])
         #expect(runner.unscripted.isEmpty)
@@ -79,7 +79,7 @@ import NginxConfigGen
         let log = ScriptedLog()
         log.figures = AnalysisFigures(requests: 100, errors: 40)
         stack.ports.accessLog = { _ in log }
-        try AtomicWriter.write(stack.renderer.render(stack.spec, live: .blue), into: stack.paths.nginxDir)
+        try stack.writeLive(Route(live: .blue))
         try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil))
         var request = DeployRequest(image: "shop:3")
         request.analyze = 30
@@ -91,7 +91,7 @@ import NginxConfigGen
         let history = stack.store.history()
         #expect(history.map(\.action) == ["switch", "switch", "deploy"])
         #expect(history.last?.result == "rolled_back" && history.last?.figures?["errors"] == 40)
-        #expect(stack.currentFiles() == stack.renderer.render(state.apply(to: stack.spec), live: .blue).files,
+        #expect(stack.currentFiles() == stack.renderer.render(state.apply(to: stack.spec)).files,
                 "blue serves again; the configuration names the release that stays on green")
     }
 
@@ -112,7 +112,7 @@ import NginxConfigGen
         let log = ScriptedLog()
         log.figures = AnalysisFigures(requests: 100, errors: 40)
         stack.ports.accessLog = { _ in log }
-        try AtomicWriter.write(stack.renderer.render(stack.spec, live: .blue), into: stack.paths.nginxDir)
+        try stack.writeLive(Route(live: .blue))
         try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil))
         let outcome = try stack.deploy(DeployRequest(image: "shop:3"), lockWait: 1)
         #expect(outcome.result == .rollbackFailed && outcome.reason.contains("the rollback to blue failed too"))
