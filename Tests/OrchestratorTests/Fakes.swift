@@ -58,7 +58,11 @@ final class ScriptedHTTP: HTTPProbing, @unchecked Sendable {
     var onGet: (@Sendable (String) -> Void)?
 
     func on(_ suffix: String, _ answers: Result<HTTPResponse, HTTPError>...) {
-        rules.append((suffix, answers))
+        on(suffix, answers: answers)
+    }
+
+    func on(_ suffix: String, answers: [Result<HTTPResponse, HTTPError>]) {
+        lock.withLock { rules.append((suffix, answers)) }
     }
 
     func get(_ url: String, timeout: Double) -> Result<HTTPResponse, HTTPError> {

@@ -50,7 +50,7 @@ enum TLSFixture {
                         "prune-tls"]),
         Case(description: "TLS turned off: the proxy is recreated and the copies deleted",
              before: .on(TLSFixture.old), now: .off,
-             expected: ["warn-proxy", "remove-proxy", "write-config", "start-proxy", "wait-proxy", "remember-tested", "remove-tls", "record"]),
+             expected: ["warn-proxy", "remove-proxy", "write-config", "write-route", "start-proxy", "wait-proxy", "remember-tested", "remove-tls", "record"]),
     ]
 
     func spec(_ tls: Case.TLS) throws -> DeploymentSpec {
@@ -138,8 +138,13 @@ enum TLSFixture {
         let spec = try TLSFixture.spec()
         let observed = World.up(spec, tls: TLSFixture.old)
         let plan = try SwitchPlanner.plan(.init(target: .green), spec: spec, renderer: World.renderer, observed: observed)
-        #expect(!plan.names.contains("write-tls"))
-        guard case .stageConfig(let staged) = plan.steps.first?.action else { Issue.record("a switch stages first"); return }
+        #expect(plan.names == ["route", "verify", "record"], "the configuration naming the installed pair stays as it is")
+        // A stack made before routes gets the configuration with its switch: naming the pair installed.
+        var before = observed
+        before.liveFiles[RenderedConfig.siteFile] = Fixture.siteBeforeRoutes
+        let converting = try SwitchPlanner.plan(.init(target: .green), spec: spec, renderer: World.renderer, observed: before)
+        #expect(!converting.names.contains("write-tls"))
+        guard case .stageConfig(let staged) = converting.steps.first(where: { $0.name == "stage" })?.action else { Issue.record("a switch stages"); return }
         #expect(staged.files[RenderedConfig.siteFile]?.contains("ssl_certificate /bgctl/tls/\(TLSFixture.old.fingerprint)/cert.pem;") == true)
     }
 }
@@ -265,6 +270,8 @@ extension TLSFixture {
         runner.on(["exec", "shop-proxy", "/usr/sbin/nginx"],
                   CommandResult(status: nginxTest, stderr: nginxTest == 0 ? "" : "nginx: [emerg] cannot load certificate"))
         runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 0))
+        // A renewal reloads: one worker before, shutting down beside its successor after.
+        runner.on(["top", "shop-proxy"], proxyTop([(11, false)]), proxyTop([(11, true), (12, false)]))
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
         var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
         stack.spec.proxy.tls = try TLSFixture.spec().proxy.tls
