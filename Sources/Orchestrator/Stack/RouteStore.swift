@@ -52,6 +52,8 @@ extension Stack {
             try files.remove(folder)
             try files.rename(building, to: folder)
         }
+        // rename(2) cannot put a link over a folder (a copy of the state folder that followed links, say).
+        if previous == nil, files.exists(paths.routeLink) { try files.remove(paths.routeLink) }
         try files.replaceLink(paths.routeLink, target: name)
         let keep: Set<String> = [Route.currentLink, name, previous].compactMap { $0 }.reduce(into: []) { $0.insert($1) }
         for entry in files.list(paths.routeDir) ?? [] where !keep.contains(entry) {
