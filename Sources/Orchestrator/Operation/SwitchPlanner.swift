@@ -46,17 +46,21 @@ public enum SwitchPlanner {
             try requireHealthy(target, from: from, spec: spec, observed: observed)
         }
         steps += moves
-        // A switch to the pool that is already live only repairs: not a switch in the history.
-        let repair = target == from
+        // A switch to the pool that is already live only repairs: not a switch in the history — unless
+        // all that is left is to record a route an interrupted switch moved, which finishes that switch.
+        let finishing = moves.isEmpty && observed.state.map { $0.live != target } ?? false
+        let repair = target == from && !finishing
         let detail = moves.isEmpty
             ? "the route served \(target.rawValue) while state.json recorded \(observed.state?.live.rawValue ?? "nothing"); recorded it"
             : "the proxy's route or configuration was not what bgctl writes for \(target.rawValue) live; wrote them again"
         let draft = HistoryDraft(action: repair ? "repair" : "switch", from: observed.state?.live ?? from, to: target, reason: request.reason,
-                                 result: "ok", detail: repair ? detail : nil)
+                                 result: "ok", detail: repair || finishing ? detail : nil)
         steps.append(Step("record", "record \(target.rawValue) as live in state.json and the history",
                           .record(Record(live: target, deployed: observed.state?.deployed, history: draft, isSwitch: !repair,
                                          previousSwitch: observed.state?.lastSwitch))))
-        return Plan(title: repair ? "repair: \(target.rawValue) is live; the route and configuration are written again" : title, steps: steps)
+        let recordedTitle = "switch \(observed.state?.live.rawValue ?? from.rawValue) → \(target.rawValue)"
+        return Plan(title: repair ? "repair: \(target.rawValue) is live; the route and configuration are written again" : (finishing ? recordedTitle : title),
+                    steps: steps)
     }
 
     /// The steps that make the proxy serve `route` from `candidate`, shared by switch, canary steps and
