@@ -14,26 +14,31 @@ import Testing
     /// Stands in for the files' digest in golden cases with proxy.tls: fixed, so the output is too.
     static let tlsFingerprint = String(repeating: "0123456789abcdef", count: 4)
 
-    /// A case's files rendered with its spec's `active` pool live; a `canary.json` beside the spec
-    /// (`{"pool": "green", "percent": 5, "sticky": false}`) renders a canary in progress.
+    /// A case's files. No pool is live in them and no canary weighs in: the route decides per request,
+    /// so a case is a spec and nothing else.
     static func render(_ name: String) throws -> RenderedConfig {
         let folder = goldenRoot.appendingPathComponent(name)
         let spec = try SpecLoader.load(path: folder.appendingPathComponent("spec.yaml").path, environment: [:]).get()
         return try ConfigRenderer(templatesDirectory: templates)
-            .render(spec, live: spec.active, canary: try canary(folder), tlsFingerprint: spec.proxy.tls == nil ? nil : tlsFingerprint)
-    }
-
-    static func canary(_ folder: URL) throws -> CanaryRouting? {
-        guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent("canary.json").path) else { return nil }
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let pool = try #require((object["pool"] as? String).flatMap(Pool.init(rawValue:)))
-        return CanaryRouting(pool: pool, percent: try #require(object["percent"] as? Int), sticky: object["sticky"] as? Bool ?? false)
+            .render(spec, tlsFingerprint: spec.proxy.tls == nil ? nil : tlsFingerprint)
     }
 
     @Test func thereAreGoldenCases() {
         #expect(Self.cases.count >= 5)
-        #expect(Self.cases.filter { $0.hasPrefix("canary-") }.count >= 2, "weighted and sticky canaries have golden files too")
         #expect(Self.cases.contains("tls") && Self.cases.contains("tls-no-redirect"))
+        #expect(Self.cases.contains("preview") && Self.cases.contains("preview-cookie-only"))
+    }
+
+    /// A switch or a canary step renames the route and never reloads, which holds only while the
+    /// configuration is the same bytes whichever pool the spec calls active.
+    @Test(arguments: cases)
+    func theActivePoolDoesNotChangeTheConfiguration(_ name: String) throws {
+        let text = try String(contentsOf: Self.goldenRoot.appendingPathComponent(name).appendingPathComponent("spec.yaml"), encoding: .utf8)
+        let spec = try SpecLoader.parse(yaml: text, file: "spec.yaml", variables: [:]).get()
+        var other = spec
+        other.active = spec.active.other
+        let renderer = try ConfigRenderer(templatesDirectory: Self.templates)
+        #expect(renderer.render(other, tlsFingerprint: Self.tlsFingerprint) == renderer.render(spec, tlsFingerprint: Self.tlsFingerprint))
     }
 
     @Test(arguments: cases)
@@ -70,9 +75,10 @@ import Testing
 
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples").standardized
 
-    /// Every example spec renders, for either live pool, into a configuration nginx accepts.
-    @Test(arguments: ["demo", "seed-compat"], [Pool.blue, .green])
-    func exampleSpecsRenderConfigurationsNginxAccepts(_ example: String, _ live: Pool) throws {
+    /// Every example spec renders into a configuration nginx accepts, which takes the live pool from
+    /// the route (and logs it from there, for the watcher).
+    @Test(arguments: ["demo", "seed-compat"])
+    func exampleSpecsRenderConfigurationsNginxAccepts(_ example: String) throws {
         let folder = Self.examples.appendingPathComponent(example)
         var variables: [String: String] = [:]
         if let envExample = FileManager.default.contents(atPath: folder.appendingPathComponent(".env.example").path) {
@@ -80,10 +86,12 @@ import Testing
         }
         let text = try String(contentsOf: folder.appendingPathComponent("bgctl.yaml"), encoding: .utf8)
         let spec = try SpecLoader.parse(yaml: text, file: "\(example)/bgctl.yaml", variables: variables).get()
-        let config = try ConfigRenderer(templatesDirectory: Self.templates).render(spec, live: live)
+        let config = try ConfigRenderer(templatesDirectory: Self.templates).render(spec)
         let result = try NginxCheck.run(config)
-        #expect(result.status == 0, "nginx -t failed for \(example) (\(live)):\n\(result.output)")
-        #expect(config.files["bgctl.conf"]?.contains("\"live\":\"\(live.rawValue)\"") == true)
+        #expect(result.status == 0, "nginx -t failed for \(example):\n\(result.output)")
+        let site = try #require(config.files[RenderedConfig.siteFile])
+        #expect(site.contains("\"live\":\"$bgctl_target\""))
+        #expect(site.contains("if (-f \(Route.mount)/\(Route.currentLink)/green) {"))
     }
 
     @Test func nginxRejectsABrokenConfigurationSoTheCheckCanFail() throws {

@@ -77,9 +77,9 @@ import Testing
     }
 
     @Test func theRenderedConfigurationRoutesOnlyWhenPreviewIsOn() throws {
-        let off = try ConfigRenderer.builtin().render(try load(baseSpec).get(), live: .blue).files["bgctl.conf"] ?? ""
-        #expect(off.contains("proxy_pass http://bgctl_app;") && !off.contains("bgctl_route"))
-        let on = try ConfigRenderer.builtin().render(try spec("{allow: [10.0.0.0/8]}").get(), live: .blue).files["bgctl.conf"] ?? ""
+        let off = try ConfigRenderer.builtin().render(try load(baseSpec).get()).files["bgctl.conf"] ?? ""
+        #expect(off.contains("proxy_pass http://bgctl_$bgctl_target;") && !off.contains("bgctl_route"))
+        let on = try ConfigRenderer.builtin().render(try spec("{allow: [10.0.0.0/8]}").get()).files["bgctl.conf"] ?? ""
         #expect(on.contains("proxy_pass http://$bgctl_upstream;"))
         #expect(on.contains("map $http_x_bgctl_pool $bgctl_preview_header"))
         #expect(on.contains("map $cookie_bgctl_pool $bgctl_preview_cookie"))

@@ -118,7 +118,7 @@ import Testing
     // MARK: Rendering
 
     func site(_ yaml: String = tlsSpec, fingerprint: String = "f1") throws -> String {
-        let config = try ConfigRenderer.builtin().render(spec(yaml), live: .blue, tlsFingerprint: fingerprint)
+        let config = try ConfigRenderer.builtin().render(spec(yaml), tlsFingerprint: fingerprint)
         return try #require(config.files[RenderedConfig.siteFile])
     }
 
@@ -133,7 +133,7 @@ import Testing
     }
 
     @Test func withoutTLSThereIsOneServer() throws {
-        let text = try ConfigRenderer.builtin().render(spec(baseSpec), live: .blue).files[RenderedConfig.siteFile] ?? ""
+        let text = try ConfigRenderer.builtin().render(spec(baseSpec)).files[RenderedConfig.siteFile] ?? ""
         #expect(servers(text).count == 1)
         #expect(!text.contains("ssl"))
     }
@@ -143,7 +143,7 @@ import Testing
         #expect(https.hasPrefix("    listen 443 ssl http2;\n"))
         #expect(!https.contains("http2 on;"), "nginx 1.22 does not know the http2 directive")
         for line in ["ssl_certificate /bgctl/tls/f1/cert.pem;", "ssl_certificate_key /bgctl/tls/f1/key.pem;", "ssl_protocols TLSv1.2 TLSv1.3;",
-                     "ssl_session_cache shared:bgctl_tls:10m;", "proxy_set_header X-Forwarded-Proto $scheme;", "proxy_pass http://bgctl_app;"] {
+                     "ssl_session_cache shared:bgctl_tls:10m;", "proxy_set_header X-Forwarded-Proto $scheme;", "proxy_pass http://bgctl_$bgctl_target;", "if (-f /bgctl/conf/route/current/green) {"] {
             #expect(https.contains(line), "\(line)")
         }
     }
@@ -159,7 +159,7 @@ import Testing
         #expect(http.contains("return 308 https://$host$request_uri;"))
         // Only the app's health path is proxied on plain HTTP: bgctl checks the routing through it.
         #expect(http.components(separatedBy: "proxy_pass").count == 2)
-        #expect(http.contains("location = /healthz {\n        proxy_pass http://bgctl_app;\n    }"), "\(http)")
+        #expect(http.contains("location = /healthz {\n        proxy_pass http://bgctl_$bgctl_target;\n    }"), "\(http)")
     }
 
     @Test func plainHTTPRedirectsToAnotherPortByNumber() throws {
@@ -181,7 +181,7 @@ import Testing
         #expect(blocks.count == 2)
         let locations = blocks.compactMap(proxyLocation)
         #expect(locations.count == 2 && locations[0] == locations[1])
-        #expect(locations.first?.contains("proxy_pass http://bgctl_app;") == true)
+        #expect(locations.first?.contains("proxy_pass http://bgctl_$bgctl_target;") == true)
     }
 
     @Test func newCertificateFilesChangeTheRenderedConfiguration() throws {
@@ -204,6 +204,6 @@ import Testing
     @Test func theFingerprintDoesNotMatterWithoutTLS() throws {
         let renderer = try ConfigRenderer.builtin()
         let plain = try spec(baseSpec)
-        #expect(renderer.render(plain, live: .blue, tlsFingerprint: "aaaa") == renderer.render(plain, live: .blue))
+        #expect(renderer.render(plain, tlsFingerprint: "aaaa") == renderer.render(plain))
     }
 }

@@ -25,7 +25,7 @@ import Watcher
         let signal = self.signal, log = self.log
         stack.ports.cancelled = { signal.isRaised }
         stack.ports.accessLog = { _ in log }
-        try AtomicWriter.write(stack.renderer.render(stack.spec, live: .blue), into: stack.paths.nginxDir)
+        try stack.writeLive(Route(live: .blue))
         try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil))
         return stack
     }
@@ -39,29 +39,48 @@ import Watcher
 
     func reloads() -> Int { runner.calls(startingWith: ["kill", "--signal", "HUP"]).count }
 
-    /// A stack a dead bgctl left in the middle of a canary: the proxy weighted, state.json with the weights.
-    func interruptedCanary(current: String, files: RenderedConfig? = nil, weights: CanaryRouting? = routing) throws -> Stack {
+    /// A stack a dead bgctl left in the middle of a canary: `route` in force (the 25% canary unless
+    /// said otherwise), state.json with `weights`.
+    func interruptedCanary(current: String, route: Route = Route(live: .blue, canary: routing), weights: CanaryRouting? = routing) throws -> Stack {
         let stack = try stack()
-        try AtomicWriter.write(files ?? stack.renderer.render(stack.spec, live: .blue, canary: weights), into: stack.paths.nginxDir)
+        try stack.installRoute(route)
         try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil, canary: weights))
         var entry = JournalEntry(operation: "deploy", title: "deploy shop:3 to green", pid: 999_999, who: "ci", started: "t",
                                  from: .blue, to: .green, image: "shop:3", release: "3")
-        entry.done = ["stage/start-green", "stage/record-release", "canary-5/stage", "canary-5/install", "canary-5/reload", "canary-5/record",
-                      "canary-5/analyse", "canary-5/record-step", "canary-25/stage", "canary-25/install"]
+        entry.done = ["stage/start-green", "stage/record-release", "canary-5/route", "canary-5/stage", "canary-5/nginx-test", "canary-5/install",
+                      "canary-5/reload", "canary-5/verify", "canary-5/record", "canary-5/analyse", "canary-5/record-step", "canary-25/route"]
         entry.current = current
         try stack.journal.write(entry)
         return stack
+    }
+
+    /// Latches `signal` once the journal shows `step` as the one running: the next step's safe point sees it.
+    func raise(after step: String, in stack: Stack) -> @Sendable () -> Bool {
+        let spy = JournalSpy(path: stack.paths.journalFile), signal = self.signal
+        return {
+            spy.look()
+            if spy.currents.last == step { signal.raise() }
+            return signal.isRaised
+        }
+    }
+
+    /// The route folders in nginx/route/: the one in force and the one before it.
+    func routeFolders(_ stack: Stack) -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: stack.paths.routeDir)) ?? []).subtracting([Route.currentLink])
     }
 
     @Test func everyWeightChangeIsJournaledBeforeItActs() throws {
         let stack = try stack()
         let seen = JournalSpy(path: stack.paths.journalFile)
         runner.onCall = { _ in seen.look() }
+        http.onGet = { url in if url.hasSuffix(":8080/healthz") { seen.look() } }
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
         _ = try stack.deploy(request(), lockWait: 1)
-        #expect(seen.currents.contains("canary-5/nginx-test") && seen.currents.contains("canary-25/nginx-test"))
-        #expect(seen.entries.contains { $0.current == "canary-25/reload" && $0.done.contains("canary-25/install") && $0.done.contains("canary-5/record-step") })
-        #expect(seen.entries.contains { $0.current == "promote/reload" })
+        // The 5% step also applies the configuration naming the release just staged on green; later steps only rename.
+        #expect(seen.entries.contains { $0.current == "canary-5/nginx-test" && $0.done.contains("canary-5/route") })
+        #expect(!seen.currents.contains("canary-25/nginx-test"))
+        #expect(seen.entries.contains { $0.current == "canary-25/verify" && $0.done.contains("canary-25/route") && $0.done.contains("canary-5/record-step") })
+        #expect(seen.entries.contains { $0.current == "promote/verify" && $0.done.contains("promote/route") })
     }
 
     @Test func aSignalDuringAStepsAnalysisSetsTheCanarysWeightToZeroAndRecordsAborted() throws {
@@ -72,41 +91,40 @@ import Watcher
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"), ScriptedHTTP.ok(pool: "blue"))
         let outcome = try stack.deploy(request(), lockWait: 1)
         #expect(outcome.result == .aborted && outcome.reason.hasPrefix("aborted by a signal after 0 s at 5%"), "\(outcome.reason)")
-        #expect(reloads() == 2, "to 5%, then to weight 0 although the signal was still raised")
+        #expect(reloads() == 1, "the 5% step applied the configuration naming the staged release; weight 0 is a rename")
+        #expect(stack.readRoute() == .route(Route(live: .blue)), "weight 0 although the signal was still raised")
         let state = try #require(try stack.store.load())
         #expect(state.live == .blue && state.weights == nil)
-        #expect(stack.currentFiles() == stack.renderer.render(state.apply(to: stack.spec), live: .blue).files)
+        #expect(stack.currentFiles() == stack.renderer.render(state.apply(to: stack.spec)).files)
         #expect(stack.store.history().map { "\($0.action) \($0.result)" } == ["canary aborted", "deploy aborted"])
         #expect(stack.journal.read() == nil)
     }
 
-    @Test func aSignalBeforeTheFirstWeightsInstallGivesTheCanaryNoTraffic() throws {
-        let stack = try stack()
-        let signal = self.signal
-        runner.onCall = { args in if args.last == "-t" { signal.raise() } }
+    @Test func aSignalBeforeTheFirstWeightsRouteGivesTheCanaryNoTraffic() throws {
+        var stack = try stack()
+        stack.ports.cancelled = raise(after: "stage/record-release", in: stack)
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
         let outcome = try stack.deploy(request(), lockWait: 1)
-        #expect(outcome.result == .aborted && outcome.reason.hasPrefix("stopped by a signal before the 5% step's install"), "\(outcome.reason)")
+        #expect(outcome.result == .aborted && outcome.reason.hasPrefix("stopped by a signal before the 5% step's route"), "\(outcome.reason)")
         #expect(outcome.steps.isEmpty)
-        // One reload: the blue-green configuration naming the release now staged on green (as a stopped blue-green deploy does).
+        // One reload: the configuration naming the release now staged on green (as a stopped blue-green deploy does).
         #expect(reloads() == 1)
         let state = try #require(try stack.store.load())
         #expect(state.live == .blue && state.weights == nil)
-        #expect(!stack.currentFiles()["bgctl.conf"]!.contains("weight="))
+        #expect(stack.readRoute() == .route(Route(live: .blue)) && routeFolders(stack) == ["blue"], "no canary route was ever written")
     }
 
-    @Test func aSignalBeforeThePromotionsInstallKeepsTheBaseline() throws {
-        let stack = try stack()
-        let signal = self.signal
-        let canaryTests = self.runner
-        // The third nginx -t is the promotion's (5%, 25%, then the switch to green).
-        runner.onCall = { args in if args.last == "-t" && canaryTests.calls(startingWith: ["exec"]).count == 2 { signal.raise() } }
+    @Test func aSignalBeforeThePromotionsRouteKeepsTheBaseline() throws {
+        var stack = try stack()
+        stack.ports.cancelled = raise(after: "canary-25/record-step", in: stack)
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"), ScriptedHTTP.ok(pool: "green"), ScriptedHTTP.ok(pool: "blue"))
         let outcome = try stack.deploy(request(), lockWait: 1)
-        #expect(outcome.result == .aborted && outcome.reason.hasPrefix("stopped by a signal before the promotion's install"), "\(outcome.reason)")
+        #expect(outcome.result == .aborted && outcome.reason.hasPrefix("stopped by a signal before the promotion's route"), "\(outcome.reason)")
         #expect(outcome.steps.map(\.result) == ["passed", "passed"])
         #expect(try stack.store.load()?.live == .blue && (try stack.store.load()?.weights) == nil)
-        #expect(reloads() == 3, "5%, 25%, weight 0; never the promotion")
+        #expect(stack.readRoute() == .route(Route(live: .blue)))
+        #expect(!routeFolders(stack).contains("green"), "never the promotion")
+        #expect(reloads() == 1, "only the 5% step's, for the staged release's name")
     }
 
     @Test func aCanaryKilledDuringAStepIsPutBackOnTheBaselineByTheNextCommand() throws {
@@ -114,10 +132,10 @@ import Watcher
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
         let recovery = try #require(try stack.recover(lockWait: 1))
         #expect(recovery.outcome == "switched back: blue is live")
-        #expect(reloads() == 1)
+        #expect(reloads() == 0 && stack.readRoute() == .route(Route(live: .blue)), "weight 0 is a rename")
         let state = try #require(try stack.store.load())
         #expect(state.live == .blue && state.weights == nil)
-        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue).files)
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec).files)
         let last = try #require(stack.store.history().last)
         #expect(last.action == "deploy" && last.result == "aborted" && last.release == "3")
         #expect(stack.journal.read() == nil)
@@ -125,34 +143,34 @@ import Watcher
 
     @Test func aCanaryKilledAfterItsWeightZeroWasInstalledOnlyClearsTheWeights() throws {
         // The rollback's configuration is in place; the record of it never happened.
-        let stack = try interruptedCanary(current: "rollback/reload", files: World.renderer.render(try Fixture.spec(), live: .blue))
+        let stack = try interruptedCanary(current: "rollback/route", route: Route(live: .blue))
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
         _ = try #require(try stack.recover(lockWait: 1))
-        #expect(reloads() == 0, "the proxy already routes every request to blue")
+        #expect(reloads() == 0 && stack.readRoute() == .route(Route(live: .blue)), "the proxy already routes every request to blue")
         #expect(try stack.store.load()?.weights == nil)
     }
 
     @Test func aCanaryKilledBetweenAWeightsInstallAndItsRecordIsPutBackWithoutARepair() throws {
         // The 25% configuration is live; state.json never heard of it.
-        let stack = try interruptedCanary(current: "canary-25/reload", files: World.renderer.render(try Fixture.spec(), live: .blue, canary: Self.routing),
-                                          weights: nil)
+        let stack = try interruptedCanary(current: "canary-25/verify", weights: nil)
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
         let recovery = try #require(try stack.recover(lockWait: 1))
         #expect(recovery.outcome == "switched back: blue is live")
-        #expect(reloads() == 1)
-        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue).files)
+        #expect(reloads() == 0 && stack.readRoute() == .route(Route(live: .blue)))
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec).files)
         #expect(stack.store.history().map(\.action) == ["deploy"], "weight 0, not a repair")
     }
 
     @Test func aCanaryKilledDuringItsPromotionResolvesToTheBaselineToo() throws {
-        // The promotion installed green's blue-green configuration; state.json still has the 25% weights.
+        // The promotion renamed the route to green alone; state.json still has the 25% weights.
         let spec = try Fixture.spec()
-        let stack = try interruptedCanary(current: "promote/reload", files: World.renderer.render(spec, live: .green))
+        let stack = try interruptedCanary(current: "promote/verify", route: Route(live: .green))
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
         let recovery = try #require(try stack.recover(lockWait: 1))
         #expect(recovery.outcome == "switched back: blue is live")
         #expect(try stack.store.load()?.live == .blue && (try stack.store.load()?.weights) == nil)
-        #expect(stack.currentFiles() == stack.renderer.render(spec, live: .blue).files)
+        #expect(stack.currentFiles() == stack.renderer.render(spec).files)
+        #expect(stack.readRoute() == .route(Route(live: .blue)))
     }
 
     @Test func statusShowsTheWeightsAndTakesTheCanarysShareForNoFailover() throws {
@@ -161,7 +179,8 @@ import Watcher
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
         let status = try stack.status()
         #expect(status.weights == ["blue": 75, "green": 25])
-        #expect(status.proxy.configInSync, "the weighted configuration is what bgctl renders for the recorded weights")
+        #expect(status.proxy.configInSync, "one configuration serves every route")
+        #expect(!status.problems.contains { $0.contains("state.json") }, "state.json records the route in force: \(status.problems)")
         #expect(!status.problems.contains { $0.contains("failover") }, "\(status.problems)")
     }
 }

@@ -38,30 +38,37 @@ import NginxConfigGen
         #expect(CanaryPlanner.plan(request(noSwitch: true), spec: canarySpec, target: .green) == nil, "--no-switch moves no traffic")
     }
 
-    @Test func aWeightChangeIsACheckedReloadThatRecordsTheWeights() throws {
+    @Test func aWeightChangeIsARenameOfTheRouteThatRecordsTheWeights() throws {
         let plan = try CanaryPlanner.route(CanaryRouting(pool: .green, percent: 5), live: .blue, spec: spec, renderer: World.renderer,
                                            observed: World.up(spec))
-        #expect(plan.names == ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
-        #expect(plan.steps[4].action == .verifyPools([.blue, .green]), "either pool may answer a fresh request")
-        guard case .stageConfig(let config) = plan.steps[0].action else { Issue.record("stages"); return }
-        #expect(config == World.renderer.render(spec, live: .blue, canary: CanaryRouting(pool: .green, percent: 5)))
+        #expect(plan.names == ["route", "verify", "record"], "no nginx -t, no reload")
+        #expect(plan.steps[0].action == .setRoute(Route(live: .blue, canary: CanaryRouting(pool: .green, percent: 5))))
+        #expect(plan.steps[1].action == .verifyPools([.blue, .green]), "either pool may answer a fresh request")
         guard case .record(let record) = plan.steps.last?.action else { Issue.record("records"); return }
         #expect(record.live == .blue && record.canary == CanaryRouting(pool: .green, percent: 5) && record.history == nil && !record.isSwitch)
     }
 
-    @Test func weightZeroPutsBackTheBlueGreenConfigurationAndClearsTheWeights() throws {
+    @Test func aWeightChangeOnAStackMadeBeforeRoutesAppliesTheConfigurationOnce() throws {
+        let plan = try CanaryPlanner.route(CanaryRouting(pool: .green, percent: 5), live: .blue, spec: spec, renderer: World.renderer,
+                                           observed: World.beforeRoutes(spec))
+        #expect(plan.names == ["route", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
+        guard case .stageConfig(let config) = plan.steps[1].action else { Issue.record("stages"); return }
+        #expect(config == World.renderer.render(spec), "the configuration carries no weight")
+    }
+
+    @Test func weightZeroPutsBackTheLivePoolAloneAndClearsTheWeights() throws {
         var observed = World.up(spec)
         let routing = CanaryRouting(pool: .green, percent: 25)
-        observed.liveFiles = World.renderer.render(spec, live: .blue, canary: routing).files
+        observed.route = .route(Route(live: .blue, canary: routing))
         observed.state?.weights = routing.weights
         let plan = try CanaryPlanner.route(nil, live: .blue, spec: spec, renderer: World.renderer, observed: observed)
-        #expect(plan.names == ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
-        #expect(plan.steps[4].action == .verify(.blue))
+        #expect(plan.names == ["route", "verify", "record"])
+        #expect(plan.steps[0].action == .setRoute(Route(live: .blue)) && plan.steps[1].action == .verify(.blue))
         guard case .record(let record) = plan.steps.last?.action else { Issue.record("records"); return }
         #expect(record.live == .blue && record.canary == nil)
     }
 
-    @Test func filesThatAlreadyMatchOnlyClearTheWeights() throws {
+    @Test func aRouteAlreadyInForceOnlyClearsTheWeights() throws {
         var observed = World.up(spec)
         observed.state?.weights = ["blue": 95, "green": 5]
         #expect(try CanaryPlanner.route(nil, live: .blue, spec: spec, renderer: World.renderer, observed: observed).names == ["record"])
@@ -80,15 +87,17 @@ import NginxConfigGen
         }
     }
 
-    @Test func theDryRunShowsEveryStepsWeightReloadAndAnalysisThenThePromotion() throws {
+    @Test func theDryRunShowsEveryStepsRouteAndAnalysisThenThePromotion() throws {
         let observed = World.up(spec)
         let staging = try DeployPlanner.plan(request([5, 25]), spec: spec, pull: .never, observed: observed)
         let canary = try #require(CanaryPlanner.plan(request([5, 25], step: 60), spec: spec, target: staging.target))
         let then = try CanaryPlanner.expected(canary, staging: staging, renderer: World.renderer, observed: observed, reason: "r")
         #expect(then.title == "then canary 5% → 25% → promote, 60 s each")
         #expect(then.steps.map(\.name) == ["canary-5", "canary-25", "promote"])
-        let apply = ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"]
-        #expect(then.names == apply + ["analyse"] + apply + ["analyse"] + ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
+        // The first weight also applies the configuration naming the release just staged; later ones only rename.
+        let move = ["route", "verify", "record"]
+        #expect(then.names == ["route", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"] + ["analyse"]
+                + move + ["analyse"] + move)
         guard case .sequence(let second) = then.steps[1].action, case .analyseCanary(let routing, let seconds) = second.last?.action else {
             Issue.record("each step ends with its analysis"); return
         }
@@ -98,7 +107,7 @@ import NginxConfigGen
         }
         #expect(record.live == .green && record.isSwitch && record.canary == nil)
         let listing = then.listing(spec).joined(separator: "\n")
-        #expect(listing.contains("2.4. reload: reload nginx gracefully"))
-        #expect(listing.contains("1.8. analyse: compare green with blue in the proxy's log for 60 s"))
+        #expect(listing.contains("2.1. route: move traffic: nginx/route/current to blue live, canary green 25%, blue 75%"), "\(listing)")
+        #expect(listing.contains("1.9. analyse: compare green with blue in the proxy's log for 60 s"))
     }
 }

@@ -20,70 +20,118 @@ import NginxConfigGen
         http.on(":8082/healthz", ScriptedHTTP.ok())
     }
 
-    func stack(live: Pool = .blue) throws -> Stack {
+    /// A stack with `live` in force; `beforeRoutes`: made by a release before routes (blue live), so
+    /// a switch applies the configuration too.
+    func stack(live: Pool = .blue, beforeRoutes: Bool = false) throws -> Stack {
         var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
         let signal = self.signal
         stack.ports.cancelled = { signal.isRaised }
-        try AtomicWriter.write(stack.renderer.render(stack.spec, live: live), into: stack.paths.nginxDir)
+        if beforeRoutes {
+            try stack.writeLiveBeforeRoutes()
+            runner.on(["top", "shop-proxy"], proxyTop([]))
+        } else {
+            try stack.writeLive(Route(live: live))
+        }
         try stack.store.save(StackState(project: "shop", live: live, updatedAt: "t", lastSwitch: nil))
         return stack
     }
 
     func reloads() -> Int { runner.calls(startingWith: ["kill", "--signal", "HUP"]).count }
 
-    @Test func aSignalBeforeTheInstallStopsTheSwitchWithNothingChanged() throws {
+    @Test func aSignalBeforeTheRouteStopsTheSwitchWithNothingChanged() throws {
         let stack = try stack()
         let signal = self.signal
-        runner.onCall = { args in if args.last == "-t" { signal.raise() } }
-        #expect(throws: OrchestratorError.cancelled(step: "install")) {
+        // The inspect is the last docker command before the route moves.
+        runner.onCall = { args in if args.first == "container" { signal.raise() } }
+        #expect(throws: OrchestratorError.cancelled(step: "route")) {
             try stack.switchTo(.init(target: .green), lockWait: 1)
         }
-        #expect(reloads() == 0)
-        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue).files)
-        #expect(!FileManager.default.fileExists(atPath: stack.paths.nextDir), "the staged candidate is removed")
+        #expect(stack.readRoute() == .route(Route(live: .blue)))
         #expect(stack.journal.read() == nil, "stopped at a safe point: nothing to recover")
         #expect(try stack.store.load()?.live == .blue)
     }
 
-    @Test func aSignalAfterTheInstallDoesNotStopTheSwitchBeforeItIsRecorded() throws {
-        let stack = try stack()
+    @Test func aSignalAfterTheRouteMovedDoesNotStopTheSwitchBeforeItIsRecorded() throws {
+        // Made before routes: nginx -t runs after the route was written, and the signal arrives then.
+        let stack = try stack(beforeRoutes: true)
         let signal = self.signal
-        runner.onCall = { args in if args.first == "kill" { signal.raise() } }
+        runner.onCall = { args in if args.last == "-t" { signal.raise() } }
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
         let outcome = try stack.switchTo(.init(target: .green), lockWait: 1)
         #expect(outcome.to == .green && signal.isRaised)
+        #expect(reloads() == 1 && stack.readRoute() == .route(Route(live: .green)))
         #expect(try stack.store.load()?.live == .green)
         #expect(stack.store.history().map(\.action) == ["switch"])
         #expect(stack.journal.read() == nil)
     }
 
-    @Test func everyStepIsJournaledBeforeItActs() throws {
+    @Test func theRouteIsJournaledBeforeItMovesAndDoneBeforeTheVerify() throws {
         let stack = try stack()
+        let seen = JournalSpy(path: stack.paths.journalFile)
+        http.onGet = { url in if url.hasSuffix(":8080/healthz") { seen.look() } }
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        _ = try stack.switchTo(.init(target: .green), lockWait: 1)
+        #expect(seen.entries.first?.current == "switch/verify" && seen.entries.first?.done == ["switch/route"], "\(seen.entries)")
+        #expect(seen.entries.allSatisfy { $0.operation == "switch" && $0.from == .blue && $0.to == .green })
+    }
+
+    @Test func everyStepIsJournaledBeforeItActs() throws {
+        let stack = try stack(beforeRoutes: true)
         let seen = JournalSpy(path: stack.paths.journalFile)
         runner.onCall = { _ in seen.look() }
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
         _ = try stack.switchTo(.init(target: .green), lockWait: 1)
-        // When nginx -t runs, the journal says so; when the reload is sent, the install is done.
+        // When nginx -t runs, the journal says so; when the reload is sent, the route and the install are done.
         #expect(seen.currents.contains("switch/nginx-test"))
-        #expect(seen.entries.contains { $0.current == "switch/reload" && $0.done.contains("switch/install") })
+        #expect(seen.entries.contains { $0.current == "switch/reload" && $0.done.contains("switch/install") && $0.done.contains("switch/route") })
         #expect(seen.entries.allSatisfy { $0.operation == "switch" && $0.from == .blue && $0.to == .green })
     }
 
-    @Test func aSwitchKilledAfterItsReloadIsFinishedByTheNextCommand() throws {
-        // The proxy serves green from green's files; state.json still says blue: what a SIGKILL leaves.
-        let stack = try stack(live: .blue)
-        try AtomicWriter.write(stack.renderer.render(stack.spec, live: .green), into: stack.paths.nginxDir)
+    /// An interrupted switch left in the journal, stopped at `current`.
+    func interruptedSwitch(_ stack: Stack, done: [String] = [], current: String) throws {
         var entry = JournalEntry(operation: "switch", title: "switch blue → green", pid: 999_999, who: "ci", started: "12:03:04",
                                  from: .blue, to: .green)
-        entry.done = ["switch/stage", "switch/nginx-test", "switch/install"]
-        entry.current = "switch/reload"
+        entry.done = done
+        entry.current = current
         try stack.journal.write(entry)
-        #expect(stack.journal.interrupted()?.summary == "interrupted switch blue → green started at 12:03:04 by ci (pid 999999), while: switch/reload")
+    }
+
+    @Test func aSwitchKilledRightAfterItsRenameIsRecordedByTheNextCommandWithoutMovingTraffic() throws {
+        // The route serves green; state.json still says blue: what a SIGKILL right after the rename leaves.
+        let stack = try stack(live: .green)
+        try stack.store.save(StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil))
+        try interruptedSwitch(stack, current: "switch/route")
+        #expect(stack.journal.interrupted()?.summary == "interrupted switch blue → green started at 12:03:04 by ci (pid 999999), while: switch/route")
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
         let recovery = try #require(try stack.recover(lockWait: 1))
         #expect(recovery.outcome == "finished: green is live")
         #expect(try stack.store.load()?.live == .green)
+        #expect(stack.readRoute() == .route(Route(live: .green)))
+        #expect(runner.calls(startingWith: ["kill"]).isEmpty && runner.calls(startingWith: ["exec"]).isEmpty)
+        #expect(stack.store.history().last?.action == "recover")
+        #expect(stack.journal.read() == nil)
+    }
+
+    @Test func aSwitchKilledJustBeforeItsRenameIsFinishedByTheNextCommand() throws {
+        let stack = try stack(live: .blue)
+        try interruptedSwitch(stack, current: "switch/route")
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "finished: green is live")
+        #expect(try stack.store.load()?.live == .green && stack.readRoute() == .route(Route(live: .green)))
         #expect(stack.store.history().map(\.action) == ["switch", "recover"])
+        #expect(reloads() == 0)
+    }
+
+    @Test func aSwitchKilledAfterTheReloadThatConvertedItsStackIsFinishedByTheNextCommand() throws {
+        // The proxy serves green from the configuration that reads the route; state.json still says blue.
+        let stack = try stack(live: .green)
+        try interruptedSwitch(stack, done: ["switch/route", "switch/stage", "switch/nginx-test", "switch/install"], current: "switch/reload")
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "finished: green is live")
+        #expect(try stack.store.load()?.live == .green)
+        #expect(reloads() == 0, "the files in nginx/ are already those bgctl renders")
         #expect(stack.journal.read() == nil)
     }
 
@@ -130,7 +178,8 @@ import NginxConfigGen
         request.analyze = 60
         let outcome = try stack.deploy(request, lockWait: 1)
         #expect(outcome.result == .aborted && outcome.figures?.requests == 12)
-        #expect(reloads() == 2, "switched to green, then back to blue although the signal was still raised")
+        #expect(reloads() == 1, "the staged release's name changed the configuration: applied with the switch to green; the switch back is a rename")
+        #expect(stack.readRoute() == .route(Route(live: .blue)), "back to blue although the signal was still raised")
         #expect(try stack.store.load()?.live == .blue)
         let last = try #require(stack.store.history().last)
         #expect(last.action == "deploy" && last.result == "aborted" && last.figures?["requests"] == 12)
@@ -149,13 +198,13 @@ import NginxConfigGen
         #expect(outcome.result == .aborted)
         // Stopped before the release was recorded: traffic never left blue and its configuration stands.
         #expect(reloads() == 0)
-        #expect(stack.currentFiles() == stack.renderer.render(try #require(try stack.store.load()).apply(to: stack.spec), live: .blue).files)
+        #expect(stack.currentFiles() == stack.renderer.render(try #require(try stack.store.load()).apply(to: stack.spec)).files)
         #expect(try stack.store.load()?.live == .blue)
         #expect(stack.store.history().last?.result == "aborted")
     }
 
     @Test func aRestoreThatFailedLeavesTheJournalForTheNextCommand() throws {
-        let stack = try stack()
+        let stack = try stack(beforeRoutes: true)
         runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 1, stderr: "Error response from daemon: is restarting"))
         #expect(throws: OrchestratorError.switchFailed(step: "reload", detail: "the proxy did not take the reload signal: Error response from daemon: is restarting", restored: false)) {
             try stack.switchTo(.init(target: .green), lockWait: 1)

@@ -25,11 +25,21 @@ enum World {
         let proxy = container(StackPlan.proxyContainer(spec, paths: paths, pull: spec.pull), health: nil)
         observed.containers[proxy.name] = proxy
         observed.network = .present(labels: [Docker.label: spec.project], subnets: [spec.network.subnet.description])
-        observed.liveFiles = renderer.render(spec, live: live, tlsFingerprint: tls?.fingerprint).files
+        observed.liveFiles = renderer.render(spec, tlsFingerprint: tls?.fingerprint).files
+        observed.route = .route(Route(live: live))
         observed.tlsFingerprint = tls?.fingerprint
         observed.tlsEntries = tls.map { [$0.fingerprint] } ?? []
         observed.servedBy = live
         observed.existingPaths = paths.ownedPaths.filter { $0 != paths.tlsDir || tls != nil }
+        return observed
+    }
+
+    /// The same stack made by a release before routes: its configuration names the live pool and
+    /// reads no route, and there is none.
+    static func beforeRoutes(_ spec: DeploymentSpec, live: Pool = .blue) -> Observed {
+        var observed = up(spec, live: live)
+        observed.liveFiles[RenderedConfig.siteFile] = Fixture.siteBeforeRoutes
+        observed.route = .missing
         return observed
     }
 
@@ -47,7 +57,8 @@ enum World {
     @Test func aFreshHostGetsNetworkFoldersBothPoolsTogetherThenTheProxyAndARecord() throws {
         let plan = try plan(Observed())
         #expect(plan.names == ["create-network", "create-folders", "start-blue", "start-green", "wait-healthy",
-                               "write-config", "start-proxy", "wait-proxy", "remember-tested", "record"])
+                               "write-config", "write-route", "start-proxy", "wait-proxy", "remember-tested", "record"])
+        #expect(plan.steps.first { $0.name == "write-route" }?.action == .writeRoute(Route(live: .blue)), "the proxy starts on a route")
         guard case .together(let pools) = plan.steps[2].action else { Issue.record("pools start together"); return }
         #expect(pools.map(\.name) == ["start-blue", "start-green"])
         guard case .record(let record) = plan.steps.last?.action else { Issue.record("last step records"); return }
@@ -74,8 +85,22 @@ enum World {
 
     @Test func aProxyConfigurationOutOfSyncIsTestedInstalledReloadedAndVerified() throws {
         var observed = World.up(spec)
-        observed.liveFiles = World.renderer.render(spec, live: .green).files
+        observed.liveFiles[RenderedConfig.siteFile]?.append("# from an older spec\n")
         #expect(try plan(observed).names == ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
+    }
+
+    @Test func aStackMadeBeforeRoutesIsConvertedWithTheRouteAndOneReload() throws {
+        let plan = try plan(World.beforeRoutes(spec))
+        #expect(plan.names == ["route", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
+        #expect(plan.steps[0].action == .setRoute(Route(live: .blue)), "the pool state.json records, written before the reload reads it")
+    }
+
+    @Test func aCanaryRouteADeadDeployLeftIsEndedWithoutAReload() throws {
+        var observed = World.up(spec)
+        observed.route = .route(Route(live: .blue, canary: CanaryRouting(pool: .green, percent: 5)))
+        let plan = try plan(observed)
+        #expect(plan.names == ["route", "verify", "record"])
+        #expect(plan.steps[0].action == .setRoute(Route(live: .blue)))
     }
 
     @Test func theLivePoolIsKeptWithAWarningWhenItsSpecChangedAndTheIdleOneIsRecreated() throws {
@@ -92,7 +117,7 @@ enum World {
     @Test func aProxyWhoseContainerSettingsChangedIsRecreatedWithAWarning() throws {
         var observed = World.up(spec)
         observed.containers[World.proxyName]?.labels[Docker.hashLabel] = "stale"
-        #expect(try plan(observed).names == ["warn-proxy", "remove-proxy", "write-config", "start-proxy", "wait-proxy", "remember-tested", "record"])
+        #expect(try plan(observed).names == ["warn-proxy", "remove-proxy", "write-config", "write-route", "start-proxy", "wait-proxy", "remember-tested", "record"])
     }
 
     @Test func aNetworkOfAnotherProjectIsRefused() throws {
@@ -131,7 +156,7 @@ enum World {
                 "a watcher that matches beside a proxy that stays is kept")
         observed.containers[World.proxyName]?.labels[Docker.hashLabel] = "stale"
         let plan = try UpPlanner.plan(request, spec: withSink, paths: World.paths, renderer: World.renderer, observed: observed)
-        #expect(plan.names == ["warn-proxy", "remove-proxy", "write-config", "start-proxy", "wait-proxy", "remember-tested",
+        #expect(plan.names == ["warn-proxy", "remove-proxy", "write-config", "write-route", "start-proxy", "wait-proxy", "remember-tested",
                                "watcher-folder", "remove-watcher", "start-watcher", "record"])
         #expect(plan.steps.first { $0.name == "remove-watcher" }?.description.contains("PID namespace") == true)
     }
@@ -155,10 +180,11 @@ enum World {
         try SwitchPlanner.plan(.init(target: target, reason: "r", force: force), spec: spec, renderer: World.renderer, observed: observed)
     }
 
-    @Test func aSwitchStagesTestsInstallsReloadsVerifiesAndRecords() throws {
+    @Test func aSwitchMovesTheRouteVerifiesAndRecordsWithoutTouchingTheConfiguration() throws {
         let plan = try plan(.green, World.up(spec))
         #expect(plan.title == "switch blue → green")
-        #expect(plan.names == ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
+        #expect(plan.names == ["route", "verify", "record"])
+        #expect(plan.steps[0].action == .setRoute(Route(live: .green)) && plan.steps[1].action == .verify(.green))
         guard case .record(let record) = plan.steps.last?.action else { Issue.record("records"); return }
         #expect(record.isSwitch && record.live == .green && record.history?.action == "switch" && record.history?.from == .blue)
     }
@@ -167,8 +193,18 @@ enum World {
         var observed = World.up(spec)
         let proxy = try #require(observed.containers[World.proxyName])
         let (id, started) = TestedConfigs.key(proxy)
-        observed.tested = TestedConfigs(container: id, startedAt: started, digests: [TestedConfigs.digest(World.renderer.render(spec, live: .green))])
-        #expect(try plan(.green, observed).names == ["stage", "install", "reload", "verify", "record"])
+        observed.tested = TestedConfigs(container: id, startedAt: started, digests: [TestedConfigs.digest(World.renderer.render(spec))])
+        observed.liveFiles[RenderedConfig.siteFile]?.append("# from an older spec\n")
+        #expect(try plan(.green, observed).names == ["route", "stage", "install", "reload", "verify", "record"])
+    }
+
+    @Test func aSwitchOnAStackMadeBeforeRoutesWritesTheRouteThenAppliesTheConfiguration() throws {
+        let plan = try plan(.green, World.beforeRoutes(spec))
+        #expect(plan.title == "switch blue → green")
+        #expect(plan.names == ["route", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record"])
+        #expect(plan.steps[0].action == .setRoute(Route(live: .green)))
+        guard case .record(let record) = plan.steps.last?.action else { Issue.record("records"); return }
+        #expect(record.isSwitch && record.history?.action == "switch")
     }
 
     @Test func aSwitchToThePoolThatIsLiveAndServedDoesNothing() throws {
@@ -176,13 +212,25 @@ enum World {
         #expect(plan.isEmpty && plan.nothingToDo == "blue is already live; nothing to do")
     }
 
-    @Test func aSwitchToTheLivePoolThatTheProxyDoesNotServeIsARepairNotASwitch() throws {
+    @Test(arguments: [RouteReading.missing, .damaged("nginx/route/current names something that is not a route")])
+    func aSwitchToTheLivePoolWhoseRouteIsGoneIsARepairNotASwitch(_ reading: RouteReading) throws {
         var observed = World.up(spec)
-        observed.servedBy = .green
+        observed.route = reading
         let plan = try plan(.blue, observed)
-        #expect(plan.names.last == "record")
+        #expect(plan.names == ["route", "verify", "record"])
         guard case .record(let record) = plan.steps.last?.action else { Issue.record("records"); return }
         #expect(record.history?.action == "repair" && !record.isSwitch)
+    }
+
+    @Test func aRouteThatMovedWithoutBeingRecordedIsOnlyRecorded() throws {
+        // What a switch killed right after its rename leaves.
+        var observed = World.up(spec)
+        observed.route = .route(Route(live: .green))
+        #expect(observed.live(spec) == .green, "the route in force, not state.json, says who is live")
+        let plan = try plan(.green, observed)
+        #expect(plan.names == ["record"])
+        guard case .record(let record) = plan.steps.last?.action else { Issue.record("records"); return }
+        #expect(record.live == .green && record.history?.from == .blue && record.history?.detail?.contains("the route served green") == true)
     }
 
     @Test func anUnhealthyTargetIsRefused() throws {
@@ -313,6 +361,7 @@ enum World {
         let observed = World.up(spec)
         let staging = try DeployPlanner.plan(request, spec: spec, pull: .never, observed: observed)
         let then = try DeployPlanner.expectedSwitch(staging, renderer: World.renderer, observed: observed, analyse: 30, reason: "deploy 3")
-        #expect(then.names == ["stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record", "analyse"])
+        // The staged release's name is in the configuration (the log's release field): applied with the route.
+        #expect(then.names == ["route", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record", "analyse"])
     }
 }

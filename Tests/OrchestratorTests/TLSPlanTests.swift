@@ -46,11 +46,11 @@ enum TLSFixture {
              expected: ["write-tls", "stage", "nginx-test", "install", "reload", "verify", "remember-tested", "record", "prune-tls"]),
         Case(description: "TLS turned on: the proxy is recreated with the new port and mount",
              before: .off, now: .on(TLSFixture.renewed),
-             expected: ["warn-proxy", "remove-proxy", "write-tls", "write-config", "start-proxy", "wait-proxy", "remember-tested", "record",
+             expected: ["warn-proxy", "remove-proxy", "write-tls", "write-config", "write-route", "start-proxy", "wait-proxy", "remember-tested", "record",
                         "prune-tls"]),
         Case(description: "TLS turned off: the proxy is recreated and the copies deleted",
              before: .on(TLSFixture.old), now: .off,
-             expected: ["warn-proxy", "remove-proxy", "write-config", "start-proxy", "wait-proxy", "remember-tested", "remove-tls", "record"]),
+             expected: ["warn-proxy", "remove-proxy", "write-config", "write-route", "start-proxy", "wait-proxy", "remember-tested", "remove-tls", "record"]),
     ]
 
     func spec(_ tls: Case.TLS) throws -> DeploymentSpec {
@@ -101,7 +101,7 @@ enum TLSFixture {
         let spec = try TLSFixture.spec()
         var observed = World.up(spec, tls: TLSFixture.old)
         observed.tlsFingerprint = nil
-        observed.liveFiles = World.renderer.render(spec, live: .blue).files
+        observed.liveFiles = World.renderer.render(spec).files
         observed.tlsEntries = ["cert.pem", "key.pem"]
         let plan = try UpPlanner.plan(.init(pull: .never, specFile: nil, tls: TLSFixture.old), spec: spec, paths: World.paths,
                                       renderer: World.renderer, observed: observed)
@@ -123,7 +123,7 @@ enum TLSFixture {
         let plan = try UpPlanner.plan(.init(pull: .never, specFile: nil, tls: TLSFixture.old), spec: try TLSFixture.spec(),
                                       paths: World.paths, renderer: World.renderer, observed: Observed())
         #expect(plan.names == ["create-network", "create-folders", "start-blue", "start-green", "wait-healthy",
-                               "write-tls", "write-config", "start-proxy", "wait-proxy", "remember-tested", "record", "prune-tls"])
+                               "write-tls", "write-config", "write-route", "start-proxy", "wait-proxy", "remember-tested", "record", "prune-tls"])
     }
 
     @Test func upWithTLSButNoCheckedFilesIsRefusedBeforeAnyStep() throws {
@@ -138,8 +138,13 @@ enum TLSFixture {
         let spec = try TLSFixture.spec()
         let observed = World.up(spec, tls: TLSFixture.old)
         let plan = try SwitchPlanner.plan(.init(target: .green), spec: spec, renderer: World.renderer, observed: observed)
-        #expect(!plan.names.contains("write-tls"))
-        guard case .stageConfig(let staged) = plan.steps.first?.action else { Issue.record("a switch stages first"); return }
+        #expect(plan.names == ["route", "verify", "record"], "the configuration naming the installed pair stays as it is")
+        // A stack made before routes gets the configuration with its switch: naming the pair installed.
+        var before = observed
+        before.liveFiles[RenderedConfig.siteFile] = Fixture.siteBeforeRoutes
+        let converting = try SwitchPlanner.plan(.init(target: .green), spec: spec, renderer: World.renderer, observed: before)
+        #expect(!converting.names.contains("write-tls"))
+        guard case .stageConfig(let staged) = converting.steps.first(where: { $0.name == "stage" })?.action else { Issue.record("a switch stages"); return }
         #expect(staged.files[RenderedConfig.siteFile]?.contains("ssl_certificate /bgctl/tls/\(TLSFixture.old.fingerprint)/cert.pem;") == true)
     }
 }
@@ -181,7 +186,7 @@ extension TLSFixture {
     static func install(_ material: TLSMaterial, in stack: Stack, live: Pool = .blue) throws {
         try AtomicWriter.write(material.certificate, to: stack.paths.tlsCertificate(material.fingerprint))
         try AtomicWriter.write(material.key.revealed, to: stack.paths.tlsKey(material.fingerprint), mode: 0o600)
-        try AtomicWriter.write(stack.renderer.render(stack.spec, live: live, tlsFingerprint: material.fingerprint), into: stack.paths.nginxDir)
+        try stack.writeLive(Route(live: live), tlsFingerprint: material.fingerprint)
     }
 }
 
@@ -209,7 +214,7 @@ extension TLSFixture {
         let mode = try FileManager.default.attributesOfItem(atPath: stack.paths.tlsKey(fingerprint))[.posixPermissions] as? Int
         #expect(mode == 0o600)
         #expect(stack.installedTLS() == nil, "no configuration names the folder yet")
-        try AtomicWriter.write(stack.renderer.render(stack.spec, live: .blue, tlsFingerprint: fingerprint), into: stack.paths.nginxDir)
+        try AtomicWriter.write(stack.renderer.render(stack.spec, tlsFingerprint: fingerprint), into: stack.paths.nginxDir)
         #expect(stack.installedTLS()?.fingerprint == fingerprint && stack.installedTLS()?.intact == true)
     }
 
@@ -222,7 +227,7 @@ extension TLSFixture {
         stack.tls = TLSFixture.old
         _ = try stack.up(lockWait: 1)
         #expect(stack.installedTLS()?.fingerprint == TLSFixture.old.fingerprint)
-        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue, tlsFingerprint: TLSFixture.old.fingerprint).files)
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, tlsFingerprint: TLSFixture.old.fingerprint).files)
         #expect(try FileManager.default.subpathsOfDirectory(atPath: stack.paths.tlsDir).count == 3, "the folder and its two files")
         let proxyRun = try #require(runner.calls(startingWith: ["run"]).first { $0.contains("shop-proxy") })
         #expect(proxyRun.contains("0.0.0.0:8443:8443") && proxyRun.contains("\(stack.paths.tlsDir):/bgctl/tls:ro"))
@@ -265,6 +270,8 @@ extension TLSFixture {
         runner.on(["exec", "shop-proxy", "/usr/sbin/nginx"],
                   CommandResult(status: nginxTest, stderr: nginxTest == 0 ? "" : "nginx: [emerg] cannot load certificate"))
         runner.on(["kill", "--signal", "HUP", "shop-proxy"], CommandResult(status: 0))
+        // A renewal reloads: one worker before, shutting down beside its successor after.
+        runner.on(["top", "shop-proxy"], proxyTop([(11, false)]), proxyTop([(11, true), (12, false)]))
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "blue"))
         var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
         stack.spec.proxy.tls = try TLSFixture.spec().proxy.tls
@@ -287,7 +294,7 @@ extension TLSFixture {
     }
 
     func expectOldPairInstalled(_ stack: Stack) {
-        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue, tlsFingerprint: TLSFixture.old.fingerprint).files)
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, tlsFingerprint: TLSFixture.old.fingerprint).files)
         #expect(contents(stack.paths.tlsCertificate(TLSFixture.old.fingerprint)) == TLSFixture.old.certificate)
         #expect(contents(stack.paths.tlsKey(TLSFixture.old.fingerprint)) == TLSFixture.old.key.revealed)
         #expect(stack.installedTLS()?.fingerprint == TLSFixture.old.fingerprint && stack.installedTLS()?.intact == true)
@@ -309,7 +316,7 @@ extension TLSFixture {
         let plan = try renewal(stack)
         #expect(plan.names.first == "write-tls" && plan.names.last == "prune-tls")
         try Executor(stack: stack, started: 0).run(plan)
-        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, live: .blue, tlsFingerprint: TLSFixture.renewed.fingerprint).files)
+        #expect(stack.currentFiles() == stack.renderer.render(stack.spec, tlsFingerprint: TLSFixture.renewed.fingerprint).files)
         #expect(contents(stack.paths.tlsCertificate(TLSFixture.renewed.fingerprint)) == TLSFixture.renewed.certificate)
         #expect(stack.installedTLS()?.fingerprint == TLSFixture.renewed.fingerprint && stack.installedTLS()?.intact == true)
         #expect(try FileManager.default.contentsOfDirectory(atPath: stack.paths.tlsDir) == [TLSFixture.renewed.fingerprint],
