@@ -103,6 +103,42 @@ import Testing
         #expect(outcome.stderr.contains("/nonexistent"), "\(outcome)")
         expectOwnMessage(outcome)
     }
+
+    /// A link to /dev/zero, a FIFO, a device or a folder as the log: refused at once, with or without --once.
+    @Test(arguments: [(["--once"], "zero-link"), (["--once"], "fifo"), (["--for", "1s"], "fifo"), (["--once"], "/dev/null"),
+                      (["--for", "1s"], "/dev/zero"), (["--once"], "folder")])
+    func aLogThatIsNotARegularFileIsRefused(_ flags: [String], kind: String) throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        let path: String
+        switch kind {
+        case "zero-link":
+            path = sandbox.work.appendingPathComponent("access.log").path
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/zero")
+        case "fifo":
+            path = sandbox.work.appendingPathComponent("access.log").path
+            #expect(mkfifo(path, 0o600) == 0)
+        case "folder":
+            path = sandbox.work.appendingPathComponent("logs").path
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        default:
+            path = kind
+        }
+        let outcome = try sandbox.run(["watch"] + flags + ["--log", path], timeout: 5)
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(outcome.stderr.contains("not a regular file (a FIFO, a device or a folder)"), "\(outcome)")
+        expectOwnMessage(outcome)
+    }
+
+    @Test func aLinkToARegularLogIsFollowed() throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        let target = try sandbox.write(Self.log(statuses: [200, 200]), to: "real.log")
+        try FileManager.default.createSymbolicLink(atPath: sandbox.work.appendingPathComponent("access.log").path, withDestinationPath: target)
+        let outcome = try sandbox.run(["watch", "--once", "--json", "--log", sandbox.work.appendingPathComponent("access.log").path], timeout: 5)
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stdout.contains("\"lines\":2"), "\(outcome)")
+    }
 }
 
 /// Commands that touch only the spec's state folder, so they run without Docker.
