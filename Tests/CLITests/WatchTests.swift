@@ -130,6 +130,24 @@ import Testing
         expectOwnMessage(outcome)
     }
 
+    /// The README and the systemd unit promise a stop within 10 s; a webhook that takes the connection
+    /// and never answers held the watcher 11.8 s (a 10 s grace for deliveries, then the listeners).
+    @Test func onSIGTERMAHungWebhookStillLetsTheWatcherStopWithinTenSeconds() throws {
+        let sandbox = try Sandbox()
+        let hung = try TakenPort()
+        var lines = MinimalSpec.lines(stateDirectory: sandbox.stateDirectory)
+        lines.append("alerts: {webhooks: [{url: \"http://127.0.0.1:\(hung.port)/hook\"}]}")
+        try sandbox.writeSpec(lines.joined(separator: "\n") + "\n")
+        let log = try sandbox.write(Self.log(statuses: Array(repeating: 502, count: 50)), to: "access.log")
+        let sent = 1.5
+        let started = Date()
+        let outcome = try sandbox.run(["watch", "--log", log, "--from-start", "--metrics-listen", "off"], timeout: 15, terminateAfter: sent)
+        let stopping = Date().timeIntervalSince(started) - sent
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stdout.contains("ALERT error_rate"), "an alert was on its way: \(outcome)")
+        #expect(stopping < 10, "took \(stopping) s after SIGTERM: \(outcome)")
+    }
+
     @Test func aLinkToARegularLogIsFollowed() throws {
         let sandbox = try Sandbox()
         try sandbox.writeMinimalSpec()
