@@ -13,18 +13,22 @@ import Testing
         return sandbox
     }
 
-    @Test func aDryRunPrintsEachStepsWeightReloadAndAnalysisThenThePromotionAndChangesNothing() throws {
+    /// With the route, each step moves nginx/route/current; only the first reloads (its configuration
+    /// is the one bgctl renders now).
+    @Test func aDryRunPrintsEachStepsRouteAndAnalysisThenThePromotionAndChangesNothing() throws {
         let sandbox = try runningStack()
         let outcome = try sandbox.run(["deploy", "--image", "shop:3", "--canary", "5,25", "--step", "30s", "--dry-run"])
         #expect(outcome.status == 0, "\(outcome)")
         for text in ["then canary 5% → 25% → promote, 30 s each: 3 steps",
                      "1. canary-5: send 5% of requests to green, 95% to blue; analyse",
-                     "1.1. stage: write the configuration with green at 5%, blue at 95% to nginx/next/",
-                     "1.4. reload: reload nginx gracefully",
+                     "1.1. route: move traffic: nginx/route/current to blue live, canary green 5%, blue 95%",
+                     "1.5. reload: reload nginx gracefully",
                      "docker kill --signal HUP bgctlclitest-proxy",
-                     "1.8. analyse: compare green with blue in the proxy's log for 30 s",
+                     "1.9. analyse: compare green with blue in the proxy's log for 30 s",
                      "2. canary-25: send 25% of requests to green, 75% to blue",
-                     "3. promote: every request to green"] {
+                     "2.1. route: move traffic: nginx/route/current to blue live, canary green 25%, blue 75%",
+                     "3. promote: every request to green",
+                     "3.1. route: move traffic: nginx/route/current to green live"] {
             #expect(outcome.stdout.contains(text), "missing \"\(text)\" in \(outcome)")
         }
         #expect(sandbox.dockerCalls().filter(DryRunTests.mutates).isEmpty, "\(sandbox.dockerCalls())")
