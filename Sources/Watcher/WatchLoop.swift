@@ -87,6 +87,15 @@ public struct WatcherStatus: Sendable, Codable {
 /// Joins the edges: tail → parse → analyse → decide → tell. Runs until the input ends (`once`), the
 /// duration passes, or `stop()` says so; then returns the summary.
 public final class WatchLoop {
+    /// From a stop (SIGTERM) to the exit of a watcher that runs until stopped, at most this many
+    /// seconds: the README's and the systemd unit's promise, and under the watcher container's
+    /// `docker stop` timeout (15 s).
+    public static let stopBound = 10.0
+    /// Deliveries still queued or in flight at the stop get this long (a hung webhook holds its
+    /// worker for a whole request timeout, then retries). The rest of `stopBound` is for the metrics
+    /// listener's stop (`RetryingMetricsServer.longestStop`), the last batch and the status file.
+    public static let deliveryGrace = 6.0
+
     public let settings: WatchSettings
     public let options: WatchOptions
     private let delivery: Delivery?
@@ -182,7 +191,7 @@ public final class WatchLoop {
         summary.rotations = tailer.counters.rotations
         summary.truncations = tailer.counters.truncations
         summary.malformed += tailer.counters.tooLong
-        delivery?.finish(timeout: 10)
+        delivery?.finish(timeout: Self.deliveryGrace)
         summary.deliveries = delivery?.snapshot() ?? [:]
         syncMetrics()
         return summary

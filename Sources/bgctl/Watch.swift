@@ -90,9 +90,7 @@ extension Bgctl {
                 // Without --log there is always a spec (see `spec(_:log:)`).
                 var logPath = log ?? ""
                 if log == nil, let loaded, let paths { logPath = loaded.watch.log.isEmpty ? paths.accessLog : loaded.watch.log }
-                if once && logPath != "-" && !FileManager.default.fileExists(atPath: logPath) {
-                    throw CLIError.failed("cannot read \(SafeText.terminal(logPath)): no such file")
-                }
+                try Self.checkLog(logPath, mustExist: once)
                 var options = WatchOptions(logPath: logPath)
                 options.fromStart = fromStart || once
                 options.once = once
@@ -181,6 +179,21 @@ extension Bgctl {
                     FileHandle.standardOutput.write(Data(metrics.render()))
                 }
                 if failOnAlert && summary.anyFired { throw CLIError.exit(ExitStatus.alertFired) }
+            }
+        }
+
+        /// The log, when it is there, must be a regular file (through links): a FIFO or a device
+        /// (`/dev/zero`) would hold `--once` forever and a watcher on garbage. "-" is standard input.
+        static func checkLog(_ path: String, mustExist: Bool) throws {
+            guard path != "-" else { return }
+            var info = stat()
+            guard stat(path, &info) == 0 else {
+                if errno == ENOENT && !mustExist { return }
+                let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+                throw CLIError.failed("cannot read \(SafeText.terminal(path)): \(reason)")
+            }
+            guard info.st_mode & S_IFMT == S_IFREG else {
+                throw CLIError.failed("cannot read \(SafeText.terminal(path)): not a regular file (a FIFO, a device or a folder); give the access log's path, or - to read standard input")
             }
         }
 

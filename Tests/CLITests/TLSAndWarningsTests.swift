@@ -120,6 +120,17 @@ import Testing
         #expect(outcome.stderr.components(separatedBy: warning).count - 1 == 1, "\(outcome)")
     }
 
+    @Test func aPreviewRangeOfEveryoneIsAWarningOnStderrAndInValidateJSON() throws {
+        let lines = MinimalSpec.lines(stateDirectory: sandbox.stateDirectory) + ["preview: {allow: [\"::/0\"]}"]
+        try sandbox.writeSpec(lines.joined(separator: "\n") + "\n")
+        let outcome = try sandbox.run(["validate"])
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stderr.contains("bgctl.yaml:\(lines.count):"), "\(outcome)")
+        #expect(outcome.stderr.contains("warning: preview.allow.0: ::/0 lets anyone on the internet reach the idle pool"), "\(outcome)")
+        let json = try jsonObject(try sandbox.run(["validate", "--json"]))
+        #expect((json["warnings"] as? [[String: Any]])?.first?["path"] as? String == "preview.allow.0")
+    }
+
     @Test func aValidSpecWithoutWarningsHasAnEmptyWarningsList() throws {
         try sandbox.writeMinimalSpec()
         let json = try jsonObject(try sandbox.run(["validate", "--json"]))

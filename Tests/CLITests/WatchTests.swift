@@ -103,6 +103,60 @@ import Testing
         #expect(outcome.stderr.contains("/nonexistent"), "\(outcome)")
         expectOwnMessage(outcome)
     }
+
+    /// A link to /dev/zero, a FIFO, a device or a folder as the log: refused at once, with or without --once.
+    @Test(arguments: [(["--once"], "zero-link"), (["--once"], "fifo"), (["--for", "1s"], "fifo"), (["--once"], "/dev/null"),
+                      (["--for", "1s"], "/dev/zero"), (["--once"], "folder")])
+    func aLogThatIsNotARegularFileIsRefused(_ flags: [String], kind: String) throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        let path: String
+        switch kind {
+        case "zero-link":
+            path = sandbox.work.appendingPathComponent("access.log").path
+            try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: "/dev/zero")
+        case "fifo":
+            path = sandbox.work.appendingPathComponent("access.log").path
+            #expect(mkfifo(path, 0o600) == 0)
+        case "folder":
+            path = sandbox.work.appendingPathComponent("logs").path
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        default:
+            path = kind
+        }
+        let outcome = try sandbox.run(["watch"] + flags + ["--log", path], timeout: 5)
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(outcome.stderr.contains("not a regular file (a FIFO, a device or a folder)"), "\(outcome)")
+        expectOwnMessage(outcome)
+    }
+
+    /// The README and the systemd unit promise a stop within 10 s; a webhook that takes the connection
+    /// and never answers held the watcher 11.8 s (a 10 s grace for deliveries, then the listeners).
+    @Test func onSIGTERMAHungWebhookStillLetsTheWatcherStopWithinTenSeconds() throws {
+        let sandbox = try Sandbox()
+        let hung = try TakenPort()
+        var lines = MinimalSpec.lines(stateDirectory: sandbox.stateDirectory)
+        lines.append("alerts: {webhooks: [{url: \"http://127.0.0.1:\(hung.port)/hook\"}]}")
+        try sandbox.writeSpec(lines.joined(separator: "\n") + "\n")
+        let log = try sandbox.write(Self.log(statuses: Array(repeating: 502, count: 50)), to: "access.log")
+        let sent = 1.5
+        let started = Date()
+        let outcome = try sandbox.run(["watch", "--log", log, "--from-start", "--metrics-listen", "off"], timeout: 15, terminateAfter: sent)
+        let stopping = Date().timeIntervalSince(started) - sent
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stdout.contains("ALERT error_rate"), "an alert was on its way: \(outcome)")
+        #expect(stopping < 10, "took \(stopping) s after SIGTERM: \(outcome)")
+    }
+
+    @Test func aLinkToARegularLogIsFollowed() throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        let target = try sandbox.write(Self.log(statuses: [200, 200]), to: "real.log")
+        try FileManager.default.createSymbolicLink(atPath: sandbox.work.appendingPathComponent("access.log").path, withDestinationPath: target)
+        let outcome = try sandbox.run(["watch", "--once", "--json", "--log", sandbox.work.appendingPathComponent("access.log").path], timeout: 5)
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stdout.contains("\"lines\":2"), "\(outcome)")
+    }
 }
 
 /// Commands that touch only the spec's state folder, so they run without Docker.

@@ -41,6 +41,28 @@ import Testing
         #expect(try spec("{allow: [\"\(text)\"]}").get().preview?.allow.map(\.description) == [text])
     }
 
+    /// The warnings heard while loading a valid spec with `allow: [text]`.
+    func warnings(allowing text: String) throws -> [SpecIssue] {
+        var heard: [SpecIssue] = []
+        _ = try SpecLoader.parse(yaml: baseSpec + "\npreview: {allow: [\"\(text)\"]}", file: "bgctl.yaml", variables: [:]) {
+            heard.append($0)
+        }.get()
+        return heard
+    }
+
+    @Test(arguments: ["0.0.0.0/0", "128.0.0.0/1", "8.0.0.0/7", "::/0", "2000::/3", "fe00::/7", "fc00::/6"])
+    func aRangeWiderThanASlashEightIsAcceptedWithAWarning(_ text: String) throws {
+        let heard = try warnings(allowing: text)
+        #expect(heard.count == 1, "\(heard)")
+        #expect(heard.first?.path == "preview.allow.0" && heard.first?.line == 11)
+        #expect(heard.first?.message.hasPrefix("\(text) lets anyone on the internet reach the idle pool") == true, "\(heard)")
+    }
+
+    @Test(arguments: ["10.0.0.0/8", "8.0.0.0/8", "192.168.0.0/16", "fc00::/7", "fd00::/8", "2000::/8", "::1/128"])
+    func aSlashEightOrNarrowerAndUniqueLocalIPv6AreAcceptedWithoutAWarning(_ text: String) throws {
+        #expect(try warnings(allowing: text).isEmpty)
+    }
+
     @Test(arguments: ["10.0.0.1/8", "10.0.0.0/33", "10.0.0.0", "10.0.0/8", "010.0.0.0/8", "10.0.0.0/+8", "fd00::1/8",
                       "fd00::/129", "fe80::1%eth0/64", "::ffff:10.0.0.0/104", "10.0.0.0/8;", "all", "10.0.0.0/ 8"])
     func aRangeThatIsNotCanonicalIsRefused(_ text: String) {

@@ -102,6 +102,28 @@ final class Lines: @unchecked Sendable {
         #expect(!log.all.joined().contains(url))
     }
 
+    /// A webhook that takes the request and never answers holds `finish` for the grace it is given,
+    /// not for its request timeout and retries: when it returns the message is neither sent nor failed
+    /// (unbounded, four 1 s timeouts and their backoff would have failed it first).
+    @Test func finishGivesAHungWebhookItsGraceAndNoMore() {
+        let receiver = Receiver([.init(status: 200, delay: 3600)])
+        let delivery = Delivery(targets: [AlertTarget(name: "webhook 1", format: .json, url: receiver.url())], timeout: 1) { _ in }
+        delivery.send(notification(), settings: settings)
+        #expect(receiver.wait(for: 1, seconds: 10).count == 1)
+        delivery.finish(timeout: 0.2)
+        let stats = delivery.snapshot()["webhook 1"]
+        #expect(stats?.sent == 0 && stats?.failed == 0, "\(String(describing: stats))")
+        receiver.stop()
+    }
+
+    /// SIGTERM to exit within `WatchLoop.stopBound` (the README's 10 s): the deliveries' grace, the
+    /// metrics listener's longest stop and a second for the last batch and the status file fit in it.
+    @Test func theStopBoundHoldsTheDeliveryGraceAndTheListenersStop() {
+        #expect(WatchLoop.stopBound == 10)
+        #expect(WatchLoop.deliveryGrace + RetryingMetricsServer.longestStop + 1 <= WatchLoop.stopBound)
+        #expect(RetryingMetricsServer.longestStop == 2 * MetricsServer.longestStop)
+    }
+
     @Test func theGenericWebhookGetsTheDocumentedJSON() throws {
         let (_, requests, _, _) = deliver([.init(status: 204, body: "")], format: .json, waitFor: 1)
         let request = try #require(requests.first)

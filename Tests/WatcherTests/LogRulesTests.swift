@@ -15,7 +15,44 @@ import Watcher
         #expect(rules.isIgnored(uri) == ignored)
     }
 
-    @Test(arguments: ["/healthz", "/healthz?probe=1", "/internal/x", "/healthzz", "/health", "/other"])
+    /// nginx picks a location by the normalised path: what it sent elsewhere is not ignored.
+    @Test(arguments: [
+        ("/internal/../api/x", false), ("/internal/%2e%2e/api/x", false), ("/internal/%2E%2E/api/x", false),
+        ("/internal/.%2e/api/x", false), ("/internal%2f..%2fapi/x", false), ("/internal/x/../../api", false),
+        ("/internal/..", false), ("/internal/.", true), ("/internal/..x", true), ("/internal/...", true),
+        ("/internal/x/../y", true), ("/internal/x/..", true), ("/internal/./x", true),
+    ])
+    func dotSegmentsAreResolvedBeforeMatching(uri: String, ignored: Bool) {
+        #expect(rules.isIgnored(uri) == ignored)
+    }
+
+    @Test(arguments: [
+        ("//internal/x", true), ("/internal//x", true), ("///healthz", true), ("/healthz//", false),
+        ("/%69nternal/x", true), ("/internal%2Fx", true), ("/health%7A", true), ("/health%7a?x=1", true),
+        ("/healthz%3F", false), ("/healthz%2", false), ("/healthz%zz", false), ("/internal/%00", false),
+        ("/internal/%", false), ("/internal/%25", true),
+    ])
+    func slashesAreMergedAndEscapesDecodedBeforeMatching(uri: String, ignored: Bool) {
+        #expect(rules.isIgnored(uri) == ignored)
+    }
+
+    /// nginx answers 400 to a path above the root; it is counted as logged, never ignored.
+    @Test(arguments: ["/..", "/../internal/x", "/%2e%2e/healthz", "/internal/../../internal/x"])
+    func aPathAboveTheRootIsNotIgnored(uri: String) {
+        #expect(!rules.isIgnored(uri))
+    }
+
+    /// Only the path is normalised: a query keeps its bytes, and only the path decides the slow path.
+    @Test(arguments: [
+        ("/healthz?next=/../x", true), ("/healthz?q=%2e%2e", true), ("/internal/a?b=//c", true),
+        ("/internal/../x?y=/internal/", false),
+    ])
+    func theQueryIsComparedAsLogged(uri: String, ignored: Bool) {
+        #expect(rules.isIgnored(uri) == ignored)
+    }
+
+    @Test(arguments: ["/healthz", "/healthz?probe=1", "/internal/x", "/healthzz", "/health", "/other",
+                      "/internal/../api", "/internal/%2e%2e/api", "//healthz"])
     func theByteFormAgreesWithTheStringForm(uri: String) {
         let line = Array(#"{"uri":"\#(uri)","status":200}"#.utf8)
         let agrees = line.withUnsafeBytes { raw -> Bool in

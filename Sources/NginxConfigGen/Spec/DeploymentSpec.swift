@@ -309,6 +309,22 @@ public struct AlertsSpec: Sendable, Hashable {
 public struct SourceRange: Sendable, Hashable, CustomStringConvertible {
     /// Canonical text, as nginx's `geo` reads it.
     public let description: String
+    /// The range's size, as the prefix length over the address's width (a /0 of either family: everyone).
+    public let prefixLength: Int
+    public let isIPv6: Bool
+    /// The address's first byte, which says whether a wide IPv6 range stays inside fc00::/7.
+    private let firstByte: UInt8
+
+    /// Shorter prefixes than this reach more than one /8's worth of the internet: no private block
+    /// is wider (10.0.0.0/8; fc00::/7, unique-local, is the one IPv6 exception).
+    public static let widestPrivatePrefix = 8
+
+    /// True for a range that includes much of the public internet (`0.0.0.0/0`, `::/0`, anything
+    /// wider than a /8 outside fc00::/7): allowed, but worth a warning wherever it grants access.
+    public var isWide: Bool {
+        guard prefixLength < Self.widestPrivatePrefix else { return false }
+        return !(isIPv6 && prefixLength == 7 && firstByte & 0xFE == 0xFC)
+    }
 
     public init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
@@ -320,6 +336,7 @@ public struct SourceRange: Sendable, Hashable, CustomStringConvertible {
             let mask: UInt32 = prefix == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefix))
             guard value & ~mask == 0 else { return nil }
             description = "\(address)/\(prefix)"
+            (prefixLength, isIPv6, firstByte) = (prefix, false, octets[0])
             return
         }
         // IPv6: hex digits and colons only (no zone, no embedded IPv4), parsed by inet_pton.
@@ -329,6 +346,7 @@ public struct SourceRange: Sendable, Hashable, CustomStringConvertible {
         guard inet_pton(AF_INET6, address, &bytes) == 1 else { return nil }
         for bit in prefix..<128 where bytes[bit / 8] & (0x80 >> UInt8(bit % 8)) != 0 { return nil }
         description = "\(address.lowercased())/\(prefix)"
+        (prefixLength, isIPv6, firstByte) = (prefix, true, bytes[0])
     }
 }
 

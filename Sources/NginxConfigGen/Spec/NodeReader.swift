@@ -13,7 +13,8 @@ final class NodeReader {
     static let keptIssues = 200
     /// Every variable a scalar referred to, set or not.
     private(set) var referenced: Set<String> = []
-    /// One per variable that a scalar used without a default while it was unset, at its first use.
+    /// One per variable that a scalar used without a default while it was unset, at its first use,
+    /// and one per value that is valid but risky (see `warn`).
     private(set) var warnings: [SpecIssue] = []
     /// Variables already warned about (in the `.env`, or here).
     private var warned: Set<String>
@@ -33,6 +34,13 @@ final class NodeReader {
         let mark = node?.mark
         issues.append(SpecIssue(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1,
                                 path: path.map(Self.pathComponent).joined(separator: "."), message: message()))
+    }
+
+    /// Records a warning: the spec stays valid, the person hears of it wherever it is loaded.
+    func warn(_ node: Node?, _ path: [String], _ message: String) {
+        let mark = node?.mark
+        warnings.append(SpecIssue(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1,
+                                  path: path.map(Self.pathComponent).joined(separator: "."), message: message))
     }
 
     /// A key as it appears in an issue's path: as written when it looks like a key, else quoted

@@ -601,7 +601,12 @@ private struct SpecDecoder {
         for (index, item) in items.enumerated() {
             let itemPath = path + ["allow", "\(index)"]
             guard let text = reader.string(item, itemPath) else { continue }
-            if let range = SourceRange(parsing: text) { preview.allow.append(range) } else {
+            if let range = SourceRange(parsing: text) {
+                preview.allow.append(range)
+                if range.isWide {
+                    reader.warn(item, itemPath, "\(range) lets anyone on the internet reach the idle pool (often the previous release) by naming it; list only the testers' addresses, such as 10.0.0.0/8 or 203.0.113.7/32")
+                }
+            } else {
                 reader.report(item, itemPath, "expected an address range such as 10.0.0.0/8 or fd00::/8 (host bits zero), found \(reader.quoted(text))")
             }
         }

@@ -50,13 +50,28 @@ public struct LogRules: Sendable, Equatable {
     public func isFailover(_ record: LogRecord) -> Bool { answer(record) == .failover }
 
     /// True when the URI is an ignored path: exactly, followed by a query string ("?…"), or under it
-    /// when the configured path ends in "/". Compares the bytes as logged (JSON-escaped).
+    /// when the configured path ends in "/". Compares the bytes as logged (JSON-escaped), after the
+    /// path part is normalised as nginx does before choosing a location (see `NginxPath`), so
+    /// `/static/../api/x` is not under `/static/`. A path nginx refuses (400) is never ignored.
     public func isIgnored(uri: UnsafeRawBufferPointer) -> Bool {
         guard !ignoreBytes.isEmpty, !uri.isEmpty else { return false }
+        guard NginxPath.needsNormalising(uri) else { return matches(uri) }
+        // The normal form is never longer than the logged one: on the stack for any real URI.
+        return withUnsafeTemporaryAllocation(byteCount: uri.count, alignment: 1) { buffer in
+            guard let normal = NginxPath.normalise(uri, into: buffer) else { return false }
+            return matches(UnsafeRawBufferPointer(rebasing: buffer[..<normal.count]), pathEnd: normal.pathEnd)
+        }
+    }
+
+    /// `pathEnd`: where the query starts in `uri` (a decoded "?" is part of the path); nil: at the
+    /// first "?".
+    private func matches(_ uri: UnsafeRawBufferPointer, pathEnd: Int? = nil) -> Bool {
+        guard !uri.isEmpty else { return false }
         for path in ignoreBytes where uri.count >= path.count {
             let same = path.withUnsafeBytes { memcmp(uri.baseAddress!, $0.baseAddress!, path.count) == 0 }
             guard same else { continue }
-            if uri.count == path.count || uri[path.count] == UInt8(ascii: "?") || path.last == UInt8(ascii: "/") { return true }
+            let atQuery = pathEnd.map { $0 == path.count } ?? (uri.count > path.count && uri[path.count] == UInt8(ascii: "?"))
+            if uri.count == path.count || atQuery || path.last == UInt8(ascii: "/") { return true }
         }
         return false
     }

@@ -88,11 +88,14 @@ public final class MetricsServer: Sendable {
     }
 
     /// Stops accepting and closes the listener (connections being answered finish on their own,
-    /// within the head and write timeouts); waits for the accepting thread, at most a second.
+    /// within the head and write timeouts); waits for the accepting thread, at most `longestStop`.
     public func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        _ = acceptDone.wait(timeout: .now() + 1)
+        _ = acceptDone.wait(timeout: .now() + Self.longestStop)
     }
+
+    /// Seconds `stop()` waits at most (the accepting thread sees it within 100 ms).
+    public static let longestStop = 1.0
 
     /// Connections being answered now.
     public var connections: Int { active.load(ordering: .relaxed) }

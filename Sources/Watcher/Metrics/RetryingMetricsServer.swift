@@ -62,11 +62,14 @@ public final class RetryingMetricsServer: Sendable {
     public var server: MetricsServer? { state.withLock { $0 } }
 
     /// Stops retrying and serving; waits for the retry thread, at most a second.
+    /// Seconds `stop()` waits at most: for the retry thread, then for the server's own stop.
+    public static let longestStop = 2 * MetricsServer.longestStop
+
     public func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if retrying {
             wake.signal()
-            _ = retryDone.wait(timeout: .now() + 1)
+            _ = retryDone.wait(timeout: .now() + MetricsServer.longestStop)
         }
         state.withLock { $0 }?.stop()
     }
