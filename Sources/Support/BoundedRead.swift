@@ -33,10 +33,16 @@ public enum BoundedRead {
         guard fstat(fd, &st) == 0 else { return .failed(lastError()) }
         guard (st.st_mode & S_IFMT) == S_IFREG else { return .notRegular }
         guard Int64(st.st_size) <= Int64(limit) else { return .tooLarge(Int64(st.st_size)) }
-        // Read up to limit + 1: a file that grew since fstat is caught, not truncated.
-        var buffer = [UInt8](repeating: 0, count: limit + 1)
+        // Read up to limit + 1: a file that grew since fstat is caught, not truncated. The buffer starts
+        // at the size fstat gave (a limit of MiBs must not cost MiBs for a file of a few hundred bytes)
+        // and grows only for a file that grew.
+        var buffer = [UInt8](repeating: 0, count: min(Int(st.st_size), limit) + 1)
         var count = 0
-        while count < buffer.count {
+        while true {
+            if count == buffer.count {
+                guard buffer.count < limit + 1 else { break }
+                buffer += [UInt8](repeating: 0, count: min(buffer.count, limit + 1 - buffer.count))
+            }
             let n = buffer[count...].withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n < 0 { return .failed(lastError()) }
@@ -59,7 +65,7 @@ public enum BoundedRead {
         let keptFrom = Int64(st.st_size) - Int64(limit)
         let start = max(0, keptFrom - 1)
         guard lseek(fd, off_t(start), SEEK_SET) == off_t(start) else { return nil }
-        var buffer = [UInt8](repeating: 0, count: limit + 1)
+        var buffer = [UInt8](repeating: 0, count: Int(min(Int64(limit) + 1, Int64(st.st_size) - start + 1)))
         var count = 0
         while count < buffer.count {
             let n = buffer[count...].withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
