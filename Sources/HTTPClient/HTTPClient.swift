@@ -44,9 +44,12 @@ public struct HTTPRequest: Sendable, CustomStringConvertible, CustomDebugStringC
     public var body: [UInt8]?
     public var timeout: Double
     public var connectTimeout: Double
+    /// A unix socket to connect to instead of the URL's host (the Docker engine's API).
+    public var unixSocket: String?
 
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-                timeout: Double = 5, connectTimeout: Double = 2) {
+                timeout: Double = 5, connectTimeout: Double = 2, unixSocket: String? = nil) {
+        self.unixSocket = unixSocket
         self.method = method
         self.url = url
         self.headers = headers
@@ -92,6 +95,7 @@ public struct HTTPClient: Sendable {
         defer { unmanaged.release() }
 
         bgctl_curl_setopt_string(handle, CURLOPT_URL, request.url)
+        if let socket = request.unixSocket { bgctl_curl_setopt_string(handle, CURLOPT_UNIX_SOCKET_PATH, socket) }
         bgctl_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         bgctl_curl_setopt_long(handle, CURLOPT_FORBID_REUSE, 1)
         bgctl_curl_setopt_long(handle, CURLOPT_FRESH_CONNECT, 1)

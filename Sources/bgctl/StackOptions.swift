@@ -31,8 +31,9 @@ struct StackOptions: ParsableArguments {
         let state = try StateStore(paths: paths).load()
         let loaded = state?.apply(to: written) ?? written
         let environment = ProcessInfo.processInfo.environment
-        let ports = Ports(runner: try ProcessRunner(environment: environment), http: HTTPClient(),
+        var ports = Ports(runner: try ProcessRunner(environment: environment), http: HTTPClient(),
                           accessLog: TailedAccessLog.opener(loaded), cancelled: { StopSignal.requested })
+        ports.engine = EngineSocket.local(environment: environment)
         var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(for: loaded), environment: environment,
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)

@@ -97,7 +97,8 @@ final class Sandbox {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.environment = ["PATH": bin.path, "HOME": root.path].merging(environment) { _, given in given }
+        // The fake docker on PATH answers every engine call: none goes to a real engine's socket.
+        process.environment = ["PATH": bin.path, "HOME": root.path, "BGCTL_DOCKER_API": "0"].merging(environment) { _, given in given }
         process.currentDirectoryURL = work
         let input = try stdin.map { try FileHandle(forReadingFrom: $0) }
         process.standardInput = input ?? FileHandle.nullDevice

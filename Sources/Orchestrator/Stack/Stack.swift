@@ -22,6 +22,8 @@ public struct Ports: Sendable {
     public var clock: Clock
     public var signaller: Signalling
     public var accessLog: AccessLogOpener
+    /// The engine's API for inspecting containers, when it can be reached directly; nil: the docker CLI.
+    public var engine: ContainerInspecting?
     /// True once the operator or CI asked the operation to stop (SIGINT, SIGTERM, SIGHUP).
     public var cancelled: @Sendable () -> Bool
 
@@ -103,6 +105,7 @@ public struct Stack: Sendable {
 
     /// Inspects containers by name; missing ones are simply absent from the result.
     func inspect(_ names: [String]) throws -> [String: ContainerInfo] {
+        if let engine = ports.engine, let found = engine.inspect(names) { return found }
         let result = try ports.runner.run(Docker.inspectContainers(names), timeout: 30)
         if !result.succeeded && result.failure != .noSuchObject {
             throw OrchestratorError.classify(doing: "inspecting containers", command: Docker.inspectContainers(names), result: result)
