@@ -1,5 +1,6 @@
 import Foundation
 import Support
+import Synchronization
 
 public struct WatchOptions: Sendable {
     public var logPath: String
@@ -122,6 +123,8 @@ public final class WatchLoop {
     /// The log time of the last record read (0: none had one yet), for the tail lag.
     private var lastLineTime: Double = 0
     private var poolsStamp: Double = -1
+    /// Detections from outside the log (the live-pool prober's route moves), handed in from its thread.
+    private let inbox = Mutex<[Detection]>([])
 
     /// `reopen` enables rotation by `options.rotation`; without it the watcher only follows rotations.
     public init(settings: WatchSettings, options: WatchOptions, delivery: Delivery?,
@@ -144,6 +147,21 @@ public final class WatchLoop {
         self.rules = LogRules(settings: settings)
     }
 
+    /// Hands in a detection made outside the log (from any thread); the loop alerts on it at its next pass.
+    public func report(_ detection: Detection) {
+        inbox.withLock { $0.append(detection) }
+    }
+
+    private func drainInbox() {
+        let detections = inbox.withLock { pending -> [Detection] in
+            defer { pending = [] }
+            return pending
+        }
+        for detection in detections {
+            for notification in book.process(detection, maintenance: maintenance) { tell(notification) }
+        }
+    }
+
     public func run(stop: () -> Bool) -> WatchSummary {
         let resume = options.checkpointPath.flatMap { path -> TailPosition? in
             guard let bytes = BoundedRead.contents(of: path, limit: 4096) else { return nil }
@@ -160,6 +178,7 @@ public final class WatchLoop {
             batchTime = clock()
             tailer.readAvailable { line in handle(line) }
             let now = clock()
+            drainInbox()
             updateTailMetrics(tailer, now: now)
             if now >= nextTick {
                 if !options.once { periodic(now: now) }
@@ -185,6 +204,7 @@ public final class WatchLoop {
             batchTime = clock()
             tailer.readAvailable { line in handle(line) }
         }
+        drainInbox()
         updateTailMetrics(tailer, now: clock())
         writeStatus(tailer)
         summary.byPool = byPool()

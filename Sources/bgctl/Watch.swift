@@ -42,12 +42,15 @@ extension Bgctl {
         var rotatePid: Int?
         @Option(help: ArgumentHelp("Serve GET /metrics on IPV4:PORT (loopback, unless the spec's watch.metrics.listen names it), or off.", valueName: "ADDR"))
         var metricsListen: String?
+        @Option(help: ArgumentHelp("Probe the live pool and move the route in DIR to the other pool when it stops answering (how the stack's watcher runs; never with --once).", valueName: "DIR"),
+                completion: .directory)
+        var route: String?
         @Flag(help: "Print the metrics in the Prometheus text format on stdout when done (alerts and the summary go to stderr).")
         var metricsDump = false
 
         func validate() throws {
             // A path is printed and opened: a control or bidi character in it is a mistake or a trick.
-            for (flag, value) in [("--log", log), ("--watcher-dir", watcherDir)] {
+            for (flag, value) in [("--log", log), ("--watcher-dir", watcherDir), ("--route", route)] {
                 guard let value, let bad = value.unicodeScalars.first(where: SafeText.isHidden) else { continue }
                 throw ValidationError("\(flag): the path contains the control character U+\(String(format: "%04X", bad.value)); give the path without it")
             }
@@ -168,7 +171,15 @@ extension Bgctl {
                         say("\(record.at) \(tag) \(record.kind.rawValue): \(SafeText.terminal(record.summary))\(record.suppressed ? " (maintenance: not sent)" : "")")
                     }
                 }
+                var prober: LiveProber?
+                if let route, !once {
+                    guard let loaded else { throw ValidationError("--route needs the spec: its pools' preview ports and health path") }
+                    prober = LiveProber(spec: loaded, routeFolder: route, watcherDir: watcherDir, report: { loop.report($0) },
+                                        say: { Terminal.stderr("watch: " + SafeText.terminal($0)) })
+                    prober?.start()
+                }
                 let summary = loop.run { StopSignal.requested }
+                prober?.stop()
                 if printJSON {
                     Terminal.json(Self.jsonLine(summary, type: "summary"))
                 } else if once || seconds != nil || StopSignal.requested {

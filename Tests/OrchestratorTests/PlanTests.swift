@@ -183,7 +183,20 @@ import NginxConfigGen
         let args = Docker.run(StackPlan.watcherContainer(spec, paths: World.paths, specFile: "/srv/shop/bgctl.yaml", pull: .never)).arguments
         let pid = try #require(args.firstIndex(of: "--pid"))
         #expect(args[pid + 1] == "container:shop-proxy")
-        #expect(Array(args.suffix(2)) == ["--rotate-pid", "1"])
+        #expect(Array(args.suffix(4)) == ["--rotate-pid", "1", "--route", "/bgctl/route"])
+    }
+
+    @Test func theWatcherIsConfinedAndMayWriteOnlyItsFolderTheLogsAndTheRoute() throws {
+        let spec = try Fixture.spec()
+        let args = Docker.run(StackPlan.watcherContainer(spec, paths: World.paths, specFile: "/srv/shop/bgctl.yaml", pull: .never)).arguments
+        for flag in [["--cap-drop", "ALL"], ["--security-opt", "no-new-privileges"]] {
+            #expect(args.indices.contains { Array(args[$0..<min($0 + 2, args.count)]) == flag }, "\(flag) in \(args)")
+        }
+        #expect(args.contains("--read-only"))
+        #expect(!args.contains("--cap-add"))
+        let mounts = args.indices.filter { args[$0] == "--volume" }.map { args[$0 + 1] }
+        #expect(mounts == ["/srv/shop/bgctl.yaml:/bgctl/bgctl.yaml:ro", World.paths.logsDir + ":/bgctl/logs",
+                           World.paths.watcherDir + ":/bgctl/watcher", World.paths.routeDir + ":/bgctl/route"])
     }
 }
 

@@ -208,7 +208,8 @@ class NaiveLoad:
         self.max_requests, self.max_seconds, self.timeout = max_requests, max_seconds, timeout
         self.sent = self.ok = self.failed = 0
         self.errors = []
-        self.samples = []  # (time.monotonic() of the answer, pool) for answers that started after `mark`
+        self.samples = []  # (time.monotonic() of the answer, pool)
+        self.slow = []  # (time.monotonic() the request was sent, seconds it took) for answers over 1 s
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = []
@@ -226,12 +227,16 @@ class NaiveLoad:
                 if self.sent >= self.max_requests:
                     break
                 self.sent += 1
+            began = time.monotonic()
             try:
                 conn.request("GET", self.path)
                 response = conn.getresponse()
                 response.read()
                 pool = response.headers.get("X-Bgctl-Pool", "")
+                took = time.monotonic() - began
                 with self._lock:
+                    if took > 1.0:
+                        self.slow.append((began, took))
                     if response.status == 200:
                         self.ok += 1
                         self.samples.append((time.monotonic(), pool))

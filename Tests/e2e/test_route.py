@@ -3,6 +3,7 @@ fresh request reaches the pool it named, no nginx worker is replaced, and client
 (as wrk and load balancers in front) lose no request on their kept-alive connections. A stack whose
 configuration predates routes is converted by its next switch or up, with one reload."""
 import json
+import os
 import time
 import urllib.request
 
@@ -94,3 +95,43 @@ def test_a_stack_from_before_routes_is_converted_by_its_next_switch_and_by_up(pr
     status = project.status(expect=0)
     assert status["live"] == "blue" and status["proxy"]["config_in_sync"], status["problems"]
     assert fresh_pools(project) == ["blue"] * 5
+
+
+def test_a_hung_live_pool_costs_no_request_the_watcher_moves_the_route_and_never_back(project):
+    from receiver import Receiver
+    from test_watcher import WATCH
+    with Receiver() as slack:
+        project.write_spec(extra=WATCH)
+        project.env = {"SLACK_WEBHOOK_URL": slack.url()}
+        project.bgctl("up", check=0)
+        link = project.dir / "state" / "nginx" / "route" / "current"
+        time.sleep(1.5)
+        with NaiveLoad(project.url, connections=10, rate_per_connection=20, max_requests=20000, max_seconds=60) as load:
+            time.sleep(1.0)
+            # Paused: the kernel still accepts its connections, nothing answers them — a hung pool.
+            hung = time.monotonic()
+            project.docker("pause", f"{project.name}-blue")
+            moved = None
+            for _ in range(200):
+                if os.readlink(link) == "green":
+                    moved = time.monotonic()
+                    break
+                time.sleep(0.02)
+            time.sleep(8)
+            project.docker("unpause", f"{project.name}-blue")
+            time.sleep(3)  # blue answers again: the route stays where the watcher put it
+            held = os.readlink(link)
+        alert = slack.wait_for(lambda t: "stopped answering" in t and "green" in t, 10)
+    assert moved is not None, "the watcher did not move the route within 4 s of the hang"
+    slow_after_move = [(round(b - hung, 2), round(s, 2)) for b, s in load.slow if b > moved]
+    print(f"hung pool: route moved {(moved - hung) * 1000:.0f} ms after the pause; {load.summary()}; "
+          f"over 1 s: {len(load.slow)} (sent after the move: {len(slow_after_move)})")
+    assert held == "green", "the route went back by itself"
+    assert load.failed == 0, load.errors[:10]
+    assert slow_after_move == [], slow_after_move
+    assert alert, slack.texts()
+    status = project.status(expect=3)
+    assert status["live"] == "green"
+    assert any("the watcher moved it" in p for p in status["problems"]), status["problems"]
+    project.bgctl("switch", "green", check=0)
+    assert project.status(expect=0)["live"] == "green"

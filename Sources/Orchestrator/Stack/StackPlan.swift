@@ -113,14 +113,16 @@ public enum StackPlan {
                      "io.bgctl.metrics": spec.watch.metrics.enabled ? spec.watch.metrics.listen.description : "off"],
             environment: spec.variables.mapValues(\.revealed),
             publish: [],
-            mounts: ["\(specFile):/bgctl/bgctl.yaml:ro", "\(paths.logsDir):/bgctl/logs", "\(paths.watcherDir):/bgctl/watcher"],
+            // The route, writable: the watcher moves traffic off a live pool that stopped answering.
+            mounts: ["\(specFile):/bgctl/bgctl.yaml:ro", "\(paths.logsDir):/bgctl/logs", "\(paths.watcherDir):/bgctl/watcher",
+                     "\(paths.routeDir):/bgctl/route"],
             tmpfs: [],
             health: nil,
             stopSignal: nil,
             stopTimeout: 15,
             entrypoint: "/usr/local/bin/bgctl",
             command: ["-f", "/bgctl/bgctl.yaml", "watch", "--log", "/bgctl/logs/access.log", "--watcher-dir", "/bgctl/watcher",
-                      "--rotate-pid", "1"]
+                      "--rotate-pid", "1", "--route", "/bgctl/route"]
         )
         config.pidNamespace = "container:\(spec.proxyContainerName)"
         // It parses internet-controlled text: no capability but binding a metrics port below 1024

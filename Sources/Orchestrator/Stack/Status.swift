@@ -1,5 +1,6 @@
 import Foundation
 import NginxConfigGen
+import Support
 
 /// `bgctl status --json`: a stable, documented shape (see README). Keys are snake_case.
 public struct StackStatus: Codable, Sendable {
@@ -117,7 +118,8 @@ extension Stack {
             case .damaged(let why): problems.append("the route is damaged (\(why)); the proxy serves blue by default (run bgctl up)")
             case .route(let route):
                 if let state, state.live != route.live || state.canary != route.canary, journal.interrupted() == nil {
-                    problems.append("state.json records \(state.live.rawValue) live but the route serves \(route) (run bgctl switch \(route.live.rawValue) to record it)")
+                    let byWatcher = watcherFailover().map { $0.to == route.live.rawValue ? "; the watcher moved it at \($0.at) because \($0.from) stopped answering its health path" : "" } ?? ""
+                    problems.append("state.json records \(state.live.rawValue) live but the route serves \(route)\(byWatcher) (bgctl switch \(route.live.rawValue) records it; bgctl switch \(state.live.rawValue) moves it back once that pool is healthy)")
                 }
             }
         }
@@ -232,5 +234,17 @@ extension Stack {
             break
         }
         return status
+    }
+}
+
+extension Stack {
+    /// The watcher's last route move (watcher/failover.json), checked: pools by name, the time as ISO 8601.
+    func watcherFailover() -> (from: String, to: String, at: String)? {
+        let path = (paths.watcherDir as NSString).appendingPathComponent("failover.json")
+        guard let bytes = BoundedRead.contents(of: path, limit: 4096),
+              let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+              let from = (object["from"] as? String).flatMap(Pool.init(rawValue:)), let to = (object["to"] as? String).flatMap(Pool.init(rawValue:)),
+              let at = object["at"] as? Double, at.isFinite, abs(at) < 1e11 else { return nil }
+        return (from.rawValue, to.rawValue, CertificateInfo.format(Date(timeIntervalSince1970: at)))
     }
 }

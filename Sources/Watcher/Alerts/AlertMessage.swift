@@ -40,6 +40,10 @@ public enum AlertMessage {
             return "\(settings.project): failover over — the live pool \(poolName(d.live)) serves again"
         case (.failover, _):
             return "\(settings.project): failover — \(poolName(d.pool))\(release) is answering for the live pool \(poolName(d.live))"
+        case (.routeMoved, .resolved):
+            return "\(settings.project): the route was moved by a person after the watcher's failover; \(poolName(d.pool)) is no longer held by the watcher"
+        case (.routeMoved, _):
+            return "\(settings.project): failover — the live pool \(poolName(d.live)) stopped answering its health path; the watcher moved traffic to \(poolName(d.pool))\(release)"
         }
     }
 
@@ -51,6 +55,8 @@ public enum AlertMessage {
             return "Clients still get answers, but one pool is failing: check `bgctl status` and the failing pool's container logs before the other pool is needed."
         case .failover:
             return "The live pool is failing or down: check `bgctl status` and `docker logs` of the live pool's container; nginx is serving from the backup pool."
+        case .routeMoved:
+            return "Traffic stays on \(poolName(pool)) until a person switches: check the other pool's container (docker logs, bgctl status), then `bgctl switch \(pool)` to record the move or switch back once it is healthy."
         }
     }
 

@@ -6,6 +6,8 @@ public enum AlertKind: String, Sendable, Codable, CaseIterable {
     case upstreamRetries = "upstream_retries"
     /// Requests answered by a pool other than the live one.
     case failover
+    /// The watcher moved the route: the live pool stopped answering its health path, the other did.
+    case routeMoved = "route_moved"
 }
 
 /// The window's figures at the moment of a detection, for messages.
@@ -54,6 +56,16 @@ public struct Detection: Sendable, Equatable {
     /// The live pool according to the log.
     public var live: String
     public var samples: [SampleRequest]
+}
+
+extension Detection {
+    /// The watcher moved traffic from `from` to `to` (firing), or a person moved the route after it (not firing).
+    public static func routeMoved(from: String, to: String, firing: Bool, at: Double) -> Detection {
+        Detection(kind: .routeMoved, firing: firing, at: at,
+                  figures: WindowFigures(requests: 0, errors: 0, retried: 0, errorRate: 0, retryRate: 0, threshold: 0,
+                                         windowRequests: 0, windowSeconds: 0),
+                  pool: to, live: from, samples: [])
+    }
 }
 
 /// The pure decision core: records and the time go in, detections come out. No clock, no I/O.
