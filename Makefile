@@ -171,6 +171,7 @@ bench: bench-switch bench-watch
 bench-switch: setup images
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) python3 bench/switch.py
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) TLS=1 python3 bench/switch.py
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) python3 bench/hung.py
 
 bench-watch: setup release
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) BGCTL_BENCH_BIN=$(CURDIR)/.build/release/bgctl-bench python3 bench/watch.py
