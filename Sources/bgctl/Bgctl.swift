@@ -56,14 +56,14 @@ struct SpecOptions: ParsableArguments {
     }
 
     /// The spec; warnings (variables set nowhere) go to stderr.
-    func load() throws -> DeploymentSpec {
-        try loadCollecting().spec
+    func load(for purpose: SpecPurpose = .stack) throws -> DeploymentSpec {
+        try loadCollecting(for: purpose).spec
     }
 
     /// The spec and its warnings, which are also printed on stderr as they are found.
-    func loadCollecting() throws -> (spec: DeploymentSpec, warnings: [SpecIssue]) {
+    func loadCollecting(for purpose: SpecPurpose = .stack) throws -> (spec: DeploymentSpec, warnings: [SpecIssue]) {
         var warnings: [SpecIssue] = []
-        let spec = try SpecLoader.load(path: path, environment: ProcessInfo.processInfo.environment) { warning in
+        let spec = try SpecLoader.load(path: path, environment: ProcessInfo.processInfo.environment, for: purpose) { warning in
             warnings.append(warning)
             Self.printWarning(warning)
         }.get()

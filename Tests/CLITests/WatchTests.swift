@@ -24,6 +24,20 @@ import Testing
         expectOwnMessage(outcome)
     }
 
+    /// The watcher's container is given only the variables of watch and alerts: the app's need not be set.
+    @Test func aWatchRunsWithoutTheAppsRequiredSecretAndSaysNothingOfIt() throws {
+        let sandbox = try Sandbox()
+        var lines = MinimalSpec.lines(stateDirectory: sandbox.stateDirectory)
+        let index = try #require(lines.firstIndex(of: "  port: 3000"))
+        lines.insert("  env: {DB_PASSWORD: \"${DB_PASSWORD:?}\"}", at: index + 1)
+        try sandbox.writeSpec(lines.joined(separator: "\n") + "\n")
+        #expect(try sandbox.run(["validate"]).status == 65, "the stack still needs it")
+        let log = try sandbox.write(Self.log(statuses: Array(repeating: 200, count: 30)), to: "access.log")
+        let outcome = try sandbox.run(["watch", "--once", "--log", log])
+        #expect(outcome.status == 0 && outcome.stderr.isEmpty, "\(outcome)")
+        #expect(outcome.stdout.contains("30 lines"), "\(outcome)")
+    }
+
     @Test func onlySuccessfulRequestsExit0WithFailOnAlert() throws {
         let sandbox = try Sandbox()
         try sandbox.writeMinimalSpec()
