@@ -27,10 +27,8 @@ import Testing
     /// The watcher's container is given only the variables of watch and alerts: the app's need not be set.
     @Test func aWatchRunsWithoutTheAppsRequiredSecretAndSaysNothingOfIt() throws {
         let sandbox = try Sandbox()
-        var lines = MinimalSpec.lines(stateDirectory: sandbox.stateDirectory)
-        let index = try #require(lines.firstIndex(of: "  port: 3000"))
-        lines.insert("  env: {DB_PASSWORD: \"${DB_PASSWORD:?}\"}", at: index + 1)
-        try sandbox.writeSpec(lines.joined(separator: "\n") + "\n")
+        let spec = MinimalSpec.lines(stateDirectory: sandbox.stateDirectory).joined(separator: "\n") + "\n"
+        try sandbox.writeSpec(spec.replacingOccurrences(of: "  port: 3000\n", with: "  port: 3000\n  env: {DB_PASSWORD: \"${DB_PASSWORD:?}\"}\n"))
         #expect(try sandbox.run(["validate"]).status == 65, "the stack still needs it")
         let log = try sandbox.write(Self.log(statuses: Array(repeating: 200, count: 30)), to: "access.log")
         let outcome = try sandbox.run(["watch", "--once", "--log", log])

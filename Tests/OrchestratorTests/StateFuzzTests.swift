@@ -1,19 +1,8 @@
 import Foundation
+import FuzzSupport
 import NginxConfigGen
 import Testing
 @testable import Orchestrator
-
-/// A small, seeded generator (SplitMix64): a failure prints its seed and replays exactly.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// The readers of files others may write in the state folder, on generated and mutated contents:
 /// state.json is read exactly when every value in it passes the spec's own rules, and then never
@@ -89,7 +78,7 @@ private struct SplitMix64: RandomNumberGenerator {
         let paths = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: paths.stateDir) }
         let store = StateStore(paths: paths)
-        var g = SplitMix64(state: Self.seed &+ 20)
+        var g = SplitMix64(seed: Self.seed &+ 20)
         var accepted = 0
         for iteration in 0..<Self.iterations {
             let written = Self.state(&g)
@@ -110,7 +99,7 @@ private struct SplitMix64: RandomNumberGenerator {
         let paths = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: paths.stateDir) }
         let store = StateStore(paths: paths)
-        var g = SplitMix64(state: Self.seed &+ 21)
+        var g = SplitMix64(seed: Self.seed &+ 21)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         for iteration in 0..<Self.iterations {
@@ -142,7 +131,7 @@ private struct SplitMix64: RandomNumberGenerator {
         let paths = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: paths.stateDir) }
         let journal = Journal(paths: paths, files: LocalFileSystem())
-        var g = SplitMix64(state: Self.seed &+ 22)
+        var g = SplitMix64(seed: Self.seed &+ 22)
         for iteration in 0..<Self.iterations {
             var entry = JournalEntry(operation: ["switch", "deploy", "\u{1B}]0;x\u{7}"].randomElement(using: &g)!, title: Self.releases.randomElement(using: &g)!,
                                      pid: Int32.random(in: Int32.min...Int32.max, using: &g), who: Self.envValues.randomElement(using: &g)!, started: "t",
@@ -166,7 +155,7 @@ private struct SplitMix64: RandomNumberGenerator {
         let paths = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: paths.stateDir) }
         let store = StateStore(paths: paths)
-        var g = SplitMix64(state: Self.seed &+ 23)
+        var g = SplitMix64(seed: Self.seed &+ 23)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for iteration in 0..<max(1, Self.iterations / 4) {

@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import Testing
 @testable import Watcher
 
@@ -70,7 +71,7 @@ import Testing
     }
 
     @Test func howeverTheBytesArriveTheSameLinesComeOut() {
-        var g = SplitMix64(state: Fuzz.seed &+ 10)
+        var g = SplitMix64(seed: Fuzz.seed &+ 10)
         for iteration in 0..<Fuzz.iterations(1500) {
             let (bytes, _) = Self.stream(&g)
             let whole = Self.assemble(bytes, pieces: [])
@@ -84,7 +85,7 @@ import Testing
     }
 
     @Test func everyLineIsDeliveredWithinTheCapOrCountedAsTooLong() {
-        var g = SplitMix64(state: Fuzz.seed &+ 11)
+        var g = SplitMix64(seed: Fuzz.seed &+ 11)
         for iteration in 0..<Fuzz.iterations(1500) {
             let (bytes, lines) = Self.stream(&g)
             let out = Self.assemble(bytes, pieces: (0..<bytes.count).map { _ in Int.random(in: 1...97, using: &g) })
@@ -111,7 +112,7 @@ import Testing
     }
 
     @Test func aValidJSONLineOverTheCapStaysValidJSONWithItsStatusAndPool() throws {
-        var g = SplitMix64(state: Fuzz.seed &+ 12)
+        var g = SplitMix64(seed: Fuzz.seed &+ 12)
         var shortened = 0
         for iteration in 0..<Fuzz.iterations(1500) {
             let line = Self.validJSONLine(&g)
@@ -150,7 +151,7 @@ import Testing
 
     /// The tailer over a real file, with buffers and batches of odd sizes: the lines the assembler gives.
     @Test func theTailerReadsAFileAsTheAssemblerJoinsIt() throws {
-        var g = SplitMix64(state: Fuzz.seed &+ 13)
+        var g = SplitMix64(seed: Fuzz.seed &+ 13)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bgctl-tailfuzz-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
