@@ -3,7 +3,7 @@
 #   make check       - build, unit and CLI tests, exposition tests: no Docker, for the loop while coding (prints its time)
 #   make test        - install what is missing, start dockerd, build images, run unit, exposition and end-to-end tests,
 #                      then print the time of each phase
-#   make fuzz        - the spec, parser and message fuzz tests, long (BGCTL_FUZZ_ITERATIONS, BGCTL_FUZZ_SEED)
+#   make fuzz        - the spec, parser, message, tailer and state-file fuzz tests, long (BGCTL_FUZZ_ITERATIONS, BGCTL_FUZZ_SEED)
 #   make install     - the release binary, man page and shell completions under PREFIX (default /usr/local;
 #                      DESTDIR is honoured); make uninstall removes them
 #   make dist        - dist/bgctl-VERSION-linux-ARCH.tar.gz and its .sha256
@@ -136,7 +136,7 @@ FUZZ_ITERATIONS ?= 200000
 
 fuzz:
 	$(SWIFT) build --build-tests
-	BGCTL_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test --skip-build --filter 'ParserFuzzTests|RenderFuzzTests|SpecFuzzTests'
+	BGCTL_FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test --skip-build --filter 'ParserFuzzTests|RenderFuzzTests|SpecFuzzTests|TailFuzzTests|StateFuzzTests'
 
 e2e: setup images build
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_DEBUG) $(PYTEST) Tests/e2e

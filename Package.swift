@@ -68,9 +68,11 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // The seeded generator the fuzz and table tests of every target use; no product includes it.
+        .target(name: "FuzzSupport", path: "Tests/FuzzSupport"),
         .testTarget(
             name: "NginxConfigGenTests",
-            dependencies: ["NginxConfigGen"],
+            dependencies: ["NginxConfigGen", "FuzzSupport"],
             path: "Tests/NginxConfigGenTests",
             exclude: ["Golden"]
         ),
@@ -81,12 +83,12 @@ let package = Package(
         ),
         .testTarget(
             name: "WatcherTests",
-            dependencies: ["Watcher", "HTTPClient", "Support"],
+            dependencies: ["Watcher", "HTTPClient", "Support", "FuzzSupport"],
             path: "Tests/WatcherTests"
         ),
         .testTarget(
             name: "OrchestratorTests",
-            dependencies: ["Orchestrator", "NginxConfigGen", "HTTPClient"],
+            dependencies: ["Orchestrator", "NginxConfigGen", "HTTPClient", "FuzzSupport"],
             path: "Tests/OrchestratorTests"
         ),
         // Runs the built bgctl binary as a person would; imports none of bgctl's modules.

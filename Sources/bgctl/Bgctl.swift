@@ -56,14 +56,14 @@ struct SpecOptions: ParsableArguments {
     }
 
     /// The spec; warnings (variables set nowhere) go to stderr.
-    func load() throws -> DeploymentSpec {
-        try loadCollecting().spec
+    func load(for purpose: SpecPurpose = .stack) throws -> DeploymentSpec {
+        try loadCollecting(for: purpose).spec
     }
 
     /// The spec and its warnings, which are also printed on stderr as they are found.
-    func loadCollecting() throws -> (spec: DeploymentSpec, warnings: [SpecIssue]) {
+    func loadCollecting(for purpose: SpecPurpose = .stack) throws -> (spec: DeploymentSpec, warnings: [SpecIssue]) {
         var warnings: [SpecIssue] = []
-        let spec = try SpecLoader.load(path: path, environment: ProcessInfo.processInfo.environment) { warning in
+        let spec = try SpecLoader.load(path: path, environment: ProcessInfo.processInfo.environment, for: purpose) { warning in
             warnings.append(warning)
             Self.printWarning(warning)
         }.get()
@@ -78,7 +78,8 @@ struct SpecOptions: ParsableArguments {
 
     /// proxy.tls's certificate and key, read and checked now (nil without proxy.tls). A problem is an
     /// invalid spec (exit 65) pointing at the key that names the file; a certificate that expires
-    /// within `CertificateInfo.warningDays` days is a warning, printed and returned.
+    /// within `CertificateInfo.warningDays` days, or a key file others can read, is a warning,
+    /// printed and returned.
     func checkedTLS(_ spec: DeploymentSpec, warnings: inout [SpecIssue]) throws -> TLSMaterial? {
         guard let tls = spec.proxy.tls else { return nil }
         let now = Date()
@@ -88,6 +89,13 @@ struct SpecOptions: ParsableArguments {
                 let days = material.info.daysLeft(at: now)
                 let warning = SpecIssue(file: path, line: tls.certMark.line, column: tls.certMark.column, path: "proxy.tls.cert",
                                         message: "the certificate in \(tls.cert) expires on \(CertificateInfo.format(material.info.notAfter)) (in \(days) day\(days == 1 ? "" : "s")); renew it, replace the file and run bgctl up")
+                warnings.append(warning)
+                Self.printWarning(warning)
+            }
+            for issue in material.warnings {
+                let mark = issue.file == .cert ? tls.certMark : tls.keyMark
+                let warning = SpecIssue(file: path, line: mark.line, column: mark.column, path: "proxy.tls.\(issue.file.rawValue)",
+                                        message: issue.message)
                 warnings.append(warning)
                 Self.printWarning(warning)
             }

@@ -215,7 +215,8 @@ extension Bgctl {
                 var info = stat()
                 if lstat(options.path, &info) != 0 && errno == ENOENT { return nil }
             }
-            return try options.load()
+            // The watcher's container is given only the variables of the keys it reads.
+            return try options.load(for: .watcher)
         }
 
         /// One JSON line: the value's keys plus `type` (`alert` or `summary`), so a reader of the

@@ -81,6 +81,19 @@ import Testing
         }
     }
 
+    @Test func aKeyFileOthersCanReadIsAWarningAtTheKeyNotAnError() throws {
+        let line = try writeTLSSpec()
+        let key = try makeCertificate(days: 90)
+        #expect(chmod(sandbox.work.appendingPathComponent("certs/site.key").path, 0o644) == 0)
+        let outcome = try sandbox.run(["validate"])
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stderr.contains("bgctl.yaml:\(line + 1):10: warning: proxy.tls.key: "), "\(outcome)")
+        #expect(outcome.stderr.contains("can be read by its group and every user on this host (mode 0644)"), "\(outcome)")
+        for keyLine in key.split(separator: "\n") where !keyLine.hasPrefix("-----") { #expect(!outcome.stderr.contains(keyLine)) }
+        let json = try jsonObject(try sandbox.run(["validate", "--json"]))
+        #expect((json["warnings"] as? [[String: Any]])?.map { $0["path"] as? String } == ["proxy.tls.key"])
+    }
+
     @Test func aMissingCertificateFileIsAnInvalidSpecAtTheCert() throws {
         let line = try writeTLSSpec()
         let outcome = try sandbox.run(["validate", "--json"])

@@ -24,6 +24,18 @@ import Testing
         expectOwnMessage(outcome)
     }
 
+    /// The watcher's container is given only the variables of watch and alerts: the app's need not be set.
+    @Test func aWatchRunsWithoutTheAppsRequiredSecretAndSaysNothingOfIt() throws {
+        let sandbox = try Sandbox()
+        let spec = MinimalSpec.lines(stateDirectory: sandbox.stateDirectory).joined(separator: "\n") + "\n"
+        try sandbox.writeSpec(spec.replacingOccurrences(of: "  port: 3000\n", with: "  port: 3000\n  env: {DB_PASSWORD: \"${DB_PASSWORD:?}\"}\n"))
+        #expect(try sandbox.run(["validate"]).status == 65, "the stack still needs it")
+        let log = try sandbox.write(Self.log(statuses: Array(repeating: 200, count: 30)), to: "access.log")
+        let outcome = try sandbox.run(["watch", "--once", "--log", log])
+        #expect(outcome.status == 0 && outcome.stderr.isEmpty, "\(outcome)")
+        #expect(outcome.stdout.contains("30 lines"), "\(outcome)")
+    }
+
     @Test func onlySuccessfulRequestsExit0WithFailOnAlert() throws {
         let sandbox = try Sandbox()
         try sandbox.writeMinimalSpec()

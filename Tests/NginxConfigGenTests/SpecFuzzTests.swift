@@ -1,21 +1,7 @@
 import Foundation
+import FuzzSupport
 import Testing
 @testable import NginxConfigGen
-
-/// A tiny seeded generator (SplitMix64) so that every fuzz run is reproducible from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Property tests of the spec loader on random input. BGCTL_FUZZ_ITERATIONS sets how many inputs
 /// each property tries (default 300, a few seconds in all); BGCTL_FUZZ_SEED changes the seed.

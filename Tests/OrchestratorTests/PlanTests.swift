@@ -215,11 +215,25 @@ import NginxConfigGen
     @Test func theWatcherContainerGetsReferencedVariablesAsEnvironmentOnly() throws {
         var spec = try Fixture.spec()
         spec.variables = ["SLACK_WEBHOOK_URL": Secret("https://hooks.example/T/B/SECRET")]
+        spec.references = ["SLACK_WEBHOOK_URL": ["alerts.slack.webhook_url"]]
         let paths = StackPaths(spec: spec, specDirectory: "/srv/shop")
         let command = Docker.run(StackPlan.watcherContainer(spec, paths: paths, specFile: "/srv/shop/bgctl.yaml", pull: .never))
         #expect(command.arguments.contains("host") && command.arguments.contains("/srv/shop/bgctl.yaml:/bgctl/bgctl.yaml:ro"))
         #expect(command.arguments.contains("/srv/shop/.bgctl/logs:/bgctl/logs"), "the watcher rotates the access log")
         #expect(command.secretEnvironment == ["SLACK_WEBHOOK_URL": "https://hooks.example/T/B/SECRET"])
         #expect(!command.description.contains("SECRET"))
+    }
+
+    @Test func theWatcherContainerGetsOnlyTheVariablesOfTheKeysItReadsNotTheAppsSecrets() throws {
+        let yaml = Fixture.specText.replacingOccurrences(of: "DB_PASSWORD: \"s3cret\"", with: "DB_PASSWORD: \"${DB_PASSWORD:?}\"")
+            .replacingOccurrences(of: "release: \"v1\"", with: "release: \"${RELEASE}\"")
+            + "\nalerts:\n  slack: {webhook_url: \"$SLACK_URL\"}\n  webhooks: [{url: \"${HOOK_URL}\", headers: {X-Token: \"${HOOK_TOKEN}\"}}]\n"
+        let variables = ["DB_PASSWORD": "hunter2", "RELEASE": "v1", "SLACK_URL": "https://hooks.example/T/B/S",
+                         "HOOK_URL": "https://hook.example/in", "HOOK_TOKEN": "t0k", "UNRELATED": "1"]
+        let spec = try SpecLoader.parse(yaml: yaml, file: "bgctl.yaml", variables: variables).get()
+        let config = StackPlan.watcherContainer(spec, paths: StackPaths(spec: spec, specDirectory: "/srv/shop"),
+                                                specFile: "/srv/shop/bgctl.yaml", pull: .never)
+        #expect(config.environment == ["RELEASE": "v1", "SLACK_URL": "https://hooks.example/T/B/S",
+                                       "HOOK_URL": "https://hook.example/in", "HOOK_TOKEN": "t0k"])
     }
 }

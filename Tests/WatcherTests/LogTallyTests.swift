@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import Testing
 import Watcher
 
@@ -95,7 +96,7 @@ func accessLine(_ uri: String = "/", status: Int = 200, pool: String = "blue", l
         log.write("")
         let tally = LogTally(path: log.path, rules: rules)
         tally.begin()
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let times = (0..<400).map { _ in Double(1 + rng.next() % 3000) / 1000 }
         log.write(times.map { accessLine(time: String(format: "%.3f", $0)) }.joined())
         tally.read(now: 1)

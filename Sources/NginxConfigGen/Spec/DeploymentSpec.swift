@@ -382,9 +382,28 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var stateDir = ".bgctl"
     /// Custom nginx templates (as written, relative to the spec's folder); nil: the built-in ones.
     public var templatesDir: String?
-    /// The variables the spec refers to that were set, with their values: the stack's watcher gets
-    /// them as its environment so it reads the spec the same way (they may be secrets).
+    /// The variables the spec refers to that were set, with their values (they may be secrets).
     public var variables: [String: Secret] = [:]
+    /// Every variable the spec refers to, set or not, with the dotted key paths of the values that
+    /// refer to it (`alerts.webhooks[0].url`, `app.env.DB_PASSWORD`).
+    public var references: [String: Set<String>] = [:]
+
+    /// The set variables that a key the watcher reads refers to (`isWatcherKey`): the watcher
+    /// container's environment, so that it reads its part of the spec as bgctl did and holds none of
+    /// the app's secrets.
+    public var watcherVariables: [String: Secret] {
+        variables.filter { name, _ in
+            references[name, default: []].contains { Self.isWatcherKey($0.split(separator: ".").map(String.init)) }
+        }
+    }
+
+    /// Whether `bgctl watch` reads the value at `path` (spec keys, from the top): the project, watch,
+    /// alerts, logs (rotation), state_dir and each pool's release (named in alerts).
+    public static func isWatcherKey(_ path: [String]) -> Bool {
+        guard let top = path.first else { return false }
+        if ["project", "watch", "alerts", "logs", "state_dir"].contains(top) { return true }
+        return top == "pools" && path.count == 3 && path[2] == "release"
+    }
 
     public init(project: String) {
         self.project = project

@@ -9,6 +9,9 @@ public struct Interpolator: Sendable {
 
     /// Variables looked up in order: the process environment first, then a `.env` file.
     public let variables: [String: String]
+    /// `${VAR:?message}` and `${VAR?message}` of an unset (or, with `:`, empty) variable read as empty,
+    /// with VAR listed as unset, instead of failing: for a reader that does not use the value.
+    public var requiredMayBeUnset = false
 
     public init(variables: [String: String]) {
         self.variables = variables
@@ -132,6 +135,11 @@ public struct Interpolator: Sendable {
         case "?":
             if let value, isSet {
                 try output.append(value)
+                return
+            }
+            // Unset here, or set and empty under ":?": empty either way, and named so the value is excused.
+            if requiredMayBeUnset {
+                output.unset.append(name)
                 return
             }
             // The message as written, not interpolated: a variable in it could be a secret.

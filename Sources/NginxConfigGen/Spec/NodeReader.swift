@@ -11,22 +11,39 @@ final class NodeReader {
     /// Kept for sorting before the first `SpecError.maxIssues` are shown; decoding runs in file
     /// order, so the ones kept are the earliest.
     static let keptIssues = 200
-    /// Every variable a scalar referred to, set or not.
-    private(set) var referenced: Set<String> = []
+    /// Every variable a scalar referred to, set or not, with the dotted key paths of those scalars.
+    private(set) var references: [String: Set<String>] = [:]
+    /// What the spec is read for; `.watcher` excuses unset variables outside the keys the watcher reads.
+    let purpose: SpecPurpose
+    /// Scalars outside the watcher's keys that referred to variables the watcher was not given: their
+    /// value is not the spec's, so nothing is reported about it.
+    private var excused: Set<Position> = []
+
+    private struct Position: Hashable {
+        let line: Int
+        let column: Int
+
+        init?(_ node: Node?) {
+            guard let mark = node?.mark else { return nil }
+            (line, column) = (mark.line, mark.column)
+        }
+    }
     /// One per variable that a scalar used without a default while it was unset, at its first use,
     /// and one per value that is valid but risky (see `warn`).
     private(set) var warnings: [SpecIssue] = []
     /// Variables already warned about (in the `.env`, or here).
     private var warned: Set<String>
 
-    init(file: String, interpolator: Interpolator, warned: Set<String> = []) {
+    init(file: String, interpolator: Interpolator, warned: Set<String> = [], purpose: SpecPurpose = .stack) {
         self.file = file
         self.interpolator = interpolator
         self.warned = warned
+        self.purpose = purpose
     }
 
     /// Records a problem; `message` is built only while fewer than `keptIssues` are kept.
     func report(_ node: Node?, _ path: [String], _ message: @autoclosure () -> String) {
+        if let position = Position(node), excused.contains(position) { return }
         guard issues.count < Self.keptIssues else {
             dropped += 1
             return
@@ -121,9 +138,17 @@ final class NodeReader {
             report(node, path, "expected a single value, found \(describe(node, path))")
             return nil
         }
-        referenced.formUnion(Interpolator.references(in: scalar.string))
+        let dotted = path.map(Self.pathComponent).joined(separator: ".")
+        for name in Interpolator.references(in: scalar.string) { references[name, default: []].insert(dotted) }
+        let excusable = purpose == .watcher && !DeploymentSpec.isWatcherKey(path)
+        var interpolator = interpolator
+        interpolator.requiredMayBeUnset = excusable
         switch interpolator.interpolate(scalar.string) {
         case .success(let result):
+            if excusable && !result.unset.isEmpty {
+                if let position = Position(node) { excused.insert(position) }
+                return (result.value, result.unset)
+            }
             let secret = Self.isSecretPath(path)
             for name in result.unset where secret || warned.insert(name).inserted {
                 warnings.append(SpecIssue(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1,

@@ -2,6 +2,16 @@ import Foundation
 import Support
 import Yams
 
+/// What a spec is read for, which decides what its variables must be.
+public enum SpecPurpose: Sendable, Equatable {
+    /// Everything bgctl does with the stack: every reference counts.
+    case stack
+    /// `bgctl watch`, which is given only the variables the keys it reads refer to
+    /// (`DeploymentSpec.isWatcherKey`): elsewhere an unset variable reads as empty without a warning,
+    /// `${VAR:?}` is no error, and a value it leaves invalid is not reported.
+    case watcher
+}
+
 /// Loads `bgctl.yaml`: read → interpolate → decode → validate, reporting every problem at once.
 public enum SpecLoader {
     /// The largest spec (and `.env`) read: a spec is a few KiB; a larger file is the wrong file.
@@ -9,8 +19,9 @@ public enum SpecLoader {
 
     /// Reads the spec at `path`; variables come from `environment`, then from a `.env` beside the spec.
     /// `warn` hears of variables used without a default that are set nowhere, once each, whether or
-    /// not the spec turns out valid: they read as empty, which is seldom what was meant.
-    public static func load(path: String, environment: [String: String],
+    /// not the spec turns out valid: they read as empty, which is seldom what was meant. `purpose`
+    /// says which references must be set (see `SpecPurpose`).
+    public static func load(path: String, environment: [String: String], for purpose: SpecPurpose = .stack,
                             warn: (SpecIssue) -> Void = { _ in }) -> Result<DeploymentSpec, SpecError> {
         let display = path
         func failure(_ file: String, _ message: String, line: Int = 1) -> Result<DeploymentSpec, SpecError> {
@@ -45,7 +56,7 @@ public enum SpecLoader {
             }
         }
         variables.merge(environment) { _, fromEnvironment in fromEnvironment }
-        return parse(yaml: text, file: display, variables: variables, warn: warn, warned: warned)
+        return parse(yaml: text, file: display, variables: variables, for: purpose, warn: warn, warned: warned)
     }
 
     /// `name` is nil where the value may be a secret (.env, alerts, env, headers): what follows a `$`
@@ -83,10 +94,10 @@ public enum SpecLoader {
         }
     }
 
-    /// Decodes and validates spec text; `file` is used only to label problems. `warn` as for `load`;
-    /// variables in `warned` were warned about already.
-    public static func parse(yaml: String, file: String, variables: [String: String], warn: (SpecIssue) -> Void = { _ in },
-                             warned: Set<String> = []) -> Result<DeploymentSpec, SpecError> {
+    /// Decodes and validates spec text; `file` is used only to label problems. `purpose` and `warn` as
+    /// for `load`; variables in `warned` were warned about already.
+    public static func parse(yaml: String, file: String, variables: [String: String], for purpose: SpecPurpose = .stack,
+                             warn: (SpecIssue) -> Void = { _ in }, warned: Set<String> = []) -> Result<DeploymentSpec, SpecError> {
         guard yaml.utf8.count <= maxFileBytes else {
             return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
                                                          message: "the spec is \(yaml.utf8.count) bytes; the limit is \(maxFileBytes / 1024) KiB")]))
@@ -107,12 +118,13 @@ public enum SpecLoader {
             return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
                                                          message: "YAML error")]))
         }
-        let reader = NodeReader(file: file, interpolator: Interpolator(variables: variables), warned: warned)
+        let reader = NodeReader(file: file, interpolator: Interpolator(variables: variables), warned: warned, purpose: purpose)
         var spec = SpecDecoder(reader: reader).decode(root)
         reader.warnings.forEach(warn)
-        spec?.variables = Dictionary(uniqueKeysWithValues: reader.referenced.compactMap { name in
+        spec?.variables = Dictionary(uniqueKeysWithValues: reader.references.keys.compactMap { name in
             variables[name].map { (name, Secret($0)) }
         })
+        spec?.references = reader.references
         guard reader.issues.isEmpty, let spec else {
             return .failure(SpecError(issues: reader.issues, omitted: reader.dropped))
         }

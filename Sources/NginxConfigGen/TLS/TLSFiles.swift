@@ -60,15 +60,18 @@ public struct TLSMaterial: Sendable, Equatable, CustomStringConvertible {
     public let certificate: String
     public let key: Secret
     public let info: CertificateInfo
+    /// What is usable but unsafe, such as a key file others can read: for the caller to warn about.
+    public let warnings: [TLSIssue]
     /// SHA-256 of `certificate` and the key file's bytes, hex: changes when either file does. It names
     /// the folder in tls/ that holds this pair, and the rendered configuration names that folder, so
     /// new files are a configuration change, which `up` applies with nginx -t and a reload.
     public let fingerprint: String
 
-    public init(certificate: String, key: Secret, info: CertificateInfo) {
+    public init(certificate: String, key: Secret, info: CertificateInfo, warnings: [TLSIssue] = []) {
         self.certificate = certificate
         self.key = key
         self.info = info
+        self.warnings = warnings
         self.fingerprint = TLSFiles.fingerprint(certificate: Array(certificate.utf8), key: Array(key.revealed.utf8))
     }
 
@@ -80,28 +83,43 @@ public struct TLSMaterial: Sendable, Equatable, CustomStringConvertible {
 public enum TLSFiles {
     /// A certificate chain or key is a few KiB; a larger file is the wrong file.
     public static let maxFileBytes = 1 << 20
+    /// The smallest RSA key accepted, in bits (NIST SP 800-131A; CAs issue nothing smaller).
+    public static let minimumRSABits = 2048
 
-    /// Reads both files (bounded) and checks them; the material carries what was read.
-    /// `cert` and `key` are host paths; `now` is the clock the validity is judged by.
+    /// Reads both files (bounded) and checks them; the material carries what was read, and a warning
+    /// when the key file can be read by its group or by others. `cert` and `key` are host paths; `now`
+    /// is the clock the validity is judged by.
     public static func load(cert: String, key: String, now: Date) -> Result<TLSMaterial, TLSIssue> {
         let certBytes: [UInt8]
-        let keyBytes: [UInt8]
+        let keyFile: (bytes: [UInt8], mode: mode_t)
         switch read(cert, .cert) {
-        case .success(let bytes): certBytes = bytes
+        case .success(let file): certBytes = file.bytes
         case .failure(let issue): return .failure(issue)
         }
         switch read(key, .key) {
-        case .success(let bytes): keyBytes = bytes
+        case .success(let file): keyFile = file
         case .failure(let issue): return .failure(issue)
         }
-        return checked(cert: certBytes, key: keyBytes, now: now, certName: cert, keyName: key).map { info, certificates in
-            TLSMaterial(certificate: certificates, key: Secret(String(decoding: keyBytes, as: UTF8.self)), info: info)
+        let warnings = keyModeWarning(key, mode: keyFile.mode).map { [$0] } ?? []
+        return checked(cert: certBytes, key: keyFile.bytes, now: now, certName: cert, keyName: key).map { info, certificates in
+            TLSMaterial(certificate: certificates, key: Secret(String(decoding: keyFile.bytes, as: UTF8.self)), info: info,
+                        warnings: warnings)
         }
     }
 
+    /// A warning when `mode` lets the file's group or others read the key at `path`; nil for 0600, 0400 and the like.
+    static func keyModeWarning(_ path: String, mode: mode_t) -> TLSIssue? {
+        let readers = [(S_IRGRP, "its group"), (S_IROTH, "every user on this host")].filter { mode & $0.0 != 0 }.map(\.1)
+        guard !readers.isEmpty else { return nil }
+        let octal = String(mode & 0o777, radix: 8)
+        return TLSIssue(.key, "\(path) holds the TLS private key and can be read by \(readers.joined(separator: " and ")) (mode 0\(octal)); make it readable by its owner only: chmod 600 \(path)")
+    }
+
     /// The checks, on bytes: the certificate file starts with a PEM certificate (any chain after it
-    /// must parse too), the key file holds an unencrypted PEM private key, the key belongs to the
-    /// certificate, and `now` lies within the certificate's validity. `certName` and `keyName` only
+    /// must parse too, the leaf first and each issuer after the certificate it signed), the key file
+    /// holds an unencrypted PEM private key (RSA of at least `minimumRSABits`), the key belongs to the
+    /// certificate, neither the leaf nor an intermediate is signed with MD5 or SHA-1, and `now` lies
+    /// within the certificate's validity. `certName` and `keyName` only
     /// label messages.
     public static func check(cert: [UInt8], key: [UInt8], now: Date, certName: String = "the certificate file",
                              keyName: String = "the key file") -> Result<CertificateInfo, TLSIssue> {
@@ -133,9 +151,16 @@ public enum TLSFiles {
             return .failure(TLSIssue(.key, "\(keyName) holds no PEM private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN RSA/EC PRIVATE KEY-----)\(hint)"))
         }
         defer { EVP_PKEY_free(privateKey) }
+        // Before the key's match: a leaf that is not first looks like a key of another certificate.
+        if let issue = orderIssue(certificates, key: privateKey, certName: certName) { return .failure(issue) }
         guard X509_check_private_key(leaf, privateKey) == 1 else {
             return .failure(TLSIssue(.key, "\(keyName) does not belong to the certificate in \(certName) (the key's public half differs from the certificate's); use the key the certificate was issued for"))
         }
+        let rsaBits = Int(bgctl_rsa_bits(privateKey))
+        if rsaBits > 0 && rsaBits < minimumRSABits {
+            return .failure(TLSIssue(.key, "\(keyName) holds a \(rsaBits)-bit RSA key; RSA keys under \(minimumRSABits) bits can be broken and clients refuse them: make a new key (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:\(minimumRSABits), or -algorithm EC -pkeyopt ec_paramgen_curve:P-256) and have the certificate issued for it"))
+        }
+        if let issue = weakSignatureIssue(certificates, certName: certName) { return .failure(issue) }
 
         guard let notBefore = date(X509_get0_notBefore(leaf)), let notAfter = date(X509_get0_notAfter(leaf)) else {
             return .failure(TLSIssue(.cert, "\(certName): the certificate's validity dates cannot be read"))
@@ -196,7 +221,38 @@ public enum TLSFiles {
 
     // MARK: Pieces
 
-    static func read(_ path: String, _ file: TLSIssue.File) -> Result<[UInt8], TLSIssue> {
+    /// The chain's order, from what the file itself shows: the key belongs to a certificate after the
+    /// first, or a certificate's issuer is in the file but not right after it. A certificate whose
+    /// issuer is not in the file at all (the root, left out as it should be) says nothing of the order.
+    private static func orderIssue(_ certificates: [OpaquePointer], key: OpaquePointer, certName: String) -> TLSIssue? {
+        let fix = "list the server's own certificate (the leaf) first, then each issuer right after the certificate it signed"
+        let count = certificates.count
+        if X509_check_private_key(certificates[0], key) != 1,
+           let index = certificates.indices.dropFirst().first(where: { X509_check_private_key(certificates[$0], key) == 1 }) {
+            return TLSIssue(.cert, "the chain is out of order: the key belongs to certificate \(index + 1) of the \(count) in \(certName), not to the first; \(fix)")
+        }
+        for index in certificates.indices where X509_self_signed(certificates[index], 0) != 1 {
+            let subject = certificates[index]
+            if index + 1 < count && bgctl_issued(certificates[index + 1], subject) == 1 { continue }
+            if let issuer = certificates.indices.first(where: { $0 != index && bgctl_issued(certificates[$0], subject) == 1 }) {
+                return TLSIssue(.cert, "the chain is out of order: certificate \(index + 1) of the \(count) in \(certName) is signed by certificate \(issuer + 1), which should come right after it; \(fix)")
+            }
+        }
+        return nil
+    }
+
+    /// The leaf or an intermediate signed with a broken digest. A self-signed root's own signature is
+    /// not judged: clients trust a root for its key, whatever it signed itself with.
+    private static func weakSignatureIssue(_ certificates: [OpaquePointer], certName: String) -> TLSIssue? {
+        for (index, certificate) in certificates.enumerated() where index == 0 || X509_self_signed(certificate, 0) != 1 {
+            guard let digest = bgctl_weak_signature_digest(certificate) else { continue }
+            let which = index == 0 ? "the certificate in \(certName)" : "certificate \(index + 1) in \(certName) (an intermediate)"
+            return TLSIssue(.cert, "\(which) is signed with \(String(cString: digest)), which can be forged and which clients refuse; have it reissued with SHA-256")
+        }
+        return nil
+    }
+
+    static func read(_ path: String, _ file: TLSIssue.File) -> Result<(bytes: [UInt8], mode: mode_t), TLSIssue> {
         var info = stat()
         guard stat(path, &info) == 0 else {
             let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
@@ -211,7 +267,7 @@ public enum TLSFiles {
         guard let bytes = BoundedRead.contents(of: path, limit: maxFileBytes) else {
             return .failure(TLSIssue(file, "cannot read \(path): permission denied, or it grew past \(maxFileBytes / 1024) KiB while being read"))
         }
-        return .success(bytes)
+        return .success((bytes, info.st_mode))
     }
 
     /// Every certificate in the file, the leaf first; a file whose first block is no certificate, or

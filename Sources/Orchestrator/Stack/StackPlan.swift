@@ -111,7 +111,7 @@ public enum StackPlan {
             // that `up` recreates it when the address changes.
             labels: [Docker.label: spec.project, Docker.roleLabel: "watcher",
                      "io.bgctl.metrics": spec.watch.metrics.enabled ? spec.watch.metrics.listen.description : "off"],
-            environment: spec.variables.mapValues(\.revealed),
+            environment: spec.watcherVariables.mapValues(\.revealed),
             publish: [],
             // The route, writable: the watcher moves traffic off a live pool that stopped answering.
             mounts: ["\(specFile):/bgctl/bgctl.yaml:ro", "\(paths.logsDir):/bgctl/logs", "\(paths.watcherDir):/bgctl/watcher",

@@ -29,6 +29,10 @@ struct LineAssembler {
         var inString = false
         var afterBackslash = false
         var hexLeft = 0
+        var hexValue: UInt32 = 0
+        /// Just after a `\uD800`–`\uDBFF` escape: its low half follows, and the pair is one character
+        /// (cut between them, the line would hold a lone surrogate, which strict JSON readers refuse).
+        var highSurrogate = false
         var kept = 0
         var dropping = false
 
@@ -42,22 +46,35 @@ struct LineAssembler {
             let boundary: Bool
             if afterBackslash {
                 afterBackslash = false
-                if byte == UInt8(ascii: "u") { hexLeft = 4 }
+                if byte == UInt8(ascii: "u") { (hexLeft, hexValue) = (4, 0) }
                 boundary = false
             } else if hexLeft > 0 {
                 hexLeft -= 1
+                hexValue = hexValue << 4 | UInt32(Self.hexDigit(byte))
+                if hexLeft == 0 { highSurrogate = (0xD800...0xDBFF).contains(hexValue) }
                 boundary = false
             } else if byte == 0x22 {
-                inString = false
+                (inString, highSurrogate) = (false, false)
                 return true
             } else {
                 if byte == UInt8(ascii: "\\") { afterBackslash = true }
-                boundary = byte & 0xC0 != 0x80
+                boundary = byte & 0xC0 != 0x80 && !highSurrogate
+                highSurrogate = false
             }
             if !dropping && boundary && kept >= cap { dropping = true }
             guard !dropping else { return false }
             kept += 1
             return true
+        }
+
+        /// A hex digit's value; 0 for any other byte (the parser judges the escape, not the shortener).
+        static func hexDigit(_ byte: UInt8) -> UInt8 {
+            switch byte {
+            case 0x30...0x39: return byte - 0x30
+            case 0x41...0x46: return byte - 0x37
+            case 0x61...0x66: return byte - 0x57
+            default: return 0
+            }
         }
     }
 
