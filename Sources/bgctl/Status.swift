@@ -34,7 +34,7 @@ extension Bgctl {
                     watcher["report"] = watcherData.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? NSNull()
                     object["watcher"] = watcher
                     // Unknown values are null, never left out (the encoder drops nil optionals).
-                    for key in ["tls", "last_switch", "lock", "interrupted", "weights"] where object[key] == nil { object[key] = NSNull() }
+                    for key in ["tls", "last_switch", "lock", "interrupted", "weights", "route"] where object[key] == nil { object[key] = NSNull() }
                     object["schema"] = JSONOutput.schema
                     object["command"] = "status"
                     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

@@ -42,7 +42,8 @@ def test_switches_move_every_new_request_at_once_and_close_no_connection(project
             if pools != [target] * 5:
                 late.append((n, target, pools))
             if n % 8 == 0:
-                assert project.status(expect=0)["live"] == target
+                status = project.status(expect=0)
+                assert status["live"] == target and status["route"] == target, status
             target = "blue" if target == "green" else "green"
         time.sleep(0.5)
     print(f"{SWITCHES} switches: {load.summary()}")

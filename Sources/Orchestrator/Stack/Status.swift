@@ -89,9 +89,12 @@ public struct StackStatus: Codable, Sendable {
     public var interrupted: JournalEntry?
     /// During a canary deploy, each pool's percent of requests (`{"blue": 95, "green": 5}`); nil otherwise.
     public var weights: [String: Int]?
+    /// The route folder in force (`blue`, `green+5`), as the proxy reads it; nil when there is none or it
+    /// is damaged (a stack from before routes: none).
+    public var route: String?
 
     enum CodingKeys: String, CodingKey {
-        case project, live, overall, problems, pools, proxy, tls, lock, watcher, interrupted, weights
+        case project, live, overall, problems, pools, proxy, tls, lock, watcher, interrupted, weights, route
         case lastSwitch = "last_switch"
         case stateDir = "state_dir"
     }
@@ -196,7 +199,7 @@ extension Stack {
             lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir,
             watcher: StackStatus.WatcherContainerStatus(container: spec.watcherContainerName, state: watcherInfo?.state ?? "missing",
                                                         enabled: spec.watcherEnabled),
-            interrupted: interrupted, weights: canary?.weights)
+            interrupted: interrupted, weights: canary?.weights, route: routeReading.route?.folderName)
     }
 
     /// The installed certificate's validity, and whether the files the spec names are the installed ones.
