@@ -278,6 +278,11 @@ enum World {
         #expect(plan.steps[0].action == .stopContainer("shop-proxy", timeout: 35))
     }
 
+    @Test func downForgetsTheRouteWithStateJSONSoTheNextUpStartsFromTheSpecsActivePool() throws {
+        let plan = try DownPlanner.plan(purge: false, spec: spec, paths: World.paths, observed: World.up(spec))
+        #expect(plan.steps.last?.action == .removeFiles([World.paths.stateFile, World.paths.routeDir]))
+    }
+
     @Test func aStoppedProxyIsNotDrainedAndAMissingPoolIsNotRemoved() throws {
         var observed = World.up(spec)
         observed.containers[World.proxyName]?.state = "exited"

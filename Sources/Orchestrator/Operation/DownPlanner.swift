@@ -38,7 +38,9 @@ public enum DownPlanner {
                                   .record(Record(live: nil, history: HistoryDraft(action: "down", result: "ok", detail: removed.joined(separator: ", "))))))
             }
             if observed.existingPaths.contains(paths.stateFile) {
-                steps.append(Step("forget-live", "delete state.json: the next up starts from the spec's active pool", .removeFiles([paths.stateFile])))
+                // The route goes too: it names the live pool as much as state.json does.
+                steps.append(Step("forget-live", "delete state.json and the route: the next up starts from the spec's active pool",
+                                  .removeFiles([paths.stateFile, paths.routeDir])))
             }
         }
         return Plan(title: purge ? "down --purge" : "down", steps: steps, nothingToDo: "nothing to remove")
