@@ -62,9 +62,9 @@ struct DeployRun {
 
     /// The switch to the new release; an outcome when a signal stopped it before its install.
     private func switchOver() throws -> DeployOutcome? {
-        journal.phase = "switch"
+        journal.phase = .switch
         do {
-            _ = try next.switchLocked(.init(target: staging.target, reason: "deploy \(request.releaseLabel)"), operation: "deploy",
+            _ = try next.switchLocked(.init(target: staging.target, reason: "deploy \(request.releaseLabel)"), operation: .deploy,
                                       parent: journal, cancellable: true)
             return nil
         } catch OrchestratorError.cancelled(let step) {
@@ -80,7 +80,7 @@ struct DeployRun {
         judge.analysisLog = ports.accessLog(stack.paths.accessLog)
         // The analysis reads the signal itself: it ends with the verdict "aborted" and a switch back.
         judge.cancellable = false
-        journal.phase = "analyse"
+        journal.phase = .analyse
         judge.journal = journal
         try judge.run(DeployPlanner.analysis(seconds, live: staging.live))
         let (decision, figures) = judge.verdict ?? (.rollback("no analysis ran"), AnalysisFigures())
@@ -90,11 +90,11 @@ struct DeployRun {
             return try verdict(.promoted, reason, figures: figures, analysed: analysed)
         case .rollback(let reason):
             stack.report(.warning("rolling back: \(reason)"))
-            journal.phase = "rollback"
+            journal.phase = .rollback
             do {
                 // A second signal does not cut the rollback short.
                 _ = try next.switchLocked(.init(target: staging.live, reason: "rollback of \(request.releaseLabel): \(reason)"),
-                                          operation: "deploy", parent: journal, cancellable: false)
+                                          operation: .deploy, parent: journal, cancellable: false)
             } catch {
                 journal.keep = true
                 return try verdict(.rollbackFailed, "\(reason); the rollback to \(staging.live.rawValue) failed too: \(Executor.describe(error))",
@@ -119,10 +119,8 @@ struct DeployRun {
         let draft = HistoryDraft(action: "deploy", from: staging.live, to: staging.target, reason: request.reason ?? reason,
                                  result: result.rawValue, detail: reason, image: request.image, release: request.releaseLabel,
                                  figures: figures?.dictionary, steps: steps)
-        journal.phase = "verdict"
-        let recorder = Executor(stack: next, started: started)
-        recorder.cancellable = false
-        try recorder.run(Step("record-verdict", "record the verdict in the history", .record(Record(live: nil, history: draft))))
+        journal.phase = .verdict
+        try next.record(Record(live: nil, history: draft), started: started)
         return outcome
     }
 }

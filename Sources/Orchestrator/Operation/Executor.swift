@@ -55,7 +55,7 @@ final class Executor {
 
     func run(_ step: Step) throws {
         if atSafePoint && ports.cancelled() { throw OrchestratorError.cancelled(step: step.name) }
-        try journal?.starting(step.name)
+        try journal?.starting(step)
         let begin = ports.clock.monotonic()
         do {
             try perform(step)
@@ -180,7 +180,7 @@ final class Executor {
             let log = analysisLog ?? ports.accessLog(paths.accessLog)
             canaryVerdict = analyseCanary(log, routing, seconds: seconds)
         case .record(let record):
-            try self.record(record)
+            try stack.record(record, started: started)
             restorePoint = nil
             routeRestore = nil
         case .removeFiles(let files):
@@ -277,37 +277,6 @@ final class Executor {
                 throw OrchestratorError.reloadFailed(detail: "workers of the previous configuration still accept connections \(Self.seconds(stack.reloadTimeout)) after the reload")
             }
             ports.clock.sleep(0.02)
-        }
-    }
-
-    private func record(_ record: Record) throws {
-        let now = ports.clock.timestamp()
-        let duration = Int(((ports.clock.monotonic() - started) * 1000).rounded())
-        let entry = record.history.map { HistoryEntry($0, time: now, who: stack.who, durationMs: duration) }
-        if let live = record.live {
-            let deployed = record.deployed?.mapValues { release -> DeployedRelease in
-                var stamped = release
-                if stamped.at.isEmpty { stamped.at = now }
-                return stamped
-            }
-            try stack.store.save(StackState(project: spec.project, live: live, updatedAt: now,
-                                            lastSwitch: record.isSwitch ? entry : record.previousSwitch, deployed: deployed,
-                                            canary: record.canary))
-            sharePools(live, weights: record.canary?.weights)
-        }
-        if let entry { try stack.store.append(entry) }
-    }
-
-    /// Copies the live pool into the watcher's folder, when there is one. A copy that cannot be written
-    /// is removed rather than left stale: the watcher then leaves the weights out instead of misreporting them.
-    private func sharePools(_ live: Pool, weights: [String: Int]?) {
-        guard ports.files.exists(paths.watcherDir) else { return }
-        let text = String(decoding: PoolWeights.snapshot(live: live.rawValue, weights: weights), as: UTF8.self) + "\n"
-        do {
-            try ports.files.write(text, to: paths.watcherPoolsFile, mode: 0o644)
-        } catch {
-            try? ports.files.remove(paths.watcherPoolsFile)
-            report(.warning("could not give the watcher the live pool (\(error)); its bgctl_pool_weight metric is left out until the next record"))
         }
     }
 

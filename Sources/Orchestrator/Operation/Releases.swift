@@ -94,11 +94,8 @@ extension Stack {
         let refused = executor.removals.filter { $0.result == .refused }.map(\.image)
         var detail = gone.isEmpty ? "removed nothing" : "removed \(gone.joined(separator: ", "))"
         if !refused.isEmpty { detail += "; refused by docker: \(refused.joined(separator: ", "))" }
-        let recorder = Executor(stack: self, started: started)
-        recorder.cancellable = false
-        try recorder.run(Step("record", "record the prune in the history",
-                              .record(Record(live: nil, history: HistoryDraft(action: "prune", result: refused.isEmpty ? "ok" : "partial",
-                                                                              detail: detail)))))
+        try record(Record(live: nil, history: HistoryDraft(action: "prune", result: refused.isEmpty ? "ok" : "partial", detail: detail)),
+                   started: started)
         return outcome
     }
 }
