@@ -73,6 +73,29 @@ import NginxConfigGen
         _ = try stack.switchTo(.init(target: .green), lockWait: 1)
         #expect(seen.entries.first?.current == "switch/verify" && seen.entries.first?.done == ["switch/route"], "\(seen.entries)")
         #expect(seen.entries.allSatisfy { $0.operation == "switch" && $0.from == .blue && $0.to == .green })
+        #expect(seen.entries.first?.moved == true, "the route moves traffic: the journal says so by itself")
+    }
+
+    @Test func aJournalThatSaysTrafficMovedIsFinishedWhateverItsStepsAreCalled() throws {
+        let stack = try stack(live: .blue)
+        var entry = JournalEntry(operation: "switch", title: "switch blue → green", pid: 999_999, who: "ci", started: "t", from: .blue, to: .green)
+        entry.current = "switch/a-step-renamed-later"
+        entry.moved = true
+        try stack.journal.write(entry)
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "finished: green is live")
+        #expect(try stack.store.load()?.live == .green)
+    }
+
+    @Test func aJournalThatSaysNothingMovedIsClosedEvenAtAStepCalledInstall() throws {
+        let stack = try stack(live: .blue)
+        var entry = JournalEntry(operation: "switch", title: "switch blue → green", pid: 999_999, who: "ci", started: "t", from: .blue, to: .green)
+        entry.current = "switch/install"
+        entry.moved = false
+        try stack.journal.write(entry)
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "nothing had changed: blue stays live")
     }
 
     @Test func everyStepIsJournaledBeforeItActs() throws {

@@ -53,15 +53,9 @@ extension DeployRun {
 
     /// One step's analysis from the reload on, and its history entry (a signal cannot stop the record).
     private func analyse(_ routing: CanaryRouting, canary: CanaryPlan) throws -> CanaryStepVerdict {
-        let judge = Executor(stack: next, started: started)
-        judge.analysisLog = ports.accessLog(stack.paths.accessLog)
         // The analysis reads the signal itself: the step ends as aborted and the weight goes to 0.
-        judge.cancellable = false
-        judge.journal = journal
-        try judge.run(CanaryPlanner.analysis(routing, seconds: canary.seconds, spec: next.spec))
-        let verdict = judge.canaryVerdict
-            ?? CanaryStepVerdict(routing: routing, result: .failed, reason: "no analysis ran",
-                                 figures: CanaryFigures(canaryPool: routing.pool, canary: .init(), baseline: .init()))
+        let verdict = try Executor(stack: next, started: started, journal: journal, cancellable: false)
+            .judge(CanaryPlanner.analysis(routing, seconds: canary.seconds, spec: next.spec), log: ports.accessLog(stack.paths.accessLog))
         if verdict.result == .passed {
             stack.report(.done("\(routing.percent)% passed: \(verdict.reason)"))
         }
@@ -101,14 +95,14 @@ extension Stack {
     /// Moves the proxy to a canary's weights, or with nil to `live` alone (see `CanaryPlanner.route`),
     /// under the caller's lock and journal. `cancellable`: a signal before the install stops it.
     @discardableResult
-    func route(_ routing: CanaryRouting?, live: Pool, journal: JournalWriter, cancellable: Bool) throws -> Executor? {
+    func route(_ routing: CanaryRouting?, live: Pool, journal: JournalWriter, cancellable: Bool) throws -> PlanRun? {
         let started = ports.clock.monotonic()
         // Only the proxy is inspected: the canary's health is what the analysis judges.
         let observed = try observe([], containers: [spec.proxyContainerName])
         let plan = try CanaryPlanner.route(routing, live: live, spec: spec, renderer: renderer, observed: observed)
         if let routing { report(.step("canary: \(routing.description)")) }
-        let executor = try execute(plan, started: started, journal: journal, cancellable: cancellable)
+        let ran = try execute(plan, started: started, journal: journal, cancellable: cancellable)
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
-        return executor
+        return ran
     }
 }

@@ -82,19 +82,19 @@ extension Stack {
                                    containers: [spec.containerName(request.target), spec.proxyContainerName])
         let from = observed.live(spec)
         let plan = try SwitchPlanner.plan(request, spec: spec, renderer: renderer, observed: observed)
-        let run = { (journal: JournalWriter?) throws -> Executor? in
+        let run = { (journal: JournalWriter?) throws -> PlanRun? in
             try self.execute(plan, started: started, journal: journal, cancellable: cancellable)
         }
-        let executor: Executor?
+        let ran: PlanRun?
         if let parent {
-            executor = try run(parent)
+            ran = try run(parent)
         } else {
-            executor = try journaled(entry(operation, title: plan.title, from: from, to: request.target), phase: .switch, run)
+            ran = try journaled(entry(operation, title: plan.title, from: from, to: request.target), phase: .switch, run)
         }
         let total = ports.clock.monotonic() - started
         // Off the path to the reload: the log is rotated once traffic has moved.
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
-        return SwitchOutcome(from: from, to: request.target, plan: plan, timings: executor?.timings ?? [], total: total)
+        return SwitchOutcome(from: from, to: request.target, plan: plan, timings: ran?.timings ?? [], total: total)
     }
 
     /// Switches back to the pool that was live before the current one, from the history.
@@ -194,17 +194,13 @@ extension Stack {
 
     /// Hands the plan to the dry run, or executes it. Nil for a dry run or an empty plan.
     @discardableResult
-    func execute(_ plan: Plan, started: Double, journal: JournalWriter? = nil, cancellable: Bool = true) throws -> Executor? {
+    func execute(_ plan: Plan, started: Double, journal: JournalWriter? = nil, cancellable: Bool = true) throws -> PlanRun? {
         if let dryRun {
             dryRun(plan)
             return nil
         }
         guard !plan.isEmpty else { return nil }
-        let executor = Executor(stack: self, started: started)
-        executor.journal = journal
-        executor.cancellable = cancellable
-        try executor.run(plan)
-        return executor
+        return try Executor(stack: self, started: started, journal: journal, cancellable: cancellable).run(plan)
     }
 
     func entry(_ operation: OperationKind, title: String, from: Pool? = nil, to: Pool? = nil) -> JournalEntry {
