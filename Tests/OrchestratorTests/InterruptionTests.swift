@@ -78,10 +78,7 @@ import NginxConfigGen
 
     @Test func aJournalThatSaysTrafficMovedIsFinishedWhateverItsStepsAreCalled() throws {
         let stack = try stack(live: .blue)
-        var entry = JournalEntry(operation: "switch", title: "switch blue → green", pid: 999_999, who: "ci", started: "t", from: .blue, to: .green)
-        entry.current = "switch/a-step-renamed-later"
-        entry.moved = true
-        try stack.journal.write(entry)
+        try interruptedSwitch(stack, current: "switch/a-step-renamed-later", moved: true)
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
         let recovery = try #require(try stack.recover(lockWait: 1))
         #expect(recovery.outcome == "finished: green is live")
@@ -90,10 +87,7 @@ import NginxConfigGen
 
     @Test func aJournalThatSaysNothingMovedIsClosedEvenAtAStepCalledInstall() throws {
         let stack = try stack(live: .blue)
-        var entry = JournalEntry(operation: "switch", title: "switch blue → green", pid: 999_999, who: "ci", started: "t", from: .blue, to: .green)
-        entry.current = "switch/install"
-        entry.moved = false
-        try stack.journal.write(entry)
+        try interruptedSwitch(stack, current: "switch/install", moved: false)
         let recovery = try #require(try stack.recover(lockWait: 1))
         #expect(recovery.outcome == "nothing had changed: blue stays live")
     }
@@ -111,11 +105,13 @@ import NginxConfigGen
     }
 
     /// An interrupted switch left in the journal, stopped at `current`.
-    func interruptedSwitch(_ stack: Stack, done: [String] = [], current: String) throws {
+    /// `moved` nil: as an older bgctl wrote it, without the field.
+    func interruptedSwitch(_ stack: Stack, done: [String] = [], current: String, moved: Bool? = nil) throws {
         var entry = JournalEntry(operation: "switch", title: "switch blue → green", pid: 999_999, who: "ci", started: "12:03:04",
                                  from: .blue, to: .green)
         entry.done = done
         entry.current = current
+        entry.moved = moved
         try stack.journal.write(entry)
     }
 

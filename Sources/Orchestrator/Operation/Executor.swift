@@ -92,26 +92,21 @@ final class Executor {
     }
 
     private func perform(_ step: Step) throws {
+        if step.action.isAnnounced { stack.report(.step(step.description)) }
         switch step.action {
         case .createNetwork(let name, let subnet, let project):
-            stack.report(.step(step.description))
             try stack.createNetwork(name, subnet: subnet, project: project)
         case .removeNetwork:
-            stack.report(.step(step.description))
             try stack.runCommands(of: step.action, doing: "removing the network")
         case .createDirectories(let folders):
             for folder in folders { try ports.files.createDirectory(folder) }
         case .runContainer(let config):
-            stack.report(.step(step.description))
             try stack.runContainer(config, doing: step.description)
         case .startContainer(let name):
-            stack.report(.step(step.description))
             try stack.require(Docker.start(name), doing: step.description, container: name)
         case .stopContainer(_, let timeout):
-            stack.report(.step(step.description))
             try stack.runCommands(of: step.action, doing: step.description, timeout: Double(timeout + 30))
         case .removeContainer(let name):
-            stack.report(.step(step.description))
             try stack.removeContainer(name, doing: step.description)
         case .together(let steps):
             try together(steps)
@@ -122,7 +117,6 @@ final class Executor {
         case .smokeChecks(let pool):
             try stack.smokeChecks(pool)
         case .drain(let pool):
-            stack.report(.step(step.description))
             stack.report(.done(stack.drain(pool, interruptible: atSafePoint)))
         case .writeConfig(let config):
             try stack.write(config, into: paths.nginxDir)
@@ -160,7 +154,6 @@ final class Executor {
             restorePoint = nil
             routeRestore = nil
         case .removeFiles(let files):
-            stack.report(.step(step.description))
             for path in files { try ports.files.remove(path) }
         case .removeFolderIfEmpty(let folder):
             try stack.removeFolderIfEmpty(folder)

@@ -87,6 +87,15 @@ public indirect enum StepAction: Sendable, Equatable {
         }
     }
 
+    /// The executor reports the step's description as it starts: the steps that take a while or
+    /// change containers; the others report what they found instead.
+    var isAnnounced: Bool {
+        switch self {
+        case .createNetwork, .removeNetwork, .runContainer, .startContainer, .stopContainer, .removeContainer, .drain, .removeFiles: true
+        default: false
+        }
+    }
+
     /// The docker commands this step runs, in order; what a dry run prints under the step.
     public func commands(_ spec: DeploymentSpec) -> [DockerCommand] {
         switch self {
