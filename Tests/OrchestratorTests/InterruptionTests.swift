@@ -73,6 +73,23 @@ import NginxConfigGen
         _ = try stack.switchTo(.init(target: .green), lockWait: 1)
         #expect(seen.entries.first?.current == "switch/verify" && seen.entries.first?.done == ["switch/route"], "\(seen.entries)")
         #expect(seen.entries.allSatisfy { $0.operation == "switch" && $0.from == .blue && $0.to == .green })
+        #expect(seen.entries.first?.moved == true, "the route moves traffic: the journal says so by itself")
+    }
+
+    @Test func aJournalThatSaysTrafficMovedIsFinishedWhateverItsStepsAreCalled() throws {
+        let stack = try stack(live: .blue)
+        try interruptedSwitch(stack, current: "switch/a-step-renamed-later", moved: true)
+        http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "finished: green is live")
+        #expect(try stack.store.load()?.live == .green)
+    }
+
+    @Test func aJournalThatSaysNothingMovedIsClosedEvenAtAStepCalledInstall() throws {
+        let stack = try stack(live: .blue)
+        try interruptedSwitch(stack, current: "switch/install", moved: false)
+        let recovery = try #require(try stack.recover(lockWait: 1))
+        #expect(recovery.outcome == "nothing had changed: blue stays live")
     }
 
     @Test func everyStepIsJournaledBeforeItActs() throws {
@@ -88,11 +105,13 @@ import NginxConfigGen
     }
 
     /// An interrupted switch left in the journal, stopped at `current`.
-    func interruptedSwitch(_ stack: Stack, done: [String] = [], current: String) throws {
+    /// `moved` nil: as an older bgctl wrote it, without the field.
+    func interruptedSwitch(_ stack: Stack, done: [String] = [], current: String, moved: Bool? = nil) throws {
         var entry = JournalEntry(operation: "switch", title: "switch blue → green", pid: 999_999, who: "ci", started: "12:03:04",
                                  from: .blue, to: .green)
         entry.done = done
         entry.current = current
+        entry.moved = moved
         try stack.journal.write(entry)
     }
 

@@ -58,10 +58,11 @@ public enum CanaryPlanner {
     }
 
     /// One step's analysis.
-    static func analysis(_ routing: CanaryRouting, seconds: Double, spec: DeploymentSpec) -> Step {
+    static func analysis(_ routing: CanaryRouting, seconds: Double, spec: DeploymentSpec) -> CanaryAnalysis {
         let extend = spec.deploy.extendLimit.seconds > seconds ? "; too few requests to judge: extended up to \(spec.deploy.extendLimit), then fails" : "; too few requests to judge fails"
-        return Step("analyse", "compare \(routing.pool.rawValue) with \(routing.baseline.rawValue) in the proxy's log for \(Int(seconds)) s (fails at once past a deploy.canary_* limit\(extend)); the step's figures go to the history",
-                    .analyseCanary(routing, seconds: seconds))
+        let step = Step("analyse", "compare \(routing.pool.rawValue) with \(routing.baseline.rawValue) in the proxy's log for \(Int(seconds)) s (fails at once past a deploy.canary_* limit\(extend)); the step's figures go to the history",
+                        .analyseCanary(routing, seconds: seconds))
+        return CanaryAnalysis(routing: routing, seconds: seconds, step: step)
     }
 
     /// What a dry run shows after the staging: each step as its own group (the weights, planned as
@@ -74,7 +75,7 @@ public enum CanaryPlanner {
             let routing = canary.routing(percent)
             let route = try self.route(routing, live: staging.live, spec: staging.spec, renderer: renderer, observed: after)
             groups.append(Step("canary-\(percent)", "send \(percent)% of requests to \(canary.pool.rawValue), \(100 - percent)% to \(canary.baseline.rawValue); analyse",
-                               .sequence(route.steps + [analysis(routing, seconds: canary.seconds, spec: staging.spec)])))
+                               .sequence(route.steps + [analysis(routing, seconds: canary.seconds, spec: staging.spec).step])))
             after.liveFiles = renderer.render(staging.spec, tlsFingerprint: observed.tlsFingerprint).files
             after.route = .route(Route(live: staging.live, canary: routing))
             after.state?.weights = routing.weights

@@ -12,7 +12,7 @@ extension DeployRun {
         let moved = ports.clock.monotonic()
         for (index, percent) in canary.steps.enumerated() {
             let routing = canary.routing(percent)
-            journal.phase = "canary-\(percent)"
+            journal.phase = .canary(percent)
             do {
                 try next.route(routing, live: canary.baseline, journal: journal, cancellable: true)
             } catch OrchestratorError.cancelled(let step) {
@@ -37,10 +37,10 @@ extension DeployRun {
                 return try canaryOff(.aborted, step.reason, records: records, since: moved)
             }
         }
-        journal.phase = "promote"
+        journal.phase = .promote
         do {
             _ = try next.switchLocked(.init(target: canary.pool, reason: "deploy \(request.releaseLabel): canary passed \(canary.steps.map { "\($0)%" }.joined(separator: ", "))"),
-                                      operation: "deploy", parent: journal, cancellable: true)
+                                      operation: .deploy, parent: journal, cancellable: true)
         } catch OrchestratorError.cancelled(let step) {
             return try canaryOff(.aborted, "stopped by a signal before the promotion's \(step); \(canary.baseline.rawValue) takes every request",
                                  records: records, since: moved)
@@ -53,25 +53,18 @@ extension DeployRun {
 
     /// One step's analysis from the reload on, and its history entry (a signal cannot stop the record).
     private func analyse(_ routing: CanaryRouting, canary: CanaryPlan) throws -> CanaryStepVerdict {
-        let judge = Executor(stack: next, started: started)
-        judge.analysisLog = ports.accessLog(stack.paths.accessLog)
         // The analysis reads the signal itself: the step ends as aborted and the weight goes to 0.
-        judge.cancellable = false
-        judge.journal = journal
-        try judge.run(CanaryPlanner.analysis(routing, seconds: canary.seconds, spec: next.spec))
-        let verdict = judge.canaryVerdict
-            ?? CanaryStepVerdict(routing: routing, result: .failed, reason: "no analysis ran",
-                                 figures: CanaryFigures(canaryPool: routing.pool, canary: .init(), baseline: .init()))
+        let verdict = try Executor(stack: next, started: started, journal: journal, cancellable: false)
+            .judge(CanaryPlanner.analysis(routing, seconds: canary.seconds, spec: next.spec), log: ports.accessLog(stack.paths.accessLog))
         if verdict.result == .passed {
             stack.report(.done("\(routing.percent)% passed: \(verdict.reason)"))
         }
         let draft = HistoryDraft(action: "canary", from: canary.baseline, to: canary.pool, reason: request.reason,
                                  result: verdict.result.rawValue, detail: "\(routing.percent)%: \(verdict.reason)", image: request.image,
                                  release: request.releaseLabel, figures: verdict.record.figures)
-        let recorder = Executor(stack: next, started: started)
-        recorder.cancellable = false
-        recorder.journal = journal
-        try recorder.run(Step("record-step", "record the \(routing.percent)% step in the history", .record(Record(live: nil, history: draft))))
+        let record = Record(live: nil, history: draft)
+        try journal.starting(Step("record-step", "record the \(routing.percent)% step in the history", .record(record)))
+        try next.record(record, started: started)
         return verdict
     }
 
@@ -80,14 +73,14 @@ extension DeployRun {
     private func canaryOff(_ result: DeployOutcome.Result, _ reason: String, records: [CanaryStepRecord], since moved: Double) throws -> DeployOutcome {
         let baseline = staging.live
         stack.report(.warning((result == .aborted ? "aborting: " : "rolling back: ") + reason))
-        journal.phase = "rollback"
+        journal.phase = .rollback
         let analysed = ports.clock.monotonic() - moved
         do {
             try next.route(nil, live: baseline, journal: journal, cancellable: false)
             // A promotion that was recorded before it failed made the canary live: switch back as a deploy does.
             if (try? next.store.load())?.live != baseline {
                 _ = try next.switchLocked(.init(target: baseline, reason: "rollback of \(request.releaseLabel): \(reason)"),
-                                          operation: "deploy", parent: journal, cancellable: false)
+                                          operation: .deploy, parent: journal, cancellable: false)
             }
         } catch {
             journal.keep = true
@@ -102,14 +95,14 @@ extension Stack {
     /// Moves the proxy to a canary's weights, or with nil to `live` alone (see `CanaryPlanner.route`),
     /// under the caller's lock and journal. `cancellable`: a signal before the install stops it.
     @discardableResult
-    func route(_ routing: CanaryRouting?, live: Pool, journal: JournalWriter, cancellable: Bool) throws -> Executor? {
+    func route(_ routing: CanaryRouting?, live: Pool, journal: JournalWriter, cancellable: Bool) throws -> PlanRun? {
         let started = ports.clock.monotonic()
         // Only the proxy is inspected: the canary's health is what the analysis judges.
         let observed = try observe([], containers: [spec.proxyContainerName])
         let plan = try CanaryPlanner.route(routing, live: live, spec: spec, renderer: renderer, observed: observed)
         if let routing { report(.step("canary: \(routing.description)")) }
-        let executor = try execute(plan, started: started, journal: journal, cancellable: cancellable)
+        let ran = try execute(plan, started: started, journal: journal, cancellable: cancellable)
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
-        return executor
+        return ran
     }
 }

@@ -91,9 +91,10 @@ public enum DeployPlanner {
         return Staging(live: live, target: target, spec: next, plan: Plan(title: title, steps: steps))
     }
 
-    static func analysis(_ seconds: Double, live: Pool) -> Step {
-        Step("analyse", "analyse the proxy's log for \(Int(seconds)) s; then promote, or switch back to \(live.rawValue) (still running)",
-             .analyse(seconds: seconds))
+    static func analysis(_ seconds: Double, live: Pool) -> ReleaseAnalysis {
+        ReleaseAnalysis(seconds: seconds,
+                        step: Step("analyse", "analyse the proxy's log for \(Int(seconds)) s; then promote, or switch back to \(live.rawValue) (still running)",
+                                   .analyse(seconds: seconds)))
     }
 
     /// What a dry run shows after the staging: the switch as it would be planned once the new release
@@ -105,7 +106,7 @@ public enum DeployPlanner {
         let switchPlan = try SwitchPlanner.plan(.init(target: staging.target, reason: reason, force: true), spec: staging.spec,
                                                 renderer: renderer, observed: after)
         var steps = switchPlan.steps.filter { $0.name != "force" }
-        steps.append(analysis(seconds, live: staging.live))
+        steps.append(analysis(seconds, live: staging.live).step)
         return Plan(title: "then", steps: steps)
     }
 }

@@ -44,27 +44,31 @@ struct DeployRun {
 
     /// The staging plan; an outcome when a signal stopped it (the live pool was never touched).
     private func stage() throws -> DeployOutcome? {
-        let executor = Executor(stack: next, started: started)
-        executor.journal = journal
         do {
-            try executor.run(staging.plan)
+            try Executor(stack: next, started: started, journal: journal).run(staging.plan)
             return nil
         } catch OrchestratorError.unhealthy(_, let detail) {
             throw OrchestratorError.unhealthy(what: "the new release on \(staging.target.rawValue)",
                                               detail: "\(detail)\nNot switched: \(staging.live.rawValue) is still live and untouched.")
         } catch OrchestratorError.cancelled(let step) {
             // The configuration follows what state.json records: the new release only once it was recorded.
-            let recorded = executor.timings.contains { $0.0 == "record-release" }
-            try (recorded ? next : stack).resync(staging.live, journal: journal)
+            try (releaseRecorded ? next : stack).resync(staging.live, journal: journal)
             return try verdict(.aborted, "stopped by a signal before \(step); \(staging.live.rawValue) was never touched", figures: nil)
         }
     }
 
+    /// state.json names the staged release on the target pool.
+    private var releaseRecorded: Bool {
+        let target = staging.spec.pool(staging.target)
+        guard let recorded = (try? stack.store.load())?.deployed?[staging.target.rawValue] else { return false }
+        return recorded.image == request.image && recorded.release == request.releaseLabel && recorded.env == target.env
+    }
+
     /// The switch to the new release; an outcome when a signal stopped it before its install.
     private func switchOver() throws -> DeployOutcome? {
-        journal.phase = "switch"
+        journal.phase = .switch
         do {
-            _ = try next.switchLocked(.init(target: staging.target, reason: "deploy \(request.releaseLabel)"), operation: "deploy",
+            _ = try next.switchLocked(.init(target: staging.target, reason: "deploy \(request.releaseLabel)"), operation: .deploy,
                                       parent: journal, cancellable: true)
             return nil
         } catch OrchestratorError.cancelled(let step) {
@@ -76,34 +80,32 @@ struct DeployRun {
     /// Reads the log from the switch on; promotes, or switches back to the previous pool (still warm).
     private func analyseAndDecide() throws -> DeployOutcome {
         let switched = ports.clock.monotonic()
-        let judge = Executor(stack: next, started: started)
-        judge.analysisLog = ports.accessLog(stack.paths.accessLog)
+        journal.phase = .analyse
         // The analysis reads the signal itself: it ends with the verdict "aborted" and a switch back.
-        judge.cancellable = false
-        journal.phase = "analyse"
-        judge.journal = journal
-        try judge.run(DeployPlanner.analysis(seconds, live: staging.live))
-        let (decision, figures) = judge.verdict ?? (.rollback("no analysis ran"), AnalysisFigures())
+        let (decision, figures) = try Executor(stack: next, started: started, journal: journal, cancellable: false)
+            .judge(DeployPlanner.analysis(seconds, live: staging.live), log: ports.accessLog(stack.paths.accessLog))
         let analysed = ports.clock.monotonic() - switched
+        let result: DeployOutcome.Result, reason: String
         switch decision {
-        case .promote(let reason):
-            return try verdict(.promoted, reason, figures: figures, analysed: analysed)
-        case .rollback(let reason):
-            stack.report(.warning("rolling back: \(reason)"))
-            journal.phase = "rollback"
-            do {
-                // A second signal does not cut the rollback short.
-                _ = try next.switchLocked(.init(target: staging.live, reason: "rollback of \(request.releaseLabel): \(reason)"),
-                                          operation: "deploy", parent: journal, cancellable: false)
-            } catch {
-                journal.keep = true
-                return try verdict(.rollbackFailed, "\(reason); the rollback to \(staging.live.rawValue) failed too: \(Executor.describe(error))",
-                                   figures: figures, analysed: analysed)
-            }
-            return try verdict(judge.aborted ? .aborted : .rolledBack, reason, figures: figures, analysed: analysed)
-        case .extend:
-            preconditionFailure("the analysis keeps going while its verdict is extend")
+        case .promote(let why):
+            return try verdict(.promoted, why, figures: figures, analysed: analysed)
+        case .rollback(let why):
+            (result, reason) = (.rolledBack, why)
+        case .aborted(let why):
+            (result, reason) = (.aborted, why)
         }
+        stack.report(.warning("rolling back: \(reason)"))
+        journal.phase = .rollback
+        do {
+            // A second signal does not cut the rollback short.
+            _ = try next.switchLocked(.init(target: staging.live, reason: "rollback of \(request.releaseLabel): \(reason)"),
+                                      operation: .deploy, parent: journal, cancellable: false)
+        } catch {
+            journal.keep = true
+            return try verdict(.rollbackFailed, "\(reason); the rollback to \(staging.live.rawValue) failed too: \(Executor.describe(error))",
+                               figures: figures, analysed: analysed)
+        }
+        return try verdict(result, reason, figures: figures, analysed: analysed)
     }
 
     /// Records the verdict in the history (a signal cannot stop this) and returns the outcome.
@@ -119,10 +121,8 @@ struct DeployRun {
         let draft = HistoryDraft(action: "deploy", from: staging.live, to: staging.target, reason: request.reason ?? reason,
                                  result: result.rawValue, detail: reason, image: request.image, release: request.releaseLabel,
                                  figures: figures?.dictionary, steps: steps)
-        journal.phase = "verdict"
-        let recorder = Executor(stack: next, started: started)
-        recorder.cancellable = false
-        try recorder.run(Step("record-verdict", "record the verdict in the history", .record(Record(live: nil, history: draft))))
+        journal.phase = .verdict
+        try next.record(Record(live: nil, history: draft), started: started)
         return outcome
     }
 }

@@ -6,7 +6,7 @@ import NginxConfigGen
 /// loss — is an interrupted operation: any command sees it, and the next mutating command (or
 /// `bgctl recover`) finishes or undoes it.
 public struct JournalEntry: Codable, Sendable, Equatable {
-    /// switch, rollback, deploy, up or down.
+    /// switch, rollback, deploy, up or down (`kind`).
     public var operation: String
     /// e.g. "switch blue → green".
     public var title: String
@@ -18,11 +18,13 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     public var to: Pool?
     public var image: String?
     public var release: String?
-    /// Steps that finished, as "phase/step" (phases: stage, switch, analyse, canary-<percent>, promote,
-    /// rollback, verdict, recover, up, down).
+    /// Steps that finished, as "phase/step" (`JournalPhase`; e.g. "canary-5/route").
     public var done: [String] = []
     /// The step acting now; it may or may not have taken effect.
     public var current: String?
+    /// True once a step that moves traffic by itself (`StepAction.movesTraffic`) has started. Absent
+    /// from a journal an older bgctl wrote: then its step names tell (`movedTraffic`).
+    public var moved: Bool?
 
     public init(operation: String, title: String, pid: Int32, who: String, started: String, from: Pool? = nil, to: Pool? = nil,
                 image: String? = nil, release: String? = nil) {
@@ -40,11 +42,94 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     /// True when the step may have acted: it finished, or it was acting when the journal was last written.
     public func reached(_ step: String) -> Bool { done.contains(step) || current == step }
 
+    /// The operation, typed; nil for one this bgctl does not know.
+    public var kind: OperationKind? { OperationKind(rawValue: operation) }
+
+    /// The steps that may have acted, in order: those done, then the current one.
+    var reachedSteps: [JournalStep] { (done + [current].compactMap { $0 }).map(JournalStep.init) }
+
+    /// Traffic may have moved: a step that moves it started.
+    var movedTraffic: Bool { moved ?? reachedSteps.contains { TrafficStep(rawValue: $0.name) != nil } }
+
+    /// A phase that changes a canary's weights, or promotes it, started.
+    var reachedCanary: Bool { reachedSteps.contains { $0.phase?.movesCanary == true } }
+
     /// What a person reads: "interrupted switch blue → green at 12:03:04, stopped after: reload".
     public var summary: String {
         let last = current.map { "while: \($0)" } ?? done.last.map { "stopped after: \($0)" } ?? "before its first step"
         return "interrupted \(title) started at \(started) by \(who) (pid \(pid)), \(last)"
     }
+}
+
+/// The operations a journal records.
+public enum OperationKind: String, Sendable {
+    case up, down, deploy, rollback
+    case `switch`
+}
+
+/// The phases a journal names its steps by; the raw value is what the journal says ("canary-5").
+public enum JournalPhase: Sendable, Equatable, RawRepresentable {
+    case up, down, stage, `switch`, analyse, promote, rollback, resync, verdict, recover
+    /// A canary's weight change and analysis at this percent.
+    case canary(Int)
+
+    private static let plain: [JournalPhase] = [.up, .down, .stage, .switch, .analyse, .promote, .rollback, .resync, .verdict, .recover]
+
+    public init?(rawValue: String) {
+        if rawValue.hasPrefix("canary-"), let percent = Int(rawValue.dropFirst("canary-".count)) {
+            self = .canary(percent)
+            return
+        }
+        guard let phase = Self.plain.first(where: { $0.rawValue == rawValue }) else { return nil }
+        self = phase
+    }
+
+    public var rawValue: String {
+        switch self {
+        case .up: "up"
+        case .down: "down"
+        case .stage: "stage"
+        case .switch: "switch"
+        case .analyse: "analyse"
+        case .promote: "promote"
+        case .rollback: "rollback"
+        case .resync: "resync"
+        case .verdict: "verdict"
+        case .recover: "recover"
+        case .canary(let percent): "canary-\(percent)"
+        }
+    }
+
+    /// Its steps set a canary's weights or make the canary live.
+    var movesCanary: Bool {
+        switch self {
+        case .canary, .promote: true
+        default: false
+        }
+    }
+}
+
+/// The names the planners give the steps that move traffic by themselves (`StepAction.movesTraffic`):
+/// how a journal written before `moved` is read.
+enum TrafficStep: String {
+    /// The new configuration over the live files, reloaded after.
+    case install
+    /// nginx/route/current renamed onto another route.
+    case route
+}
+
+/// One step as a journal names it: "canary-5/route".
+struct JournalStep: Equatable {
+    /// nil for a phase this bgctl does not know.
+    var phase: JournalPhase?
+    var name: String
+
+    init(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
+        phase = parts.count == 2 ? JournalPhase(rawValue: parts[0]) : nil
+        name = parts.last ?? text
+    }
+
 }
 
 /// Reads and writes state/journal.json through the file system port.
@@ -82,18 +167,19 @@ final class JournalWriter {
     let journal: Journal
     private(set) var entry: JournalEntry
     /// Prefixes step names, so one journal can hold a deploy's several plans.
-    var phase: String
+    var phase: JournalPhase
 
-    init(journal: Journal, entry: JournalEntry, phase: String) throws {
+    init(journal: Journal, entry: JournalEntry, phase: JournalPhase) throws {
         self.journal = journal
         self.entry = entry
         self.phase = phase
         try journal.write(entry)
     }
 
-    func starting(_ step: String) throws {
+    func starting(_ step: Step) throws {
         if let current = entry.current { entry.done.append(current) }
-        entry.current = "\(phase)/\(step)"
+        entry.current = "\(phase.rawValue)/\(step.name)"
+        if step.action.movesTraffic { entry.moved = true }
         try journal.write(entry)
     }
 

@@ -59,7 +59,7 @@ extension Stack {
         let observed = try observe([.network, .files], probe: Pool.allCases)
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: tls), spec: spec, paths: paths, renderer: renderer, observed: observed)
-        try journaled(entry("up", title: "up", to: observed.live(spec)), phase: "up") { journal in
+        try journaled(entry(.up, title: "up", to: observed.live(spec)), phase: .up) { journal in
             try execute(plan, started: started, journal: journal)
         }
         return UpSummary(live: observed.live(spec), plan: plan)
@@ -70,11 +70,11 @@ extension Stack {
         let lock = try self.lock("switch \(request.target.rawValue)", wait: lockWait)
         defer { lock?.release() }
         try recoverInterrupted()
-        return try switchLocked(request, operation: "switch", parent: nil, cancellable: true)
+        return try switchLocked(request, operation: .switch, parent: nil, cancellable: true)
     }
 
     /// A switch under a lock the caller holds; `parent`: the journal of the operation it belongs to.
-    func switchLocked(_ request: SwitchPlanner.Request, operation: String, parent: JournalWriter?, cancellable: Bool) throws -> SwitchOutcome {
+    func switchLocked(_ request: SwitchPlanner.Request, operation: OperationKind, parent: JournalWriter?, cancellable: Bool) throws -> SwitchOutcome {
         let started = ports.clock.monotonic()
         // The inspect doubles as the engine check; the target's probe runs at the same time. Only what
         // a switch reads is inspected: every millisecond here is one before traffic moves.
@@ -82,19 +82,19 @@ extension Stack {
                                    containers: [spec.containerName(request.target), spec.proxyContainerName])
         let from = observed.live(spec)
         let plan = try SwitchPlanner.plan(request, spec: spec, renderer: renderer, observed: observed)
-        let run = { (journal: JournalWriter?) throws -> Executor? in
+        let run = { (journal: JournalWriter?) throws -> PlanRun? in
             try self.execute(plan, started: started, journal: journal, cancellable: cancellable)
         }
-        let executor: Executor?
+        let ran: PlanRun?
         if let parent {
-            executor = try run(parent)
+            ran = try run(parent)
         } else {
-            executor = try journaled(entry(operation, title: plan.title, from: from, to: request.target), phase: "switch", run)
+            ran = try journaled(entry(operation, title: plan.title, from: from, to: request.target), phase: .switch, run)
         }
         let total = ports.clock.monotonic() - started
         // Off the path to the reload: the log is rotated once traffic has moved.
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
-        return SwitchOutcome(from: from, to: request.target, plan: plan, timings: executor?.timings ?? [], total: total)
+        return SwitchOutcome(from: from, to: request.target, plan: plan, timings: ran?.timings ?? [], total: total)
     }
 
     /// Switches back to the pool that was live before the current one, from the history.
@@ -105,7 +105,7 @@ extension Stack {
         let observed = try observe([.history])
         let previous = try Self.previousLive(observed)
         return try switchLocked(.init(target: previous, reason: "rollback" + (reason.map { ": \($0)" } ?? ""), force: force),
-                                operation: "rollback", parent: nil, cancellable: true)
+                                operation: .rollback, parent: nil, cancellable: true)
     }
 
     /// The pool that was live before the current one: the `from` of the last switch or promoted deploy to it.
@@ -130,7 +130,7 @@ extension Stack {
         let observed = try observe([.network, .files])
         let plan = try DownPlanner.plan(purge: purge, spec: spec, paths: paths, observed: observed)
         // --purge deletes the journal's folder with the rest: it has nothing to journal into.
-        try journaled(purge ? nil : entry("down", title: plan.title), phase: "down") { journal in
+        try journaled(purge ? nil : entry(.down, title: plan.title), phase: .down) { journal in
             try execute(plan, started: started, journal: journal)
         }
         return plan
@@ -166,10 +166,10 @@ extension Stack {
         }
         report(.step("deploying \(request.image) (release \(request.releaseLabel)) to the idle pool \(staging.target.rawValue); \(staging.live.rawValue) stays live"
                      + (canary.map { "; then canary \($0.summary)" } ?? "")))
-        var journalEntry = entry("deploy", title: staging.plan.title, from: staging.live, to: staging.target)
+        var journalEntry = entry(.deploy, title: staging.plan.title, from: staging.live, to: staging.target)
         journalEntry.image = request.image
         journalEntry.release = request.releaseLabel
-        return try journaled(journalEntry, phase: "stage") { journal in
+        return try journaled(journalEntry, phase: .stage) { journal in
             var run = DeployRun(stack: self, request: request, staging: staging, seconds: seconds, started: started, journal: journal!)
             run.canary = canary
             return try run.run()
@@ -179,8 +179,8 @@ extension Stack {
     /// Applies the configuration for `live` as the recorded releases render it, when the proxy's differs
     /// (a release staged on the idle pool names itself in the log format); no reload when it matches.
     func resync(_ live: Pool, journal: JournalWriter) throws {
-        journal.phase = "resync"
-        _ = try switchLocked(.init(target: live, reason: "configuration for the recorded releases"), operation: "deploy",
+        journal.phase = .resync
+        _ = try switchLocked(.init(target: live, reason: "configuration for the recorded releases"), operation: .deploy,
                              parent: journal, cancellable: false)
     }
 
@@ -194,28 +194,27 @@ extension Stack {
 
     /// Hands the plan to the dry run, or executes it. Nil for a dry run or an empty plan.
     @discardableResult
-    func execute(_ plan: Plan, started: Double, journal: JournalWriter? = nil, cancellable: Bool = true) throws -> Executor? {
+    func execute(_ plan: Plan, started: Double, journal: JournalWriter? = nil, cancellable: Bool = true) throws -> PlanRun? {
         if let dryRun {
             dryRun(plan)
             return nil
         }
         guard !plan.isEmpty else { return nil }
-        let executor = Executor(stack: self, started: started)
-        executor.journal = journal
-        executor.cancellable = cancellable
-        try executor.run(plan)
-        return executor
+        return try Executor(stack: self, started: started, journal: journal, cancellable: cancellable).run(plan)
     }
 
-    func entry(_ operation: String, title: String, from: Pool? = nil, to: Pool? = nil) -> JournalEntry {
-        JournalEntry(operation: operation, title: title, pid: getpid(), who: who, started: ports.clock.timestamp(), from: from, to: to)
+    func entry(_ operation: OperationKind, title: String, from: Pool? = nil, to: Pool? = nil) -> JournalEntry {
+        var entry = JournalEntry(operation: operation.rawValue, title: title, pid: getpid(), who: who, started: ports.clock.timestamp(),
+                                 from: from, to: to)
+        entry.moved = false
+        return entry
     }
 
     /// Runs `body` with a journal for `entry` (none for a dry run or a nil entry). The journal goes
     /// when the operation ends in a state somebody chose — done, failed cleanly, or stopped at a safe
     /// point — and stays when a restore failed, so the next command recovers.
     @discardableResult
-    func journaled<T>(_ entry: JournalEntry?, phase: String, _ body: (JournalWriter?) throws -> T) throws -> T {
+    func journaled<T>(_ entry: JournalEntry?, phase: JournalPhase, _ body: (JournalWriter?) throws -> T) throws -> T {
         guard dryRun == nil, let entry else { return try body(nil) }
         let writer = try JournalWriter(journal: journal, entry: entry, phase: phase)
         do {

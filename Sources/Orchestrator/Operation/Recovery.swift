@@ -30,9 +30,7 @@ extension Stack {
             report(.warning("could not finish or undo the \(entry.title) (\(why)); up brings the stack to the spec instead"))
             let history = HistoryDraft(action: "recover", from: entry.from, to: entry.to, result: "failed",
                                        detail: "\(entry.summary); \(why); cleared by up")
-            let recorder = Executor(stack: self, started: ports.clock.monotonic())
-            recorder.cancellable = false
-            try recorder.run(Step("record-recovery", "record the failed recovery", .record(Record(live: nil, history: history))))
+            try record(Record(live: nil, history: history), started: ports.clock.monotonic())
             try journal.remove()
             return Recovery(interrupted: entry, outcome: "not recovered: \(why); up converges the stack")
         } catch {
@@ -42,23 +40,21 @@ extension Stack {
 
     private func recover(_ entry: JournalEntry) throws -> Recovery? {
         report(.warning(entry.summary + "; recovering"))
-        let steps = entry.done + [entry.current].compactMap { $0 }
-        // The route moves traffic by itself; an install with its reload does too.
-        let installed = steps.contains { $0.hasSuffix("/install") || $0.hasSuffix("/route") }
-        let writer = try JournalWriter(journal: journal, entry: entry, phase: "recover")
+        let installed = entry.movedTraffic
+        let writer = try JournalWriter(journal: journal, entry: entry, phase: .recover)
         var history: HistoryDraft
         var outcome: String
-        switch entry.operation {
-        case "switch", "rollback", "repair":
-            guard let from = entry.from, let to = entry.to else { fallthrough }
+        switch entry.kind {
+        case .switch?, .rollback?:
+            guard let from = entry.from, let to = entry.to, let operation = entry.kind else { fallthrough }
             if installed {
                 do {
-                    _ = try switchLocked(.init(target: to, reason: "finishing the interrupted \(entry.title)"), operation: entry.operation,
+                    _ = try switchLocked(.init(target: to, reason: "finishing the interrupted \(entry.title)"), operation: operation,
                                          parent: writer, cancellable: false)
                     outcome = "finished: \(to.rawValue) is live"
                 } catch {
                     _ = try switchLocked(.init(target: from, reason: "undoing the interrupted \(entry.title)", force: true),
-                                         operation: entry.operation, parent: writer, cancellable: false)
+                                         operation: operation, parent: writer, cancellable: false)
                     outcome = "undone: \(from.rawValue) is live (finishing failed: \(Executor.describe(error)))"
                 }
             } else {
@@ -66,18 +62,17 @@ extension Stack {
                 outcome = "nothing had changed: \(from.rawValue) stays live"
             }
             history = HistoryDraft(action: "recover", from: from, to: to, result: "ok", detail: "\(entry.summary); \(outcome)")
-        case "deploy":
+        case .deploy?:
             let from = entry.from ?? observedLive()
             try ports.files.remove(paths.nextDir)
             // A canary goes to weight 0 first: the pool that was live alone, its weights cleared — also when
             // it died between installing a weight and recording it.
-            let canaryReached = steps.contains { $0.hasPrefix("canary-") || $0.hasPrefix("promote/") }
-            if let state = try store.load(), state.live == from, state.canary != nil || canaryReached {
+            if let state = try store.load(), state.live == from, state.canary != nil || entry.reachedCanary {
                 try route(nil, live: from, journal: writer, cancellable: false)
             }
             // Back to the pool that was live before; when it still is, this only re-applies the configuration
             // if the staged release changed it (no reload otherwise).
-            _ = try switchLocked(.init(target: from, reason: "undoing the interrupted \(entry.title)"), operation: "deploy",
+            _ = try switchLocked(.init(target: from, reason: "undoing the interrupted \(entry.title)"), operation: .deploy,
                                  parent: writer, cancellable: false)
             outcome = installed ? "switched back: \(from.rawValue) is live" : "stopped before the switch: \(from.rawValue) was never touched"
             history = HistoryDraft(action: "deploy", from: from, to: entry.to, result: DeployOutcome.Result.aborted.rawValue,
@@ -86,10 +81,7 @@ extension Stack {
             outcome = "stopped at a step boundary; run bgctl \(entry.operation) again to converge"
             history = HistoryDraft(action: entry.operation, to: entry.to, result: "interrupted", detail: "\(entry.summary); \(outcome)")
         }
-        let started = ports.clock.monotonic()
-        let recorder = Executor(stack: self, started: started)
-        recorder.cancellable = false
-        try recorder.run(Step("record-recovery", "record the recovery", .record(Record(live: nil, history: history))))
+        try record(Record(live: nil, history: history), started: ports.clock.monotonic())
         writer.finish()
         report(.done("recovered the \(entry.title): \(outcome)"))
         return Recovery(interrupted: entry, outcome: outcome)

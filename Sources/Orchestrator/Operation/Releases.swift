@@ -88,17 +88,14 @@ extension Stack {
         }
         let plan = PrunePlanner.plan(selection, present: present)
         var outcome = PruneOutcome(selection: selection, plan: plan, removals: [], absent: absent)
-        guard let executor = try execute(plan, started: started) else { return outcome }
-        outcome.removals = executor.removals
-        let gone = executor.removals.filter { $0.result == .removed || $0.result == .untagged }.map(\.image)
-        let refused = executor.removals.filter { $0.result == .refused }.map(\.image)
+        guard let ran = try execute(plan, started: started) else { return outcome }
+        outcome.removals = ran.removals
+        let gone = ran.removals.filter { $0.result == .removed || $0.result == .untagged }.map(\.image)
+        let refused = ran.removals.filter { $0.result == .refused }.map(\.image)
         var detail = gone.isEmpty ? "removed nothing" : "removed \(gone.joined(separator: ", "))"
         if !refused.isEmpty { detail += "; refused by docker: \(refused.joined(separator: ", "))" }
-        let recorder = Executor(stack: self, started: started)
-        recorder.cancellable = false
-        try recorder.run(Step("record", "record the prune in the history",
-                              .record(Record(live: nil, history: HistoryDraft(action: "prune", result: refused.isEmpty ? "ok" : "partial",
-                                                                              detail: detail)))))
+        try record(Record(live: nil, history: HistoryDraft(action: "prune", result: refused.isEmpty ? "ok" : "partial", detail: detail)),
+                   started: started)
         return outcome
     }
 }

@@ -78,6 +78,24 @@ public indirect enum StepAction: Sendable, Equatable {
     case removeImage(String, bytes: Int64?)
     case warn(String)
 
+    /// The step moves traffic by itself: from its start, an interrupted operation may have changed
+    /// what the proxy serves (the journal records it; recovery finishes or undoes it).
+    public var movesTraffic: Bool {
+        switch self {
+        case .installConfig, .setRoute: true
+        default: false
+        }
+    }
+
+    /// The executor reports the step's description as it starts: the steps that take a while or
+    /// change containers; the others report what they found instead.
+    var isAnnounced: Bool {
+        switch self {
+        case .createNetwork, .removeNetwork, .runContainer, .startContainer, .stopContainer, .removeContainer, .drain, .removeFiles: true
+        default: false
+        }
+    }
+
     /// The docker commands this step runs, in order; what a dry run prints under the step.
     public func commands(_ spec: DeploymentSpec) -> [DockerCommand] {
         switch self {

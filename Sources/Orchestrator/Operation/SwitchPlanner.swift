@@ -70,7 +70,7 @@ public enum SwitchPlanner {
     static func move(to route: Route, candidate: RenderedConfig, verify: Step, proxy: ContainerInfo, observed: Observed) -> [Step] {
         var steps: [Step] = []
         if observed.route != .route(route) {
-            steps.append(Step("route", "move traffic: nginx/route/current to \(route) (one rename; undone on any later failure)", .setRoute(route)))
+            steps.append(Step(TrafficStep.route.rawValue, "move traffic: nginx/route/current to \(route) (one rename; undone on any later failure)", .setRoute(route)))
         }
         if observed.liveFiles != candidate.files {
             steps += apply(candidate, what: "the configuration bgctl renders now", verify: verify, proxy: proxy, observed: observed)
@@ -89,7 +89,7 @@ public enum SwitchPlanner {
             steps.append(Step("nginx-test", "nginx -t on it inside the proxy", .testConfig))
         }
         steps += [
-            Step("install", "move it over the live files (undone on any later failure)", .installConfig(candidate, proxy: proxy)),
+            Step(TrafficStep.install.rawValue, "move it over the live files (undone on any later failure)", .installConfig(candidate, proxy: proxy)),
             Step("reload", "reload nginx gracefully and wait until no worker of the configuration before accepts connections", .reload(proxy: proxy)),
             verify,
         ]

@@ -89,7 +89,7 @@ public enum UpPlanner {
             // Files in tls/ that differ from what the live configuration was rendered for (changed by
             // hand, say) need the reload as much as a changed configuration does.
             let verify = Step("verify", "check that fresh requests through the proxy reach \(live.rawValue)", .verify(live))
-            let routeSteps = routeDiffers ? [Step("route", "set nginx/route/current to \(route) (one rename)", .setRoute(route))] : []
+            let routeSteps = routeDiffers ? [Step(TrafficStep.route.rawValue, "set nginx/route/current to \(route) (one rename)", .setRoute(route))] : []
             if observed.liveFiles != rendered.files || !tlsSteps.isEmpty {
                 steps += tlsSteps + routeSteps
                 steps += SwitchPlanner.apply(rendered, what: "the configuration", verify: verify, proxy: proxy, observed: observed)

@@ -1,6 +1,7 @@
 import Foundation
 import NginxConfigGen
 import Support
+import Watcher
 
 /// A release `bgctl deploy` put on a pool; it stands in for the spec's image, release and env of
 /// that pool until the next deploy to it or `bgctl down`.
@@ -221,5 +222,41 @@ public struct StateStore: Sendable {
             .first { environment[$0.0] != nil }
         if let (key, label) = ci, let id = environment[key] { return "\(user) (\(label) \(id))" }
         return user
+    }
+}
+
+extension Stack {
+    /// Writes `record` now: state.json (with the watcher's copy of the live pool) and the history entry,
+    /// stamped with the time, who, and the duration since `started` (monotonic). What a `record` step
+    /// does, and what an operation calls directly to record its verdict: nothing can stop it halfway.
+    func record(_ record: Record, started: Double) throws {
+        let now = ports.clock.timestamp()
+        let duration = Int(((ports.clock.monotonic() - started) * 1000).rounded())
+        let entry = record.history.map { HistoryEntry($0, time: now, who: who, durationMs: duration) }
+        if let live = record.live {
+            let deployed = record.deployed?.mapValues { release -> DeployedRelease in
+                var stamped = release
+                if stamped.at.isEmpty { stamped.at = now }
+                return stamped
+            }
+            try store.save(StackState(project: spec.project, live: live, updatedAt: now,
+                                      lastSwitch: record.isSwitch ? entry : record.previousSwitch, deployed: deployed,
+                                      canary: record.canary))
+            sharePools(live, weights: record.canary?.weights)
+        }
+        if let entry { try store.append(entry) }
+    }
+
+    /// Copies the live pool into the watcher's folder, when there is one. A copy that cannot be written
+    /// is removed rather than left stale: the watcher then leaves the weights out instead of misreporting them.
+    private func sharePools(_ live: Pool, weights: [String: Int]?) {
+        guard ports.files.exists(paths.watcherDir) else { return }
+        let text = String(decoding: PoolWeights.snapshot(live: live.rawValue, weights: weights), as: UTF8.self) + "\n"
+        do {
+            try ports.files.write(text, to: paths.watcherPoolsFile, mode: 0o644)
+        } catch {
+            try? ports.files.remove(paths.watcherPoolsFile)
+            report(.warning("could not give the watcher the live pool (\(error)); its bgctl_pool_weight metric is left out until the next record"))
+        }
     }
 }

@@ -150,3 +150,72 @@ public struct CanaryStepRecord: Codable, Sendable, Equatable {
         return "\(weight)% \(result): canary \(rate("canary")); baseline \(rate("baseline"))"
     }
 }
+
+/// How one canary step ended, with what it saw.
+struct CanaryStepVerdict: Sendable, Equatable {
+    enum Result: String, Sendable {
+        case passed, failed, aborted
+    }
+
+    var routing: CanaryRouting
+    var result: Result
+    var reason: String
+    var figures: CanaryFigures
+
+    var record: CanaryStepRecord {
+        var flat = figures.dictionary
+        flat["weight"] = Double(routing.percent)
+        return CanaryStepRecord(weight: routing.percent, result: result.rawValue, reason: reason, figures: flat)
+    }
+}
+
+/// One canary step's analysis, as planned: `step` is what a dry run lists and the journal names;
+/// `run` compares the canary with its baseline in the proxy's log by `CanaryPolicy`.
+struct CanaryAnalysis {
+    var routing: CanaryRouting
+    var seconds: Double
+    var step: Step
+
+    /// Compares the canary with the baseline over the same lines until the step's verdict is clear: a
+    /// failure as soon as enough requests reached the canary, a pass once `seconds` are up, and while
+    /// too few requests reached it, more time up to deploy.extend_limit, after which the step fails —
+    /// an unjudged canary is never given more traffic. It reads the signal itself: a signal ends it as aborted.
+    func run(_ log: AccessLogReading, on stack: Stack) -> CanaryStepVerdict {
+        let ports = stack.ports, spec = stack.spec
+        let policy = CanaryPolicy(spec: spec)
+        let limit = max(seconds, spec.deploy.extendLimit.seconds)
+        let start = ports.clock.monotonic()
+        var figures = CanaryFigures(canaryPool: routing.pool, canary: PoolFigures(), baseline: PoolFigures())
+        var lastReport = 0.0
+        var extending = false
+        stack.report(.step("analysing \(routing.pool.rawValue) at \(routing.percent)% against \(routing.baseline.rawValue) for \(Int(seconds)) s"))
+        while true {
+            ports.clock.sleep(0.25)
+            _ = log.read()
+            figures = CanaryFigures(canaryPool: routing.pool, canary: log.figures(of: routing.pool), baseline: log.figures(of: routing.baseline),
+                                    seconds: ports.clock.monotonic() - start)
+            if ports.cancelled() {
+                return CanaryStepVerdict(routing: routing, result: .aborted,
+                                         reason: "aborted by a signal after \(Int(figures.seconds)) s at \(routing.percent)%: \(figures.summary)", figures: figures)
+            }
+            switch policy.judge(figures) {
+            case .fail(let reason):
+                return CanaryStepVerdict(routing: routing, result: .failed, reason: reason, figures: figures)
+            case .pass(let reason) where figures.seconds >= seconds:
+                return CanaryStepVerdict(routing: routing, result: .passed, reason: reason, figures: figures)
+            case .inconclusive(let reason) where figures.seconds >= limit:
+                let why = limit > seconds ? "after extending the step to deploy.extend_limit (\(spec.deploy.extendLimit))" : "when the step ended"
+                return CanaryStepVerdict(routing: routing, result: .failed, reason: "inconclusive \(why): \(reason)", figures: figures)
+            case .inconclusive(let reason) where figures.seconds >= seconds && !extending:
+                extending = true
+                stack.report(.waiting("extending the \(routing.percent)% step (at most to \(spec.deploy.extendLimit)): \(reason)"))
+            default:
+                break
+            }
+            if figures.seconds - lastReport >= 5 {
+                lastReport = figures.seconds
+                stack.report(.waiting("\(routing.percent)%: \(figures.summary)"))
+            }
+        }
+    }
+}

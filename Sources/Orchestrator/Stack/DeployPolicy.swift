@@ -118,3 +118,84 @@ public struct DeployPolicy: Sendable, Equatable {
         }
     }
 }
+
+/// How a deploy's analysis ended. No "keep going": the analysis returns only once it is clear.
+public enum ReleaseVerdict: Sendable, Equatable {
+    case promote(String)
+    case rollback(String)
+    /// A signal asked to stop: back to the previous pool, recorded as aborted.
+    case aborted(String)
+}
+
+/// A deploy's analysis after its switch, as planned: `step` is what a dry run lists and the journal
+/// names; `run` reads the proxy's log and judges it by `DeployPolicy`.
+struct ReleaseAnalysis {
+    var seconds: Double
+    var step: Step
+
+    /// Polls the log until the verdict is clear: an early failure, or the time (and any extension) is
+    /// up. It reads the signal itself: a signal ends it as aborted.
+    func run(_ log: AccessLogReading, on stack: Stack) -> (verdict: ReleaseVerdict, figures: AnalysisFigures) {
+        let ports = stack.ports, spec = stack.spec
+        let policy = DeployPolicy(spec: spec)
+        let start = ports.clock.monotonic()
+        var figures = AnalysisFigures()
+        var lastReport = 0.0
+        stack.report(.step("analysing for \(Int(seconds)) s"))
+        while true {
+            ports.clock.sleep(0.25)
+            figures = log.read()
+            figures.seconds = ports.clock.monotonic() - start
+            if ports.cancelled() {
+                return (.aborted("aborted by a signal after \(Int(figures.seconds)) s of analysis: \(figures.summary)"), figures)
+            }
+            if case .fail(let reason) = policy.judge(figures) {
+                return (.rollback(reason), figures)
+            }
+            if figures.seconds - lastReport >= 5 {
+                lastReport = figures.seconds
+                stack.report(.waiting("analysing: \(figures.summary)"))
+            }
+            guard figures.seconds >= seconds else { continue }
+            switch policy.verdict(figures, canExtend: figures.seconds < max(seconds, spec.deploy.extendLimit.seconds)) {
+            case .promote(let reason): return (.promote(reason), figures)
+            case .rollback(let reason): return (.rollback(reason), figures)
+            case .extend: continue
+            }
+        }
+    }
+}
+
+extension Stack {
+    /// Waits until nginx has nothing in flight to `pool`: no old workers still shutting down and no log
+    /// line for the pool for `deploy.drain_quiet`, or until `deploy.drain_timeout`. Says which happened.
+    /// `interruptible`: a signal cuts it short.
+    func drain(_ pool: Pool, interruptible: Bool) -> String {
+        let quiet = spec.deploy.drainQuiet.seconds
+        let timeout = spec.deploy.drainTimeout.seconds
+        let start = ports.clock.monotonic()
+        let log = ports.accessLog(paths.accessLog)
+        var seen = 0
+        var lastSeen = 0.0
+        while true {
+            let now = ports.clock.monotonic() - start
+            _ = log.read()
+            let count = log.requests(to: pool)
+            if count != seen {
+                seen = count
+                lastSeen = now
+            }
+            let oldWorkers = shuttingDownWorkers()
+            if now - lastSeen >= quiet && oldWorkers == 0 {
+                return "drained \(pool.rawValue) in \(Waits.seconds(now)): no request to it for \(spec.deploy.drainQuiet) and no old nginx workers"
+            }
+            if interruptible && ports.cancelled() {
+                return "drain of \(pool.rawValue) cut short by a signal"
+            }
+            if now >= timeout {
+                return "drain timeout (\(spec.deploy.drainTimeout)) passed for \(pool.rawValue): \(oldWorkers) old nginx worker(s) still shutting down, last request to it \(Waits.seconds(now - lastSeen)) ago"
+            }
+            ports.clock.sleep(0.2)
+        }
+    }
+}
