@@ -49,7 +49,7 @@ def test_switches_move_every_new_request_at_once_and_close_no_connection(project
     print(f"{SWITCHES} switches: {load.summary()}")
     assert late == [], f"fresh requests reached the old pool right after switch returned: {late}"
     assert workers(project) == before, "a switch replaced nginx's workers (a reload took place)"
-    assert load.sent > 1000
+    assert load.sent > 400
     assert load.failed == 0, load.errors[:10]
     switches = [json.loads(line) for line in (project.dir / "state" / "history.jsonl").read_text().splitlines()]
     assert sum(1 for e in switches if e["action"] == "switch") == SWITCHES

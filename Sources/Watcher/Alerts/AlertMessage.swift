@@ -43,7 +43,7 @@ public enum AlertMessage {
         case (.routeMoved, .resolved):
             return "\(settings.project): the route was moved by a person after the watcher's failover; \(poolName(d.pool)) is no longer held by the watcher"
         case (.routeMoved, _):
-            return "\(settings.project): failover — the live pool \(poolName(d.live)) stopped answering its health path; the watcher moved traffic to \(poolName(d.pool))\(release)"
+            return "\(settings.project): route moved — the live pool \(poolName(d.live)) stopped answering its health path; the watcher moved traffic to \(poolName(d.pool))\(release)"
         }
     }
 
