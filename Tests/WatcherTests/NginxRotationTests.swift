@@ -234,8 +234,9 @@ final class HTTPLoop {
         usleep(300_000)
         maxBytes = max(maxBytes, nginx.bytesOnDisk())
         // Each file may pass 20 KiB by the requests between two checks, and the renamed one takes the
-        // lines nginx writes until it has reopened: twice that, per file.
-        let bound = 3 * ((20 << 10) + 20 * lineBytes * 2)
+        // lines nginx writes until it has reopened — on a loaded 2-core machine, up to four checks'
+        // worth: a bound on disk use, not on scheduling.
+        let bound = 3 * ((20 << 10) + 20 * lineBytes * 4)
         #expect(maxBytes <= bound, "at most \(bound) bytes on disk with keep 2, found \(maxBytes)")
         #expect(Set(nginx.files().keys).isSubset(of: ["access.log", "access.log.1", "access.log.2"]))
 
