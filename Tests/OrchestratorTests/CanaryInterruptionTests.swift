@@ -76,9 +76,9 @@ import Watcher
         http.onGet = { url in if url.hasSuffix(":8080/healthz") { seen.look() } }
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
         _ = try stack.deploy(request(), lockWait: 1)
-        // The 5% step also applies the configuration naming the release just staged on green; later steps only rename.
-        #expect(seen.entries.contains { $0.current == "canary-5/nginx-test" && $0.done.contains("canary-5/route") })
-        #expect(!seen.currents.contains("canary-25/nginx-test"))
+        // No step tests or reloads a configuration: the release staged on green changes nothing nginx reads.
+        #expect(seen.entries.contains { $0.current == "canary-5/verify" && $0.done.contains("canary-5/route") })
+        #expect(!seen.currents.contains { $0.hasSuffix("/nginx-test") || $0.hasSuffix("/reload") })
         #expect(seen.entries.contains { $0.current == "canary-25/verify" && $0.done.contains("canary-25/route") && $0.done.contains("canary-5/record-step") })
         #expect(seen.entries.contains { $0.current == "promote/verify" && $0.done.contains("promote/route") })
     }
@@ -86,12 +86,12 @@ import Watcher
     @Test func aSignalDuringAStepsAnalysisSetsTheCanarysWeightToZeroAndRecordsAborted() throws {
         let stack = try stack()
         let signal = self.signal
-        // The 5% step's reload is the last docker command before its analysis: the signal arrives then.
-        runner.onCall = { args in if args.first == "kill" { signal.raise() } }
+        // The 5% step's verify through the proxy is the last probe before its analysis: the signal arrives then.
+        http.onGet = { url in if url.hasSuffix(":8080/healthz") { signal.raise() } }
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"), ScriptedHTTP.ok(pool: "blue"))
         let outcome = try stack.deploy(request(), lockWait: 1)
         #expect(outcome.result == .aborted && outcome.reason.hasPrefix("aborted by a signal after 0 s at 5%"), "\(outcome.reason)")
-        #expect(reloads() == 1, "the 5% step applied the configuration naming the staged release; weight 0 is a rename")
+        #expect(reloads() == 0, "the 5% step and weight 0 are renames")
         #expect(stack.readRoute() == .route(Route(live: .blue)), "weight 0 although the signal was still raised")
         let state = try #require(try stack.store.load())
         #expect(state.live == .blue && state.weights == nil)
@@ -107,8 +107,7 @@ import Watcher
         let outcome = try stack.deploy(request(), lockWait: 1)
         #expect(outcome.result == .aborted && outcome.reason.hasPrefix("stopped by a signal before the 5% step's route"), "\(outcome.reason)")
         #expect(outcome.steps.isEmpty)
-        // One reload: the configuration naming the release now staged on green (as a stopped blue-green deploy does).
-        #expect(reloads() == 1)
+        #expect(reloads() == 0, "the release staged on green changes nothing nginx reads")
         let state = try #require(try stack.store.load())
         #expect(state.live == .blue && state.weights == nil)
         #expect(stack.readRoute() == .route(Route(live: .blue)) && routeFolders(stack) == ["blue"], "no canary route was ever written")
@@ -124,7 +123,7 @@ import Watcher
         #expect(try stack.store.load()?.live == .blue && (try stack.store.load()?.weights) == nil)
         #expect(stack.readRoute() == .route(Route(live: .blue)))
         #expect(!routeFolders(stack).contains("green"), "never the promotion")
-        #expect(reloads() == 1, "only the 5% step's, for the staged release's name")
+        #expect(reloads() == 0, "every step is a rename")
     }
 
     @Test func aCanaryKilledDuringAStepIsPutBackOnTheBaselineByTheNextCommand() throws {

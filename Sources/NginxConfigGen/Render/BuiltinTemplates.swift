@@ -53,13 +53,6 @@ map $upstream_addr $bgctl_pool {
 {{/pools}}
 }
 
-map $bgctl_pool $bgctl_release {
-    default "";
-{{#pools}}
-    {{{name}}} "{{{release}}}";
-{{/pools}}
-}
-
 {{#preview}}
 # Preview routing ({{{channels}}}): a client from an allowed address may name a pool;
 # it reaches that pool whichever is live, is logged with "route", and is left out of the live pool's analysis.
@@ -137,7 +130,7 @@ log_format bgctl_json escape=json '{"time":"$time_iso8601","msec":$msec,"request
     '"remote_addr":"$remote_addr","method":"$request_method","uri":"$request_uri","status":$status,'
     '"bytes_sent":$bytes_sent,"request_time":$request_time,"upstream_addr":"$upstream_addr",'
     '"upstream_status":"$upstream_status","upstream_response_time":"$upstream_response_time",'
-    '"pool":"$bgctl_pool","live":"$bgctl_target","release":"$bgctl_release",{{#preview}}"route":"$bgctl_route",{{/preview}}"user_agent":"$http_user_agent"}';
+    '"pool":"$bgctl_pool","live":"$bgctl_target",{{#preview}}"route":"$bgctl_route",{{/preview}}"user_agent":"$http_user_agent"}';
 
 # Each pool with the other as backup: the route picks one per request, and a request its pool
 # fails is retried on the other (proxy_next_upstream).

@@ -93,6 +93,8 @@ public struct ConfigRenderer: Sendable {
             [
                 "name": pool.rawValue,
                 "address_regex": spec.address(of: pool).replacingOccurrences(of: ".", with: "\\.") + ":\(spec.app.port)",
+                // The built-in template leaves releases out, so staging one changes nothing nginx
+                // reads; a custom template that names them reloads on every deploy.
                 "release": spec.pool(pool).release,
             ]
         }
