@@ -217,14 +217,16 @@ final class HTTPLoop {
         // what 20 requests add between checks.
         let keepTwo = LogRotation.Policy(maxSize: 20 << 10, keep: 2)
         var lineBytes = 0
-        for id in 0..<1000 where Date().timeIntervalSince(started) < 9 {
+        for id in 0..<1000 where Date().timeIntervalSince(started) < 16 {
             if client.get("/phase2/\(id)") { sent += 1 } else { client = try #require(HTTPLoop(port: nginx.port)) }
             if id % 20 == 19 {
                 // The watcher has opened the current file before the rotation that will delete it later.
                 if try LogRotation.rotate(nginx.log, policy: keepTwo, files: LocalRotationFiles()).rotated {
                     rotations += 1
                     #expect(kill(nginx.pid, SIGUSR1) == 0)
-                    usleep(30_000)
+                    // Keep 2 deletes a file two rotations later: the watcher (a thread of this process,
+                    // which shares 2 cores with the whole parallel suite) gets 100 ms to open each one.
+                    usleep(100_000)
                 }
                 maxBytes = max(maxBytes, nginx.bytesOnDisk())
                 lineBytes = max(lineBytes, (nginx.files()["access.log.1"].map { $0.count / max(1, $0.filter { $0 == 0x0A }.count) }) ?? 0)

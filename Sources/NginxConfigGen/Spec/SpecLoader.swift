@@ -14,6 +14,8 @@ public enum SpecPurpose: Sendable, Equatable {
 
 /// Loads `bgctl.yaml`: read → interpolate → decode → validate, reporting every problem at once.
 public enum SpecLoader {
+    static let resolver = Resolver.basic
+
     /// The largest spec (and `.env`) read: a spec is a few KiB; a larger file is the wrong file.
     public static let maxFileBytes = 1024 * 1024
 
@@ -107,7 +109,9 @@ public enum SpecLoader {
         guard guardIssues.isEmpty else { return .failure(SpecError(issues: guardIssues)) }
         let root: Node
         do {
-            guard let node = try Yams.compose(yaml: yaml) else {
+            // The loader reads every scalar's text itself and never a tag (aliases are refused before),
+            // so no tag is resolved: the default resolver compiles a regex per type on every run.
+            guard let node = try Yams.compose(yaml: yaml, Self.resolver) else {
                 return .failure(SpecError(issues: [SpecIssue(file: file, line: 1, column: 1, path: "",
                                                              message: "the spec is empty")]))
             }

@@ -169,11 +169,12 @@ final class JournalWriter {
     /// Prefixes step names, so one journal can hold a deploy's several plans.
     var phase: JournalPhase
 
+    /// The entry is written with its first step, not before: until a step starts nothing was done, so
+    /// there is nothing to recover, and a switch saves a write and an fsync before its rename.
     init(journal: Journal, entry: JournalEntry, phase: JournalPhase) throws {
         self.journal = journal
         self.entry = entry
         self.phase = phase
-        try journal.write(entry)
     }
 
     func starting(_ step: Step) throws {

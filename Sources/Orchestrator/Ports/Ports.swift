@@ -31,17 +31,9 @@ public struct Clock: Sendable {
     /// ISO 8601 with milliseconds, as state and history record times.
     public func timestamp() -> String { Clock.iso(now()) }
 
-    public static func iso(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
+    public static func iso(_ date: Date) -> String { ISOTime.format(date) }
 
-    public static func parseISO(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
-    }
+    public static func parseISO(_ text: String) -> Date? { ISOTime.parse(text) }
 }
 
 /// The signals bgctl sends to the proxy's nginx master.

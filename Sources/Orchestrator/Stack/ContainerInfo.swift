@@ -49,19 +49,8 @@ public struct ContainerInfo: Sendable, Equatable {
         }
     }
 
-    static func parseDate(_ text: String) -> Date? {
-        // Docker prints nanoseconds; ISO8601DateFormatter takes at most milliseconds.
-        var trimmed = text
-        if let dot = text.firstIndex(of: "."), let zone = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
-            let fraction = text[text.index(after: dot)..<zone].prefix(3)
-            trimmed = String(text[..<dot]) + "." + fraction + String(text[zone...])
-        }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: trimmed) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
-    }
+    /// Docker prints nanoseconds: `2026-11-26T10:00:00.123456789Z`.
+    static func parseDate(_ text: String) -> Date? { ISOTime.parse(text) }
 }
 
 /// What `docker network inspect` says about one network, reduced to what bgctl reads.
