@@ -40,7 +40,7 @@ DIST_NAME   := bgctl-$(VERSION)-linux-$(ARCH)
 DIST_STAGE  := .build/dist/$(DIST_NAME)
 
 .PHONY: all setup build release images check test unit exposition e2e fuzz demo demo-down bench bench-switch bench-watch clean \
-        man completions install uninstall dist check-units
+        man completions install uninstall dist check-units templates
 
 all: build
 

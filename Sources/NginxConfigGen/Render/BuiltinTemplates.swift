@@ -39,14 +39,14 @@ http {
 # per request, so a switch or a canary step is a rename there and never a reload.
 
 # Keep upstream connections alive, except for WebSocket upgrades, which need "Connection: upgrade".
-map $http_upgrade $bgctl_connection {
+map $http_upgrade $bgctl_{{{ns}}}connection {
     default upgrade;
     ''      '';
 }
 
 # The pool that produced the final response, from the last address nginx tried; the pools have
 # fixed addresses, so this is right even when the app sends no pool header or a retry moved pools.
-map $upstream_addr $bgctl_pool {
+map $upstream_addr $bgctl_{{{ns}}}pool {
     default "";
 {{#pools}}
     "~(^|[ ,:]){{{address_regex}}}$" {{{name}}};
@@ -56,41 +56,41 @@ map $upstream_addr $bgctl_pool {
 {{#preview}}
 # Preview routing ({{{channels}}}): a client from an allowed address may name a pool;
 # it reaches that pool whichever is live, is logged with "route", and is left out of the live pool's analysis.
-geo $bgctl_preview_source {
+geo $bgctl_{{{ns}}}preview_source {
     default 0;
 {{#allow}}
     {{{.}}} 1;
 {{/allow}}
 }
 {{#header_variable}}
-map {{{header_variable}}} $bgctl_preview_header {
+map {{{header_variable}}} $bgctl_{{{ns}}}preview_header {
     default "";
     blue blue;
     green green;
 }
 {{/header_variable}}
 {{#cookie_variable}}
-map {{{cookie_variable}}} $bgctl_preview_cookie {
+map {{{cookie_variable}}} $bgctl_{{{ns}}}preview_cookie {
     default "";
     blue blue;
     green green;
 }
 {{/cookie_variable}}
-map "{{{key}}}" $bgctl_route {
+map "{{{key}}}" $bgctl_{{{ns}}}route {
     default "";
     "~^1:[a-z]+:" header;
     "~^1::[a-z]+$" cookie;
 }
-map "{{{key}}}" $bgctl_upstream {
+map "{{{key}}}" $bgctl_{{{ns}}}upstream {
     default {{{default_upstream}}};
-    "~^1:blue:" bgctl_preview_blue;
-    "~^1:green:" bgctl_preview_green;
-    "~^1::blue$" bgctl_preview_blue;
-    "~^1::green$" bgctl_preview_green;
+    "~^1:blue:" bgctl_{{{ns}}}preview_blue;
+    "~^1:green:" bgctl_{{{ns}}}preview_green;
+    "~^1::blue$" bgctl_{{{ns}}}preview_blue;
+    "~^1::green$" bgctl_{{{ns}}}preview_green;
 }
 {{#pools}}
-upstream bgctl_preview_{{{name}}} {
-    zone bgctl_preview_{{{name}}} 64k;
+upstream bgctl_{{{ns}}}preview_{{{name}}} {
+    zone bgctl_{{{ns}}}preview_{{{name}}} 64k;
     server {{{address}}}:{{{port}}};
     keepalive 8;
 }
@@ -99,12 +99,12 @@ upstream bgctl_preview_{{{name}}} {
 {{/preview}}
 # The route (see bgctl's Route): every request falls in one of 100 buckets, by its request id, or
 # by its bgctl_id cookie when it has one, so a client kept by a sticky canary keeps its bucket.
-map $cookie_bgctl_id $bgctl_client {
+map $cookie_bgctl_id $bgctl_{{{ns}}}client {
     ""      $request_id;
     default $cookie_bgctl_id;
 }
 
-split_clients "$bgctl_client" $bgctl_bucket {
+split_clients "$bgctl_{{{ns}}}client" $bgctl_{{{ns}}}bucket {
 {{#buckets}}
     1% {{{.}}};
 {{/buckets}}
@@ -112,7 +112,7 @@ split_clients "$bgctl_client" $bgctl_bucket {
 }
 
 # The pool the route gives this request: the live pool, or the other one for a canary's bucket.
-map "$bgctl_live:$bgctl_canary" $bgctl_target {
+map "$bgctl_{{{ns}}}live:$bgctl_{{{ns}}}canary" $bgctl_{{{ns}}}target {
     default  blue;
     "blue:"  blue;
     "blue:1" green;
@@ -121,22 +121,22 @@ map "$bgctl_live:$bgctl_canary" $bgctl_target {
 }
 
 # A sticky canary keeps each client on its pool with a cookie, set on its first response.
-map "$cookie_bgctl_id:$bgctl_sticky" $bgctl_set_cookie {
+map "$cookie_bgctl_id:$bgctl_{{{ns}}}sticky" $bgctl_{{{ns}}}set_cookie {
     default "";
     ":1"    "bgctl_id=$request_id; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax";
 }
 
-log_format bgctl_json escape=json '{"time":"$time_iso8601","msec":$msec,"request_id":"$request_id",'
+log_format bgctl_{{{ns}}}json escape=json '{"time":"$time_iso8601","msec":$msec,"request_id":"$request_id",'
     '"remote_addr":"$remote_addr","method":"$request_method","uri":"$request_uri","status":$status,'
     '"bytes_sent":$bytes_sent,"request_time":$request_time,"upstream_addr":"$upstream_addr",'
     '"upstream_status":"$upstream_status","upstream_response_time":"$upstream_response_time",'
-    '"pool":"$bgctl_pool","live":"$bgctl_target",{{#preview}}"route":"$bgctl_route",{{/preview}}"user_agent":"$http_user_agent"}';
+    '"pool":"$bgctl_{{{ns}}}pool","live":"$bgctl_{{{ns}}}target",{{#preview}}"route":"$bgctl_{{{ns}}}route",{{/preview}}"user_agent":"$http_user_agent"}';
 
 # Each pool with the other as backup: the route picks one per request, and a request its pool
 # fails is retried on the other (proxy_next_upstream).
 {{#upstreams}}
-upstream bgctl_{{{name}}} {
-    zone bgctl_{{{name}}} 64k;
+upstream bgctl_{{{ns}}}{{{name}}} {
+    zone bgctl_{{{ns}}}{{{name}}} 64k;
 {{#servers}}
     server {{{address}}}:{{{port}}} max_fails={{{max_fails}}} fail_timeout={{{fail_timeout}}}{{#backup}} backup{{/backup}};  # {{{name}}}
 {{/servers}}
@@ -152,38 +152,41 @@ upstream bgctl_{{{name}}} {
 {{/ssl}}
 server {
     listen {{{listen}}};
+{{#server_names}}
+    server_name {{{server_names}}};
+{{/server_names}}
 {{#ssl}}
     # Copied into the state folder by bgctl up, in a folder named by the files' sha256, mounted read-only.
     # New files go to a new folder and change these lines, so up tests and reloads a configuration naming
     # them, while the one installed keeps naming the previous pair until then.
-    ssl_certificate /bgctl/tls/{{{tls_folder}}}/cert.pem;
-    ssl_certificate_key /bgctl/tls/{{{tls_folder}}}/key.pem;
+    ssl_certificate {{{tls_root}}}/{{{tls_folder}}}/cert.pem;
+    ssl_certificate_key {{{tls_root}}}/{{{tls_folder}}}/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_prefer_server_ciphers off;
-    ssl_session_cache shared:bgctl_tls:10m;
+    ssl_session_cache shared:bgctl_{{{ns}}}tls:10m;
     ssl_session_timeout 1d;
     ssl_session_tickets off;
 {{/ssl}}
-    access_log logs/access.log bgctl_json;
+    access_log {{{access_log}}} bgctl_{{{ns}}}json;
 
     # The route, read on every request (no open_file_cache: it would keep an old answer).
-    set $bgctl_live blue;
+    set $bgctl_{{{ns}}}live blue;
     if (-f {{{route}}}/green) {
-        set $bgctl_live green;
+        set $bgctl_{{{ns}}}live green;
     }
-    set $bgctl_canary "";
-    if (-f {{{route}}}/c$bgctl_bucket) {
-        set $bgctl_canary 1;
+    set $bgctl_{{{ns}}}canary "";
+    if (-f {{{route}}}/c$bgctl_{{{ns}}}bucket) {
+        set $bgctl_{{{ns}}}canary 1;
     }
-    set $bgctl_sticky "";
+    set $bgctl_{{{ns}}}sticky "";
     if (-f {{{route}}}/sticky) {
-        set $bgctl_sticky 1;
+        set $bgctl_{{{ns}}}sticky 1;
     }
 
     # How requests are passed to the app, for every location below that proxies.
     proxy_http_version 1.1;
     proxy_set_header Host $host;
-    proxy_set_header Connection $bgctl_connection;
+    proxy_set_header Connection $bgctl_{{{ns}}}connection;
     proxy_set_header Upgrade $http_upgrade;
     proxy_set_header X-Request-Id $request_id;
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
@@ -195,8 +198,8 @@ server {
     proxy_next_upstream {{{retry_on}}};
     proxy_next_upstream_tries {{{retry_tries}}};
     proxy_next_upstream_timeout {{{retry_timeout}}};
-    add_header X-Bgctl-Pool $bgctl_pool always;
-    add_header Set-Cookie $bgctl_set_cookie always;
+    add_header X-Bgctl-Pool $bgctl_{{{ns}}}pool always;
+    add_header Set-Cookie $bgctl_{{{ns}}}set_cookie always;
 
     # The proxy's own health endpoint: answered here, never passed to the app.
     location = {{{health_path}}} {

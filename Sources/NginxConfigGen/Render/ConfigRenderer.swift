@@ -80,6 +80,12 @@ public struct ConfigRenderer: Sendable {
         for (name, template) in templates {
             files[name] = template.render(context)
         }
+        if spec.front != nil {
+            // Behind the shared front the project's part is bgctl.conf alone; its nginx.conf is the
+            // front's wrapper around just that file, which `nginx -t` tests the part alone with.
+            files[RenderedConfig.mainFile] = FrontConfig.wrapper(listen: spec.proxy.listen, tlsListen: spec.proxy.tls?.listen,
+                                                                 includes: [RenderedConfig.siteFile])
+        }
         return RenderedConfig(files: files)
     }
 
@@ -113,13 +119,19 @@ public struct ConfigRenderer: Sendable {
             ["name": pool.rawValue, "servers": [server(pool, backup: false), server(pool.other, backup: true)]]
         }
         // The upstream a request goes to unless preview routing names a pool.
-        let main = "bgctl_$bgctl_target"
+        let ns = spec.nginxNamespace
+        let main = "bgctl_\(ns)$bgctl_\(ns)target"
+        let front = spec.front != nil
         return [
-            "route": "\(Route.mount)/\(Route.currentLink)",
+            "ns": ns,
+            "server_names": front ? spec.proxy.hosts.joined(separator: " ") : false,
+            "access_log": front ? FrontConfig.accessLog(spec.project) : "logs/access.log",
+            "tls_root": front ? FrontConfig.tlsRoot(spec.project) : "/bgctl/tls",
+            "route": front ? FrontConfig.route(spec.project) : "\(Route.mount)/\(Route.currentLink)",
             "buckets": (0..<(Route.buckets - 1)).map(String.init),
             "default_upstream": main,
             "preview": spec.preview.map { previewContext($0, spec: spec) } ?? false,
-            "upstream": spec.preview == nil ? main : "$bgctl_upstream",
+            "upstream": spec.preview == nil ? main : "$bgctl_\(ns)upstream",
             "project": spec.project,
             "worker_processes": proxy.workerProcesses,
             "worker_connections": String(proxy.workerConnections),
@@ -146,7 +158,8 @@ public struct ConfigRenderer: Sendable {
     static func previewContext(_ preview: PreviewSpec, spec: DeploymentSpec) -> [String: Any] {
         let header = preview.header.map { "$http_" + $0.lowercased().replacingOccurrences(of: "-", with: "_") }
         let cookie = preview.cookie.map { "$cookie_" + $0 }
-        let key = "$bgctl_preview_source:\(header == nil ? "" : "$bgctl_preview_header"):\(cookie == nil ? "" : "$bgctl_preview_cookie")"
+        let ns = spec.nginxNamespace
+        let key = "$bgctl_\(ns)preview_source:\(header == nil ? "" : "$bgctl_\(ns)preview_header"):\(cookie == nil ? "" : "$bgctl_\(ns)preview_cookie")"
         return [
             "allow": preview.allow.map(\.description),
             "header_variable": header ?? false,

@@ -139,7 +139,33 @@ public struct ProxySpec: Sendable, Hashable {
     public var workerConnections = 1024
     /// HTTPS beside plain HTTP; nil: plain HTTP only.
     public var tls: TLSSpec?
+    /// The names the host's shared front routes to this project; empty: the project runs its own proxy.
+    public var hosts: [String] = []
+    public static let maxHosts = 100
     public init() {}
+}
+
+/// Where the host's shared front lives (see `proxy.hosts`): one per host, whoever's project made it.
+/// Not in the spec: it is the host's, and every project on the host must name the same one.
+public struct FrontPlacement: Sendable, Hashable {
+    public static let defaultDirectory = "/var/lib/bgctl/front"
+    public static let defaultContainer = "bgctl-front"
+    /// Its files: conf/ (mounted read-only), logs/, front.json, lock.
+    public var directory: String
+    public var container: String
+
+    public init(directory: String = Self.defaultDirectory, container: String = Self.defaultContainer) {
+        self.directory = directory
+        self.container = container
+    }
+
+    /// BGCTL_FRONT_DIR and BGCTL_FRONT_NAME, for a host that runs more than one front (or a test).
+    public static func from(environment: [String: String]) -> FrontPlacement {
+        var placement = FrontPlacement()
+        if let dir = environment["BGCTL_FRONT_DIR"], dir.hasPrefix("/"), dir.utf8.count <= 1024 { placement.directory = dir }
+        if let name = environment["BGCTL_FRONT_NAME"], Syntax.isProjectNameValue(name) { placement.container = name }
+        return placement
+    }
 }
 
 /// A line and column in the spec, kept where a later check of something the spec names (a file)
@@ -417,7 +443,14 @@ public struct DeploymentSpec: Sendable, Hashable {
     public func address(of pool: Pool) -> String { network.subnet.host(pool == .blue ? 10 : 11) }
 
     public func containerName(_ pool: Pool) -> String { "\(project)-\(pool.rawValue)" }
-    public var proxyContainerName: String { "\(project)-proxy" }
+    /// The proxy that serves this project: its own, or the host's shared front.
+    public var proxyContainerName: String { front?.container ?? "\(project)-proxy" }
+    /// Set (from the environment, by whoever builds the stack) when `proxy.hosts` puts the project
+    /// behind the host's shared front.
+    public var front: FrontPlacement?
+    /// The prefix of this project's nginx names in the front (variables, upstreams, zones, log
+    /// format), so that projects sharing one nginx never collide; empty with its own proxy.
+    public var nginxNamespace: String { front == nil ? "" : project.replacingOccurrences(of: "-", with: "_") + "_" }
     public var watcherContainerName: String { "\(project)-watcher" }
 
     /// Whether the watcher container runs with the stack: as set, else when an alert sink exists.

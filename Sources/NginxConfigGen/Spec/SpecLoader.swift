@@ -251,7 +251,7 @@ private struct SpecDecoder {
         let path = ["proxy"]
         let keys = ["image", "listen", "connect_timeout", "read_timeout", "retry_on", "retry_non_idempotent",
                     "retry_tries", "retry_timeout", "max_fails", "fail_timeout", "keepalive", "shutdown_timeout",
-                    "health_path", "worker_processes", "worker_connections", "tls"]
+                    "health_path", "worker_processes", "worker_connections", "tls", "hosts"]
         guard let map = reader.mapping(node, path, allowed: keys) else { return }
         if let n = map["image"], let image = image(n, path + ["image"]) { proxy.image = image }
         if let n = map["listen"], let text = reader.string(n, path + ["listen"]) {
@@ -305,6 +305,24 @@ private struct SpecDecoder {
         if let n = map["worker_connections"], let v = reader.int(n, path + ["worker_connections"], in: 16...65_536) { proxy.workerConnections = v }
         // `tls:` left empty means no TLS, as a missing section does.
         if let n = map["tls"], !reader.isNull(n) { proxy.tls = decodeTLS(n) }
+        if let n = map["hosts"], let items = reader.sequence(n, path + ["hosts"]) {
+            if items.count > ProxySpec.maxHosts {
+                reader.report(n, path + ["hosts"], "at most \(ProxySpec.maxHosts) names, found \(items.count)")
+            }
+            var hosts: [String] = []
+            for (index, item) in items.prefix(ProxySpec.maxHosts).enumerated() {
+                let itemPath = path + ["hosts[\(index)]"]
+                guard let text = reader.string(item, itemPath) else { continue }
+                if let why = Syntax.hostNameProblem(text) {
+                    reader.report(item, itemPath, "\(why), found \(reader.quoted(text))")
+                } else if hosts.contains(text) {
+                    reader.report(item, itemPath, "\(reader.quoted(text)) is listed twice")
+                } else {
+                    hosts.append(text)
+                }
+            }
+            proxy.hosts = hosts
+        }
     }
 
     private func decodeTLS(_ node: Node) -> TLSSpec? {

@@ -13,6 +13,25 @@ public enum Syntax {
         return text.unicodeScalars.allSatisfy { isLowerAlnum($0) || $0 == "_" || $0 == "-" }
     }
 
+    /// A host name the shared front routes by (`proxy.hosts`): lowercase DNS labels of letters,
+    /// digits and inner hyphens, 1–63 bytes each, at most 253 in all. Nil when it is one; else why not.
+    public static func hostNameProblem(_ text: String) -> String? {
+        guard !text.isEmpty else { return "expected a host name such as shop.example.com" }
+        guard text.utf8.count <= 253 else { return "a host name has at most 253 characters (\(text.utf8.count) here)" }
+        if text.unicodeScalars.contains(where: { ("A"..."Z").contains($0) }) {
+            return "write host names in lowercase (HTTP compares them so; nginx would too)"
+        }
+        for label in text.split(separator: ".", omittingEmptySubsequences: false) {
+            guard !label.isEmpty else { return "a host name has no empty label (no leading, trailing or double dot)" }
+            guard label.utf8.count <= 63 else { return "each label of a host name has at most 63 characters" }
+            guard label.unicodeScalars.allSatisfy({ isLowerAlnum($0) || $0 == "-" }) else {
+                return "expected letters, digits, hyphens and dots only (no wildcard, port or scheme; punycode for other scripts)"
+            }
+            guard label.first != "-", label.last != "-" else { return "a label of a host name neither starts nor ends with a hyphen" }
+        }
+        return nil
+    }
+
     /// Docker's reference grammar: `[host[:port]/]path[:tag][@sha256:hex]`, path components lowercase.
     static func isImageReference(_ text: String) -> Bool {
         guard !text.isEmpty, text.count <= 255 else { return false }
