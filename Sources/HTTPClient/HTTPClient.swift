@@ -81,8 +81,13 @@ public struct HTTPRequest: Sendable, CustomStringConvertible, CustomDebugStringC
 public struct HTTPClient: Sendable {
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    public init() {
+    /// libcurl's `HOST:PORT:ADDRESS` entries: a name that connects to a fixed address (the shared
+    /// front is probed by a project's host name, on the front's address, without DNS).
+    public var resolve: [String] = []
+
+    public init(resolve: [String] = []) {
         _ = Self.globalInit
+        self.resolve = resolve
     }
 
     public func perform(_ request: HTTPRequest) -> Result<HTTPResponse, HTTPError> {
@@ -121,6 +126,10 @@ public struct HTTPClient: Sendable {
         }
         defer { curl_slist_free_all(list) }
         if let list { bgctl_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(list)) }
+        var resolved: UnsafeMutablePointer<curl_slist>?
+        for entry in resolve { resolved = curl_slist_append(resolved, entry) }
+        defer { curl_slist_free_all(resolved) }
+        if let resolved { bgctl_curl_setopt_pointer(handle, CURLOPT_RESOLVE, UnsafeMutableRawPointer(resolved)) }
 
         let context = unmanaged.toOpaque()
         bgctl_curl_setopt_write_function(handle, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in

@@ -38,6 +38,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     case recoveryFailed(operation: String, detail: String)
     /// `up` with proxy.tls was not handed the checked certificate and key (a caller's mistake).
     case tlsNotChecked
+    /// The shared front refuses the project's claim (an address, a name, the image); nothing changed.
+    case frontConflict(detail: String)
 
     public var description: String {
         switch self {
@@ -62,6 +64,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             return "\(what) is not healthy: \(detail)"
         case .lockTimeout(let holder):
             return "another bgctl operation holds the lock: \(holder). Wait for it, or pass --lock-wait to wait longer."
+        case .frontConflict(let detail):
+            return "the shared front refuses this project: \(detail). Nothing was changed."
         case .configRejected(let detail):
             return "nginx rejected the new configuration; nothing was changed:\n" + detail.split(separator: "\n").map { "    \($0)" }.joined(separator: "\n")
         case .switchFailed(let step, let detail, let restored):

@@ -31,7 +31,7 @@ struct StackOptions: ParsableArguments {
         let state = try StateStore(paths: paths).load()
         let loaded = state?.apply(to: written) ?? written
         let environment = ProcessInfo.processInfo.environment
-        var ports = Ports(runner: try ProcessRunner(environment: environment), http: HTTPClient(),
+        var ports = Ports(runner: try ProcessRunner(environment: environment), http: HTTPClient(resolve: Stack.frontResolve(written)),
                           accessLog: TailedAccessLog.opener(loaded), cancelled: { StopSignal.requested })
         ports.engine = EngineSocket.local(environment: environment)
         var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(for: loaded), environment: environment,

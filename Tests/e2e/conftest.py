@@ -33,11 +33,15 @@ def used_subnets():
     return nets
 
 
+_handed_out = set()  # subnets given to projects of this run whose networks may not exist yet
+
+
 def free_subnet():
     taken = used_subnets()
     for third in range(100, 250):
         candidate = ipaddress.ip_network(f"172.29.{third}.0/24")
-        if not any(candidate.overlaps(n) for n in taken):
+        if str(candidate) not in _handed_out and not any(candidate.overlaps(n) for n in taken):
+            _handed_out.add(str(candidate))
             return str(candidate)
     raise RuntimeError("no free 172.29.x.0/24 subnet")
 
@@ -56,15 +60,20 @@ def remove_project(project):
 class Project:
     """One test's stack: its spec file, ports, and helpers to run bgctl on it."""
 
-    def __init__(self, tmp_path, extra_pool_env=""):
+    def __init__(self, tmp_path, extra_pool_env="", hosts=None, front=None):
+        """hosts and front (a Front): the project is served by that shared front for those names."""
         self.name = "e2e-" + uuid.uuid4().hex[:8]
         self.dir = tmp_path
-        self.proxy_port = free_port()
+        self.hosts = hosts or []
+        self.front = front
+        self.proxy_port = front.port if front else free_port()
         self.blue_port = free_port()
         self.green_port = free_port()
         self.subnet = free_subnet()
         self.spec = tmp_path / "bgctl.yaml"
         self.env = {}  # variables every bgctl call of this test gets (e.g. a webhook URL)
+        if front:
+            self.env.update(front.env)
         self.write_spec()
 
     def write_spec(self, blue_image="bgctl/demo-app:local", green_image="bgctl/demo-app:local", extra=""):
@@ -77,7 +86,7 @@ class Project:
               image: bgctl/nginx:local
               listen: "127.0.0.1:{self.proxy_port}"
               read_timeout: 3s
-            app:
+            {{hosts_line}}app:
               port: 3000
               health: {{path: /healthz, interval: 1s, timeout: 1s, retries: 2, start_period: 5s}}
             pools:
@@ -85,7 +94,7 @@ class Project:
               green: {{image: "{green_image}", release: "r-green", preview_port: {self.green_port}}}
             active: blue
             state_dir: state
-            """) + extra)
+            """).replace("{hosts_line}", f"  hosts: [{', '.join(self.hosts)}]\n" if self.hosts else "") + extra)
 
     @property
     def url(self):
@@ -123,3 +132,27 @@ def project(tmp_path):
     yield p
     subprocess.run([BGCTL, "-f", str(p.spec), "down", "--purge", "--yes"], capture_output=True, timeout=120)
     remove_project(p.name)
+
+
+class Front:
+    """A shared front of the test's own: its folder and container name (BGCTL_FRONT_DIR and
+    BGCTL_FRONT_NAME), and the port every project on it listens on."""
+
+    def __init__(self, tmp_path):
+        self.dir = tmp_path / "front"
+        self.name = "e2e-front-" + uuid.uuid4().hex[:8]
+        self.port = free_port()
+        self.env = {"BGCTL_FRONT_DIR": str(self.dir), "BGCTL_FRONT_NAME": self.name}
+
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/"
+
+    def remove(self):
+        subprocess.run(["docker", "rm", "-f", self.name], capture_output=True)
+
+
+@pytest.fixture
+def front(tmp_path):
+    f = Front(tmp_path)
+    yield f
+    f.remove()

@@ -58,7 +58,12 @@ public enum SpecLoader {
             }
         }
         variables.merge(environment) { _, fromEnvironment in fromEnvironment }
-        return parse(yaml: text, file: display, variables: variables, for: purpose, warn: warn, warned: warned)
+        return parse(yaml: text, file: display, variables: variables, for: purpose, warn: warn, warned: warned).map { spec in
+            var spec = spec
+            // The front is the host's: where it lives comes from the process environment, not the spec.
+            if !spec.proxy.hosts.isEmpty { spec.front = FrontPlacement.from(environment: environment) }
+            return spec
+        }
     }
 
     /// `name` is nil where the value may be a secret (.env, alerts, env, headers): what follows a `$`

@@ -35,6 +35,14 @@ public enum Docker {
                        "--label", "\(label)=\(project)", name])
     }
 
+    public static func connectNetwork(_ network: String, _ container: String) -> DockerCommand {
+        DockerCommand(["network", "connect", network, container])
+    }
+
+    public static func disconnectNetwork(_ network: String, _ container: String) -> DockerCommand {
+        DockerCommand(["network", "disconnect", "--force", network, container])
+    }
+
     public static func removeNetwork(_ name: String) -> DockerCommand {
         DockerCommand(["network", "rm", name])
     }

@@ -4,16 +4,51 @@ import NginxConfigGen
 /// proxy.shutdown_timeout), so nothing is routed to the pools while they go; then bgctl's containers
 /// and network are removed. Only what exists gets a step. Logs and history stay unless `purge`.
 public enum DownPlanner {
-    public static func plan(purge: Bool, spec: DeploymentSpec, paths: StackPaths, observed: Observed) throws -> Plan {
+    /// `front`: behind the shared front, its registry. The project's part leaves the front first (a
+    /// checked reload: its names then get the front's 404, the other projects keep serving), its claim
+    /// goes, the front leaves its network; the front itself goes only with its last project.
+    public static func plan(purge: Bool, spec: DeploymentSpec, paths: StackPaths, observed: Observed,
+                            front: FrontRegistry? = nil) throws -> Plan {
         var steps: [Step] = []
-        if observed.containers[spec.proxyContainerName]?.isRunning == true {
+        var containers = [spec.proxyContainerName, spec.watcherContainerName, spec.containerName(.blue), spec.containerName(.green)]
+        if let front, spec.front != nil {
+            let container = observed.containers[spec.proxyContainerName]
+            if let container, container.labels[Docker.roleLabel] != "front" {
+                throw OrchestratorError.notOurs(kind: "container", name: container.name, project: "the shared front")
+            }
+            let others = front.projects.keys.filter { $0 != spec.project }.sorted()
+            // The watcher first: it lives in the front's PID namespace and rotates this project's log.
+            if observed.containers[spec.watcherContainerName] != nil {
+                steps.append(Step("remove-\(spec.watcherContainerName)", "remove \(spec.watcherContainerName)", .removeContainer(spec.watcherContainerName)))
+            }
+            if let container, container.isRunning, !others.isEmpty, !observed.liveFiles.isEmpty {
+                steps.append(Step("leave-front", "take \(spec.project)'s part out of the shared front (a checked reload; \(others.joined(separator: ", ")) keep serving)",
+                                  .leaveFront(proxy: container)))
+            }
+            if front.projects[spec.project] != nil {
+                steps.append(Step("release-front", "remove \(spec.project)'s names from the front's registry", .releaseFront))
+            }
+            if let container {
+                if others.isEmpty {
+                    let seconds = Int(spec.proxy.shutdownTimeout.seconds.rounded(.up)) + 5
+                    if container.isRunning {
+                        steps.append(Step("drain-proxy", "stop the shared front gracefully (no other project uses it; at most \(spec.proxy.shutdownTimeout))",
+                                          .stopContainer(container.name, timeout: seconds)))
+                    }
+                    steps.append(Step("remove-\(container.name)", "remove the shared front \(container.name)", .removeContainer(container.name)))
+                } else if container.networks.contains(spec.network.name) {
+                    steps.append(Step("disconnect-front", "detach the shared front from \(spec.network.name)",
+                                      .disconnectNetwork(network: spec.network.name, container: container.name)))
+                }
+            }
+            containers = [spec.containerName(.blue), spec.containerName(.green)]
+        } else if observed.containers[spec.proxyContainerName]?.isRunning == true {
             let seconds = Int(spec.proxy.shutdownTimeout.seconds.rounded(.up)) + 5
             steps.append(Step("drain-proxy", "stop the proxy gracefully: requests in flight finish (at most \(spec.proxy.shutdownTimeout))",
                               .stopContainer(spec.proxyContainerName, timeout: seconds)))
         }
         var removed: [String] = []
-        for name in [spec.proxyContainerName, spec.watcherContainerName, spec.containerName(.blue), spec.containerName(.green)]
-        where observed.containers[name] != nil {
+        for name in containers where observed.containers[name] != nil {
             steps.append(Step("remove-\(name)", "remove \(name)", .removeContainer(name)))
             removed.append(name)
         }
@@ -39,8 +74,10 @@ public enum DownPlanner {
             }
             if observed.existingPaths.contains(paths.stateFile) {
                 // The route goes too: it names the live pool as much as state.json does.
+                // Behind the front, the project's part goes too (its names answer 404 already).
+                let part = spec.front == nil ? [] : [paths.nginxDir]
                 steps.append(Step("forget-live", "delete state.json and the route: the next up starts from the spec's active pool",
-                                  .removeFiles([paths.stateFile, paths.routeDir])))
+                                  .removeFiles([paths.stateFile, paths.routeDir] + part)))
             }
         }
         return Plan(title: purge ? "down --purge" : "down", steps: steps, nothingToDo: "nothing to remove")

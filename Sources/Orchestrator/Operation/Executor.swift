@@ -161,6 +161,19 @@ final class Executor {
             found.removals.append(try stack.removeImage(image, bytes: bytes))
         case .warn(let text):
             stack.report(.warning(text))
+        case .connectNetwork(let network, let container):
+            try stack.require(Docker.connectNetwork(network, container), doing: step.description, container: container)
+        case .disconnectNetwork:
+            // Best effort: a front that already left (or a network already gone) is what was wanted.
+            _ = try? stack.ports.runner.run(step.action.commands(stack.spec)[0], timeout: 30)
+        case .writeFrontWrapper(let text):
+            try stack.writeFrontWrapper(text)
+        case .claimFront:
+            try stack.claimFront()
+        case .releaseFront:
+            try stack.releaseFront()
+        case .leaveFront(let proxy):
+            try stack.leaveFront(proxy)
         }
     }
 
@@ -185,10 +198,15 @@ final class Executor {
         }
         if let point = restorePoint {
             restorePoint = nil
-            guard !point.files.isEmpty else { return false }
+            // Behind the shared front, a project that had no part before goes back to having none.
+            guard !point.files.isEmpty || stack.front != nil else { return false }
             do {
-                try stack.write(RenderedConfig(files: point.files), into: paths.nginxDir)
-                try stack.reload(point.proxy)
+                if point.files.isEmpty {
+                    try stack.leaveFront(point.proxy)
+                } else {
+                    try stack.write(RenderedConfig(files: point.files), into: paths.nginxDir)
+                    try stack.reload(point.proxy)
+                }
             } catch {
                 stack.report(.warning("could not restore the previous configuration: \(Self.describe(error))"))
                 return false

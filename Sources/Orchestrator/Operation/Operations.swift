@@ -55,10 +55,15 @@ extension Stack {
         try ensureEngine()
         let lock = try self.lock("up", wait: lockWait)
         defer { lock?.release() }
+        // Behind the shared front, changes to it go one project at a time (traffic never waits).
+        let frontLock = try self.frontLock(wait: lockWait)
+        defer { frontLock?.release() }
         try recoverInterrupted(convergent: true)
         let observed = try observe([.network, .files], probe: Pool.allCases)
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
-        let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: tls), spec: spec, paths: paths, renderer: renderer, observed: observed)
+        let registry = front == nil ? nil : try frontRegistry()
+        let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: tls, front: registry), spec: spec, paths: paths,
+                                      renderer: renderer, observed: observed)
         try journaled(entry(.up, title: "up", to: observed.live(spec)), phase: .up) { journal in
             try execute(plan, started: started, journal: journal)
         }
@@ -126,9 +131,13 @@ extension Stack {
         try ensureEngine()
         let lock = try self.lock("down", wait: lockWait)
         defer { lock?.release() }
+        let frontLock = try self.frontLock(wait: lockWait)
+        defer { frontLock?.release() }
         try recoverInterrupted()
         let observed = try observe([.network, .files])
-        let plan = try DownPlanner.plan(purge: purge, spec: spec, paths: paths, observed: observed)
+        let registry = front == nil ? nil : try FrontRegistry.load(front!)
+        let plan = try DownPlanner.plan(purge: purge, spec: spec, paths: paths, observed: observed,
+                                        front: registry ?? (front == nil ? nil : FrontRegistry.founded(by: spec, container: spec.proxyContainerName)))
         // --purge deletes the journal's folder with the rest: it has nothing to journal into.
         try journaled(purge ? nil : entry(.down, title: plan.title), phase: .down) { journal in
             try execute(plan, started: started, journal: journal)

@@ -77,6 +77,16 @@ public indirect enum StepAction: Sendable, Equatable {
     /// `docker image rm` (never forced): an image some container uses is refused, reported, and left.
     case removeImage(String, bytes: Int64?)
     case warn(String)
+    /// The shared front: attach it to the project's network (to reach its pools), or detach it.
+    case connectNetwork(network: String, container: String)
+    case disconnectNetwork(network: String, container: String)
+    /// Writes the front's wrapper configuration (before the front starts on it).
+    case writeFrontWrapper(String)
+    /// Records the project's names in the front's registry, or removes them.
+    case claimFront
+    case releaseFront
+    /// The project's part of the front is removed: its files, then a checked reload of the front.
+    case leaveFront(proxy: ContainerInfo)
 
     /// The step moves traffic by itself: from its start, an interrupted operation may have changed
     /// what the proxy serves (the journal records it; recovery finishes or undoes it).
@@ -91,7 +101,8 @@ public indirect enum StepAction: Sendable, Equatable {
     /// change containers; the others report what they found instead.
     var isAnnounced: Bool {
         switch self {
-        case .createNetwork, .removeNetwork, .runContainer, .startContainer, .stopContainer, .removeContainer, .drain, .removeFiles: true
+        case .createNetwork, .removeNetwork, .runContainer, .startContainer, .stopContainer, .removeContainer, .drain, .removeFiles,
+             .connectNetwork, .disconnectNetwork, .leaveFront: true
         default: false
         }
     }
@@ -101,6 +112,9 @@ public indirect enum StepAction: Sendable, Equatable {
         switch self {
         case .createNetwork(let name, let subnet, let project): return [Docker.createNetwork(name, subnet: subnet, project: project)]
         case .removeNetwork(let name): return [Docker.removeNetwork(name)]
+        case .connectNetwork(let network, let container): return [Docker.connectNetwork(network, container)]
+        case .disconnectNetwork(let network, let container): return [Docker.disconnectNetwork(network, container)]
+        case .leaveFront: return [StackPlan.nginxReload(spec)]
         case .runContainer(let config): return [Docker.run(config)]
         case .startContainer(let name): return [Docker.start(name)]
         case .stopContainer(let name, let timeout): return [Docker.stop(name, timeout: timeout)]

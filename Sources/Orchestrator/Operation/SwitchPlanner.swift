@@ -82,8 +82,10 @@ public enum SwitchPlanner {
 
     /// The checked way to change the proxy's configuration: stage → `nginx -t` (unless this proxy
     /// already accepted these bytes) → install → reload → `verify`.
-    static func apply(_ candidate: RenderedConfig, what: String, verify: Step, proxy: ContainerInfo, observed: Observed) -> [Step] {
-        let accepted = observed.tested?.accepted(candidate, by: proxy) ?? false
+    /// `alwaysTest`: behind the shared front, where other projects' parts change what the whole set is.
+    static func apply(_ candidate: RenderedConfig, what: String, verify: Step, proxy: ContainerInfo, observed: Observed,
+                      alwaysTest: Bool = false) -> [Step] {
+        let accepted = !alwaysTest && (observed.tested?.accepted(candidate, by: proxy) ?? false)
         var steps = [Step("stage", "write \(what) to nginx/next/", .stageConfig(candidate))]
         if !accepted {
             steps.append(Step("nginx-test", "nginx -t on it inside the proxy", .testConfig))

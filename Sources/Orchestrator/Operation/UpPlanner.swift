@@ -11,11 +11,69 @@ public enum UpPlanner {
         /// proxy.tls's certificate and key, checked; required when the spec has proxy.tls.
         public var tls: TLSMaterial?
 
-        public init(pull: PullPolicy, specFile: String?, tls: TLSMaterial? = nil) {
+        /// Behind the shared front: its registry as it stands (or as this project would found it).
+        public var front: FrontRegistry?
+
+        public init(pull: PullPolicy, specFile: String?, tls: TLSMaterial? = nil, front: FrontRegistry? = nil) {
             self.pull = pull
             self.specFile = specFile
             self.tls = tls
+            self.front = front
         }
+    }
+
+    /// The project's part of the shared front: the front created or started when it is not running
+    /// (which touches no other project's part), attached to the project's network, the route, and the
+    /// part itself tested alone and beside the others, installed, reloaded and verified. The claim is
+    /// recorded last, once the part serves. True when the front starts in this plan.
+    static func frontSteps(_ steps: inout [Step], spec: DeploymentSpec, front: FrontPaths, registry: FrontRegistry,
+                           rendered: RenderedConfig, route: Route, routeDiffers: Bool, tlsSteps: [Step], live: Pool,
+                           pull: PullPolicy, observed: Observed) throws -> Bool {
+        if let conflict = registry.conflict(with: spec) { throw OrchestratorError.frontConflict(detail: conflict) }
+        let container = registry.container
+        let existing = observed.containers[container]
+        if let existing, existing.labels[Docker.roleLabel] != "front" {
+            throw OrchestratorError.notOurs(kind: "container", name: container, project: "the shared front")
+        }
+        let verify = Step("verify", "check that fresh requests for \(spec.proxy.hosts[0]) through the front reach \(live.rawValue)", .verify(live))
+        let connect = Step("connect-front", "attach the shared front to \(spec.network.name)", .connectNetwork(network: spec.network.name, container: container))
+        let claim = Step("claim-front", "record \(spec.proxy.hosts.joined(separator: ", ")) for \(spec.project) in the front's registry", .claimFront)
+        let claimed = registry.projects[spec.project] == FrontRegistry.Project(hosts: spec.proxy.hosts, network: spec.network.name,
+                                                                                namespace: spec.nginxNamespace, tls: spec.proxy.tls != nil,
+                                                                                joined: registry.projects[spec.project]?.joined ?? "")
+        guard let existing, existing.isRunning else {
+            // The front starts on every installed part: this project's is written first, untested
+            // (nginx refuses to start on a broken set, and the other parts were tested before).
+            steps += tlsSteps
+            if existing == nil {
+                steps.append(Step("write-front", "write the shared front's wrapper (\(registry.listen)\(registry.tlsListen.map { ", HTTPS \($0)" } ?? ""))",
+                                  .writeFrontWrapper(Stack.frontWrapper(registry))))
+            }
+            steps += [
+                Step("write-config", "write \(spec.project)'s part of the front", .writeConfig(rendered)),
+                Step("write-route", "write the route: \(route)", .writeRoute(route)),
+            ]
+            if let existing {
+                steps.append(Step("start-front", "start the stopped shared front \(existing.name)", .startContainer(existing.name)))
+            } else {
+                steps.append(Step("start-front", "start the shared front on \(registry.listen)",
+                                  .runContainer(Stack.frontContainer(registry, front: front, spec: spec, pull: pull))))
+            }
+            if !(existing?.networks.contains(spec.network.name) ?? false) { steps.append(connect) }
+            steps += [Step("wait-proxy", "wait until the front answers for \(spec.proxy.hosts[0]) and routes to \(live.rawValue)", .waitProxy(live)), claim]
+            return true
+        }
+        if !existing.networks.contains(spec.network.name) { steps.append(connect) }
+        let routeSteps = routeDiffers ? [Step(TrafficStep.route.rawValue, "set the route to \(route) (one rename)", .setRoute(route))] : []
+        if observed.liveFiles != rendered.files || !tlsSteps.isEmpty {
+            steps += tlsSteps + routeSteps
+            steps += SwitchPlanner.apply(rendered, what: "\(spec.project)'s part of the front", verify: verify, proxy: existing,
+                                         observed: observed, alwaysTest: true)
+        } else if !routeSteps.isEmpty {
+            steps += routeSteps + [verify]
+        }
+        if !claimed { steps.append(claim) }
+        return false
     }
 
     public static func plan(_ request: Request, spec: DeploymentSpec, paths: StackPaths, renderer: ConfigRenderer,
@@ -84,7 +142,10 @@ public enum UpPlanner {
         let desiredProxy = StackPlan.proxyContainer(spec, paths: paths, pull: request.pull)
         let proxy = observed.containers[spec.proxyContainerName]
         let proxyStarts: Bool
-        if let proxy, StackPlan.proxyMatches(proxy, desiredProxy, spec: spec), proxy.isRunning {
+        if let front = paths.front, let registry = request.front {
+            proxyStarts = try frontSteps(&steps, spec: spec, front: front, registry: registry, rendered: rendered, route: route,
+                                         routeDiffers: routeDiffers, tlsSteps: tlsSteps, live: live, pull: request.pull, observed: observed)
+        } else if let proxy, StackPlan.proxyMatches(proxy, desiredProxy, spec: spec), proxy.isRunning {
             proxyStarts = false
             // Files in tls/ that differ from what the live configuration was rendered for (changed by
             // hand, say) need the reload as much as a changed configuration does.

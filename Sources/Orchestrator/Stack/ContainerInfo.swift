@@ -15,6 +15,8 @@ public struct ContainerInfo: Sendable, Equatable {
     public var exitCode: Int
     /// PID 1 of the container as the engine's host sees it; 0 when not running.
     public var pid: Int = 0
+    /// The networks it is attached to (the shared front joins each of its projects' networks).
+    public var networks: Set<String> = []
 
     public var isRunning: Bool { state == "running" }
     /// Running and, when it has a health check, healthy.
@@ -44,7 +46,8 @@ public struct ContainerInfo: Sendable, Equatable {
                 labels: config["Labels"] as? [String: String] ?? [:],
                 startedAt: (state["StartedAt"] as? String).flatMap(Self.parseDate),
                 exitCode: state["ExitCode"] as? Int ?? 0,
-                pid: state["Pid"] as? Int ?? 0
+                pid: state["Pid"] as? Int ?? 0,
+                networks: Set(((object["NetworkSettings"] as? [String: Any])?["Networks"] as? [String: Any] ?? [:]).keys)
             )
         }
     }

@@ -18,6 +18,7 @@ extension Stack {
             throw OrchestratorError.configRejected(detail: (test.stderr + test.stdout).trimmingCharacters(in: .whitespacesAndNewlines))
         }
         report(.done("nginx -t accepted the new configuration"))
+        try testWholeSet()
     }
 
     /// Moves the tested candidate over the live files, one rename each.

@@ -116,6 +116,13 @@ public struct Stack: Sendable {
     /// Refuses containers with our names that bgctl did not create for this project.
     func checkOwnership(_ containers: [String: ContainerInfo]) throws {
         for info in containers.values.sorted(by: { $0.name < $1.name }) where info.labels[Docker.label] != spec.project {
+            // The shared front belongs to no project; bgctl made it when it carries the front's role.
+            if spec.front != nil, info.name == spec.proxyContainerName {
+                guard info.labels[Docker.roleLabel] == "front" else {
+                    throw OrchestratorError.notOurs(kind: "container", name: info.name, project: "the shared front")
+                }
+                continue
+            }
             throw OrchestratorError.notOurs(kind: "container", name: info.name, project: spec.project)
         }
     }
@@ -129,8 +136,20 @@ public struct Stack: Sendable {
 
     /// The host address to probe the proxy on: its listen address, or loopback for a wildcard.
     var proxyProbeBase: String {
-        let host = spec.proxy.listen.host == "0.0.0.0" ? "127.0.0.1" : spec.proxy.listen.host
-        return "http://\(host):\(spec.proxy.listen.port)"
+        // Behind the shared front: by the project's first name, which the stack's HTTP client
+        // resolves to the front's address (`frontResolve`).
+        if spec.front != nil, let name = spec.proxy.hosts.first { return "http://\(name):\(spec.proxy.listen.port)" }
+        return "http://\(Self.probeHost(spec)):\(spec.proxy.listen.port)"
+    }
+
+    static func probeHost(_ spec: DeploymentSpec) -> String {
+        spec.proxy.listen.host == "0.0.0.0" ? "127.0.0.1" : spec.proxy.listen.host
+    }
+
+    /// The HTTP client's fixed resolution behind the shared front: the first name on the front's address.
+    public static func frontResolve(_ spec: DeploymentSpec) -> [String] {
+        guard spec.front != nil, let name = spec.proxy.hosts.first else { return [] }
+        return ["\(name):\(spec.proxy.listen.port):\(probeHost(spec))"]
     }
 
     func previewURL(_ pool: Pool) -> String {

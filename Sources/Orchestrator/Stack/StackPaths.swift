@@ -5,11 +5,24 @@ import Support
 /// Where a stack keeps its files on the host. All paths are absolute (Docker bind mounts need that).
 public struct StackPaths: Sendable, Equatable {
     public let stateDir: String
+    /// Behind the shared front: the front's folder and this project's name. The proxy's files (the
+    /// configuration, the route, certificates, the access log) are then the project's folders in the
+    /// front's, which the front mounts; the rest stays in the state folder.
+    public let front: FrontPaths?
 
     public init(spec: DeploymentSpec, specDirectory: String) {
         let base = spec.stateDir.hasPrefix("/") ? spec.stateDir
             : (Self.absolute(specDirectory) as NSString).appendingPathComponent(spec.stateDir)
         self.stateDir = (base as NSString).standardizingPath
+        self.front = spec.front.map { FrontPaths(directory: $0.directory) }
+        self.project = spec.project
+    }
+
+    private let project: String
+
+    private var proxyBase: String {
+        guard let front else { return join("nginx") }
+        return front.projectFolder(project)
     }
 
     public static func absolute(_ path: String) -> String {
@@ -17,25 +30,25 @@ public struct StackPaths: Sendable, Equatable {
     }
 
     /// Mounted into the proxy at /bgctl/conf; bgctl renames files here.
-    public var nginxDir: String { join("nginx") }
+    public var nginxDir: String { proxyBase }
     /// The route (see `Route`): inside the configuration's mount, so a proxy made before routes
     /// existed sees it without being recreated. Read-only for the proxy.
-    public var routeDir: String { join("nginx/route") }
-    public var routeLink: String { join("nginx/route/\(Route.currentLink)") }
+    public var routeDir: String { proxyBase + "/route" }
+    public var routeLink: String { proxyBase + "/route/\(Route.currentLink)" }
     /// Candidate configuration, tested with `nginx -t` before it replaces the live files.
-    public var nextDir: String { join("nginx/next") }
+    public var nextDir: String { proxyBase + "/next" }
     /// With proxy.tls: copies of the certificate and key, mounted into the proxy read-only at /bgctl/tls.
     /// A folder, not single files, so that a copy replaced by rename is what the proxy sees.
     /// Each certificate and key pair has a folder of its own, named by its `TLSMaterial.fingerprint`
     /// (checked with `TLSFiles.isFingerprint` before it gets here): new files never replace the ones
     /// the installed configuration names.
-    public var tlsDir: String { join("tls") }
-    public func tlsFolder(_ fingerprint: String) -> String { join("tls/\(fingerprint)") }
-    public func tlsCertificate(_ fingerprint: String) -> String { join("tls/\(fingerprint)/cert.pem") }
-    public func tlsKey(_ fingerprint: String) -> String { join("tls/\(fingerprint)/key.pem") }
+    public var tlsDir: String { front == nil ? join("tls") : proxyBase + "/tls" }
+    public func tlsFolder(_ fingerprint: String) -> String { tlsDir + "/\(fingerprint)" }
+    public func tlsCertificate(_ fingerprint: String) -> String { tlsDir + "/\(fingerprint)/cert.pem" }
+    public func tlsKey(_ fingerprint: String) -> String { tlsDir + "/\(fingerprint)/key.pem" }
     /// Mounted into the proxy at /bgctl/logs; holds access.log.
-    public var logsDir: String { join("logs") }
-    public var accessLog: String { join("logs/access.log") }
+    public var logsDir: String { front?.logsFolder(project) ?? join("logs") }
+    public var accessLog: String { logsDir + "/access.log" }
     public var stateFile: String { join("state.json") }
     public var historyFile: String { join("history.jsonl") }
     public var lockFile: String { join("lock") }
@@ -86,4 +99,26 @@ public struct StackPaths: Sendable, Equatable {
     }
 
     private func join(_ component: String) -> String { (stateDir as NSString).appendingPathComponent(component) }
+}
+
+/// The shared front's folder on the host (see `FrontConfig` for the paths inside its container).
+public struct FrontPaths: Sendable, Equatable {
+    public let directory: String
+
+    public init(directory: String) {
+        self.directory = (directory as NSString).standardizingPath
+    }
+
+    /// Mounted read-only at /bgctl/conf: the wrapper and every project's folder.
+    public var confDir: String { directory + "/conf" }
+    public var wrapper: String { confDir + "/" + RenderedConfig.mainFile }
+    public var projectsDir: String { confDir + "/" + FrontConfig.projectsFolder }
+    public func projectFolder(_ project: String) -> String { projectsDir + "/" + project }
+    /// Mounted at /bgctl/logs: each project's access log in a folder of its own.
+    public var logsDir: String { directory + "/logs" }
+    public func logsFolder(_ project: String) -> String { logsDir + "/" + project }
+    /// Which project claims which names and addresses (`FrontRegistry`).
+    public var registry: String { directory + "/front.json" }
+    /// Serialises changes to the front's configuration across projects; traffic never waits on it.
+    public var lockFile: String { directory + "/lock" }
 }

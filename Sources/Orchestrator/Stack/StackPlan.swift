@@ -139,7 +139,9 @@ public enum StackPlan {
 
     /// `nginx -t` on the candidate configuration in nginx/next/ (mounted at /bgctl/conf/next).
     public static func nginxTest(_ spec: DeploymentSpec, candidate: Bool) -> DockerCommand {
-        let conf = candidate ? "/bgctl/conf/next/nginx.conf" : "/bgctl/conf/nginx.conf"
+        // Behind the shared front: the project's part alone, in the wrapper rendered beside it.
+        let base = spec.front == nil ? "/bgctl/conf" : FrontConfig.projectFolder(spec.project)
+        let conf = candidate ? "\(base)/next/nginx.conf" : "\(base)/nginx.conf"
         return Docker.exec(spec.proxyContainerName, nginxBase + ["-c", conf, "-t"])
     }
 
