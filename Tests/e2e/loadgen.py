@@ -199,8 +199,10 @@ class NaiveLoad:
     Bounded in count and time; 127.0.0.1 only."""
 
     def __init__(self, url, connections=10, rate_per_connection=20, max_requests=20000, max_seconds=120, timeout=10,
-                 cafile=None):
+                 cafile=None, host=None):
+        """host: the Host header (a project's name on the shared front); the URL's host otherwise."""
         parsed = urlparse(url)
+        self.headers = {"Host": host} if host else {}
         assert parsed.hostname == "127.0.0.1", "test traffic goes to 127.0.0.1 only"
         self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path or "/"
         self.tls = ssl.create_default_context(cafile=cafile) if parsed.scheme == "https" else None
@@ -229,7 +231,7 @@ class NaiveLoad:
                 self.sent += 1
             began = time.monotonic()
             try:
-                conn.request("GET", self.path)
+                conn.request("GET", self.path, headers=self.headers)
                 response = conn.getresponse()
                 response.read()
                 pool = response.headers.get("X-Bgctl-Pool", "")

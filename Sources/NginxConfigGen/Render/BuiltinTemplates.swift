@@ -182,6 +182,13 @@ server {
     if (-f {{{route}}}/sticky) {
         set $bgctl_{{{ns}}}sticky 1;
     }
+{{#front}}
+    # Behind the shared front: a project that went down has no route, and its names get a 404 at
+    # once, without reloading the front (which would close the other projects' idle connections).
+    if (!-e {{{route}}}) {
+        return 404;
+    }
+{{/front}}
 
     # How requests are passed to the app, for every location below that proxies.
     proxy_http_version 1.1;

@@ -124,6 +124,7 @@ public struct ConfigRenderer: Sendable {
         let front = spec.front != nil
         return [
             "ns": ns,
+            "front": front,
             "server_names": front ? spec.proxy.hosts.joined(separator: " ") : false,
             "access_log": front ? FrontConfig.accessLog(spec.project) : "logs/access.log",
             "tls_root": front ? FrontConfig.tlsRoot(spec.project) : "/bgctl/tls",

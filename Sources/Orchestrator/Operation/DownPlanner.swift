@@ -21,8 +21,8 @@ public enum DownPlanner {
             if observed.containers[spec.watcherContainerName] != nil {
                 steps.append(Step("remove-\(spec.watcherContainerName)", "remove \(spec.watcherContainerName)", .removeContainer(spec.watcherContainerName)))
             }
-            if let container, container.isRunning, !others.isEmpty, !observed.liveFiles.isEmpty {
-                steps.append(Step("leave-front", "take \(spec.project)'s part out of the shared front (a checked reload; \(others.joined(separator: ", ")) keep serving)",
+            if let container, !others.isEmpty, !observed.liveFiles.isEmpty {
+                steps.append(Step("leave-front", "take \(spec.project)'s part out of the shared front: its names answer 404 at once, no reload (\(others.joined(separator: ", ")) keep serving)",
                                   .leaveFront(proxy: container)))
             }
             if front.projects[spec.project] != nil {

@@ -85,7 +85,8 @@ public indirect enum StepAction: Sendable, Equatable {
     /// Records the project's names in the front's registry, or removes them.
     case claimFront
     case releaseFront
-    /// The project's part of the front is removed: its files, then a checked reload of the front.
+    /// The project's part of the front is removed: its route (its names answer 404 at once), then its
+    /// files; no reload.
     case leaveFront(proxy: ContainerInfo)
 
     /// The step moves traffic by itself: from its start, an interrupted operation may have changed
@@ -114,7 +115,6 @@ public indirect enum StepAction: Sendable, Equatable {
         case .removeNetwork(let name): return [Docker.removeNetwork(name)]
         case .connectNetwork(let network, let container): return [Docker.connectNetwork(network, container)]
         case .disconnectNetwork(let network, let container): return [Docker.disconnectNetwork(network, container)]
-        case .leaveFront: return [StackPlan.nginxReload(spec)]
         case .runContainer(let config): return [Docker.run(config)]
         case .startContainer(let name): return [Docker.start(name)]
         case .stopContainer(let name, let timeout): return [Docker.stop(name, timeout: timeout)]

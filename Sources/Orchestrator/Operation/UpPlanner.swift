@@ -38,9 +38,8 @@ public enum UpPlanner {
         let verify = Step("verify", "check that fresh requests for \(spec.proxy.hosts[0]) through the front reach \(live.rawValue)", .verify(live))
         let connect = Step("connect-front", "attach the shared front to \(spec.network.name)", .connectNetwork(network: spec.network.name, container: container))
         let claim = Step("claim-front", "record \(spec.proxy.hosts.joined(separator: ", ")) for \(spec.project) in the front's registry", .claimFront)
-        let claimed = registry.projects[spec.project] == FrontRegistry.Project(hosts: spec.proxy.hosts, network: spec.network.name,
-                                                                                namespace: spec.nginxNamespace, tls: spec.proxy.tls != nil,
-                                                                                joined: registry.projects[spec.project]?.joined ?? "")
+        let known = registry.projects[spec.project]
+        let claimed = known.map { $0.hosts == spec.proxy.hosts && $0.network == spec.network.name && $0.tls == (spec.proxy.tls != nil) } ?? false
         guard let existing, existing.isRunning else {
             // The front starts on every installed part: this project's is written first, untested
             // (nginx refuses to start on a broken set, and the other parts were tested before).
@@ -65,14 +64,16 @@ public enum UpPlanner {
         }
         if !existing.networks.contains(spec.network.name) { steps.append(connect) }
         let routeSteps = routeDiffers ? [Step(TrafficStep.route.rawValue, "set the route to \(route) (one rename)", .setRoute(route))] : []
-        if observed.liveFiles != rendered.files || !tlsSteps.isEmpty {
+        let changed = observed.liveFiles != rendered.files || !tlsSteps.isEmpty
+        if changed {
             steps += tlsSteps + routeSteps
             steps += SwitchPlanner.apply(rendered, what: "\(spec.project)'s part of the front", verify: verify, proxy: existing,
                                          observed: observed, alwaysTest: true)
         } else if !routeSteps.isEmpty {
             steps += routeSteps + [verify]
         }
-        if !claimed { steps.append(claim) }
+        // The claim records the installed part's digest too (front status tells an edited part).
+        if !claimed || changed { steps.append(claim) }
         return false
     }
 

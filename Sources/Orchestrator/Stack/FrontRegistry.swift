@@ -11,6 +11,14 @@ public struct FrontRegistry: Codable, Sendable, Equatable {
         public var namespace: String
         public var tls: Bool
         public var joined: String
+        /// FNV-1a of the part bgctl installed last: `front status` tells a part edited since.
+        public var digest: String?
+    }
+
+    static func digest(_ bytes: [UInt8]) -> String {
+        var hasher = FNV1a()
+        hasher.add(bytes)
+        return String(hasher.value, radix: 16) + "-" + String(bytes.count)
     }
 
     public static let schema = 1
@@ -95,12 +103,37 @@ public struct FrontRegistry: Codable, Sendable, Equatable {
     }
 
     /// This registry with `spec`'s project recorded (its names replace what it claimed before).
-    public func claiming(_ spec: DeploymentSpec, at time: String) -> FrontRegistry {
+    public func claiming(_ spec: DeploymentSpec, at time: String, part: [UInt8]? = nil) -> FrontRegistry {
         var next = self
         let joined = projects[spec.project]?.joined ?? time
         next.projects[spec.project] = Project(hosts: spec.proxy.hosts, network: spec.network.name, namespace: spec.nginxNamespace,
-                                              tls: spec.proxy.tls != nil, joined: joined)
+                                              tls: spec.proxy.tls != nil, joined: joined, digest: part.map(Self.digest))
         return next
+    }
+}
+
+extension FrontRegistry {
+    /// `bgctl front forget`: under the front's lock, the project's claim, route and part go (its
+    /// names answer 404 at once; the next reload no longer loads it). False when it was not there.
+    public static func forget(_ project: String, placement: FrontPlacement, clock: Clock) throws -> Bool {
+        let paths = FrontPaths(directory: placement.directory)
+        let lock = try FrontLock.acquire(paths, wait: 30, clock: clock) {}
+        defer { lock.release() }
+        let folder = paths.projectFolder(project)
+        let present = FileManager.default.fileExists(atPath: folder)
+        var registry = try load(paths)
+        let claimed = registry?.projects[project] != nil
+        if claimed {
+            registry?.projects[project] = nil
+            try registry?.save(paths)
+        }
+        if present {
+            for name in ["route/\(Route.currentLink)", "route", RenderedConfig.siteFile, RenderedConfig.mainFile, "next"] {
+                let path = folder + "/" + name
+                if (try? FileManager.default.attributesOfItem(atPath: path)) != nil { try FileManager.default.removeItem(atPath: path) }
+            }
+        }
+        return claimed || present
     }
 }
 

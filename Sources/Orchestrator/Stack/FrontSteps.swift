@@ -101,7 +101,9 @@ extension Stack {
         guard let front else { return }
         let registry = try frontRegistry()
         if let conflict = registry.conflict(with: spec) { throw OrchestratorError.frontConflict(detail: conflict) }
-        try registry.claiming(spec, at: ports.clock.timestamp()).save(front)
+        let part: [UInt8]?
+        if case .bytes(let bytes) = BoundedRead.read(paths.nginxDir + "/" + RenderedConfig.siteFile, limit: 4 << 20) { part = bytes } else { part = nil }
+        try registry.claiming(spec, at: ports.clock.timestamp(), part: part).save(front)
     }
 
     /// Removes the project's claims; the registry goes with the last project.
@@ -111,13 +113,16 @@ extension Stack {
         try registry.save(front)
     }
 
-    /// Takes the project's part out of the front: its files, then a reload that returns once no worker
-    /// of the configuration before accepts connections. Its hosts then get the front's 404.
+    /// Takes the project's part out of the front without a reload: the route goes first, so its names
+    /// answer 404 from the next request on (the part checks for its route), then its files, so the
+    /// next reload (another project's change, a restart) no longer loads it. A reload here would
+    /// close every other project's idle connections.
     func leaveFront(_ proxy: ContainerInfo) throws {
+        try ports.files.remove(paths.routeLink)
+        try ports.files.remove(paths.routeDir)
         for name in [RenderedConfig.siteFile, RenderedConfig.mainFile] {
             try ports.files.remove(paths.nginxDir + "/" + name)
         }
         try? ports.files.remove(paths.nextDir)
-        if proxy.isRunning { try reload(proxy) }
     }
 }
