@@ -182,7 +182,22 @@ def test_projects_on_one_front_never_touch_each_others_traffic(trio, tmp_path):
     assert ask(front.port, "a.test")[0] == 404
     assert ask(front.port, "b.test")[:2] == (200, "b-blue")
     assert subprocess.run(["docker", "inspect", front.name], capture_output=True).returncode == 0, "the front stays for B"
-    print(f"front reloads over the test: {reloads} (B's start, A's join, the restart); none for A's switches, deploys, rollback, rejected parts or down")
+
+    # C moves from its own proxy onto the front: its own proxy goes (its port with it), the front
+    # serves c.test from C's live pool; B is not reloaded out of its pool.
+    c.hosts, c.front, c.proxy_port = ["c.test"], front, front.port
+    c.env.update(front.env)
+    tagged(c, "c")
+    moved = c.bgctl("up", check=0)
+    reloads += 1
+    print(f"front reloads over the test: {reloads} (B's start, A's join, the restart, C's move); none for A's switches, "
+          "deploys, rollback, rejected parts or down")
+    assert "moving onto the shared front" in moved.stderr, moved.stderr
+    assert subprocess.run(["docker", "inspect", f"{c.name}-proxy"], capture_output=True).returncode != 0
+    assert ask(front.port, "c.test")[:2] == (200, "c-blue")
+    assert ask(front.port, "b.test")[:2] == (200, "b-blue")
 
     b.bgctl("down", check=0)
+    assert ask(front.port, "c.test")[:2] == (200, "c-blue"), "the front stays for C"
+    c.bgctl("down", check=0)
     assert subprocess.run(["docker", "inspect", front.name], capture_output=True).returncode != 0, "the front goes with its last project"

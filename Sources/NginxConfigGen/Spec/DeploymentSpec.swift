@@ -444,7 +444,8 @@ public struct DeploymentSpec: Sendable, Hashable {
 
     public func containerName(_ pool: Pool) -> String { "\(project)-\(pool.rawValue)" }
     /// The proxy that serves this project: its own, or the host's shared front.
-    public var proxyContainerName: String { front?.container ?? "\(project)-proxy" }
+    public var proxyContainerName: String { front?.container ?? ownProxyContainerName }
+    public var ownProxyContainerName: String { "\(project)-proxy" }
     /// Set (from the environment, by whoever builds the stack) when `proxy.hosts` puts the project
     /// behind the host's shared front.
     public var front: FrontPlacement?

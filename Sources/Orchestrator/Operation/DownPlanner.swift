@@ -41,7 +41,7 @@ public enum DownPlanner {
                                       .disconnectNetwork(network: spec.network.name, container: container.name)))
                 }
             }
-            containers = [spec.containerName(.blue), spec.containerName(.green)]
+            containers = [spec.containerName(.blue), spec.containerName(.green), spec.ownProxyContainerName]
         } else if observed.containers[spec.proxyContainerName]?.isRunning == true {
             let seconds = Int(spec.proxy.shutdownTimeout.seconds.rounded(.up)) + 5
             steps.append(Step("drain-proxy", "stop the proxy gracefully: requests in flight finish (at most \(spec.proxy.shutdownTimeout))",

@@ -32,6 +32,13 @@ public enum UpPlanner {
         if let conflict = registry.conflict(with: spec) { throw OrchestratorError.frontConflict(detail: conflict) }
         let container = registry.container
         let existing = observed.containers[container]
+        if let own = observed.containers[spec.ownProxyContainerName] {
+            // Moving onto the front: the project's own proxy gives up its port first. Its open
+            // connections close, and requests fail until the front answers on the port.
+            let text = "moving onto the shared front: removing \(own.name), which closes its connections; the port changes hands"
+            steps += [Step("warn-move", text, .warn(text)),
+                      Step("remove-own-proxy", "remove the project's own proxy \(own.name)", .removeContainer(own.name))]
+        }
         if let existing, existing.labels[Docker.roleLabel] != "front" {
             throw OrchestratorError.notOurs(kind: "container", name: container, project: "the shared front")
         }

@@ -100,7 +100,9 @@ public struct Stack: Sendable {
     }
 
     var allContainerNames: [String] {
+        // Behind the front, the project's own proxy from before it moved there too: up removes it.
         [spec.containerName(.blue), spec.containerName(.green), spec.proxyContainerName, spec.watcherContainerName]
+            + (spec.front == nil ? [] : [spec.ownProxyContainerName])
     }
 
     /// Inspects containers by name; missing ones are simply absent from the result.
