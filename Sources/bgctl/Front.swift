@@ -11,6 +11,10 @@ extension Bgctl {
             The front is the host's, not one project's: these commands read no spec. Its folder is
             \(FrontPlacement.defaultDirectory) and its container \(FrontPlacement.defaultContainer), unless
             BGCTL_FRONT_DIR and BGCTL_FRONT_NAME name others (as for every command of a project on it).
+
+            Examples:
+              bgctl front status
+              bgctl front forget old-shop
             """,
             subcommands: [FrontStatus.self, FrontForget.self])
     }
