@@ -17,6 +17,8 @@ extension Bgctl {
               bgctl front forget old-shop
             """,
             subcommands: [FrontStatus.self, FrontForget.self])
+
+        @OptionGroup var output: OutputOptions
     }
 
     struct FrontStatus: ParsableCommand {
