@@ -74,7 +74,8 @@ extension Bgctl {
             }
             lines.append("")
             let proxy = status.proxy
-            lines.append("proxy \(proxy.container): \(proxy.state)\(proxy.health.map { "/\($0)" } ?? ""), listen \(proxy.listen), served by \(proxy.servedBy ?? "-"), config \(proxy.configInSync ? "in sync" : "OUT OF SYNC")")
+            lines.append((proxy.hosts.isEmpty ? "proxy" : "shared front") + " \(proxy.container): \(proxy.state)\(proxy.health.map { "/\($0)" } ?? ""), listen \(proxy.listen), served by \(proxy.servedBy ?? "-"), config \(proxy.configInSync ? "in sync" : "OUT OF SYNC")"
+                         + (proxy.hosts.isEmpty ? "" : ", hosts \(proxy.hosts.joined(separator: " "))"))
             if let tls = status.tls {
                 var line = "tls \(tls.listen): "
                 if let notAfter = tls.notAfter, let days = tls.daysLeft {

@@ -30,9 +30,11 @@ public struct StackStatus: Codable, Sendable {
         public var servedBy: String?
         public var probe: String
         public var configInSync: Bool
+        /// Behind the shared front: the names it routes to this project; empty with its own proxy.
+        public var hosts: [String] = []
 
         enum CodingKeys: String, CodingKey {
-            case container, state, health, listen, probe
+            case container, state, health, listen, probe, hosts
             case servedBy = "served_by"
             case configInSync = "config_in_sync"
         }
@@ -194,7 +196,7 @@ extension Stack {
             project: spec.project, live: live, overall: overall, problems: problems, pools: pools,
             proxy: StackStatus.ProxyStatus(container: spec.proxyContainerName, state: proxyInfo?.state ?? "missing",
                                            health: proxyHealth, listen: spec.proxy.listen.description,
-                                           servedBy: servedBy, probe: proxyProbe, configInSync: inSync),
+                                           servedBy: servedBy, probe: proxyProbe, configInSync: inSync, hosts: spec.front == nil ? [] : spec.proxy.hosts),
             tls: tls,
             lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir,
             watcher: StackStatus.WatcherContainerStatus(container: spec.watcherContainerName, state: watcherInfo?.state ?? "missing",
