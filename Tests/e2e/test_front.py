@@ -2,9 +2,12 @@
 project C with its own proxy, all three under load from clients that never retry. Whatever A does —
 switch, deploy blue-green and canary, roll back, an `up` whose part nginx -t rejects (alone, and only
 beside B), go down — B loses no request and keeps its pool, and the front never reloads for it."""
+import http.client
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -12,8 +15,9 @@ import urllib.request
 
 import pytest
 
-from conftest import BGCTL, ROOT, Front, Project, remove_project
+from conftest import BGCTL, ROOT, Front, Project, free_port, remove_project
 from loadgen import NaiveLoad
+from test_tls import make_ca_and_certificate
 
 WATCH = """
 watch:
@@ -201,3 +205,46 @@ def test_projects_on_one_front_never_touch_each_others_traffic(trio, tmp_path):
     assert ask(front.port, "c.test")[:2] == (200, "c-blue"), "the front stays for C"
     c.bgctl("down", check=0)
     assert subprocess.run(["docker", "inspect", front.name], capture_output=True).returncode != 0, "the front goes with its last project"
+
+
+def test_each_project_on_the_front_serves_its_own_certificate_by_sni(trio, tmp_path):
+    front, make = trio
+    tls_port = free_port()
+    certs = tmp_path / "certs"
+    a = make("a", ["a.test"], "a")
+    b = make("b", ["b.test"], "b")
+    for project, name in ((a, "a.test"), (b, "b.test")):
+        ca, cert, key = make_ca_and_certificate(certs, name=name.split(".")[0], dns=(name,))
+        tagged(project, name[0])
+        project.spec.write_text(project.spec.read_text().replace(
+            "proxy:\n", f"proxy:\n  tls: {{listen: \"127.0.0.1:{tls_port}\", cert: {cert}, key: {key}}}\n", 1))
+        project.bgctl("up", check=0)
+
+    def handshake(name):
+        context = ssl.create_default_context(cafile=str(ca))
+        with socket.create_connection(("127.0.0.1", tls_port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname=name) as tls:
+                tls.sendall(f"GET /healthz HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+                answer = b""
+                while chunk := tls.recv(65536):
+                    answer += chunk
+                return answer.split(b"\r\n")[0], [v for k, v in tls.getpeercert()["subjectAltName"] if k == "DNS"], answer
+
+    status_a, names_a, body_a = handshake("a.test")
+    status_b, names_b, body_b = handshake("b.test")
+    assert status_a.endswith(b"200 OK") and names_a == ["a.test"] and b"a-blue" in body_a
+    assert status_b.endswith(b"200 OK") and names_b == ["b.test"] and b"b-blue" in body_b
+    # A name nobody claims gets no handshake (and so no other project's certificate).
+    refused = False
+    try:
+        handshake("nobody.test")
+    except (ssl.SSLError, ConnectionError):
+        refused = True
+    assert refused, "the front completed a TLS handshake for a name nobody claims"
+    # Plain HTTP redirects each name to HTTPS, except the health path bgctl checks.
+    conn = http.client.HTTPConnection("127.0.0.1", front.port, timeout=5)
+    conn.request("GET", "/", headers={"Host": "a.test"})
+    response = conn.getresponse()
+    assert response.status == 308 and response.headers["Location"] == f"https://a.test:{tls_port}/"
+    conn.close()
+    assert ask(front.port, "a.test")[:2] == (200, "a-blue")

@@ -12,15 +12,15 @@ def openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def make_ca_and_certificate(folder, days=30, name="server"):
-    """A throwaway CA and a certificate for 127.0.0.1 signed by it; returns (ca, cert, key)."""
+def make_ca_and_certificate(folder, days=30, name="server", dns=("localhost",)):
+    """A throwaway CA and a certificate for 127.0.0.1 (and the dns names) signed by it; returns (ca, cert, key)."""
     folder.mkdir(exist_ok=True)
     if not (folder / "ca.pem").exists():
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
                 "-days", "2", "-subj", "/CN=bgctl e2e CA", cwd=folder)
     openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
             "-subj", "/CN=127.0.0.1", cwd=folder)
-    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1," + ",".join(f"DNS:{d}" for d in dns) + "\n")
     openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
             "-out", f"{name}.pem", "-days", str(days), "-extfile", "san.ext", cwd=folder)
     return folder / "ca.pem", folder / f"{name}.pem", folder / f"{name}.key"
