@@ -47,6 +47,9 @@ public enum UpPlanner {
         let claim = Step("claim-front", "record \(spec.proxy.hosts.joined(separator: ", ")) for \(spec.project) in the front's registry", .claimFront)
         let known = registry.projects[spec.project]
         let claimed = known.map { $0.hosts == spec.proxy.hosts && $0.network == spec.network.name && $0.tls == (spec.proxy.tls != nil) } ?? false
+        // The names are claimed before the part serves them: a kill after the install never leaves a
+        // part whose names another project could claim (nginx only warns about a name served twice).
+        if !claimed { steps.append(claim) }
         guard let existing, existing.isRunning else {
             // The front starts on every installed part: this project's is written first, untested
             // (nginx refuses to start on a broken set, and the other parts were tested before).
@@ -66,7 +69,8 @@ public enum UpPlanner {
                                   .runContainer(Stack.frontContainer(registry, front: front, spec: spec, pull: pull))))
             }
             if !(existing?.networks.contains(spec.network.name) ?? false) { steps.append(connect) }
-            steps += [Step("wait-proxy", "wait until the front answers for \(spec.proxy.hosts[0]) and routes to \(live.rawValue)", .waitProxy(live)), claim]
+            steps += [Step("wait-proxy", "wait until the front answers for \(spec.proxy.hosts[0]) and routes to \(live.rawValue)", .waitProxy(live)),
+                      Step("claim-part", "record the installed part's digest in the front's registry", .claimFront)]
             return true
         }
         if !existing.networks.contains(spec.network.name) { steps.append(connect) }
@@ -80,7 +84,7 @@ public enum UpPlanner {
             steps += routeSteps + [verify]
         }
         // The claim records the installed part's digest too (front status tells an edited part).
-        if !claimed || changed { steps.append(claim) }
+        if changed { steps.append(Step("claim-part", "record the installed part's digest in the front's registry", .claimFront)) }
         return false
     }
 
