@@ -37,6 +37,7 @@ struct StackOptions: ParsableArguments {
         var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(for: loaded), environment: environment,
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)
+        stack.writtenSpec = written
         stack.tls = tls
         stack.dryRun = mode.planPrinter(loaded)
         if let interrupted = stack.journal.interrupted() {

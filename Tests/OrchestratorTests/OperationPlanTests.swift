@@ -317,6 +317,18 @@ enum World {
         return request
     }()
 
+    /// What the last release on green ran with (state.json's deployed env) is not the next one's.
+    @Test func aReleasesSettingsAreTheSpecsPlusItsOwnFlagsNothingInherited() throws {
+        var state = StackState(project: "shop", live: .blue, updatedAt: "t", lastSwitch: nil)
+        state.deployed = ["green": DeployedRelease(image: "shop:bad", release: "bad", env: ["CHAOS_MODE": "error"], at: "t")]
+        let running = state.apply(to: spec)
+        #expect(running.pool(.green).env["CHAOS_MODE"] == "error")
+        let staged = try DeployPlanner.plan(request, spec: running, pull: .never, observed: World.up(running), written: spec).spec
+        #expect(staged.pool(.green).env == spec.pool(.green).env.merging(["FLAG": "on"]) { _, flag in flag })
+        #expect(staged.pool(.green).env["CHAOS_MODE"] == nil)
+        #expect(staged.pool(.blue) == running.pool(.blue), "the live pool is untouched")
+    }
+
     @Test func aStackThatIsNotUpCannotBeDeployedTo() throws {
         #expect(throws: OrchestratorError.notUp) { try DeployPlanner.plan(request, spec: spec, pull: .never, observed: Observed()) }
     }

@@ -145,3 +145,27 @@ def test_a_second_deploy_waits_or_names_the_holder_and_a_killed_holders_lock_is_
     assert not (project.dir / "state" / "lock.json").exists()
     results = [json.loads(line)["result"] for line in (project.dir / "state" / "history.jsonl").read_text().splitlines()]
     assert "aborted" in results and results[-1] == "promoted"
+
+
+def container_env(project, name):
+    out = project.docker("inspect", "-f", "{{json .Config.Env}}", name).stdout
+    return dict(item.split("=", 1) for item in json.loads(out))
+
+
+def test_a_rolled_back_releases_settings_never_reach_the_next_release(project):
+    """A release gets the spec's settings plus its own flags: nothing of what ran on the pool before."""
+    project.write_spec(extra="deploy: {drain_quiet: 1s, drain_timeout: 10s}\nwatch: {min_requests: 10, error_rate_threshold: 5}\n")
+    project.bgctl("up", check=0)
+    for mode in (["--canary", "none", "--analyze", "3s"], ["--canary", "50", "--step", "3s"]):
+        with Load(project.url, keepalive_clients=2, fresh_clients=2, rate_per_client=25, max_requests=8000, max_seconds=90):
+            time.sleep(1)
+            bad = project.bgctl("deploy", "--image", "bgctl/demo-app:local", "--release", "bad", "--env", "CHAOS_MODE=error",
+                                *mode, check=6, timeout=120)
+            assert "rolled back" in bad.stdout or "rolled_back" in bad.stdout, bad.stdout
+            idle = "green" if project.status(expect=0)["live"] == "blue" else "blue"
+            assert container_env(project, f"{project.name}-{idle}").get("CHAOS_MODE") == "error", "the bad release ran with its flag"
+            good = project.bgctl("deploy", "--image", "bgctl/demo-app:local", "--release", "good", *mode,
+                                 check=0, timeout=120)
+            assert "promoted good" in good.stdout, good.stdout
+        live = project.status(expect=0)["live"]
+        assert "CHAOS_MODE" not in container_env(project, f"{project.name}-{live}"), f"{mode}: the rolled-back flag came back"

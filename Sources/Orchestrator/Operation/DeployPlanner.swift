@@ -26,13 +26,15 @@ public struct DeployRequest: Sendable, Equatable {
         return steps.isEmpty || noSwitch ? nil : steps
     }
 
-    /// `spec` with `pool` running this release: its image and label, the pool's env plus `env`.
-    public func applied(to spec: DeploymentSpec, on pool: Pool) -> DeploymentSpec {
+    /// `spec` with `pool` running this release: its image and label, and as settings the pool's env as
+    /// `written` (the spec file's, not what a release deployed there before carried) plus `env`. A
+    /// release's settings are its own: a rolled-back release's `--env` never reaches the next one.
+    public func applied(to spec: DeploymentSpec, on pool: Pool, written: DeploymentSpec? = nil) -> DeploymentSpec {
         var next = spec
         var poolSpec = spec.pool(pool)
         poolSpec.image = image
         poolSpec.release = releaseLabel
-        poolSpec.env = poolSpec.env.merging(env) { _, given in given }
+        poolSpec.env = (written ?? spec).pool(pool).env.merging(env) { _, given in given }
         next.pools[pool] = poolSpec
         return next
     }
@@ -58,14 +60,16 @@ public enum DeployPlanner {
         public var plan: Plan
     }
 
-    public static func plan(_ request: DeployRequest, spec: DeploymentSpec, pull: PullPolicy, observed: Observed) throws -> Staging {
+    /// `written`: the spec as its file says, before deployed releases were applied (see `applied`).
+    public static func plan(_ request: DeployRequest, spec: DeploymentSpec, pull: PullPolicy, observed: Observed,
+                            written: DeploymentSpec? = nil) throws -> Staging {
         guard let state = observed.state else { throw OrchestratorError.notUp }
         guard observed.containers[spec.proxyContainerName]?.isRunning == true else {
             throw OrchestratorError.proxyNotRunning(container: spec.proxyContainerName)
         }
         let live = state.live
         let target = live.other
-        let next = request.applied(to: spec, on: target)
+        let next = request.applied(to: spec, on: target, written: written)
         let desired = StackPlan.poolContainer(next, target, pull: pull)
         var steps: [Step] = []
         if observed.containers[desired.name] != nil {

@@ -157,7 +157,7 @@ extension Stack {
         try recoverInterrupted()
         let observed = try observe([])
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
-        let staging = try DeployPlanner.plan(request, spec: spec, pull: pull, observed: observed)
+        let staging = try DeployPlanner.plan(request, spec: spec, pull: pull, observed: observed, written: writtenSpec)
         let seconds = request.analyze ?? spec.deploy.analyze.seconds
         let canary = CanaryPlanner.plan(request, spec: spec, target: staging.target)
         if let dryRun {

@@ -56,6 +56,9 @@ public struct Stack: Sendable {
     public var reloadTimeout: Double = 10
     /// The spec file, mounted into the watcher container; nil runs no watcher container.
     public var specFile: String?
+    /// The spec as its file says, before the releases state.json records were applied to the pools:
+    /// what a new release's settings start from.
+    public var writtenSpec: DeploymentSpec?
     /// proxy.tls's certificate and key as read and checked by the caller (`TLSFiles.load`): what `up`
     /// installs. Other operations keep the copies already installed and do not read it.
     public var tls: TLSMaterial?
