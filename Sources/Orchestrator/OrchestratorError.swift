@@ -40,6 +40,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     case tlsNotChecked
     /// The shared front refuses the project's claim (an address, a name, the image); nothing changed.
     case frontConflict(detail: String)
+    /// A pre hook failed: the operation stopped before it changed anything.
+    case hookFailed(hook: String, detail: String, tail: [String])
 
     public var description: String {
         switch self {
@@ -64,6 +66,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             return "\(what) is not healthy: \(detail)"
         case .lockTimeout(let holder):
             return "another bgctl operation holds the lock: \(holder). Wait for it, or pass --lock-wait to wait longer."
+        case .hookFailed(let hook, let detail, let tail):
+            return "hook \(hook) \(detail); nothing was changed" + (tail.isEmpty ? "" : "\n  its last lines:\n" + tail.suffix(10).map { "    \($0)" }.joined(separator: "\n"))
         case .frontConflict(let detail):
             return "the shared front refuses this project: \(detail). Nothing was changed."
         case .configRejected(let detail):

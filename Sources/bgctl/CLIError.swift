@@ -24,6 +24,8 @@ enum ExitStatus {
     static let aborted: Int32 = 8
     /// `rollback --to`: the release's image is no longer on this host; nothing was changed.
     static let imageGone: Int32 = 9
+    /// A pre hook (hooks.pre_deploy) failed: nothing was changed.
+    static let hookFailed: Int32 = 10
     static let usage: Int32 = 64
     static let invalidSpec: Int32 = 65
     /// The Docker engine is not available.
@@ -32,7 +34,7 @@ enum ExitStatus {
     static let help = """
         Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
         5 an alert fired (watch --fail-on-alert), 6 deploy rolled back, 7 rollback failed,
-        8 stopped by a signal at a safe point, 9 the release's image is gone (rollback --to), 64 usage error,
+        8 stopped by a signal at a safe point, 9 the release's image is gone (rollback --to), 10 a pre hook failed, 64 usage error,
         65 invalid spec, 69 Docker unavailable.
         """
 }
@@ -54,6 +56,7 @@ enum Failure {
             if case .cancelled = error { return ("bgctl: " + error.description, ExitStatus.aborted) }
             if case .releaseImageGone = error { return ("error: " + error.description, ExitStatus.imageGone) }
             if case .releaseUnknown = error { return ("error: " + error.description, ExitStatus.usage) }
+            if case .hookFailed = error { return ("error: " + error.description, ExitStatus.hookFailed) }
             return ("error: " + error.description, error.isDockerUnavailable ? ExitStatus.dockerUnavailable : ExitStatus.failed)
         case let error as MetricsServerError:
             // Only a run with an end (--once, --for) that named --metrics-listen stops for this.

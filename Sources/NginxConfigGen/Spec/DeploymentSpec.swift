@@ -402,6 +402,7 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var watch = WatchSpec()
     public var alerts = AlertsSpec()
     public var deploy = DeploySpec()
+    public var hooks = HooksSpec()
     public var logs = LogsSpec()
     public var preview: PreviewSpec?
     /// As written, relative to the spec's folder unless absolute.
@@ -456,4 +457,25 @@ public struct DeploymentSpec: Sendable, Hashable {
 
     /// Whether the watcher container runs with the stack: as set, else when an alert sink exists.
     public var watcherEnabled: Bool { watch.enabled ?? alerts.hasSink }
+}
+
+/// `hooks`: commands bgctl runs on the host around an operation, each an argv (never a shell line),
+/// with a documented environment and nothing of the spec's secrets. A pre hook that fails stops the
+/// operation before it changes anything; a post hook that fails is reported and recorded.
+public struct HooksSpec: Sendable, Hashable {
+    public enum Point: String, Sendable, CaseIterable {
+        case preDeploy = "pre_deploy"
+        case postDeploy = "post_deploy"
+        case postSwitch = "post_switch"
+        case postRollback = "post_rollback"
+
+        public var isPre: Bool { self == .preDeploy }
+    }
+
+    public var commands: [Point: [String]] = [:]
+    /// Each hook's bound; past it the hook's process group gets SIGTERM, then SIGKILL.
+    public var timeout = SpecDuration.seconds(60)
+
+    public static let maxArguments = 64
+    public init() {}
 }

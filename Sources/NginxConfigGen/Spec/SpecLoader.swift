@@ -165,7 +165,7 @@ private struct SpecDecoder {
     let reader: NodeReader
 
     static let topKeys = ["version", "project", "network", "pull", "proxy", "app", "pools", "active",
-                          "watch", "alerts", "deploy", "logs", "preview", "state_dir", "templates_dir"]
+                          "watch", "alerts", "deploy", "logs", "preview", "state_dir", "templates_dir", "hooks"]
 
     func decode(_ root: Node) -> DeploymentSpec? {
         guard let top = reader.mapping(root, [], allowed: Self.topKeys) else { return nil }
@@ -215,6 +215,7 @@ private struct SpecDecoder {
         if let node = top["watch"] { decodeWatch(node, into: &spec.watch) }
         if let node = top["alerts"] { decodeAlerts(node, into: &spec.alerts) }
         if let node = top["deploy"] { decodeDeploy(node, into: &spec.deploy) }
+        if let node = top["hooks"] { decodeHooks(node, into: &spec.hooks) }
         if let node = top["logs"] { decodeLogs(node, into: &spec.logs) }
         if let node = top["preview"] { spec.preview = decodePreview(node) }
         if let node = top["state_dir"], let text = reader.string(node, ["state_dir"]) {
@@ -249,6 +250,37 @@ private struct SpecDecoder {
             if let subnet = IPv4Subnet(parsing: text) { spec.network.subnet = subnet } else {
                 reader.report(n, path + ["subnet"], "expected an IPv4 network such as 172.29.10.0/24 (prefix /16–/28, host bits zero), found \(reader.quoted(text))")
             }
+        }
+    }
+
+    private func decodeHooks(_ node: Node, into hooks: inout HooksSpec) {
+        let path = ["hooks"]
+        guard let map = reader.mapping(node, path, allowed: ["timeout"] + HooksSpec.Point.allCases.map(\.rawValue)) else { return }
+        if let n = map["timeout"], let v = reader.duration(n, path + ["timeout"], minimum: .seconds(1)) {
+            if v.milliseconds <= 3_600_000 { hooks.timeout = v } else {
+                reader.report(n, path + ["timeout"], "at most 1h, found \(reader.quoted(v.description))")
+            }
+        }
+        for point in HooksSpec.Point.allCases {
+            guard let n = map[point.rawValue], let items = reader.sequence(n, path + [point.rawValue]) else { continue }
+            let keyPath = path + [point.rawValue]
+            guard !items.isEmpty else { continue }
+            guard items.count <= HooksSpec.maxArguments else {
+                reader.report(n, keyPath, "at most \(HooksSpec.maxArguments) arguments, found \(items.count)")
+                continue
+            }
+            var argv: [String] = []
+            for (index, item) in items.enumerated() {
+                guard let text = reader.string(item, keyPath + ["[\(index)]"]) else { continue }
+                if text.isEmpty && index == 0 {
+                    reader.report(item, keyPath, "the command (the first item) is empty")
+                } else if !Syntax.isFilePath(text) && !(text.isEmpty && index > 0) {
+                    reader.report(item, keyPath, "argument \(index): no control characters, at most 4096 bytes")
+                } else {
+                    argv.append(text)
+                }
+            }
+            if argv.count == items.count { hooks.commands[point] = argv }
         }
     }
 

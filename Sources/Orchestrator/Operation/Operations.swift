@@ -75,7 +75,9 @@ extension Stack {
         let lock = try self.lock("switch \(request.target.rawValue)", wait: lockWait)
         defer { lock?.release() }
         try recoverInterrupted()
-        return try switchLocked(request, operation: .switch, parent: nil, cancellable: true)
+        let outcome = try switchLocked(request, operation: .switch, parent: nil, cancellable: true)
+        if !outcome.alreadyLive { try runHook(.postSwitch, HookContext(from: outcome.from, to: outcome.to, verdict: "ok")) }
+        return outcome
     }
 
     /// A switch under a lock the caller holds; `parent`: the journal of the operation it belongs to.
@@ -109,8 +111,10 @@ extension Stack {
         try recoverInterrupted()
         let observed = try observe([.history])
         let previous = try Self.previousLive(observed)
-        return try switchLocked(.init(target: previous, reason: "rollback" + (reason.map { ": \($0)" } ?? ""), force: force),
-                                operation: .rollback, parent: nil, cancellable: true)
+        let outcome = try switchLocked(.init(target: previous, reason: "rollback" + (reason.map { ": \($0)" } ?? ""), force: force),
+                                       operation: .rollback, parent: nil, cancellable: true)
+        if !outcome.alreadyLive { try runHook(.postRollback, HookContext(from: outcome.from, to: outcome.to, verdict: "ok")) }
+        return outcome
     }
 
     /// The pool that was live before the current one: the `from` of the last switch or promoted deploy to it.
@@ -160,6 +164,9 @@ extension Stack {
         let staging = try DeployPlanner.plan(request, spec: spec, pull: pull, observed: observed, written: writtenSpec)
         let seconds = request.analyze ?? spec.deploy.analyze.seconds
         let canary = CanaryPlanner.plan(request, spec: spec, target: staging.target)
+        let context = HookContext(release: request.releaseLabel, image: request.image, from: staging.live, to: staging.target)
+        // Before anything changes: a pre_deploy hook that fails stops the deploy here.
+        try runHook(.preDeploy, context)
         if let dryRun {
             dryRun(staging.plan)
             if let canary {
@@ -171,6 +178,7 @@ extension Stack {
             }
             var outcome = DeployRun.outcome(request, staging, .planned)
             outcome.canary = canary
+            try runHook(.postDeploy, context)
             return outcome
         }
         report(.step("deploying \(request.image) (release \(request.releaseLabel)) to the idle pool \(staging.target.rawValue); \(staging.live.rawValue) stays live"
@@ -178,11 +186,23 @@ extension Stack {
         var journalEntry = entry(.deploy, title: staging.plan.title, from: staging.live, to: staging.target)
         journalEntry.image = request.image
         journalEntry.release = request.releaseLabel
-        return try journaled(journalEntry, phase: .stage) { journal in
-            var run = DeployRun(stack: self, request: request, staging: staging, seconds: seconds, started: started, journal: journal!)
-            run.canary = canary
-            return try run.run()
+        let outcome: DeployOutcome
+        do {
+            outcome = try journaled(journalEntry, phase: .stage) { journal in
+                var run = DeployRun(stack: self, request: request, staging: staging, seconds: seconds, started: started, journal: journal!)
+                run.canary = canary
+                return try run.run()
+            }
+        } catch {
+            var failed = context
+            failed.verdict = "failed"
+            try? runHook(.postDeploy, failed)
+            throw error
         }
+        var done = context
+        done.verdict = outcome.result.rawValue
+        try runHook(.postDeploy, done)
+        return outcome
     }
 
     /// Applies the configuration for `live` as the recorded releases render it, when the proxy's differs

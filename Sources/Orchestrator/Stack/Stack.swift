@@ -26,6 +26,8 @@ public struct Ports: Sendable {
     public var engine: ContainerInspecting?
     /// True once the operator or CI asked the operation to stop (SIGINT, SIGTERM, SIGHUP).
     public var cancelled: @Sendable () -> Bool
+    /// Runs `hooks` commands on the host.
+    public var hooks: HookRunning = HookProcess()
 
     public init(runner: CommandRunner, http: HTTPProbing, files: FileSystem = LocalFileSystem(), clock: Clock = .system,
                 signaller: Signalling? = nil, accessLog: @escaping AccessLogOpener, cancelled: @escaping @Sendable () -> Bool = { false }) {
