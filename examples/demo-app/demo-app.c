@@ -66,14 +66,16 @@ static int write_all(int fd, const char *data, size_t length) {
     return 0;
 }
 
+/* Head and body in one send: a pool frozen by `docker pause` (the hung-pool tests) then holds a
+   response whole or not at all, as a real app does not promise but a test needs to tell apart. */
 static int respond(int fd, int status, const char *reason, const char *body, int keep_alive) {
-    char head[512];
-    int n = snprintf(head, sizeof head,
+    char message[1536];
+    int n = snprintf(message, sizeof message,
                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                     "X-App-Pool: %s\r\nX-Release-Id: %s\r\nConnection: %s\r\n\r\n",
-                     status, reason, strlen(body), pool, release_id, keep_alive ? "keep-alive" : "close");
-    if (write_all(fd, head, (size_t)n) != 0) return -1;
-    return write_all(fd, body, strlen(body));
+                     "X-App-Pool: %s\r\nX-Release-Id: %s\r\nConnection: %s\r\n\r\n%s",
+                     status, reason, strlen(body), pool, release_id, keep_alive ? "keep-alive" : "close", body);
+    if (n < 0 || (size_t)n >= sizeof message) return -1;
+    return write_all(fd, message, (size_t)n);
 }
 
 static void sleep_ms(long ms) {
