@@ -79,3 +79,27 @@ import Testing
         #expect(why.contains("same nginx names"))
     }
 }
+
+/// front.json is a file on disk: what it says reaches docker's argv, so it is held to the spec's rules.
+@Suite struct FrontRegistryFileTests {
+    @Test(arguments: [
+        ("\"container\": \"front\"", "\"container\": \"--privileged\""),
+        ("\"image\": \"bgctl\\/nginx:local\"", "\"image\": \"--volume=/:/host\""),
+        ("\"listen\": \"127.0.0.1:8080\"", "\"listen\": \"8080; evil\""),
+        ("\"hosts\": [\"shop.example.com\"]", "\"hosts\": [\"a.example; return 200\"]"),
+        ("\"shop\": {", "\"../etc\": {"),
+    ])
+    func aRegistryWhoseValuesBreakTheSpecsRulesIsRefused(_ good: String, _ bad: String) throws {
+        let dir = Fixture.tempDir()
+        let paths = FrontPaths(directory: dir)
+        let spec = try FrontRegistryTests.spec("shop", hosts: ["shop.example.com"])
+        try FrontRegistry.founded(by: spec, container: "front").claiming(spec, at: "t").save(paths)
+        let text = try String(contentsOfFile: paths.registry, encoding: .utf8)
+        let compact = text.replacingOccurrences(of: " : ", with: ": ").replacingOccurrences(of: "[\n", with: "[")
+            .replacingOccurrences(of: "\n      ]", with: "]").replacingOccurrences(of: "        \"", with: "\"")
+        #expect(try FrontRegistry.load(FrontPaths(directory: dir)) != nil)
+        try #require(compact.contains(good), "\(compact)")
+        try compact.replacingOccurrences(of: good, with: bad).write(toFile: paths.registry, atomically: true, encoding: .utf8)
+        #expect { try FrontRegistry.load(paths) } throws: { "\($0)".contains("fix or remove it by hand") }
+    }
+}

@@ -50,6 +50,10 @@ public struct FrontRegistry: Codable, Sendable, Equatable {
             guard registry.schema <= schema else {
                 throw OrchestratorError.stateTooNew(path: paths.registry, schema: registry.schema, reads: schema)
             }
+            // Its values reach docker's argv and nginx's configuration: held to the spec's own rules.
+            if let problem = registry.problem {
+                throw OrchestratorError.stateUnreadable(path: paths.registry, reason: problem + " (fix or remove it by hand)")
+            }
             return registry
         case .notRegular:
             throw OrchestratorError.stateUnreadable(path: paths.registry, reason: "not a regular file")
@@ -58,6 +62,23 @@ public struct FrontRegistry: Codable, Sendable, Equatable {
         case .failed(let reason):
             throw OrchestratorError.stateUnreadable(path: paths.registry, reason: reason)
         }
+    }
+
+    /// What in a registry read from disk breaks the rules a spec's values follow; nil when nothing.
+    var problem: String? {
+        guard Syntax.isProjectNameValue(container) else { return "container is not a container name bgctl would give" }
+        guard Syntax.isImageReferenceValue(image) else { return "image is not an image reference" }
+        guard ListenAddress(hostPort: listen) != nil else { return "listen is not IPV4:PORT" }
+        if let tlsListen, ListenAddress(hostPort: tlsListen) == nil { return "tls_listen is not IPV4:PORT" }
+        guard projects.count <= 10_000 else { return "more than 10000 projects" }
+        for (name, project) in projects {
+            guard Syntax.isProjectNameValue(name) else { return "a project's name is not a project name" }
+            guard project.hosts.count <= ProxySpec.maxHosts, project.hosts.allSatisfy({ Syntax.hostNameProblem($0) == nil }) else {
+                return "project \(name)'s hosts are not host names"
+            }
+            guard project.network.utf8.count <= 128, project.namespace.utf8.count <= 64 else { return "project \(name)'s entry is too long" }
+        }
+        return nil
     }
 
     public func save(_ paths: FrontPaths) throws {
