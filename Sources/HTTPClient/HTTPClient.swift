@@ -129,7 +129,11 @@ public struct HTTPClient: Sendable {
         var resolved: UnsafeMutablePointer<curl_slist>?
         for entry in resolve { resolved = curl_slist_append(resolved, entry) }
         defer { curl_slist_free_all(resolved) }
-        if let resolved { bgctl_curl_setopt_pointer(handle, CURLOPT_RESOLVE, UnsafeMutableRawPointer(resolved)) }
+        if let resolved {
+            bgctl_curl_setopt_pointer(handle, CURLOPT_RESOLVE, UnsafeMutableRawPointer(resolved))
+            // An http_proxy in the environment would carry the name to the real site, not the front.
+            bgctl_curl_setopt_string(handle, CURLOPT_NOPROXY, "*")
+        }
 
         let context = unmanaged.toOpaque()
         bgctl_curl_setopt_write_function(handle, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in

@@ -122,7 +122,25 @@ import Testing
         observed.liveFiles = World.renderer.render(spec).files
         let alone = FrontRegistry.founded(by: spec, container: "front").claiming(spec, at: "t")
         let plan = try DownPlanner.plan(purge: false, spec: spec, paths: Self.paths(spec), observed: observed, front: alone)
-        #expect(plan.names.starts(with: ["release-front", "drain-proxy", "remove-front"]), "\(plan.names)")
+        #expect(plan.names.starts(with: ["leave-front", "release-front", "drain-proxy", "remove-front"]),
+                "its part goes too: the next front on this folder would load it, unclaimed: \(plan.names)")
+    }
+
+    @Test func aFrontThatRunsWithoutARegistryHereIsNotTakenDown() throws {
+        let spec = try Self.spec()
+        var observed = try Self.joining()
+        observed.liveFiles = World.renderer.render(spec).files
+        #expect { try DownPlanner.plan(purge: false, spec: spec, paths: Self.paths(spec), observed: observed, front: nil) } throws: {
+            "\($0)".contains("is BGCTL_FRONT_DIR the one the front was made with?")
+        }
+    }
+
+    @Test func namesThatStartAnotherProjectsNginxNamesAreRefused() throws {
+        let x = try Self.spec("x", hosts: ["x.example"])
+        let registry = FrontRegistry.founded(by: x, container: "front").claiming(x, at: "t")
+        // x's preview upstream bgctl_x_preview_blue is x-preview's bgctl_x_preview_blue.
+        let why = try #require(registry.conflict(with: try Self.spec("x-preview", hosts: ["p.example"])))
+        #expect(why.contains("project x on the shared front"))
     }
 
     @Test func aContainerNamedLikeTheFrontThatBgctlDidNotMakeIsNotTouched() throws {

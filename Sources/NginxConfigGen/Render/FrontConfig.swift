@@ -47,7 +47,7 @@ public enum FrontConfig {
             uwsgi_temp_path tmp/uwsgi;
             scgi_temp_path tmp/scgi;
 
-            server_names_hash_bucket_size 256;
+            server_names_hash_bucket_size 512;
             server_names_hash_max_size 65536;
             variables_hash_bucket_size 128;
             variables_hash_max_size 65536;
@@ -68,6 +68,7 @@ public enum FrontConfig {
                     server_name _;
                     access_log off;
                     ssl_reject_handshake on;
+                    return 404;
                 }
 
             """

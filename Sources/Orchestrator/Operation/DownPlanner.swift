@@ -11,7 +11,12 @@ public enum DownPlanner {
                             front: FrontRegistry? = nil) throws -> Plan {
         var steps: [Step] = []
         var containers = [spec.proxyContainerName, spec.watcherContainerName, spec.containerName(.blue), spec.containerName(.green)]
-        if let front, spec.front != nil {
+        if spec.front != nil, front == nil, observed.containers[spec.proxyContainerName] != nil {
+            // A front runs but this folder holds no registry: another BGCTL_FRONT_DIR made it, or its
+            // registry was deleted. Taking it down would take every project on it down.
+            throw OrchestratorError.frontConflict(detail: "\(spec.proxyContainerName) runs, but \(paths.front?.registry ?? "front.json") does not exist: is BGCTL_FRONT_DIR the one the front was made with? (bgctl front status shows what this folder holds)")
+        }
+        if let front = front ?? (spec.front == nil ? nil : FrontRegistry.founded(by: spec, container: spec.proxyContainerName)), spec.front != nil {
             let container = observed.containers[spec.proxyContainerName]
             if let container, container.labels[Docker.roleLabel] != "front" {
                 throw OrchestratorError.notOurs(kind: "container", name: container.name, project: "the shared front")
@@ -21,9 +26,13 @@ public enum DownPlanner {
             if observed.containers[spec.watcherContainerName] != nil {
                 steps.append(Step("remove-\(spec.watcherContainerName)", "remove \(spec.watcherContainerName)", .removeContainer(spec.watcherContainerName)))
             }
-            if let container, !others.isEmpty, !observed.liveFiles.isEmpty {
-                steps.append(Step("leave-front", "take \(spec.project)'s part out of the shared front: its names answer 404 at once, no reload (\(others.joined(separator: ", ")) keep serving)",
-                                  .leaveFront(proxy: container)))
+            // Always, whoever else is on the front: a part left on disk would be loaded, unclaimed, by
+            // the next front that starts on this folder.
+            if !observed.liveFiles.isEmpty {
+                steps.append(Step("leave-front", "take \(spec.project)'s part out of the shared front: its names answer 404 at once, no reload"
+                                  + (others.isEmpty ? "" : " (\(others.joined(separator: ", ")) keep serving)"),
+                                  .leaveFront(proxy: container ?? ContainerInfo(name: spec.proxyContainerName, id: "", state: "missing", health: nil,
+                                                                                healthLog: [], image: "", labels: [:], startedAt: nil, exitCode: 0))))
             }
             if front.projects[spec.project] != nil {
                 steps.append(Step("release-front", "remove \(spec.project)'s names from the front's registry", .releaseFront))

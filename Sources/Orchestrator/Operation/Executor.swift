@@ -203,6 +203,8 @@ final class Executor {
             do {
                 if point.files.isEmpty {
                     try stack.leaveFront(point.proxy)
+                    // Its names were claimed for this join: a part that never served claims nothing.
+                    try? stack.releaseFront()
                 } else {
                     try stack.write(RenderedConfig(files: point.files), into: paths.nginxDir)
                     try stack.reload(point.proxy)

@@ -140,8 +140,7 @@ extension Stack {
         try recoverInterrupted()
         let observed = try observe([.network, .files])
         let registry = front == nil ? nil : try FrontRegistry.load(front!)
-        let plan = try DownPlanner.plan(purge: purge, spec: spec, paths: paths, observed: observed,
-                                        front: registry ?? (front == nil ? nil : FrontRegistry.founded(by: spec, container: spec.proxyContainerName)))
+        let plan = try DownPlanner.plan(purge: purge, spec: spec, paths: paths, observed: observed, front: registry)
         // --purge deletes the journal's folder with the rest: it has nothing to journal into.
         try journaled(purge ? nil : entry(.down, title: plan.title), phase: .down) { journal in
             try execute(plan, started: started, journal: journal)

@@ -73,7 +73,9 @@ public enum SwitchPlanner {
             steps.append(Step(TrafficStep.route.rawValue, "move traffic: nginx/route/current to \(route) (one rename; undone on any later failure)", .setRoute(route)))
         }
         if observed.liveFiles != candidate.files {
-            steps += apply(candidate, what: "the configuration bgctl renders now", verify: verify, proxy: proxy, observed: observed)
+            // Behind the shared front another project's part may have changed since: always tested.
+            steps += apply(candidate, what: "the configuration bgctl renders now", verify: verify, proxy: proxy, observed: observed,
+                           alwaysTest: proxy.labels[Docker.roleLabel] == "front")
         } else if !steps.isEmpty {
             steps.append(verify)
         }

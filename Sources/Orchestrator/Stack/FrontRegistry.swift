@@ -117,8 +117,9 @@ public struct FrontRegistry: Codable, Sendable, Equatable {
                 return "\(name) is claimed by project \(project) on the shared front; one name reaches one project (bgctl down in \(project) releases it, or bgctl front forget \(project) if that project is gone)"
             }
         }
-        if let (project, _) = others.first(where: { $0.value.namespace == spec.nginxNamespace }) {
-            return "project \(project) on the shared front has the same nginx names as \(spec.project) (- and _ read alike there); rename one of the projects"
+        let mine = spec.nginxNamespace
+        if let (project, _) = others.sorted(by: { $0.key < $1.key }).first(where: { $0.value.namespace.hasPrefix(mine) || mine.hasPrefix($0.value.namespace) }) {
+            return "project \(project) on the shared front has nginx names that \(spec.project)'s could collide with (- and _ read alike there, and one name starts the other); rename one of the projects"
         }
         return nil
     }

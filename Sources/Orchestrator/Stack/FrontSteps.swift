@@ -24,6 +24,9 @@ extension Stack {
         guard let registry = try FrontRegistry.load(front), !registry.projects.isEmpty else {
             return FrontRegistry.founded(by: spec, container: placement.container)
         }
+        guard registry.container == placement.container else {
+            throw OrchestratorError.frontConflict(detail: "the front's registry in \(front.directory) names the container \(registry.container), but BGCTL_FRONT_NAME (or the default) names \(placement.container); every project on one front must see the same BGCTL_FRONT_DIR and BGCTL_FRONT_NAME")
+        }
         return registry
     }
 
