@@ -93,6 +93,24 @@ import Testing
         #expect(config.mounts == ["/srv/front/conf:/bgctl/conf:ro", "/srv/front/logs:/bgctl/logs"] && config.network == "bridge")
     }
 
+    @Test func aFrontMadeAnewJoinsEveryRegisteredProjectsNetwork() throws {
+        var observed = try Self.joining()
+        observed.containers["front"] = nil
+        let names = try Self.upPlan(observed).names
+        #expect(names.contains("connect-front") && names.contains("connect-front-blog-net"), "\(names)")
+    }
+
+    @Test func aFrontNobodyUsesThatWasMadeForOtherAddressesIsMadeAnew() throws {
+        var observed = try Self.joining()
+        observed.containers["front"]?.labels[Docker.hashLabel] = "made-for-other-ports"
+        let spec = try Self.spec()
+        let names = try Self.upPlan(observed, registry: FrontRegistry.founded(by: spec, container: "front")).names
+        let removed = try #require(names.firstIndex(of: "remove-old-front")), started = try #require(names.firstIndex(of: "start-front"))
+        #expect(removed < started)
+        // With other projects on it, it is never removed by one project's up.
+        #expect(!(try Self.upPlan(observed).names.contains("remove-old-front")))
+    }
+
     @Test func aProjectsOwnProxyFromBeforeGoesFirstWhenItMovesOntoTheFront() throws {
         var observed = try Self.joining()
         var own = try Fixture.spec()

@@ -161,8 +161,12 @@ final class Executor {
             found.removals.append(try stack.removeImage(image, bytes: bytes))
         case .warn(let text):
             stack.report(.warning(text))
-        case .connectNetwork(let network, let container):
-            try stack.require(Docker.connectNetwork(network, container), doing: step.description, container: container)
+        case .connectNetwork(let network, let container, let required):
+            if required {
+                try stack.require(Docker.connectNetwork(network, container), doing: step.description, container: container)
+            } else if let result = try? stack.ports.runner.run(Docker.connectNetwork(network, container), timeout: 30), !result.succeeded {
+                stack.report(.warning("could not attach the front to \(network): \(result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300))"))
+            }
         case .disconnectNetwork:
             // Best effort: a front that already left (or a network already gone) is what was wanted.
             _ = try? stack.ports.runner.run(step.action.commands(stack.spec)[0], timeout: 30)

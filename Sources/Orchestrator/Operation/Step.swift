@@ -78,7 +78,8 @@ public indirect enum StepAction: Sendable, Equatable {
     case removeImage(String, bytes: Int64?)
     case warn(String)
     /// The shared front: attach it to the project's network (to reach its pools), or detach it.
-    case connectNetwork(network: String, container: String)
+    /// `required: false`: another project's network, which may be gone; a failure is a warning.
+    case connectNetwork(network: String, container: String, required: Bool)
     case disconnectNetwork(network: String, container: String)
     /// Writes the front's wrapper configuration (before the front starts on it).
     case writeFrontWrapper(String)
@@ -113,7 +114,7 @@ public indirect enum StepAction: Sendable, Equatable {
         switch self {
         case .createNetwork(let name, let subnet, let project): return [Docker.createNetwork(name, subnet: subnet, project: project)]
         case .removeNetwork(let name): return [Docker.removeNetwork(name)]
-        case .connectNetwork(let network, let container): return [Docker.connectNetwork(network, container)]
+        case .connectNetwork(let network, let container, _): return [Docker.connectNetwork(network, container)]
         case .disconnectNetwork(let network, let container): return [Docker.disconnectNetwork(network, container)]
         case .runContainer(let config): return [Docker.run(config)]
         case .startContainer(let name): return [Docker.start(name)]

@@ -31,7 +31,8 @@ public enum UpPlanner {
                            pull: PullPolicy, observed: Observed) throws -> Bool {
         if let conflict = registry.conflict(with: spec) { throw OrchestratorError.frontConflict(detail: conflict) }
         let container = registry.container
-        let existing = observed.containers[container]
+        var existing = observed.containers[container]
+        let others = registry.projects.filter { $0.key != spec.project }
         if let own = observed.containers[spec.ownProxyContainerName] {
             // Moving onto the front: the project's own proxy gives up its port first. Its open
             // connections close, and requests fail until the front answers on the port.
@@ -39,11 +40,19 @@ public enum UpPlanner {
             steps += [Step("warn-move", text, .warn(text)),
                       Step("remove-own-proxy", "remove the project's own proxy \(own.name)", .removeContainer(own.name))]
         }
-        if let existing, existing.labels[Docker.roleLabel] != "front" {
+        if let found = existing, found.labels[Docker.roleLabel] != "front" {
             throw OrchestratorError.notOurs(kind: "container", name: container, project: "the shared front")
         }
+        let desired = Stack.frontContainer(registry, front: front, spec: spec, pull: pull)
+        if let found = existing, others.isEmpty, found.labels[Docker.hashLabel] != desired.labels[Docker.hashLabel] {
+            // A front nobody else uses, made for other addresses (a down killed while it drained, say):
+            // this project founds it anew rather than join a front that publishes the wrong ports.
+            steps.append(Step("remove-old-front", "remove \(found.name): no project uses it and it was made for other addresses",
+                              .removeContainer(found.name)))
+            existing = nil
+        }
         let verify = Step("verify", "check that fresh requests for \(spec.proxy.hosts[0]) through the front reach \(live.rawValue)", .verify(live))
-        let connect = Step("connect-front", "attach the shared front to \(spec.network.name)", .connectNetwork(network: spec.network.name, container: container))
+        let connect = Step("connect-front", "attach the shared front to \(spec.network.name)", .connectNetwork(network: spec.network.name, container: container, required: true))
         let claim = Step("claim-front", "record \(spec.proxy.hosts.joined(separator: ", ")) for \(spec.project) in the front's registry", .claimFront)
         let known = registry.projects[spec.project]
         let claimed = known.map { $0.hosts == spec.proxy.hosts && $0.network == spec.network.name && $0.tls == (spec.proxy.tls != nil) } ?? false
@@ -65,10 +74,16 @@ public enum UpPlanner {
             if let existing {
                 steps.append(Step("start-front", "start the stopped shared front \(existing.name)", .startContainer(existing.name)))
             } else {
-                steps.append(Step("start-front", "start the shared front on \(registry.listen)",
-                                  .runContainer(Stack.frontContainer(registry, front: front, spec: spec, pull: pull))))
+                steps.append(Step("start-front", "start the shared front on \(registry.listen)", .runContainer(desired)))
             }
             if !(existing?.networks.contains(spec.network.name) ?? false) { steps.append(connect) }
+            if existing == nil {
+                // A front made anew joins every registered project's network, not just this one's.
+                for network in others.values.map(\.network).filter({ $0 != spec.network.name && Syntax.isProjectNameValue($0) }).sorted() {
+                    steps.append(Step("connect-front-\(network)", "attach the shared front to \(network) (a project registered on it)",
+                                      .connectNetwork(network: network, container: container, required: false)))
+                }
+            }
             steps += [Step("wait-proxy", "wait until the front answers for \(spec.proxy.hosts[0]) and routes to \(live.rawValue)", .waitProxy(live)),
                       Step("claim-part", "record the installed part's digest in the front's registry", .claimFront)]
             return true
