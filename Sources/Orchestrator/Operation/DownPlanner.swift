@@ -31,8 +31,7 @@ public enum DownPlanner {
             if !observed.liveFiles.isEmpty {
                 steps.append(Step("leave-front", "take \(spec.project)'s part out of the shared front: its names answer 404 at once, no reload"
                                   + (others.isEmpty ? "" : " (\(others.joined(separator: ", ")) keep serving)"),
-                                  .leaveFront(proxy: container ?? ContainerInfo(name: spec.proxyContainerName, id: "", state: "missing", health: nil,
-                                                                                healthLog: [], image: "", labels: [:], startedAt: nil, exitCode: 0))))
+                                  .leaveFront))
             }
             if front.projects[spec.project] != nil {
                 steps.append(Step("release-front", "remove \(spec.project)'s names from the front's registry", .releaseFront))

@@ -176,8 +176,8 @@ final class Executor {
             try stack.claimFront()
         case .releaseFront:
             try stack.releaseFront()
-        case .leaveFront(let proxy):
-            try stack.leaveFront(proxy)
+        case .leaveFront:
+            try stack.leaveFront()
         }
     }
 
@@ -206,7 +206,7 @@ final class Executor {
             guard !point.files.isEmpty || stack.front != nil else { return false }
             do {
                 if point.files.isEmpty {
-                    try stack.leaveFront(point.proxy)
+                    try stack.leaveFront()
                     // Its names were claimed for this join: a part that never served claims nothing.
                     try? stack.releaseFront()
                 } else {

@@ -88,7 +88,7 @@ public indirect enum StepAction: Sendable, Equatable {
     case releaseFront
     /// The project's part of the front is removed: its route (its names answer 404 at once), then its
     /// files; no reload.
-    case leaveFront(proxy: ContainerInfo)
+    case leaveFront
 
     /// The step moves traffic by itself: from its start, an interrupted operation may have changed
     /// what the proxy serves (the journal records it; recovery finishes or undoes it).

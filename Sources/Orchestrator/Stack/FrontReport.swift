@@ -46,7 +46,8 @@ public struct FrontReport: Sendable {
         for (name, claim) in (registry?.projects ?? [:]).sorted(by: { $0.key < $1.key }) {
             let folder = paths.projectFolder(name)
             let link = (try? FileManager.default.destinationOfSymbolicLink(atPath: folder + "/route/" + Route.currentLink))
-            let route = link.flatMap { Route(folderName: ($0 as NSString).lastPathComponent) }.map { _ in ((link ?? "") as NSString).lastPathComponent }
+            // The folder's name, when it is one a route has (a planted name reads as none).
+            let route = link.map { ($0 as NSString).lastPathComponent }.flatMap { Route(folderName: $0) == nil ? nil : $0 }
             let part: String
             switch BoundedRead.read(folder + "/" + RenderedConfig.siteFile, limit: 4 << 20) {
             case .bytes(let bytes): part = claim.digest == nil || claim.digest == FrontRegistry.digest(bytes) ? "installed" : "changed"

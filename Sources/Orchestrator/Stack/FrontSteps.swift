@@ -120,7 +120,7 @@ extension Stack {
     /// answer 404 from the next request on (the part checks for its route), then its files, so the
     /// next reload (another project's change, a restart) no longer loads it. A reload here would
     /// close every other project's idle connections.
-    func leaveFront(_ proxy: ContainerInfo) throws {
+    func leaveFront() throws {
         try ports.files.remove(paths.routeLink)
         try ports.files.remove(paths.routeDir)
         for name in [RenderedConfig.siteFile, RenderedConfig.mainFile] {
