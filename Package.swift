@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         .executableTarget(
@@ -40,7 +43,12 @@ let package = Package(
             dependencies: ["Watcher"],
             path: "bench/Sources/bgctl-bench"
         ),
-        .target(name: "Orchestrator", dependencies: ["NginxConfigGen", "Watcher", "HTTPClient", "Support"]),
+        .target(name: "Orchestrator", dependencies: ["NginxConfigGen", "Watcher", "HTTPClient", "Support", "ACME",
+                                                     .product(name: "X509", package: "swift-certificates")]),
+        // ACME (RFC 8555): account, orders, HTTP-01 challenges, the CSR; keys and signatures with swift-crypto.
+        .target(name: "ACME", dependencies: ["HTTPClient", .product(name: "Crypto", package: "swift-crypto"),
+                                             .product(name: "X509", package: "swift-certificates"),
+                                             .product(name: "SwiftASN1", package: "swift-asn1")]),
         .target(
             name: "NginxConfigGen",
             dependencies: [

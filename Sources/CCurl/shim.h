@@ -26,4 +26,9 @@ static inline CURLcode bgctl_curl_getinfo_long(CURL *handle, CURLINFO info, long
     return curl_easy_getinfo(handle, info, value);
 }
 
+// The peer's certificate chain as libcurl read it (CURLOPT_CERTINFO): one list of "Name:value" per certificate.
+static inline CURLcode bgctl_curl_getinfo_certinfo(CURL *handle, struct curl_certinfo **value) {
+    return curl_easy_getinfo(handle, CURLINFO_CERTINFO, value);
+}
+
 #endif

@@ -42,6 +42,10 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     case frontConflict(detail: String)
     /// A pre hook failed: the operation stopped before it changed anything.
     case hookFailed(hook: String, detail: String, tail: [String])
+    /// proxy.tls.acme could not get a certificate: `detail` says where, what and what to do; the
+    /// schedule allows the next attempt at `nextAttempt` (ISO 8601).
+    case acmeFailed(detail: String, nextAttempt: String?)
+    case acmeNotConfigured
 
     public var description: String {
         switch self {
@@ -112,6 +116,10 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             return "could not finish or undo the interrupted \(operation): \(detail)\nRun bgctl up: it brings the stack to the spec and clears the interrupted operation."
         case .cancelled(let step):
             return "stopped by a signal before step \(step); nothing is half-done (see bgctl status and bgctl history)"
+        case .acmeFailed(let detail, let nextAttempt):
+            return detail + (nextAttempt.map { "\nThe next attempt is allowed from \($0) (bgctl up, bgctl certs renew or the watcher); bgctl certs renew --force tries at once." } ?? "")
+        case .acmeNotConfigured:
+            return "the spec has no proxy.tls.acme: bgctl obtains no certificate for this project (its files are the operator's to renew)"
         case .tlsNotChecked:
             return "proxy.tls is set but its certificate and key were not read and checked before planning up; nothing was changed"
         }

@@ -9,7 +9,7 @@ struct Bgctl: ParsableCommand {
         abstract: "Blue-green deployments on a plain Docker host: two pools, one nginx, zero dropped requests.",
         discussion: ExitStatus.help,
         version: BuildInfo.versionLine,
-        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Maintenance.self, Deploy.self, Rollback.self, Prune.self, Recover.self, History.self, Unlock.self, Init.self, Front.self]
+        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Maintenance.self, Deploy.self, Rollback.self, Prune.self, Recover.self, History.self, Unlock.self, Init.self, Front.self, Certs.self]
     )
 
     /// `-f` given before the subcommand (`bgctl -f FILE switch green`); a subcommand's own `-f` wins.
@@ -81,7 +81,8 @@ struct SpecOptions: ParsableArguments {
     /// within `CertificateInfo.warningDays` days, or a key file others can read, is a warning,
     /// printed and returned.
     func checkedTLS(_ spec: DeploymentSpec, warnings: inout [SpecIssue]) throws -> TLSMaterial? {
-        guard let tls = spec.proxy.tls else { return nil }
+        // ACME's pair is the stack's own, in its state folder: `up` reads and checks it there.
+        guard let tls = spec.proxy.tls?.files else { return nil }
         let now = Date()
         switch tlsFiles(tls, now: now) {
         case .success(let material):
@@ -108,7 +109,7 @@ struct SpecOptions: ParsableArguments {
     }
 
     /// The files proxy.tls names (relative to the spec's folder), read and checked at `now`.
-    func tlsFiles(_ tls: TLSSpec, now: Date) -> Result<TLSMaterial, TLSIssue> {
+    func tlsFiles(_ tls: TLSFileSource, now: Date) -> Result<TLSMaterial, TLSIssue> {
         TLSFiles.load(cert: TLSSpec.resolve(tls.cert, in: directory), key: TLSSpec.resolve(tls.key, in: directory), now: now)
     }
 

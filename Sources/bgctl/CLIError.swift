@@ -26,6 +26,8 @@ enum ExitStatus {
     static let imageGone: Int32 = 9
     /// A pre hook (hooks.pre_deploy) failed: nothing was changed.
     static let hookFailed: Int32 = 10
+    /// proxy.tls.acme got no certificate: `up` left the stack on plain HTTP, or `certs renew` failed.
+    static let noCertificate: Int32 = 11
     static let usage: Int32 = 64
     static let invalidSpec: Int32 = 65
     /// The Docker engine is not available.
@@ -34,7 +36,8 @@ enum ExitStatus {
     static let help = """
         Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
         5 an alert fired (watch --fail-on-alert), 6 deploy rolled back, 7 rollback failed,
-        8 stopped by a signal at a safe point, 9 the release's image is gone (rollback --to), 10 a pre hook failed, 64 usage error,
+        8 stopped by a signal at a safe point, 9 the release's image is gone (rollback --to), 10 a pre hook failed,
+        11 no certificate from ACME (up serves plain HTTP; certs renew failed), 64 usage error,
         65 invalid spec, 69 Docker unavailable.
         """
 }
@@ -57,6 +60,7 @@ enum Failure {
             if case .releaseImageGone = error { return ("error: " + error.description, ExitStatus.imageGone) }
             if case .releaseUnknown = error { return ("error: " + error.description, ExitStatus.usage) }
             if case .hookFailed = error { return ("error: " + error.description, ExitStatus.hookFailed) }
+            if case .acmeFailed = error { return ("error: " + error.description, ExitStatus.noCertificate) }
             return ("error: " + error.description, error.isDockerUnavailable ? ExitStatus.dockerUnavailable : ExitStatus.failed)
         case let error as MetricsServerError:
             // Only a run with an end (--once, --for) that named --metrics-listen stops for this.

@@ -23,7 +23,7 @@ extension Bgctl {
         func run() throws {
             try reporting(json: json ? "status" : nil) {
                 let stack = try options.stack()
-                let status = try stack.status(tlsSource: stack.spec.proxy.tls.map { options.spec.tlsFiles($0, now: Date()) })
+                let status = try stack.status(tlsSource: stack.spec.proxy.tls?.files.map { options.spec.tlsFiles($0, now: Date()) })
                 // The running watcher's own report: window figures, alerts firing, deliveries.
                 let watcherData = status.watcher.state == "running" ? (try? stack.ports.files.read(stack.paths.watcherStatusFile, limit: FileLimits.stateFile)) ?? nil : nil
                 if json {

@@ -36,11 +36,16 @@ extension Bgctl {
                     JSONOutput.print("up", ["ok": true, "dry_run": dryRun, "project": stack.spec.project, "live": summary.live.rawValue,
                                             "changed": summary.changed, "steps": JSONOutput.steps(summary.plan),
                                             "listen": stack.spec.proxy.listen.description,
-                                            "tls_listen": stack.spec.proxy.tls.map { $0.listen.description } ?? NSNull()])
+                                            "tls_listen": stack.spec.proxy.tls.map { $0.listen.description } ?? NSNull(),
+                                            "certificate": summary.certificate.map(Certs.json) ?? NSNull()])
                     return
                 }
                 guard !dryRun else { return }
-                let listen = "\(stack.spec.proxy.listen)" + (stack.spec.proxy.tls.map { " and https on \($0.listen)" } ?? "")
+                if let certificate = summary.certificate, let line = Certs.line(certificate) { Terminal.stdout("up: " + line) }
+                let https = stack.spec.proxy.tls.flatMap { tls in
+                    tls.acme == nil || summary.certificate?.notAfter != nil ? " and https on \(tls.listen)" : nil
+                }
+                let listen = "\(stack.spec.proxy.listen)" + (https ?? "")
                 Terminal.stdout(summary.changed ? "up: \(stack.spec.project) is serving \(summary.live.rawValue) on \(listen)"
                                                 : "up: nothing to change; \(stack.spec.project) is serving \(summary.live.rawValue) on \(listen)")
             }

@@ -45,12 +45,16 @@ extension Bgctl {
         @Option(help: ArgumentHelp("Probe the live pool and move the route in DIR to the other pool when it stops answering (how the stack's watcher runs; never with --once).", valueName: "DIR"),
                 completion: .directory)
         var route: String?
+        @Option(help: ArgumentHelp("Renew proxy.tls.acme's certificate with the store in DIR/acme, the challenge folder DIR/acme-challenge and the proxy's DIR/tls, reloading nginx's master at PID 1 (how the stack's watcher runs).", valueName: "DIR"))
+        var acme: String?
+        @Option(help: ArgumentHelp("The CA file to trust for the ACME server (the watcher's mount of proxy.tls.acme.ca_file).", valueName: "FILE"))
+        var acmeCa: String?
         @Flag(help: "Print the metrics in the Prometheus text format on stdout when done (alerts and the summary go to stderr).")
         var metricsDump = false
 
         func validate() throws {
             // A path is printed and opened: a control or bidi character in it is a mistake or a trick.
-            for (flag, value) in [("--log", log), ("--watcher-dir", watcherDir), ("--route", route)] {
+            for (flag, value) in [("--log", log), ("--watcher-dir", watcherDir), ("--route", route), ("--acme", acme), ("--acme-ca", acmeCa)] {
                 guard let value, let bad = value.unicodeScalars.first(where: SafeText.isHidden) else { continue }
                 throw ValidationError("\(flag): the path contains the control character U+\(String(format: "%04X", bad.value)); give the path without it")
             }
@@ -178,8 +182,17 @@ extension Bgctl {
                                         say: { Terminal.stderr("watch: " + SafeText.terminal($0)) })
                     prober?.start()
                 }
+                var certificates: CertificateWatcher?
+                if let acme, !once, let loaded,
+                   let renewal = CertificateWatcher.renewal(loaded, root: acme, caFile: acmeCa, cancelled: { StopSignal.requested },
+                                                            say: { Terminal.stderr("watch: " + SafeText.terminal($0)) }) {
+                    certificates = CertificateWatcher(renewal: renewal, metrics: metrics, report: { loop.report($0) },
+                                                      say: { Terminal.stderr("watch: " + SafeText.terminal($0)) })
+                    certificates?.start()
+                }
                 let summary = loop.run { StopSignal.requested }
                 prober?.stop()
+                certificates?.stop()
                 if printJSON {
                     Terminal.json(Self.jsonLine(summary, type: "summary"))
                 } else if once || seconds != nil || StopSignal.requested {

@@ -30,8 +30,9 @@ import Testing
         let tls = try #require(try spec().proxy.tls)
         #expect(tls.listen == ListenAddress(host: "0.0.0.0", port: 443))
         #expect(tls.redirectHTTP && tls.http2)
-        #expect(tls.cert == "certs/fullchain.pem" && tls.key == "certs/privkey.pem")
-        #expect(tls.certMark == SpecMark(line: 6, column: 11) && tls.keyMark == SpecMark(line: 7, column: 10))
+        let files = try #require(tls.files)
+        #expect(files.cert == "certs/fullchain.pem" && files.key == "certs/privkey.pem")
+        #expect(files.certMark == SpecMark(line: 6, column: 11) && files.keyMark == SpecMark(line: 7, column: 10))
     }
 
     @Test func noTLSSectionOrAnEmptyOneMeansPlainHTTPOnly() throws {
@@ -43,7 +44,7 @@ import Testing
         let yaml = replacing("    key: certs/privkey.pem", with: "    key: /etc/ssl/k.pem\n    listen: \"127.0.0.1:8443\"\n    redirect_http: false\n    http2: no")
         let tls = try #require(try spec(yaml).proxy.tls)
         #expect(tls.listen == ListenAddress(host: "127.0.0.1", port: 8443))
-        #expect(!tls.redirectHTTP && !tls.http2 && tls.key == "/etc/ssl/k.pem")
+        #expect(!tls.redirectHTTP && !tls.http2 && tls.files?.key == "/etc/ssl/k.pem")
     }
 
     @Test func relativePathsAreBelowTheSpecsFolderAndAbsoluteOnesStay() {
@@ -55,9 +56,9 @@ import Testing
         ("    key: certs/privkey.pem", "    key: certs/privkey.pem\n    redirct_http: false",
          "bgctl.yaml:8:5: proxy.tls.redirct_http: unknown key \"redirct_http\"; did you mean \"redirect_http\"?"),
         ("    cert: certs/fullchain.pem\n", "",
-         "bgctl.yaml:6:5: proxy.tls.cert: missing; name the certificate file, e.g. \"cert: certs/fullchain.pem\""),
+         "bgctl.yaml:6:5: proxy.tls.cert: missing; name the certificate file, e.g. \"cert: certs/fullchain.pem\" (or obtain both with acme:)"),
         ("    key: certs/privkey.pem", "    listen: 8443",
-         "bgctl.yaml:6:5: proxy.tls.key: missing; name the private key file, e.g. \"key: certs/privkey.pem\""),
+         "bgctl.yaml:6:5: proxy.tls.key: missing; name the private key file, e.g. \"key: certs/privkey.pem\" (or obtain both with acme:)"),
         ("    cert: certs/fullchain.pem", "    cert: \"\"",
          "bgctl.yaml:6:11: proxy.tls.cert: expected a file path (not empty, no control characters, at most 4096 bytes), found \"\""),
         ("    key: certs/privkey.pem", "    key: [a, b]",

@@ -170,8 +170,7 @@ enum TLSFixture {
 
     @Test func theFilesTheSpecNamesAreNotPartOfTheContainersSettings() throws {
         var moved = try TLSFixture.spec()
-        moved.proxy.tls?.cert = "elsewhere/site.pem"
-        moved.proxy.tls?.key = "elsewhere/site.key"
+        moved.proxy.tls?.source = .files(TLSFileSource(cert: "elsewhere/site.pem", key: "elsewhere/site.key"))
         #expect(StackPlan.proxyContainer(try TLSFixture.spec(), paths: World.paths, pull: .never).fingerprint
                 == StackPlan.proxyContainer(moved, paths: World.paths, pull: .never).fingerprint)
     }

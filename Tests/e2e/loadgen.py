@@ -23,6 +23,27 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 
+class NamedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to 127.0.0.1 with another name in SNI and certificate checks (a project on the shared
+    front): what a client resolving that name to this host does."""
+
+    def __init__(self, name, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.name = name
+
+    def connect(self):
+        raw = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.name)
+
+
+def connection(host, port, tls, timeout, name=None):
+    if tls and name:
+        return NamedHTTPSConnection(name, host, port, timeout=timeout, context=tls)
+    if tls:
+        return http.client.HTTPSConnection(host, port, timeout=timeout, context=tls)
+    return http.client.HTTPConnection(host, port, timeout=timeout)
+
+
 @dataclass
 class Sample:
     at: float           # time.monotonic() when the response arrived
@@ -52,8 +73,10 @@ class LoadResult:
 
 class Load:
     def __init__(self, url, keepalive_clients=2, fresh_clients=2, rate_per_client=50,
-                 max_requests=20000, max_seconds=120, timeout=10, cafile=None):
+                 max_requests=20000, max_seconds=120, timeout=10, cafile=None, host=None):
+        """host: the name to send (Host, and SNI over TLS) to 127.0.0.1 (a project on the shared front)."""
         parsed = urlparse(url)
+        self.name = host
         assert parsed.hostname == "127.0.0.1", "test traffic goes to 127.0.0.1 only"
         self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path or "/"
         # https: verified against the test's own CA, as a real client verifies the certificate.
@@ -130,12 +153,10 @@ class Load:
             return True
 
     def _connect(self):
-        if self.tls is not None:
-            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.tls)
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return connection(self.host, self.port, self.tls, self.timeout, self.name)
 
     def _request(self, conn):
-        conn.request("GET", self.path, headers={"User-Agent": "bgctl-e2e-load"})
+        conn.request("GET", self.path, headers=dict({"User-Agent": "bgctl-e2e-load"}, **({"Host": self.name} if self.name else {})))
         response = conn.getresponse()
         response.read()
         return response
@@ -203,6 +224,7 @@ class NaiveLoad:
         """host: the Host header (a project's name on the shared front); the URL's host otherwise."""
         parsed = urlparse(url)
         self.headers = {"Host": host} if host else {}
+        self.name = host
         assert parsed.hostname == "127.0.0.1", "test traffic goes to 127.0.0.1 only"
         self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path or "/"
         self.tls = ssl.create_default_context(cafile=cafile) if parsed.scheme == "https" else None
@@ -217,9 +239,7 @@ class NaiveLoad:
         self._threads = []
 
     def _connect(self):
-        if self.tls:
-            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.tls)
-        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return connection(self.host, self.port, self.tls, self.timeout, self.name)
 
     def _client(self):
         conn = self._connect()

@@ -208,6 +208,19 @@ server {
     add_header X-Bgctl-Pool $bgctl_{{{ns}}}pool always;
     add_header Set-Cookie $bgctl_{{{ns}}}set_cookie always;
 
+{{#acme_challenge}}
+    # ACME HTTP-01: the CA's request for a token is answered from the file bgctl wrote for it, never
+    # passed to the app and not logged as app traffic; anything else below this prefix is a 404.
+    location ^~ /.well-known/acme-challenge/ {
+        access_log off;
+        default_type text/plain;
+        location ~ "^/\.well-known/acme-challenge/([A-Za-z0-9_-]{1,256})$" {
+            alias {{{acme_challenge}}}/$1;
+        }
+        return 404;
+    }
+
+{{/acme_challenge}}
     # The proxy's own health endpoint: answered here, never passed to the app.
     location = {{{health_path}}} {
         access_log off;

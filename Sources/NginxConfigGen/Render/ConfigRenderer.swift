@@ -141,9 +141,9 @@ public struct ConfigRenderer: Sendable {
             "upstreams": upstreams,
             "keepalive": proxy.keepalive > 0 ? String(proxy.keepalive) : false,
             "listen_port": String(proxy.listen.port),
-            "listeners": listeners(proxy),
+            "listeners": listeners(proxy, spec: spec, tlsFingerprint: tlsFingerprint),
             // The fingerprint names a folder: anything but one bgctl computed names none.
-            "tls_folder": tlsFingerprint.flatMap { TLSFiles.isFingerprint($0) ? $0 : nil } ?? "none",
+            "tls_folder": proxy.tls?.acme != nil ? TLSLink.name : tlsFingerprint.flatMap { TLSFiles.isFingerprint($0) ? $0 : nil } ?? "none",
             "health_path": proxy.healthPath,
             "app_health_path": spec.app.health.path,
             "connect_timeout": proxy.connectTimeout.nginxMilliseconds,
@@ -176,9 +176,16 @@ public struct ConfigRenderer: Sendable {
 
     /// The server blocks: plain HTTP, and HTTPS with `proxy.tls`. The template writes one block for
     /// both, so the proxying `location /` is the same text in each and the two cannot drift apart.
-    static func listeners(_ proxy: ProxySpec) -> [[String: Any]] {
+    static func listeners(_ proxy: ProxySpec, spec: DeploymentSpec, tlsFingerprint: String?) -> [[String: Any]] {
+        // ACME's HTTP-01 challenge, on plain HTTP only (where the CA asks), before any redirect.
+        let challenge: Any = proxy.tls?.acme != nil && spec.front != nil ? FrontConfig.challengeRoot(spec.project) : false
         guard let tls = proxy.tls else {
-            return [["listen": String(proxy.listen.port), "ssl": false, "redirect": false]]
+            return [["listen": String(proxy.listen.port), "ssl": false, "redirect": false, "acme_challenge": false]]
+        }
+        // With ACME and no certificate yet, plain HTTP alone: the challenge answers, and nothing
+        // redirects to an HTTPS server that does not exist until the certificate arrives.
+        if tls.acme != nil && !(tlsFingerprint.map(TLSFiles.isFingerprint) ?? false) {
+            return [["listen": String(proxy.listen.port), "ssl": false, "redirect": false, "acme_challenge": challenge]]
         }
         let port = tls.listen.port
         let target = "https://$host\(port == 443 ? "" : ":\(port)")$request_uri"
@@ -187,8 +194,9 @@ public struct ConfigRenderer: Sendable {
         // parameter and only log that it is deprecated. One spelling that loads everywhere beats a
         // rendering that depends on a version bgctl would have to ask the running image for.
         return [
-            ["listen": String(proxy.listen.port), "ssl": false, "redirect": tls.redirectHTTP ? ["target": target] : false],
-            ["listen": "\(port) ssl\(tls.http2 ? " http2" : "")", "ssl": true, "redirect": false],
+            ["listen": String(proxy.listen.port), "ssl": false, "redirect": tls.redirectHTTP ? ["target": target] : false,
+             "acme_challenge": challenge],
+            ["listen": "\(port) ssl\(tls.http2 ? " http2" : "")", "ssl": true, "redirect": false, "acme_challenge": false],
         ]
     }
 }

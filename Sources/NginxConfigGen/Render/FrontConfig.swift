@@ -12,6 +12,9 @@ public enum FrontConfig {
     public static func route(_ project: String) -> String { "\(projectFolder(project))/route/\(Route.currentLink)" }
     public static func accessLog(_ project: String) -> String { "\(logsMount)/\(project)/access.log" }
     public static func tlsRoot(_ project: String) -> String { "\(projectFolder(project))/tls" }
+    /// ACME HTTP-01: one file per token, written by bgctl, served on plain HTTP for the project's names.
+    public static let challengeFolder = "acme-challenge"
+    public static func challengeRoot(_ project: String) -> String { "\(projectFolder(project))/\(challengeFolder)" }
     /// What the front's own wrapper includes: every project's installed file.
     public static let everyProject = "\(projectsFolder)/*/\(RenderedConfig.siteFile)"
     /// The file that `nginx -t` runs on to test a project's candidate beside every other project's.
@@ -78,4 +81,12 @@ public enum FrontConfig {
         }
         return text + "}\n"
     }
+}
+
+/// proxy.tls.acme's configuration names tls/live/cert.pem: the link's target is the installed pair's
+/// fingerprint folder. A renewal writes the new folder, moves the link (one rename) and reloads, and
+/// the configuration's bytes stay the same, so the stack's watcher can renew without writing any
+/// configuration (it has no nginx to test one with, and no Docker).
+public enum TLSLink {
+    public static let name = "live"
 }

@@ -180,32 +180,83 @@ public struct SpecMark: Sendable, Hashable {
     }
 }
 
-/// `proxy.tls`: nginx terminates TLS with a certificate and key read from files. bgctl checks the
-/// files (`TLSFiles`) and copies them into its state folder, which the proxy mounts read-only.
+/// `proxy.tls`: nginx terminates TLS with a certificate and key read from files, or obtained by ACME.
+/// bgctl checks the pair (`TLSFiles`) and copies it into its state folder, which the proxy mounts read-only.
 public struct TLSSpec: Sendable, Hashable {
+    /// Where the certificate and key come from: exactly one of the two.
+    public enum Source: Sendable, Hashable {
+        case files(TLSFileSource)
+        case acme(ACMESpec)
+    }
+
     public var listen = ListenAddress(host: "0.0.0.0", port: 443)
-    /// As written, relative to the spec's folder unless absolute: PEM, the leaf first, then any chain.
-    public var cert: String
-    /// As written, relative to the spec's folder unless absolute: an unencrypted PEM private key.
-    public var key: String
-    /// Plain HTTP answers with a 308 to HTTPS, except the proxy's health path.
+    public var source: Source
+    /// Plain HTTP answers with a 308 to HTTPS, except the proxy's health path (and the ACME challenge).
     public var redirectHTTP = true
     public var http2 = true
-    /// Where `cert` and `key` are written in the spec.
-    public var certMark: SpecMark
-    public var keyMark: SpecMark
 
     public init(cert: String, key: String, certMark: SpecMark = SpecMark(line: 1, column: 1),
                 keyMark: SpecMark = SpecMark(line: 1, column: 1)) {
-        self.cert = cert
-        self.key = key
-        self.certMark = certMark
-        self.keyMark = keyMark
+        self.source = .files(TLSFileSource(cert: cert, key: key, certMark: certMark, keyMark: keyMark))
+    }
+
+    public init(acme: ACMESpec) {
+        self.source = .acme(acme)
+    }
+
+    /// The files `cert` and `key` name; nil for ACME.
+    public var files: TLSFileSource? {
+        if case .files(let files) = source { return files }
+        return nil
+    }
+
+    /// The ACME settings; nil for files.
+    public var acme: ACMESpec? {
+        if case .acme(let acme) = source { return acme }
+        return nil
     }
 
     /// `path` as the host reads it: absolute as written, else below `specDirectory`.
     public static func resolve(_ path: String, in specDirectory: String) -> String {
         path.hasPrefix("/") ? path : (specDirectory as NSString).appendingPathComponent(path)
+    }
+}
+
+/// `proxy.tls.cert` and `proxy.tls.key`: files the operator provides and renews.
+public struct TLSFileSource: Sendable, Hashable {
+    /// As written, relative to the spec's folder unless absolute: PEM, the leaf first, then any chain.
+    public var cert: String
+    /// As written, relative to the spec's folder unless absolute: an unencrypted PEM private key.
+    public var key: String
+    /// Where `cert` and `key` are written in the spec.
+    public var certMark: SpecMark
+    public var keyMark: SpecMark
+
+    public init(cert: String, key: String, certMark: SpecMark = SpecMark(line: 1, column: 1), keyMark: SpecMark = SpecMark(line: 1, column: 1)) {
+        self.cert = cert
+        self.key = key
+        self.certMark = certMark
+        self.keyMark = keyMark
+    }
+}
+
+/// `proxy.tls.acme`: one certificate for all of `proxy.hosts`, from an ACME server (RFC 8555) over
+/// HTTP-01, which the front answers from a folder bgctl writes.
+public struct ACMESpec: Sendable, Hashable {
+    public static let letsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
+    public var directory = ACMESpec.letsEncrypt
+    /// The account's contact address; nil registers an account without one.
+    public var email: String?
+    /// The CA that signs the ACME server's own certificate (a private CA, Pebble); nil: the system's.
+    /// As written, relative to the spec's folder unless absolute.
+    public var caFile: String?
+    /// How long `up` waits for an issuance before it leaves the stack on plain HTTP.
+    public var timeout = SpecDuration.seconds(120)
+
+    public init(directory: String = ACMESpec.letsEncrypt, email: String? = nil, caFile: String? = nil) {
+        self.directory = directory
+        self.email = email
+        self.caFile = caFile
     }
 }
 
@@ -455,8 +506,9 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var nginxNamespace: String { front == nil ? "" : project.replacingOccurrences(of: "-", with: "_") + "_" }
     public var watcherContainerName: String { "\(project)-watcher" }
 
-    /// Whether the watcher container runs with the stack: as set, else when an alert sink exists.
-    public var watcherEnabled: Bool { watch.enabled ?? alerts.hasSink }
+    /// Whether the watcher container runs with the stack: as set, else when an alert sink exists or
+    /// proxy.tls.acme has a certificate for it to renew.
+    public var watcherEnabled: Bool { watch.enabled ?? (alerts.hasSink || proxy.tls?.acme != nil) }
 }
 
 /// `hooks`: commands bgctl runs on the host around an operation, each an argv (never a shell line),

@@ -364,10 +364,10 @@ private struct SpecDecoder {
 
     private func decodeTLS(_ node: Node) -> TLSSpec? {
         let path = ["proxy", "tls"]
-        guard let map = reader.mapping(node, path, allowed: ["listen", "cert", "key", "redirect_http", "http2"]) else { return nil }
+        guard let map = reader.mapping(node, path, allowed: ["listen", "cert", "key", "acme", "redirect_http", "http2"]) else { return nil }
         func file(_ key: String, _ what: String) -> (String, SpecMark)? {
             guard let n = map[key] else {
-                reader.report(node, path + [key], "missing; name the \(what) file, e.g. \"\(key): certs/\(key == "cert" ? "fullchain" : "privkey").pem\"")
+                reader.report(node, path + [key], "missing; name the \(what) file, e.g. \"\(key): certs/\(key == "cert" ? "fullchain" : "privkey").pem\" (or obtain both with acme:)")
                 return nil
             }
             guard let text = reader.string(n, path + [key]) else { return nil }
@@ -377,8 +377,19 @@ private struct SpecDecoder {
             }
             return (text, SpecMark(line: n.mark?.line ?? 1, column: n.mark?.column ?? 1))
         }
-        let cert = file("cert", "certificate")
-        let key = file("key", "private key")
+        var source: TLSSpec.Source?
+        if let acmeNode = map["acme"] {
+            for key in ["cert", "key"] where map[key] != nil {
+                reader.report(map[key], path + [key], "acme: obtains the certificate and key; name files with cert: and key: or use acme:, not both")
+            }
+            if let acme = decodeACME(acmeNode) { source = .acme(acme) }
+        } else {
+            let cert = file("cert", "certificate")
+            let key = file("key", "private key")
+            if let cert, let key {
+                source = .files(TLSFileSource(cert: cert.0, key: key.0, certMark: cert.1, keyMark: key.1))
+            }
+        }
         var listen: ListenAddress?
         if let n = map["listen"], let text = reader.string(n, path + ["listen"]) {
             listen = parseListen(text)
@@ -388,12 +399,54 @@ private struct SpecDecoder {
         }
         let redirect = map["redirect_http"].flatMap { reader.bool($0, path + ["redirect_http"]) }
         let http2 = map["http2"].flatMap { reader.bool($0, path + ["http2"]) }
-        guard let cert, let key else { return nil }
-        var tls = TLSSpec(cert: cert.0, key: key.0, certMark: cert.1, keyMark: key.1)
+        guard let source else { return nil }
+        var tls: TLSSpec
+        switch source {
+        case .files(let files): tls = TLSSpec(cert: files.cert, key: files.key, certMark: files.certMark, keyMark: files.keyMark)
+        case .acme(let acme): tls = TLSSpec(acme: acme)
+        }
         if let listen { tls.listen = listen }
         if let redirect { tls.redirectHTTP = redirect }
         if let http2 { tls.http2 = http2 }
         return tls
+    }
+
+    /// `proxy.tls.acme`: `{}` (or nothing after the colon) takes every default: Let's Encrypt, no contact.
+    private func decodeACME(_ node: Node) -> ACMESpec? {
+        let path = ["proxy", "tls", "acme"]
+        var acme = ACMESpec()
+        if reader.isNull(node) { return acme }
+        guard let map = reader.mapping(node, path, allowed: ["email", "directory", "ca_file", "timeout"]) else { return nil }
+        var valid = true
+        if let n = map["email"], let text = reader.string(n, path + ["email"]) {
+            if let why = Syntax.acmeEmailProblem(text) {
+                reader.report(n, path + ["email"], "\(why), found \(reader.quoted(text))")
+                valid = false
+            } else {
+                acme.email = text
+            }
+        }
+        if let n = map["directory"], let text = reader.string(n, path + ["directory"]) {
+            if let why = Syntax.acmeDirectoryProblem(text) {
+                reader.report(n, path + ["directory"], "\(why), found \(reader.quoted(text))")
+                valid = false
+            } else {
+                acme.directory = text
+            }
+        }
+        if let n = map["ca_file"], let text = reader.string(n, path + ["ca_file"]) {
+            if Syntax.isFilePath(text) { acme.caFile = text } else {
+                reader.report(n, path + ["ca_file"], "expected a file path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
+                valid = false
+            }
+        }
+        if let n = map["timeout"], let value = reader.duration(n, path + ["timeout"]) {
+            if (10_000...1_800_000).contains(value.milliseconds) { acme.timeout = value } else {
+                reader.report(n, path + ["timeout"], "expected a duration from 10s to 30m, found \(value)")
+                valid = false
+            }
+        }
+        return valid ? acme : nil
     }
 
     private func decodeApp(_ node: Node, into app: inout AppSpec) {
@@ -707,6 +760,12 @@ private struct SpecDecoder {
                           "\(spec.proxy.listen.port) is also the proxy's listen port")
         }
         guard let tls = spec.proxy.tls else { return }
+        if tls.acme != nil && spec.proxy.hosts.isEmpty {
+            let proxyNode = top["proxy"].flatMap { reader.mapping($0, [], allowed: []) }
+            let acmeNode = proxyNode?["tls"].flatMap { reader.mapping($0, [], allowed: []) }?["acme"]
+            reader.report(acmeNode ?? proxyNode?["tls"], ["proxy", "tls", "acme"],
+                          "needs proxy.hosts: the names to certify (a project with acme: is served by the host's shared front), e.g. hosts: [shop.example.com]")
+        }
         // Both servers listen inside one container: the ports must differ whatever the host addresses.
         let proxyMap = top["proxy"].flatMap { reader.mapping($0, [], allowed: []) } ?? [:]
         let tlsNode = proxyMap["tls"]

@@ -32,6 +32,48 @@ public enum Syntax {
         return nil
     }
 
+    /// `proxy.tls.acme.email`: an address an ACME server accepts as a `mailto:` contact. Nil when fine.
+    public static func acmeEmailProblem(_ text: String) -> String? {
+        guard !text.isEmpty else { return "expected an email address such as ops@example.com" }
+        guard text.utf8.count <= 254 else { return "an email address has at most 254 characters (\(text.utf8.count) here)" }
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].utf8.count <= 64 else {
+            return "expected one @ between a local part of 1–64 characters and a domain"
+        }
+        let allowed = "!#$%&'*+-/=?^_`{|}~.".unicodeScalars
+        guard parts[0].unicodeScalars.allSatisfy({ isAlnum($0) || allowed.contains($0) }) else {
+            return "the part before @ has letters, digits and !#$%&'*+-/=?^_`{|}~. only (no spaces, commas or quotes)"
+        }
+        let domain = String(parts[1]).lowercased()
+        if let why = hostNameProblem(domain) { return "the domain after @: \(why)" }
+        guard domain.contains(".") else { return "the domain after @ needs a dot (an ACME server refuses a bare name)" }
+        return nil
+    }
+
+    /// `proxy.tls.acme.directory`: an https URL (plain http only to this host's loopback, for a test
+    /// CA), with no credentials, spaces or control characters. Nil when fine.
+    public static func acmeDirectoryProblem(_ text: String) -> String? {
+        guard text.utf8.count <= 2048 else { return "a directory URL has at most 2048 characters" }
+        guard !text.unicodeScalars.contains(where: { isControl($0) || $0 == " " }) else {
+            return "expected a URL without spaces or control characters"
+        }
+        let scheme: String
+        if text.hasPrefix("https://") { scheme = "https://" } else if text.hasPrefix("http://") { scheme = "http://" } else {
+            return "expected an https:// URL such as \(ACMESpec.letsEncrypt)"
+        }
+        let rest = text.dropFirst(scheme.count)
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !authority.isEmpty else { return "expected a host after \(scheme)" }
+        guard !authority.contains("@") else { return "a directory URL carries no user name or password" }
+        if scheme == "http://" {
+            let host = authority.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+            guard host == "127.0.0.1" || host == "localhost" else {
+                return "plain http:// is accepted for 127.0.0.1 or localhost only (a test CA); use https://"
+            }
+        }
+        return nil
+    }
+
     /// Docker's reference grammar: `[host[:port]/]path[:tag][@sha256:hex]`, path components lowercase.
     static func isImageReference(_ text: String) -> Bool {
         guard !text.isEmpty, text.count <= 255 else { return false }

@@ -39,6 +39,13 @@ public enum NginxMaster {
         return kill(pid_t(pid), SIGUSR1) == 0
     }
 
+    /// HUP (reload the configuration, and the certificates it names) to `pid`, checked as above.
+    public static func reload(pid: Int) -> Bool {
+        guard pid >= 1, let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+              isNginx(comm: comm) else { return false }
+        return kill(pid_t(pid), SIGHUP) == 0
+    }
+
     static func isNginx(comm: String) -> Bool {
         comm.trimmingCharacters(in: .whitespacesAndNewlines) == "nginx"
     }

@@ -25,6 +25,8 @@ final class Executor {
     private var found = PlanRun()
     /// Set by `install`, cleared by `record`: what a later failure restores.
     private var restorePoint: (files: [String: String], proxy: ContainerInfo)?
+    /// Set by `linkTLS`, cleared by `record`: the link's target before (nil inside: there was none).
+    private var linkRestore: String??
     /// Set by `setRoute`, cleared by `record`: the route a later failure sets again (nil inside: there
     /// was none to go back to).
     private var routeRestore: Route??
@@ -70,7 +72,7 @@ final class Executor {
     }
 
     /// Between installing a configuration and recording it, a signal is not a safe point.
-    private var atSafePoint: Bool { cancellable && restorePoint == nil && routeRestore == nil }
+    private var atSafePoint: Bool { cancellable && restorePoint == nil && routeRestore == nil && linkRestore == nil }
 
     /// One step: the safe point before it, the journal, its timing, and the restore when it fails.
     private func act<T>(_ step: Step, _ body: () throws -> T) throws -> T {
@@ -81,7 +83,7 @@ final class Executor {
         do {
             result = try body()
         } catch {
-            if restorePoint != nil || routeRestore != nil {
+            if restorePoint != nil || routeRestore != nil || linkRestore != nil {
                 let restored = restore()
                 throw OrchestratorError.switchFailed(step: step.name, detail: Self.describe(error), restored: restored)
             }
@@ -124,6 +126,9 @@ final class Executor {
             try stack.writeTLS(material)
         case .pruneTLS(let keep):
             stack.pruneTLS(keep: keep)
+        case .linkTLS(let fingerprint):
+            if linkRestore == nil { linkRestore = .some(ports.files.readLink(paths.tlsLink)) }
+            try stack.linkTLS(fingerprint)
         case .stageConfig(let config):
             try stack.stage(config)
         case .testConfig:
@@ -153,6 +158,7 @@ final class Executor {
             try stack.record(record, started: started)
             restorePoint = nil
             routeRestore = nil
+            linkRestore = nil
         case .removeFiles(let files):
             for path in files { try ports.files.remove(path) }
         case .removeFolderIfEmpty(let folder):
@@ -194,6 +200,14 @@ final class Executor {
     /// once) and reloads when the files changed; true when all of it took.
     private func restore() -> Bool {
         var restored = true
+        if let previous = linkRestore {
+            linkRestore = nil
+            do {
+                if let previous { try stack.linkTLS(previous) } else { try ports.files.remove(paths.tlsLink) }
+            } catch {
+                restored = false
+            }
+        }
         if let previous = routeRestore {
             routeRestore = nil
             if let previous {

@@ -98,7 +98,7 @@ extension Stack {
         if let proxy = observed.containers[spec.proxyContainerName], proxy.isRunning {
             observed.tested = TestedConfigs.load(paths, files: ports.files)
         }
-        if needs.contains(.files) { observed.existingPaths = paths.ownedPaths.filter(ports.files.exists) }
+        if needs.contains(.files) { observed.existingPaths = (paths.ownedPaths + [paths.challengeDir]).filter(ports.files.exists) }
         if needs.contains(.history) { observed.history = store.history() }
         return observed
     }
@@ -116,25 +116,37 @@ extension Stack {
 
     /// The pair the live configuration names (nil without proxy.tls, when the configuration names no
     /// folder in tls/, or when a file in it is missing): switches render with its fingerprint, so they
-    /// keep the files the proxy has. `intact`: the files still have that fingerprint.
+    /// keep the files the proxy has. `intact`: the files still have that fingerprint. With ACME the
+    /// configuration names tls/live, and the link says which pair that is.
     func installedTLS() -> (fingerprint: String, intact: Bool)? {
-        guard spec.proxy.tls != nil, let fingerprint = Self.tlsFolder(namedBy: currentFiles()),
-              let cert = ports.files.read(paths.tlsCertificate(fingerprint)), let key = ports.files.read(paths.tlsKey(fingerprint)) else {
+        guard spec.proxy.tls != nil, let named = Self.tlsFolder(namedBy: currentFiles(), root: tlsRoot) else { return nil }
+        let fingerprint: String
+        if named == TLSLink.name {
+            guard let target = ports.files.readLink(paths.tlsLink), TLSFiles.isFingerprint(target) else { return nil }
+            fingerprint = target
+        } else {
+            fingerprint = named
+        }
+        guard let cert = ports.files.read(paths.tlsCertificate(fingerprint)), let key = ports.files.read(paths.tlsKey(fingerprint)) else {
             return nil
         }
         return (fingerprint, TLSFiles.fingerprint(certificate: Array(cert), key: Array(key)) == fingerprint)
     }
 
-    /// The folder a configuration's `ssl_certificate` line names below the proxy's tls mount, when it
-    /// is a fingerprint (anything else, as an older layout's `tls/cert.pem`, names none).
-    static func tlsFolder(namedBy files: [String: String]) -> String? {
-        let prefix = "ssl_certificate \(StackPlan.tlsMount)/"
+    /// Where the proxy sees tls/: its own mount, or the project's folder in the shared front.
+    var tlsRoot: String { spec.front != nil ? FrontConfig.tlsRoot(spec.project) : StackPlan.tlsMount }
+
+    /// The folder a configuration's `ssl_certificate` line names below `root` (the proxy's view of
+    /// tls/), when it is a fingerprint or ACME's link (anything else, as an older layout's
+    /// `tls/cert.pem`, names none).
+    static func tlsFolder(namedBy files: [String: String], root: String = StackPlan.tlsMount) -> String? {
+        let prefix = "ssl_certificate \(root)/"
         for name in files.keys.sorted() {
             for line in files[name, default: ""].split(separator: "\n") {
                 let text = line.trimmingCharacters(in: .whitespaces)
                 guard text.hasPrefix(prefix), text.hasSuffix("/cert.pem;") else { continue }
                 let folder = String(text.dropFirst(prefix.count).dropLast("/cert.pem;".count))
-                return TLSFiles.isFingerprint(folder) ? folder : nil
+                return TLSFiles.isFingerprint(folder) || folder == TLSLink.name ? folder : nil
             }
         }
         return nil

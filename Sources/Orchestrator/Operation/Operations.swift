@@ -4,6 +4,8 @@ import NginxConfigGen
 public struct UpSummary: Sendable {
     public var live: Pool
     public var plan: Plan
+    /// With proxy.tls.acme: what became of the certificate.
+    public var certificate: CertificateOutcome?
     public var changed: Bool { !plan.isEmpty && plan.nothingToDo == nil }
 }
 
@@ -49,25 +51,136 @@ public struct DeployOutcome: Sendable {
 /// operation first, observes, plans, and then either hands the plan to the dry run or executes it
 /// under a journal. One code path for both.
 extension Stack {
-    /// Brings the stack to the spec (see `UpPlanner`).
+    /// Brings the stack to the spec (see `UpPlanner`). With proxy.tls.acme it serves the challenge
+    /// first (plain HTTP alone while there is no certificate), then obtains or renews the certificate
+    /// when it is due and the schedule allows, and installs it with a second, checked pass.
     public func up(lockWait: Double) throws -> UpSummary {
         let started = ports.clock.monotonic()
         try ensureEngine()
         let lock = try self.lock("up", wait: lockWait)
         defer { lock?.release() }
-        // Behind the shared front, changes to it go one project at a time (traffic never waits).
+        guard let acme = spec.proxy.tls?.acme else { return try upPass(tls: tls, started: started, lockWait: lockWait) }
+        let certificateLock = try self.certificateLock(wait: lockWait)
+        defer { certificateLock?.release() }
+        let served = acmeMaterial()
+        var summary = try upPass(tls: served, started: started, lockWait: lockWait)
+        summary.certificate = try certify(acme, served: served, force: false, started: started, lockWait: lockWait)
+        return summary
+    }
+
+    /// `bgctl certs renew`: proxy.tls.acme's certificate renewed when due (or `force`) and installed.
+    /// Refused when `up` has anything else to do: a timer that renews must not apply a spec edited
+    /// since. A failure is thrown even while the current certificate serves (the timer's job failed).
+    public func renewCertificate(force: Bool, lockWait: Double) throws -> CertificateOutcome {
+        guard let acme = spec.proxy.tls?.acme else { throw OrchestratorError.acmeNotConfigured }
+        let started = ports.clock.monotonic()
+        try ensureEngine()
+        let lock = try self.lock("certs renew", wait: lockWait)
+        defer { lock?.release() }
+        let certificateLock = try self.certificateLock(wait: lockWait)
+        defer { certificateLock?.release() }
+        let served = acmeMaterial()
+        do {
+            let frontLock = try self.frontLock(wait: lockWait)
+            defer { frontLock?.release() }
+            try recoverInterrupted(convergent: true)
+            let observed = try observe([.network, .files], probe: [])
+            let registry = front == nil ? nil : try frontRegistry()
+            let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: served, front: registry, acmeCAFile: acmeCAFile),
+                                          spec: spec, paths: paths, renderer: renderer, observed: observed)
+            guard observed.state != nil else { throw OrchestratorError.notUp }
+            let pending = plan.steps.filter { step in
+                if case .warn = step.action { return false }
+                return !["record", "prune-tls", "wait-healthy", "remember-tested"].contains(step.name)
+            }
+            if !pending.isEmpty {
+                throw OrchestratorError.acmeFailed(detail: "certs renew changes nothing but the certificate, and up has more to do here (\(pending.map(\.name).joined(separator: ", "))); run bgctl up, which renews too", nextAttempt: nil)
+            }
+        }
+        return try certify(acme, served: served, force: force, started: started, lockWait: lockWait, failWhenServing: true)
+    }
+
+    /// acme/lock, which the watcher's renewal also takes; nil for a dry run.
+    func certificateLock(wait: Double) throws -> CertificateLock? {
+        guard dryRun == nil else { return nil }
+        guard let lock = try CertificateLock.acquire(certificateStore, wait: wait, clock: ports.clock) else {
+            throw OrchestratorError.lockTimeout(holder: "the stack's watcher, renewing the certificate (\(certificateStore.lockFile))")
+        }
+        return lock
+    }
+
+    /// One pass of `up` with `tls` as the pair to serve, under the front's lock when there is a front
+    /// (taken per pass: an issuance between two passes can take minutes, and other projects' changes
+    /// to the front need not wait for it).
+    func upPass(tls: TLSMaterial?, started: Double, lockWait: Double) throws -> UpSummary {
         let frontLock = try self.frontLock(wait: lockWait)
         defer { frontLock?.release() }
         try recoverInterrupted(convergent: true)
         let observed = try observe([.network, .files], probe: Pool.allCases)
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let registry = front == nil ? nil : try frontRegistry()
-        let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: tls, front: registry), spec: spec, paths: paths,
-                                      renderer: renderer, observed: observed)
+        let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: tls, front: registry, acmeCAFile: acmeCAFile),
+                                      spec: spec, paths: paths, renderer: renderer, observed: observed)
         try journaled(entry(.up, title: "up", to: observed.live(spec)), phase: .up) { journal in
             try execute(plan, started: started, journal: journal)
         }
         return UpSummary(live: observed.live(spec), plan: plan)
+    }
+
+    /// Renews or obtains proxy.tls.acme's certificate when due (or `force`), and installs it with an
+    /// `up` pass that changes nothing else: `certs renew` checks first that up has nothing else to do.
+    /// With no certificate to serve, a failure is thrown (`acmeFailed`: the stack stays on plain HTTP);
+    /// with one, it is a warning, and that certificate keeps serving.
+    func certify(_ acme: ACMESpec, served: TLSMaterial?, force: Bool, started: Double, lockWait: Double,
+                 failWhenServing: Bool = false) throws -> CertificateOutcome {
+        let names = spec.proxy.hosts
+        let need = certificateNeed(acme)
+        var outcome = CertificateOutcome(result: .current, names: names, notAfter: served?.info.notAfter)
+        if case .none(let renewAt) = need, !force {
+            outcome.renewAt = renewAt
+            return outcome
+        }
+        let why: String
+        switch need {
+        case .none: why = "renewal forced"
+        case .renewal: why = "renewal is due"
+        case .issuance(let reason): why = reason
+        }
+        if dryRun != nil {
+            report(.step("then obtain a certificate for \(names.joined(separator: ", ")) from \(acme.directory) by ACME HTTP-01 (\(why)) and install it (not in a dry run)"))
+            outcome.result = .planned
+            return outcome
+        }
+        let store = certificateStore
+        let record = store.renewal()
+        let now = ports.clock.now()
+        if !force && !RenewalPolicy.mayAttempt(record, at: now) {
+            let last = record.lastError.map { "; the last attempt failed: \($0)" } ?? ""
+            if served == nil || failWhenServing {
+                throw OrchestratorError.acmeFailed(detail: "acme: \(why), but the schedule allows no attempt yet\(last)", nextAttempt: record.nextAttempt)
+            }
+            report(.warning("certificate \(why), but the schedule allows no attempt until \(record.nextAttempt ?? "later")\(last); the current certificate keeps serving"))
+            outcome.result = .pending
+            outcome.nextAttempt = record.nextAttempt.flatMap(ISOTime.parse)
+            outcome.detail = record.lastError
+            return outcome
+        }
+        let obtained: TLSMaterial
+        do {
+            obtained = try obtainCertificate(acme, deadline: Double(acme.timeout.milliseconds) / 1000).1
+        } catch OrchestratorError.acmeFailed(let detail, let next) where served != nil && !failWhenServing {
+            report(.warning(detail + "; the current certificate keeps serving" + (next.map { " (next attempt from \($0))" } ?? "")))
+            outcome.result = .pending
+            outcome.nextAttempt = next.flatMap(ISOTime.parse)
+            outcome.detail = detail
+            return outcome
+        }
+        _ = try upPass(tls: obtained, started: started, lockWait: lockWait)
+        store.prune()
+        outcome.result = served == nil || { if case .issuance = need { return true }; return false }() ? .issued : .renewed
+        outcome.notAfter = obtained.info.notAfter
+        outcome.renewAt = RenewalPolicy.renewAt(notBefore: obtained.info.notBefore, notAfter: obtained.info.notAfter)
+        return outcome
     }
 
     /// Makes `request.target` the live pool with a checked reload (see `SwitchPlanner`).

@@ -77,6 +77,12 @@ extension Stack {
             outcome = installed ? "switched back: \(from.rawValue) is live" : "stopped before the switch: \(from.rawValue) was never touched"
             history = HistoryDraft(action: "deploy", from: from, to: entry.to, result: DeployOutcome.Result.aborted.rawValue,
                                    detail: "\(entry.summary); \(outcome)", image: entry.image, release: entry.release)
+        case .up? where entry.reachedSteps.contains(where: { $0.name == "link-tls" }):
+            // tls/live may name a pair the proxy has not loaded: the reload loads it (nginx keeps the
+            // files it has, should it refuse them), and up converges the rest.
+            if let proxy = try observe([], probe: []).containers[spec.proxyContainerName], proxy.isRunning { try reload(proxy) }
+            outcome = "stopped while installing a certificate; the proxy was reloaded onto tls/\(TLSLink.name); run bgctl up again to converge"
+            history = HistoryDraft(action: entry.operation, to: entry.to, result: "interrupted", detail: "\(entry.summary); \(outcome)")
         default:
             outcome = "stopped at a step boundary; run bgctl \(entry.operation) again to converge"
             history = HistoryDraft(action: entry.operation, to: entry.to, result: "interrupted", detail: "\(entry.summary); \(outcome)")

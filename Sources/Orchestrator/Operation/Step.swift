@@ -44,6 +44,9 @@ public indirect enum StepAction: Sendable, Equatable {
     /// Removes what else is in tls/ (pairs installed before): after the record step, when the installed
     /// configuration names the kept folder. What cannot be removed is left for a later up.
     case pruneTLS(keep: String)
+    /// With proxy.tls.acme: points tls/live at the pair's folder (one rename), which the configuration
+    /// names; the proxy loads it at the next reload. Undone, with the rest, if a later step fails.
+    case linkTLS(String)
     /// Writes the candidate into nginx/next/; the live files are untouched.
     case stageConfig(RenderedConfig)
     /// `nginx -t` on nginx/next/ inside the proxy.

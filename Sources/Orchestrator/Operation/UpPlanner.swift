@@ -13,8 +13,11 @@ public enum UpPlanner {
 
         /// Behind the shared front: its registry as it stands (or as this project would found it).
         public var front: FrontRegistry?
+        /// proxy.tls.acme.ca_file as the host reads it: the watcher mounts it to renew.
+        public var acmeCAFile: String?
 
-        public init(pull: PullPolicy, specFile: String?, tls: TLSMaterial? = nil, front: FrontRegistry? = nil) {
+        public init(pull: PullPolicy, specFile: String?, tls: TLSMaterial? = nil, front: FrontRegistry? = nil, acmeCAFile: String? = nil) {
+            self.acmeCAFile = acmeCAFile
             self.pull = pull
             self.specFile = specFile
             self.tls = tls
@@ -119,7 +122,8 @@ public enum UpPlanner {
                 throw OrchestratorError.networkSubnetMismatch(network: spec.network.name, found: subnets, wanted: spec.network.subnet.description)
             }
         }
-        let folders = [paths.nginxDir, paths.logsDir].filter { !observed.existingPaths.contains($0) }
+        let folders = ([paths.nginxDir, paths.logsDir] + (spec.proxy.tls?.acme != nil ? [paths.challengeDir] : []))
+            .filter { !observed.existingPaths.contains($0) }
         if !folders.isEmpty || observed.state == nil {
             steps.append(Step("create-folders", "create the state folder \(paths.stateDir)", .createDirectories([paths.stateDir] + folders)))
         }
@@ -153,7 +157,8 @@ public enum UpPlanner {
                               .waitHealthy(required: [live], optional: [live.other])))
         }
 
-        if spec.proxy.tls != nil && request.tls == nil { throw OrchestratorError.tlsNotChecked }
+        // With ACME and no certificate yet the configuration serves plain HTTP and the challenge.
+        if spec.proxy.tls?.files != nil && request.tls == nil { throw OrchestratorError.tlsNotChecked }
         // New certificate files change the rendered configuration (it carries their fingerprint), so
         // they take the same checked path as any configuration change: nginx -t, then a reload.
         let rendered = renderer.render(spec, tlsFingerprint: request.tls?.fingerprint)
@@ -165,6 +170,9 @@ public enum UpPlanner {
             let folder = "tls/\(material.fingerprint.prefix(12))…/"
             tlsSteps.append(Step("write-tls", "copy the certificate (valid until \(CertificateInfo.format(material.info.notAfter))) and key into \(folder)",
                                  .writeTLS(material)))
+            if spec.proxy.tls?.acme != nil {
+                tlsSteps.append(Step("link-tls", "point tls/\(TLSLink.name) at \(folder) (the configuration names the link)", .linkTLS(material.fingerprint)))
+            }
         }
         let desiredProxy = StackPlan.proxyContainer(spec, paths: paths, pull: request.pull)
         let proxy = observed.containers[spec.proxyContainerName]
@@ -239,7 +247,7 @@ public enum UpPlanner {
             guard let existing else { return [] }
             return [Step("remove-watcher", "remove the watcher (watch.enabled is off)", .removeContainer(existing.name))]
         }
-        let desired = StackPlan.watcherContainer(spec, paths: paths, specFile: specFile, pull: request.pull)
+        let desired = StackPlan.watcherContainer(spec, paths: paths, specFile: specFile, pull: request.pull, acmeCAFile: request.acmeCAFile)
         let folder = Step("watcher-folder", "create the watcher's folder", .createDirectories([paths.watcherDir]))
         guard let existing else {
             return [folder, Step("start-watcher", "start the watcher (\(desired.image))", .runContainer(desired))]

@@ -23,9 +23,15 @@ extension Stack {
         try ports.files.write(material.certificate, to: paths.tlsCertificate(material.fingerprint), mode: 0o644)
     }
 
-    /// Removes what else is in tls/; what cannot be removed is reported and left for a later up.
+    /// Points tls/live at a pair's folder (ACME's layout); the target is checked to be a fingerprint.
+    func linkTLS(_ fingerprint: String) throws {
+        guard TLSFiles.isFingerprint(fingerprint) else { throw OrchestratorError.tlsNotChecked }
+        try ports.files.replaceLink(paths.tlsLink, target: fingerprint)
+    }
+
+    /// Removes what else is in tls/ (ACME's link stays); what cannot be removed is reported and left for a later up.
     func pruneTLS(keep: String) {
-        for entry in ports.files.list(paths.tlsDir) ?? [] where entry != keep {
+        for entry in ports.files.list(paths.tlsDir) ?? [] where entry != keep && entry != TLSLink.name {
             let path = (paths.tlsDir as NSString).appendingPathComponent(entry)
             do {
                 try ports.files.remove(path)

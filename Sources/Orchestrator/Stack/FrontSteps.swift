@@ -127,5 +127,6 @@ extension Stack {
             try ports.files.remove(paths.nginxDir + "/" + name)
         }
         try? ports.files.remove(paths.nextDir)
+        try? ports.files.remove(paths.challengeDir)
     }
 }

@@ -1,3 +1,4 @@
+import ACME
 import Foundation
 import HTTPClient
 import NginxConfigGen
@@ -28,6 +29,8 @@ public struct Ports: Sendable {
     public var cancelled: @Sendable () -> Bool
     /// Runs `hooks` commands on the host.
     public var hooks: HookRunning = HookProcess()
+    /// Talks to proxy.tls.acme's CA.
+    public var acme: ACMETransport = HTTPClient()
 
     public init(runner: CommandRunner, http: HTTPProbing, files: FileSystem = LocalFileSystem(), clock: Clock = .system,
                 signaller: Signalling? = nil, accessLog: @escaping AccessLogOpener, cancelled: @escaping @Sendable () -> Bool = { false }) {
@@ -64,6 +67,8 @@ public struct Stack: Sendable {
     /// proxy.tls's certificate and key as read and checked by the caller (`TLSFiles.load`): what `up`
     /// installs. Other operations keep the copies already installed and do not read it.
     public var tls: TLSMaterial?
+    /// proxy.tls.acme.ca_file as the host reads it (resolved against the spec's folder).
+    public var acmeCAFile: String?
     /// Set for a dry run: operations hand their plans here instead of executing them, and take no lock.
     public var dryRun: (@Sendable (Plan) -> Void)?
 

@@ -44,8 +44,15 @@ public struct StackPaths: Sendable, Equatable {
     /// the installed configuration names.
     public var tlsDir: String { front == nil ? join("tls") : proxyBase + "/tls" }
     public func tlsFolder(_ fingerprint: String) -> String { tlsDir + "/\(fingerprint)" }
+    /// With proxy.tls.acme: tls/live, a link to the installed pair's folder, which the configuration names
+    /// (`TLSLink`), so a renewal changes the link and not the configuration.
+    public var tlsLink: String { tlsDir + "/" + TLSLink.name }
     public func tlsCertificate(_ fingerprint: String) -> String { tlsDir + "/\(fingerprint)/cert.pem" }
     public func tlsKey(_ fingerprint: String) -> String { tlsDir + "/\(fingerprint)/key.pem" }
+    /// With proxy.tls.acme: the front serves each token file here at /.well-known/acme-challenge/.
+    public var challengeDir: String { proxyBase + "/" + FrontConfig.challengeFolder }
+    /// With proxy.tls.acme: the account key, issued pairs and the renewal schedule (`CertificateStore`).
+    public var acmeDir: String { join("acme") }
     /// Mounted into the proxy at /bgctl/logs; holds access.log.
     public var logsDir: String { front?.logsFolder(project) ?? join("logs") }
     public var accessLog: String { logsDir + "/access.log" }
@@ -68,7 +75,7 @@ public struct StackPaths: Sendable, Equatable {
 
     /// Everything bgctl writes here; `down --purge` removes exactly these.
     public var ownedPaths: [String] {
-        [nginxDir, tlsDir, logsDir, watcherDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile, journalFile]
+        [nginxDir, tlsDir, logsDir, watcherDir, acmeDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile, journalFile]
     }
 
     /// A path below the state folder as a person reads it: relative to the folder.
@@ -87,7 +94,7 @@ public struct StackPaths: Sendable, Equatable {
         if let reason = SafeOpen.othersCanWrite(st, strict: true) {
             throw OrchestratorError.stateFolderUnsafe(path: stateDir, reason: reason)
         }
-        for folder in [nginxDir, nextDir, routeDir, tlsDir, logsDir, watcherDir] {
+        for folder in [nginxDir, nextDir, routeDir, tlsDir, logsDir, watcherDir, acmeDir, challengeDir] {
             guard lstat(folder, &st) == 0 else { continue }
             if (st.st_mode & S_IFMT) == S_IFLNK {
                 throw OrchestratorError.stateFolderUnsafe(path: folder, reason: "it is a symbolic link; bgctl does not follow links inside its state folder")

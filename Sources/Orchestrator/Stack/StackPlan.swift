@@ -100,7 +100,9 @@ public enum StackPlan {
     /// is PID 1, so `--rotate-pid 1` reaches it with USR1 (both run as root). A namespace dies with its
     /// container, so `up` recreates the watcher whenever it (re)creates the proxy.
     /// Secrets reach it as environment values passed to docker, never as arguments or image content.
-    public static func watcherContainer(_ spec: DeploymentSpec, paths: StackPaths, specFile: String, pull: PullPolicy) -> ContainerConfig {
+    /// `acmeCAFile`: proxy.tls.acme.ca_file as the host reads it, mounted for the watcher's renewals.
+    public static func watcherContainer(_ spec: DeploymentSpec, paths: StackPaths, specFile: String, pull: PullPolicy,
+                                        acmeCAFile: String? = nil) -> ContainerConfig {
         var config = ContainerConfig(
             name: spec.watcherContainerName,
             image: spec.watch.image,
@@ -124,6 +126,17 @@ public enum StackPlan {
             command: ["-f", "/bgctl/bgctl.yaml", "watch", "--log", "/bgctl/logs/access.log", "--watcher-dir", "/bgctl/watcher",
                       "--rotate-pid", "1", "--route", "/bgctl/route"]
         )
+        if spec.proxy.tls?.acme != nil {
+            // Renewal (see CertificateRenewal): the store, the challenge folder the proxy serves and the
+            // proxy's tls/, writable; never the configuration.
+            config.mounts += ["\(paths.acmeDir):/bgctl/acme", "\(paths.challengeDir):/bgctl/\(FrontConfig.challengeFolder)",
+                              "\(paths.tlsDir):/bgctl/tls"]
+            config.command += ["--acme", "/bgctl"]
+            if let caFile = acmeCAFile {
+                config.mounts.append("\(caFile):/bgctl/acme-ca.pem:ro")
+                config.command += ["--acme-ca", "/bgctl/acme-ca.pem"]
+            }
+        }
         config.pidNamespace = "container:\(spec.proxyContainerName)"
         // It parses internet-controlled text: no capability but binding a metrics port below 1024
         // (root in the container still owns the files it writes and may signal nginx's root master),

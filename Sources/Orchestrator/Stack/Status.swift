@@ -188,8 +188,10 @@ extension Stack {
         if spec.watcherEnabled && watcherInfo?.isRunning != true {
             problems.append("the watcher \(spec.watcherContainerName) is not running (\(watcherInfo?.state ?? "missing")): nobody is alerted")
         }
+        // With ACME the pair to compare with is the stack's own, in its store.
+        let source = tlsSource ?? acmeMaterial().map { .success($0) }
         let tls = spec.proxy.tls.map { tls in
-            tlsStatus(tls, installed: installedTLS, source: tlsSource, proxyRunning: proxyInfo?.isRunning == true, problems: &problems)
+            tlsStatus(tls, installed: installedTLS, source: source, proxyRunning: proxyInfo?.isRunning == true, problems: &problems)
         }
         let overall = !serving ? "not_serving" : (problems.isEmpty ? "healthy" : "degraded")
         return StackStatus(

@@ -42,6 +42,10 @@ public enum AlertMessage {
             return "\(settings.project): failover — \(poolName(d.pool))\(release) is answering for the live pool \(poolName(d.live))"
         case (.routeMoved, .resolved):
             return "\(settings.project): the route was moved by a person after the watcher's failover; \(poolName(d.pool)) is no longer held by the watcher"
+        case (.certificate, .resolved):
+            return "\(settings.project): certificate renewed — \(d.detail)"
+        case (.certificate, _):
+            return "\(settings.project): certificate — \(d.detail)"
         case (.routeMoved, _):
             return "\(settings.project): route moved — the live pool \(poolName(d.live)) stopped answering its health path; the watcher moved traffic to \(poolName(d.pool))\(release)"
         }
@@ -55,6 +59,8 @@ public enum AlertMessage {
             return "Clients still get answers, but one pool is failing: check `bgctl status` and the failing pool's container logs before the other pool is needed."
         case .failover:
             return "The live pool is failing or down: check `bgctl status` and `docker logs` of the live pool's container; nginx is serving from the backup pool."
+        case .certificate:
+            return "Run `bgctl certs status` on the host for the names, the expiry and the last error; fix what it names (port 80 must reach this host for HTTP-01), then `bgctl certs renew --force`."
         case .routeMoved:
             return "Traffic stays on \(poolName(pool)) until a person switches: check the other pool's container (docker logs, bgctl status), then `bgctl switch \(pool)` to record the move or switch back once it is healthy."
         }
@@ -68,7 +74,11 @@ public enum AlertMessage {
         let f = d.figures
         let icon = n.state == .resolved ? "✅" : (n.state == .repeating ? "🔁" : "🚨")
         let title = "\(icon) \(headline(n, settings: settings))"
-        var fields: [[String: Any]] = [
+        var fields: [[String: Any]] = d.kind == .certificate ? [
+            field("Alert", "\(d.kind.rawValue) (\(n.state.rawValue))"),
+            field("Detail", d.detail),
+            field("Time", iso(d.at)),
+        ] : [
             field("Alert", "\(d.kind.rawValue) (\(n.state.rawValue))"),
             field("Pool", poolName(d.pool)),
             field("Live pool", poolName(d.live)),
@@ -114,6 +124,7 @@ public enum AlertMessage {
             "release": settings.releases[d.pool] ?? "",
             "summary": headline(n, settings: settings),
             "advice": advice(d.kind, pool: d.pool),
+            "detail": d.detail,
             "figures": [
                 "requests": f.requests, "errors": f.errors, "retried": f.retried,
                 "error_rate": round(f.errorRate * 100) / 100, "retry_rate": round(f.retryRate * 100) / 100,

@@ -8,6 +8,8 @@ public enum AlertKind: String, Sendable, Codable, CaseIterable {
     case failover
     /// The watcher moved the route: the live pool stopped answering its health path, the other did.
     case routeMoved = "route_moved"
+    /// proxy.tls.acme: a renewal failed, or the certificate expires within 7 days (resolved: renewed).
+    case certificate
 }
 
 /// The window's figures at the moment of a detection, for messages.
@@ -56,6 +58,9 @@ public struct Detection: Sendable, Equatable {
     /// The live pool according to the log.
     public var live: String
     public var samples: [SampleRequest]
+    /// What happened, for detections that are not about requests (a certificate's renewal): text bgctl
+    /// wrote, escaped like every other value where it goes.
+    public var detail = ""
 }
 
 extension Detection {
@@ -65,6 +70,14 @@ extension Detection {
                   figures: WindowFigures(requests: 0, errors: 0, retried: 0, errorRate: 0, retryRate: 0, threshold: 0,
                                          windowRequests: 0, windowSeconds: 0),
                   pool: to, live: from, samples: [])
+    }
+
+    /// proxy.tls.acme's certificate: a failed renewal or a close expiry (firing), renewed (resolved).
+    public static func certificate(firing: Bool, detail: String, at: Double) -> Detection {
+        Detection(kind: .certificate, firing: firing, at: at,
+                  figures: WindowFigures(requests: 0, errors: 0, retried: 0, errorRate: 0, retryRate: 0, threshold: 0,
+                                         windowRequests: 0, windowSeconds: 0),
+                  pool: "", live: "", samples: [], detail: detail)
     }
 }
 

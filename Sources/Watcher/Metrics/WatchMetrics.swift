@@ -1,3 +1,4 @@
+import Foundation
 import Prometheus
 
 /// The watcher's figures as Prometheus metrics, in one registry that `MetricsServer` renders.
@@ -28,6 +29,10 @@ public final class WatchMetrics {
     private var deliveryFailures: [String: Counter] = [:]
     private var deliveryFailuresSeen: [String: Int] = [:]
     private var weights: [String: Gauge] = [:]
+    // Set from the watcher's renewal thread, not the loop's: under their own lock.
+    private let certificateLock = NSLock()
+    private var certificateNotAfter: Gauge?
+    private var certificateRenewals: [String: Counter] = [:]
     private var tooLongSeen = 0
 
     /// `targets`: the alert targets' names (never their URLs), so their failure counters start at zero.
@@ -60,6 +65,28 @@ public final class WatchMetrics {
         for target in targets { deliveryFailure(target) }
         registry.makeGauge(descriptor: Self.name(
             "build", "info", "The running bgctl's version."), labels: [("version", version)]).set(to: 1)
+    }
+
+    /// proxy.tls.acme: the certificate's expiry, as seconds since the epoch (the series appears with it).
+    public func certificate(notAfter seconds: Double) {
+        certificateLock.lock()
+        defer { certificateLock.unlock() }
+        if certificateNotAfter == nil {
+            certificateNotAfter = registry.makeGauge(descriptor: Self.name(
+                "certificate_not_after", "seconds", "When the served ACME certificate expires, in seconds since the epoch."))
+        }
+        certificateNotAfter?.set(to: seconds)
+    }
+
+    /// One renewal attempt by the watcher, by its result (`renewed`, `failed`).
+    public func certificateRenewal(_ result: String) {
+        certificateLock.lock()
+        defer { certificateLock.unlock() }
+        if certificateRenewals[result] == nil {
+            certificateRenewals[result] = registry.makeCounter(descriptor: Self.name(
+                "certificate_renewals", "total", "Certificate renewals the watcher attempted, by result."), labels: [("result", result)])
+        }
+        certificateRenewals[result]?.increment()
     }
 
     /// One parsed request: its pool, status class, duration, and whether it was retried or failed over.

@@ -1,0 +1,214 @@
+import ACME
+import Foundation
+import HTTPClient
+import NginxConfigGen
+import Support
+import X509
+
+/// The outcome of `up`'s or `certs renew`'s look at proxy.tls.acme, for the CLI to print.
+public struct CertificateOutcome: Sendable, Equatable {
+    public enum Result: String, Sendable {
+        /// The current certificate is good; nothing was asked of the CA.
+        case current
+        /// A first certificate (or one for new names) was obtained and installed.
+        case issued
+        /// The certificate was renewed and installed.
+        case renewed
+        /// An attempt failed or was not allowed yet; the certificate before (if any) still serves.
+        case pending
+        /// A dry run: what would be asked of the CA.
+        case planned
+    }
+
+    public var result: Result
+    public var names: [String]
+    public var notAfter: Date?
+    public var renewAt: Date?
+    /// When the schedule allows the next attempt, after a failure.
+    public var nextAttempt: Date?
+    public var detail: String?
+}
+
+/// Where an issuance reads and writes: the store, the challenge folder the proxy serves, and the
+/// proxy's tls/ folder. The host's paths for `up` and `certs renew`; the watcher's mounts inside its
+/// container.
+public struct ACMEWorkspace: Sendable, Equatable {
+    public var storeDir: String
+    public var challengeDir: String
+    public var tlsDir: String
+    public var tlsLink: String { tlsDir + "/" + TLSLink.name }
+
+    public init(storeDir: String, challengeDir: String, tlsDir: String) {
+        self.storeDir = storeDir
+        self.challengeDir = challengeDir
+        self.tlsDir = tlsDir
+    }
+
+    public init(_ paths: StackPaths) {
+        self.init(storeDir: paths.acmeDir, challengeDir: paths.challengeDir, tlsDir: paths.tlsDir)
+    }
+}
+
+/// Obtains a certificate for a project's names by HTTP-01 and stores it as current. Touches no proxy.
+public struct CertificateIssuer: Sendable {
+    public var acme: ACMESpec
+    public var names: [String]
+    public var workspace: ACMEWorkspace
+    public var files: FileSystem
+    public var clock: Clock
+    public var transport: ACMETransport
+    /// proxy.tls.acme.ca_file as this process reads it.
+    public var caFile: String?
+    public var cancelled: @Sendable () -> Bool
+    public var report: Reporter
+
+    public init(acme: ACMESpec, names: [String], workspace: ACMEWorkspace, files: FileSystem, clock: Clock, transport: ACMETransport,
+                caFile: String?, cancelled: @escaping @Sendable () -> Bool, report: @escaping Reporter) {
+        self.acme = acme
+        self.names = names
+        self.workspace = workspace
+        self.files = files
+        self.clock = clock
+        self.transport = transport
+        self.caFile = caFile
+        self.cancelled = cancelled
+        self.report = report
+    }
+
+    public var store: CertificateStore { CertificateStore(directory: workspace.storeDir, files: files) }
+
+    /// What the stored pair needs now (see `RenewalPolicy.need`).
+    public func need() -> RenewalPolicy.Need {
+        let now = clock.now()
+        return RenewalPolicy.need(current: store.current(), valid: store.currentMaterial(now: now) != nil, names: names,
+                                  directory: acme.directory, at: now)
+    }
+
+    /// Obtains and stores the certificate, bounded by `deadline` seconds. The schedule on disk records
+    /// the outcome (`acmeFailed` carries the next attempt); a signal stops it (`cancelled`) without a record.
+    public func obtain(deadline: Double) throws -> (CertificateStore.Current, TLSMaterial) {
+        let store = self.store
+        let now = clock.now()
+        report(.step("obtain a certificate for \(names.joined(separator: ", ")) from \(Redact.url(acme.directory)) (ACME, HTTP-01)"))
+        do {
+            let key: ACMEAccountKey
+            if let pem = try store.accountKeyPEM() {
+                key = try ACMEAccountKey(pem: pem)
+            } else {
+                key = ACMEAccountKey.generate()
+                try store.saveAccountKey(key.pem)
+            }
+            let known = store.account().flatMap { $0.directory == acme.directory ? ACMEAccount(directory: $0.directory, url: $0.url) : nil }
+            let options = ACMEOptions(directory: acme.directory, email: acme.email, caFile: caFile, deadline: deadline, requestTimeout: 15)
+            let reporter = report
+            var client = ACMEClient(options: options, accountKey: key, account: known, transport: transport,
+                                    clock: ACMEClock(monotonic: clock.monotonic, sleep: clock.sleep),
+                                    interrupted: cancelled, report: { Self.describe($0).map { reporter(.detail($0)) } })
+            let account = try client.account()
+            if account != known { try store.saveAccount(.init(directory: account.directory, url: account.url)) }
+            try clearChallenges()
+            let challenges = workspace.challengeDir
+            let files = self.files
+            let issued = try client.obtain(names: names, publish: { token, keyAuthorization in
+                try Self.publish(token: token, keyAuthorization: keyAuthorization, in: challenges, files: files)
+            }, unpublish: { token in
+                if Self.isToken(token) { try? files.remove(challenges + "/" + token) }
+            })
+            let info: CertificateInfo
+            switch TLSFiles.check(cert: Array(issued.chainPEM.utf8), key: Array(issued.keyPEM.utf8), now: clock.now(),
+                                  certName: "the certificate the CA issued", keyName: "its key") {
+            case .success(let checked): info = checked
+            case .failure(let issue): throw ACMEFailure(message: "acme: \(issue.message)")
+            }
+            let material = TLSMaterial(certificate: issued.chainPEM, key: Secret(issued.keyPEM), info: info)
+            let current = try store.install(material, names: names, directory: acme.directory, issuedAt: ISOTime.format(clock.now()),
+                                            issuer: Self.issuer(issued.chainPEM))
+            try store.saveRenewal(RenewalPolicy.succeeded(at: now))
+            report(.done("certificate for \(names.joined(separator: ", ")) valid until \(CertificateInfo.format(info.notAfter))"))
+            return (current, material)
+        } catch let error as ACMEError {
+            if case .interrupted = error { throw OrchestratorError.cancelled(step: "obtain-certificate") }
+            throw failed(error.description, retryAfter: error.retryAfter, rateLimited: error.isRateLimit, at: now)
+        } catch let error as ACMEFailure {
+            throw failed(error.message, retryAfter: nil, rateLimited: false, at: now)
+        } catch let error as FileError {
+            throw failed("acme: could not write \(error.path): \(error.reason)", retryAfter: nil, rateLimited: false, at: now)
+        }
+    }
+
+    private func failed(_ message: String, retryAfter: Double?, rateLimited: Bool, at now: Date) -> OrchestratorError {
+        let record = RenewalPolicy.failed(store.renewal(), at: now, error: message, retryAfter: retryAfter, rateLimited: rateLimited)
+        try? store.saveRenewal(record)
+        return OrchestratorError.acmeFailed(detail: message, nextAttempt: record.nextAttempt)
+    }
+
+    /// A token is base64url (RFC 8555 §8.3); anything else never names a file.
+    static func isToken(_ token: String) -> Bool {
+        (1...256).contains(token.utf8.count) && token.utf8.allSatisfy { b in
+            (0x30...0x39).contains(b) || (0x41...0x5a).contains(b) || (0x61...0x7a).contains(b) || b == 0x2d || b == 0x5f
+        }
+    }
+
+    static func publish(token: String, keyAuthorization: String, in folder: String, files: FileSystem) throws {
+        guard isToken(token), keyAuthorization.utf8.count <= 1024, keyAuthorization.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+            throw ACMEFailure(message: "acme: the server sent a challenge token that is not base64url; refusing to write it")
+        }
+        try files.createDirectory(folder)
+        try files.write(keyAuthorization, to: folder + "/" + token, mode: 0o644)
+    }
+
+    /// Tokens a killed issuance left behind.
+    func clearChallenges() throws {
+        try files.createDirectory(workspace.challengeDir)
+        for entry in files.list(workspace.challengeDir) ?? [] {
+            try? files.remove(workspace.challengeDir + "/" + entry)
+        }
+    }
+
+    static func issuer(_ pem: String) -> String? {
+        guard let certificate = try? Certificate(pemEncoded: pem) else { return nil }
+        let text = certificate.issuer.description
+        return String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }.prefix(200).map(Character.init))
+    }
+
+    static func describe(_ event: ACMEEvent) -> String? {
+        switch event {
+        case .account(let created): return created ? "registered a new ACME account" : "using the ACME account on record"
+        case .ordered(let names): return "ordered a certificate for \(names.joined(separator: ", "))"
+        case .challenge(let name, _): return "\(name): answering the HTTP-01 challenge"
+        case .validated(let name): return "\(name): validated"
+        case .finalizing: return "finalizing the order"
+        case .waiting(let what, let seconds): return "waiting \(Int(seconds.rounded(.up))) s for \(what)"
+        case .issued: return nil
+        }
+    }
+}
+
+extension Stack {
+    var certificateStore: CertificateStore { CertificateStore(directory: paths.acmeDir, files: ports.files) }
+
+    /// The issuer for this stack's proxy.tls.acme, on the host's paths.
+    func certificateIssuer(_ acme: ACMESpec) -> CertificateIssuer {
+        CertificateIssuer(acme: acme, names: spec.proxy.hosts, workspace: ACMEWorkspace(paths), files: ports.files, clock: ports.clock,
+                          transport: ports.acme, caFile: acmeCAFile, cancelled: ports.cancelled, report: report)
+    }
+
+    /// The pair up installs for proxy.tls.acme: the stored one while it is valid (for the names it
+    /// has, should proxy.hosts have changed: better than no HTTPS until the new one arrives); nil when
+    /// there is none, which renders plain HTTP and the challenge only.
+    func acmeMaterial() -> TLSMaterial? {
+        guard spec.proxy.tls?.acme != nil else { return nil }
+        return certificateStore.currentMaterial(now: ports.clock.now())?.1
+    }
+
+    func certificateNeed(_ acme: ACMESpec) -> RenewalPolicy.Need { certificateIssuer(acme).need() }
+
+    func obtainCertificate(_ acme: ACMESpec, deadline: Double) throws -> (CertificateStore.Current, TLSMaterial) {
+        try certificateIssuer(acme).obtain(deadline: deadline)
+    }
+}
+
+/// A failure of bgctl's own around an issuance (the certificate the CA sent fails a check).
+struct ACMEFailure: Error {
+    let message: String
+}
