@@ -99,6 +99,12 @@ let package = Package(
             dependencies: ["Orchestrator", "NginxConfigGen", "HTTPClient", "FuzzSupport"],
             path: "Tests/OrchestratorTests"
         ),
+        .testTarget(
+            name: "ACMETests",
+            dependencies: ["ACME", "HTTPClient", .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1")],
+            path: "Tests/ACMETests"
+        ),
         // Runs the built bgctl binary as a person would; imports none of bgctl's modules.
         .testTarget(name: "CLITests", path: "Tests/CLITests"),
     ],

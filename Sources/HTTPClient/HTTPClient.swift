@@ -46,10 +46,13 @@ public struct HTTPRequest: Sendable, CustomStringConvertible, CustomDebugStringC
     public var connectTimeout: Double
     /// A unix socket to connect to instead of the URL's host (the Docker engine's API).
     public var unixSocket: String?
+    /// A PEM file of the certificate authorities to trust for https instead of the system's.
+    public var caFile: String?
 
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-                timeout: Double = 5, connectTimeout: Double = 2, unixSocket: String? = nil) {
+                timeout: Double = 5, connectTimeout: Double = 2, unixSocket: String? = nil, caFile: String? = nil) {
         self.unixSocket = unixSocket
+        self.caFile = caFile
         self.method = method
         self.url = url
         self.headers = headers
@@ -101,6 +104,7 @@ public struct HTTPClient: Sendable {
 
         bgctl_curl_setopt_string(handle, CURLOPT_URL, request.url)
         if let socket = request.unixSocket { bgctl_curl_setopt_string(handle, CURLOPT_UNIX_SOCKET_PATH, socket) }
+        if let caFile = request.caFile { bgctl_curl_setopt_string(handle, CURLOPT_CAINFO, caFile) }
         bgctl_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         bgctl_curl_setopt_long(handle, CURLOPT_FORBID_REUSE, 1)
         bgctl_curl_setopt_long(handle, CURLOPT_FRESH_CONNECT, 1)
