@@ -14,6 +14,8 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 [ -x /usr/bin/time ] || need+=(time)  # GNU time: peak RSS in make bench-watch
+# Let's Encrypt's test CA and its DNS stand-in: the ACME tests issue real certificates offline.
+command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1 || need+=(pebble)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "host-setup: installing ${need[*]}"

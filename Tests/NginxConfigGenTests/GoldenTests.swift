@@ -19,8 +19,9 @@ import Testing
     static func render(_ name: String) throws -> RenderedConfig {
         let folder = goldenRoot.appendingPathComponent(name)
         let spec = try SpecLoader.load(path: folder.appendingPathComponent("spec.yaml").path, environment: [:]).get()
+        // A case named *-pending has no certificate yet (ACME before its first issuance).
         return try ConfigRenderer(templatesDirectory: templates)
-            .render(spec, tlsFingerprint: spec.proxy.tls == nil ? nil : tlsFingerprint)
+            .render(spec, tlsFingerprint: spec.proxy.tls == nil || name.hasSuffix("-pending") ? nil : tlsFingerprint)
     }
 
     @Test func thereAreGoldenCases() {
@@ -129,6 +130,26 @@ enum NginxCheck {
             try FileManager.default.moveItem(atPath: pair.cert, toPath: pairFolder.appendingPathComponent("cert.pem").path)
             try FileManager.default.moveItem(atPath: pair.key, toPath: pairFolder.appendingPathComponent("key.pem").path)
             config = RenderedConfig(files: config.files.mapValues { $0.replacingOccurrences(of: "/bgctl/tls/", with: tls.path + "/") })
+        } else if config.files.values.contains(where: { $0.contains("\(FrontConfig.confMount)/\(FrontConfig.projectsFolder)/") }) {
+            // A part for the shared front: its absolute paths below /bgctl/ move into the prefix, with
+            // the log's folder, and the pair where ssl_certificate names it (ACME's tls/live).
+            config = RenderedConfig(files: config.files.mapValues { $0.replacingOccurrences(of: "/bgctl/", with: prefix.path + "/") })
+            for text in config.files.values {
+                for line in text.split(separator: "\n") {
+                    let words = line.trimmingCharacters(in: .whitespaces).split(separator: " ")
+                    guard words.count >= 2, words[1].hasPrefix(prefix.path) else { continue }
+                    let path = String(words[1].trimmingCharacters(in: CharacterSet(charactersIn: ";")))
+                    let parent = (path as NSString).deletingLastPathComponent
+                    if words[0] == "access_log" {
+                        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+                    } else if words[0] == "ssl_certificate", !FileManager.default.fileExists(atPath: path) {
+                        let pair = try TestCertificates.make(in: prefix.appendingPathComponent("pair"))
+                        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+                        try FileManager.default.moveItem(atPath: pair.cert, toPath: parent + "/cert.pem")
+                        try FileManager.default.moveItem(atPath: pair.key, toPath: parent + "/key.pem")
+                    }
+                }
+            }
         }
         try AtomicWriter.write(config, into: conf)
         let nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx"].first { FileManager.default.isExecutableFile(atPath: $0) }

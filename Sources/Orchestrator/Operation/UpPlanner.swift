@@ -220,7 +220,7 @@ public enum UpPlanner {
         let changes = steps.filter { if case .warn = $0.action { return false }; return true }
         // Pairs installed before: removed once the configuration naming this one is installed and recorded.
         var prune: Step?
-        if let material = request.tls, !tlsSteps.isEmpty || observed.tlsEntries.contains(where: { $0 != material.fingerprint }) {
+        if let material = request.tls, !tlsSteps.isEmpty || observed.tlsEntries.contains(where: { $0 != material.fingerprint && $0 != TLSLink.name }) {
             prune = Step("prune-tls", "delete the certificate and key copies in tls/ that the configuration no longer names",
                          .pruneTLS(keep: material.fingerprint))
         }
