@@ -58,6 +58,8 @@ public enum ACMEEvent: Sendable, Equatable {
     case validated(name: String)
     case finalizing
     case waiting(what: String, seconds: Double)
+    /// The CA refused the request's nonce (badNonce, RFC 8555 §6.5); it is sent again with a new one.
+    case nonceRefused
     case issued
 }
 
@@ -271,6 +273,7 @@ public struct ACMEClient {
             let after = Self.retryAfter(response)
             if problem.code == "badNonce" && badNonces < Self.nonceRetries {
                 badNonces += 1
+                report(.nonceRefused)
                 continue
             }
             if problem.code == "rateLimited" || response.status == 429 {

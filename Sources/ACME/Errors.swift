@@ -129,7 +129,7 @@ public enum ACMEError: Error, Sendable, CustomStringConvertible {
             } else {
                 text += "could not be validated (the CA gave no reason)"
             }
-            return text + ": is port 80 of \(name) reaching this host, and does its DNS name this host's address?"
+            return text + ": is port 80 of \(name) reaching this host, and does its DNS point here?"
         case .protocolViolation(let what):
             return "acme: \(what): is proxy.tls.acme.directory an ACME (RFC 8555) directory?"
         case .accountKey(let what):

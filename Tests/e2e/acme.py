@@ -24,7 +24,8 @@ class Pebble:
     """Pebble validating HTTP-01 on `http_port` (the front's port), its directory at `directory`,
     its listener's CA in `ca_file`. `nonce_reject` is the percentage of nonces it refuses (badNonce)."""
 
-    def __init__(self, folder, http_port, nonce_reject=0):
+    def __init__(self, folder, http_port, nonce_reject=0, sleep=False, lifetime=None):
+        """sleep: Pebble's random 0-15 s wait before each validation; lifetime: seconds each certificate is valid."""
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.ca_file, cert, key = make_ca_and_certificate(folder, days=2, name="pebble", dns=("localhost", "pebble"))
@@ -33,12 +34,16 @@ class Pebble:
         config = {"pebble": {"listenAddress": f"127.0.0.1:{self.port}", "managementListenAddress": f"127.0.0.1:{self.management}",
                              "certificate": str(cert), "privateKey": str(key), "httpPort": http_port, "tlsPort": free_port(),
                              "ocspResponderURL": "", "externalAccountBindingRequired": False}}
+        if lifetime:
+            config["pebble"]["certificateValidityPeriod"] = lifetime
         (folder / "pebble.json").write_text(json.dumps(config))
         self.logs = []
         self.dns_server = self._start(["pebble-challtestsrv", "-dns01", f"127.0.0.1:{self.dns}", "-http01", "", "-https01", "",
-                                       "-tlsalpn01", "", "-doh", "", "-management", f"127.0.0.1:{free_port()}",
+                                       "-tlsalpn01", "", "-management", f"127.0.0.1:{free_port()}",
                                        "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""], "challtestsrv.log")
-        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT=str(nonce_reject), PEBBLE_AUTHZREUSE="0")
+        env = dict(os.environ, PEBBLE_WFE_NONCEREJECT=str(nonce_reject), PEBBLE_AUTHZREUSE="0")
+        if not sleep:
+            env["PEBBLE_VA_NOSLEEP"] = "1"
         self.server = self._start(["pebble", "-config", str(folder / "pebble.json"), "-dnsserver", f"127.0.0.1:{self.dns}"],
                                   "pebble.log", env)
         context = ssl.create_default_context(cafile=str(self.ca_file))
@@ -50,6 +55,7 @@ class Pebble:
                         break
             except OSError:
                 pass
+            assert self.dns_server.poll() is None and self.server.poll() is None, "pebble or challtestsrv exited:\n" + self.log()
             assert time.monotonic() < deadline, "pebble did not start:\n" + self.log()
             time.sleep(0.1)
 

@@ -166,7 +166,9 @@ public struct CertificateIssuer: Sendable {
     }
 
     static func issuer(_ pem: String) -> String? {
-        guard let certificate = try? Certificate(pemEncoded: pem) else { return nil }
+        // The leaf: the first block of the chain (X509 reads one PEM document at a time).
+        let end = "-----END CERTIFICATE-----"
+        guard let close = pem.range(of: end), let certificate = try? Certificate(pemEncoded: String(pem[..<close.upperBound])) else { return nil }
         let text = certificate.issuer.description
         return String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }.prefix(200).map(Character.init))
     }
@@ -179,6 +181,7 @@ public struct CertificateIssuer: Sendable {
         case .validated(let name): return "\(name): validated"
         case .finalizing: return "finalizing the order"
         case .waiting(let what, let seconds): return "waiting \(Int(seconds.rounded(.up))) s for \(what)"
+        case .nonceRefused: return "the CA refused a nonce (badNonce); sending again with its new one"
         case .issued: return nil
         }
     }
