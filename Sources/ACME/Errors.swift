@@ -43,19 +43,20 @@ public struct ACMEProblem: Sendable, Equatable {
     public static func sanitize(_ text: String, limit: Int = 300) -> String {
         var out = ""
         var count = 0
-        var lastSpace = true
+        var space = false
         for scalar in text.unicodeScalars {
             let v = scalar.value
             let isControl = v < 0x20 || (0x7f...0x9f).contains(v) || (0x202a...0x202e).contains(v) || (0x2066...0x2069).contains(v)
                 || v == 0x200e || v == 0x200f
             if isControl || scalar.properties.isWhitespace {
-                if !lastSpace { out.append(" "); count += 1; lastSpace = true }
-            } else {
-                out.unicodeScalars.append(scalar); count += 1; lastSpace = false
+                space = count > 0
+                continue
             }
-            if count >= limit { out.append("…"); break }
+            // Cut only when something visible is left over: text of exactly `limit` characters is whole.
+            if count + (space ? 1 : 0) >= limit { out.append("…"); break }
+            if space { out.append(" "); count += 1; space = false }
+            out.unicodeScalars.append(scalar); count += 1
         }
-        while out.hasSuffix(" ") { out.removeLast() }
         return out
     }
 
