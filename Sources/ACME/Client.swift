@@ -166,12 +166,12 @@ public struct ACMEClient {
                 }
                 guard Self.isBase64URL(token) else { throw .protocolViolation("the CA sent \(name) a challenge token that is not base64url") }
                 try Self.checkURL(challenge.url, what: "\(name)'s challenge")
+                published.append(token)  // before publishing: a half-written file is removed too
                 do {
                     try publish(token, "\(token).\(accountKey.thumbprint)")
                 } catch {
-                    throw .protocolViolation("\(name): could not publish the challenge (\(ACMEProblem.sanitize(String(describing: error))))")
+                    throw .notPublished(name: name, reason: ACMEProblem.sanitize(String(describing: error)))
                 }
-                published.append(token)
                 let display = "http://\(name)/.well-known/acme-challenge/\(token)"
                 if challenge.status == nil || challenge.status == "pending" {
                     _ = try post("start \(name)'s challenge", url: challenge.url, payload: Data("{}".utf8))

@@ -84,6 +84,8 @@ public enum ACMEError: Error, Sendable, CustomStringConvertible {
     case protocolViolation(String)
     /// The account key on disk cannot be used.
     case accountKey(String)
+    /// The challenge's file could not be written for NAME (the caller's `publish` failed).
+    case notPublished(name: String, reason: String)
     /// The CA's Retry-After for a rate limit reaches past the deadline (RFC 8555 §6.6).
     case rateLimited(what: String, ACMEProblem, retryAfter: Double?)
 
@@ -133,11 +135,13 @@ public enum ACMEError: Error, Sendable, CustomStringConvertible {
             return text + ": is port 80 of \(name) reaching this host, and does its DNS point here?"
         case .protocolViolation(let what):
             return "acme: \(what): is proxy.tls.acme.directory an ACME (RFC 8555) directory?"
+        case .notPublished(let name, let reason):
+            return "acme: \(name): could not write the challenge file (\(reason)): check the free space and permissions of the proxy's folder"
         case .accountKey(let what):
             return "acme: \(what): move acme/account.key out of the state folder to register a new account"
         case .rateLimited(let what, let problem, let after):
-            var text = "acme: the CA rate-limited \(what): \(problem.summary)"
-            if let after { text += "; it asks to retry in \(Self.duration(after)), past this run's deadline" }
+            var text = "acme: the CA refused to \(what) (rate limit): \(problem.summary)"
+            if let after { text += "; it asks to retry in \(Self.duration(after)), longer than one run waits" }
             return text + "; bgctl retries after that (see `bgctl certs status`); Let's Encrypt's limits are in the README"
         }
     }

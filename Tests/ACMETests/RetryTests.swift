@@ -41,8 +41,8 @@ import Testing
         #expect(error?.retryAfter == 3600)
         #expect(harness.ca.requests(to: .newOrder).count == 1)
         #expect(harness.clock.sleeps == [])
-        #expect(error.map { "\($0)" } == "acme: the CA rate-limited create an order for example.com: too many certificates already issued "
-            + "(rateLimited); it asks to retry in 60 min, past this run's deadline; bgctl retries after that (see `bgctl certs status`); "
+        #expect(error.map { "\($0)" } == "acme: the CA refused to create an order for example.com (rate limit): too many certificates already issued "
+            + "(rateLimited); it asks to retry in 60 min, longer than one run waits; bgctl retries after that (see `bgctl certs status`); "
             + "Let's Encrypt's limits are in the README")
     }
 

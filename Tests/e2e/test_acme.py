@@ -266,7 +266,7 @@ def test_a_rate_limited_order_backs_off_until_the_cas_retry_after(shop):
     try:
         project = make(ca.directory)
         up = project.bgctl("up", check=11, timeout=120)
-        assert "rate-limited" in up.stderr and "60 min" in up.stderr, up.stderr
+        assert "(rate limit)" in up.stderr and "60 min" in up.stderr, up.stderr
         assert ca.orders == 1, "the order is not retried past the deadline"
         report = certs_status(project, 4)
         assert abs(iso(report["next_attempt"]) - (time.time() + 3600)) < 120, report

@@ -71,6 +71,7 @@ extension ACMEError {
         case .challengeFailed: return "challengeFailed"
         case .protocolViolation: return "protocolViolation"
         case .accountKey: return "accountKey"
+        case .notPublished: return "notPublished"
         case .rateLimited: return "rateLimited"
         }
     }
