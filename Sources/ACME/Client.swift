@@ -32,10 +32,13 @@ public struct ACMEOptions: Sendable {
 public struct ACMEAccount: Sendable, Codable, Equatable {
     public var directory: String
     public var url: String
+    /// The contact the CA has on record for it, as bgctl last set it.
+    public var email: String?
 
-    public init(directory: String, url: String) {
+    public init(directory: String, url: String, email: String? = nil) {
         self.directory = directory
         self.url = url
+        self.email = email
     }
 }
 
@@ -90,6 +93,7 @@ public struct ACMEClient {
     var directory: Directory?
     var nonce: String?
     var accountURL: String?
+    let known: ACMEAccount?
 
     /// badNonce answers retried per request (RFC 8555 §6.5: the client should retry with the new nonce).
     static let nonceRetries = 5
@@ -107,7 +111,9 @@ public struct ACMEClient {
         self.interrupted = interrupted
         self.report = report
         self.started = clock.monotonic()
-        _ = account  // The account is always looked up by key (newAccount answers 200 for a known key), so a CA that forgot it costs nothing.
+        // The account is always looked up by key (newAccount answers 200 for a known key), so a CA that
+        // forgot it costs nothing; what is on record only says whether its contact needs an update.
+        self.known = account
     }
 
     var remaining: Double { options.deadline - (clock.monotonic() - started) }
@@ -123,10 +129,17 @@ public struct ACMEClient {
         guard let location = response.header("location") else {
             throw .protocolViolation("the CA's answer to newAccount has no Location")
         }
-        try Self.checkURL(location, what: "the account")
+        try checkResource(location, what: "the account")
         accountURL = location
-        report(.account(created: response.status == 201))
-        return ACMEAccount(directory: options.directory, url: location)
+        let created = response.status == 201
+        // An existing account keeps the contact it was made with (RFC 8555 §7.3.1): a changed email is an update (§7.3.2).
+        let recorded = known.flatMap { $0.url == location ? $0 : nil }
+        if !created && (recorded == nil ? options.email != nil : recorded?.email != options.email) {
+            let contact = options.email.map { ["mailto:\($0)"] } ?? []
+            _ = try post("update the ACME account's contact", url: location, payload: JSON.data(["contact": contact]))
+        }
+        report(.account(created: created))
+        return ACMEAccount(directory: options.directory, url: location, email: options.email)
     }
 
     /// Orders a certificate for `names` (all as SANs), answers each name's HTTP-01 challenge through
@@ -141,20 +154,24 @@ public struct ACMEClient {
         let identifiers = names.map { ["type": "dns", "value": $0] }
         let created = try post("create an order for \(label)", url: directory.newOrder, payload: JSON.data(["identifiers": identifiers]))
         guard let orderURL = created.header("location") else { throw .protocolViolation("the CA's answer to newOrder has no Location") }
-        try Self.checkURL(orderURL, what: "the order")
+        try checkResource(orderURL, what: "the order")
         var order = try decode(Order.self, created, what: "newOrder")
         report(.ordered(names: names))
 
         guard let authorizations = order.authorizations, (1...names.count).contains(authorizations.count) else {
             throw .protocolViolation("the CA's order lists \(order.authorizations?.count ?? 0) authorizations for \(names.count) names")
         }
+        let ordered = Set(names.map { $0.lowercased() })
         var published: [String] = []
         defer { for token in published { unpublish(token) } }
         var waiting: [(name: String, authorization: String, challenge: String, display: String)] = []
         for url in authorizations {
-            try Self.checkURL(url, what: "an authorization")
+            try checkResource(url, what: "an authorization")
             let authorization = try decode(Authorization.self, try post("fetch an authorization", url: url, payload: nil), what: "an authorization")
             let name = ACMEProblem.sanitize(authorization.identifier.value, limit: 253)
+            guard authorization.identifier.type == "dns", ordered.contains(authorization.identifier.value.lowercased()) else {
+                throw .protocolViolation("the CA's order holds an authorization for \(name), a name bgctl did not ask for")
+            }
             switch authorization.status {
             case "valid":
                 report(.validated(name: name))
@@ -165,7 +182,7 @@ public struct ACMEClient {
                     throw .protocolViolation("the CA offers no http-01 challenge for \(name) (it offers: \(types.isEmpty ? "none" : types))")
                 }
                 guard Self.isBase64URL(token) else { throw .protocolViolation("the CA sent \(name) a challenge token that is not base64url") }
-                try Self.checkURL(challenge.url, what: "\(name)'s challenge")
+                try checkResource(challenge.url, what: "\(name)'s challenge")
                 published.append(token)  // before publishing: a half-written file is removed too
                 do {
                     try publish(token, "\(token).\(accountKey.thumbprint)")
@@ -195,7 +212,7 @@ public struct ACMEClient {
         order = try poll("the order to be ready", url: orderURL, as: Order.self) { $0.status != "pending" }
         if order.status == "ready" {
             guard let finalize = order.finalize else { throw .protocolViolation("the CA's order has no finalize URL") }
-            try Self.checkURL(finalize, what: "the order's finalize URL")
+            try checkResource(finalize, what: "the order's finalize URL")
             let request = try CertificateRequest(names: names)
             report(.finalizing)
             let answer = try post("finalize the order for \(label)", url: finalize, payload: JSON.data(["csr": Base64URL.encode(request.der)]))
@@ -211,7 +228,7 @@ public struct ACMEClient {
     private mutating func download(_ order: Order, names: [String], keyPEM: String) throws(ACMEError) -> IssuedCertificate {
         guard order.status == "valid" else { throw orderFailure(order) }
         guard let url = order.certificate else { throw .protocolViolation("the CA's valid order has no certificate URL") }
-        try Self.checkURL(url, what: "the certificate")
+        try checkResource(url, what: "the certificate")
         let response = try post("download the certificate", url: url, payload: nil, accept: "application/pem-certificate-chain")
         let text = response.bodyText
         guard response.body.count <= Self.chainLimit, text.hasPrefix("-----BEGIN CERTIFICATE-----"),
@@ -231,7 +248,7 @@ public struct ACMEClient {
 
     private mutating func loadDirectory() throws(ACMEError) -> Directory {
         if let directory { return directory }
-        try Self.checkURL(options.directory, what: "the directory")
+        try Self.checkURL(options.directory, what: "the directory")  // the only URL that may be http to this machine
         var response = try send("fetch the ACME directory", url: options.directory, method: "GET", body: nil)
         var busy = 0
         while response.status == 503 || response.status == 429, busy < Self.busyRetries, let after = Self.retryAfter(response), after < remaining - 1 {
@@ -244,7 +261,7 @@ public struct ACMEClient {
                            status: response.status, retryAfter: Self.retryAfter(response))
         }
         let directory = try decode(Directory.self, response, what: "the directory")
-        for url in [directory.newNonce, directory.newAccount, directory.newOrder] { try Self.checkURL(url, what: "the directory's resources") }
+        for url in [directory.newNonce, directory.newAccount, directory.newOrder] { try checkResource(url, what: "the directory's resources") }
         self.directory = directory
         return directory
     }
@@ -361,6 +378,24 @@ public struct ACMEClient {
     }
 
     // MARK: - Checks
+
+    /// A URL the CA gave: https, or, when the directory itself is plain http to this machine (a CA
+    /// under test), that same scheme, host and port. A CA on the internet can thus never point bgctl's
+    /// signed requests at a service on this host's loopback.
+    func checkResource(_ url: String, what: String) throws(ACMEError) {
+        try Self.checkURL(url, what: what)
+        guard let given = URLComponents(string: url), let directory = URLComponents(string: options.directory) else {
+            throw .protocolViolation("the CA gave an unusable URL for \(what)")
+        }
+        if directory.scheme?.lowercased() == "http" {
+            guard given.scheme?.lowercased() == "http" || given.scheme?.lowercased() == "https",
+                  given.host?.lowercased() == directory.host?.lowercased(), given.port == directory.port else {
+                throw .protocolViolation("the CA under test at \(Redact.url(options.directory)) gave a URL for \(what) elsewhere (\(Redact.url(url)))")
+            }
+        } else if given.scheme?.lowercased() != "https" {
+            throw .protocolViolation("the CA gave a URL for \(what) that is not https (\(Redact.url(url)))")
+        }
+    }
 
     /// https with a host; http only to this machine (a CA under test). No whitespace or controls.
     static func checkURL(_ url: String, what: String) throws(ACMEError) {

@@ -81,7 +81,12 @@ struct SpecOptions: ParsableArguments {
     /// within `CertificateInfo.warningDays` days, or a key file others can read, is a warning,
     /// printed and returned.
     func checkedTLS(_ spec: DeploymentSpec, warnings: inout [SpecIssue]) throws -> TLSMaterial? {
-        // ACME's pair is the stack's own, in its state folder: `up` reads and checks it there.
+        // ACME's pair is the stack's own, in its state folder: `up` reads and checks it there. Its CA
+        // file is read here, as the pair's files are.
+        if let acme = spec.proxy.tls?.acme, let caFile = acme.caFile, let problem = Self.caFileProblem(TLSSpec.resolve(caFile, in: directory)) {
+            throw SpecError(issues: [SpecIssue(file: path, line: acme.caFileMark.line, column: acme.caFileMark.column,
+                                               path: "proxy.tls.acme.ca_file", message: "\(caFile) \(problem)")])
+        }
         guard let tls = spec.proxy.tls?.files else { return nil }
         let now = Date()
         switch tlsFiles(tls, now: now) {
@@ -106,6 +111,20 @@ struct SpecOptions: ParsableArguments {
             throw SpecError(issues: [SpecIssue(file: path, line: mark.line, column: mark.column, path: "proxy.tls.\(issue.file.rawValue)",
                                                message: issue.message)])
         }
+    }
+
+    /// Why the CA file cannot be used (nil when it can): a regular file (the watcher bind-mounts it;
+    /// a folder, socket or device never), at most 1 MiB, holding a PEM certificate.
+    static func caFileProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "cannot be read: \(String(cString: strerror(errno)))" }
+        guard info.st_mode & S_IFMT == S_IFREG else { return "is not a regular file" }
+        guard info.st_size <= TLSFiles.maxFileBytes else { return "is larger than 1 MiB" }
+        guard let data = FileManager.default.contents(atPath: path) else { return "cannot be read" }
+        guard String(decoding: data, as: UTF8.self).contains("-----BEGIN CERTIFICATE-----") else {
+            return "holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        }
+        return nil
     }
 
     /// The files proxy.tls names (relative to the spec's folder), read and checked at `now`.

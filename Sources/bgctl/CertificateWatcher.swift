@@ -12,13 +12,11 @@ final class CertificateWatcher: @unchecked Sendable {
     static let interval = 600.0
     static let firstLook = 5.0
 
-    private let renewal: CertificateRenewal
+    private var renewal: CertificateRenewal
     private let report: (Detection) -> Void
     private let metrics: WatchMetrics?
     private let say: (String) -> Void
-    private let stopped = NSCondition()
-    private var stopping = false
-    private var thread: Thread?
+    private let loop = BackgroundLoop(name: "bgctl-certificates")
     private var firing = false
 
     init(renewal: CertificateRenewal, metrics: WatchMetrics?, report: @escaping (Detection) -> Void, say: @escaping (String) -> Void) {
@@ -43,34 +41,31 @@ final class CertificateWatcher: @unchecked Sendable {
         return CertificateRenewal(issuer: issuer, tlsHost: host, tlsPort: tls.listen.port, reload: { NginxMaster.reload(pid: 1) })
     }
 
-    func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "bgctl-certificates"
-        self.thread = thread
-        thread.start()
-    }
+    func start() { loop.start { [self] in run() } }
 
     /// Returns once the thread has ended; an issuance in flight stops at its next check of the signal.
-    func stop() {
-        stopped.lock()
-        stopping = true
-        stopped.broadcast()
-        stopped.unlock()
-        while thread?.isFinished == false { usleep(10_000) }
-    }
+    func stop() { loop.stop() }
 
     private func run() {
         var wait = Self.firstLook
         while true {
-            stopped.lock()
-            if !stopping { _ = stopped.wait(until: Date(timeIntervalSinceNow: wait)) }
-            let done = stopping
-            stopped.unlock()
-            if done { return }
+            guard loop.pause(wait) else { return }
             wait = Self.interval
-            handle(renewal.tick())
-            if let material = renewal.issuer.store.currentMaterial(now: Date())?.1 {
-                metrics?.certificate(notAfter: material.info.notAfter.timeIntervalSince1970)
+            let events = renewal.tick()
+            handle(events)
+            if let served = renewal.installedCertificate() {
+                metrics?.certificate(notAfter: served.notAfter.timeIntervalSince1970)
+            }
+            // Installed by up (or by this watcher after an earlier failure) and nothing wrong this look: resolved.
+            if firing, renewal.servesStored, !events.contains(where: { event in
+                switch event {
+                case .failed, .obtainedForUp, .expiring: return true
+                default: return false
+                }
+            }), let served = renewal.installedCertificate() {
+                firing = false
+                report(.certificate(firing: false, detail: "\(renewal.issuer.names.joined(separator: ", ")), valid until \(CertificateInfo.format(served.notAfter))",
+                                    at: Date().timeIntervalSince1970))
             }
         }
     }
@@ -80,6 +75,9 @@ final class CertificateWatcher: @unchecked Sendable {
         let names = renewal.issuer.names.joined(separator: ", ")
         for event in events {
             switch event {
+            case .installed(let notAfter):
+                metrics?.certificateRenewal("installed")
+                say("the stored certificate for \(names) (valid until \(CertificateInfo.format(notAfter))) was not served; installed it")
             case .renewed(let notAfter):
                 metrics?.certificateRenewal("renewed")
                 say("certificate for \(names) renewed, valid until \(CertificateInfo.format(notAfter))")

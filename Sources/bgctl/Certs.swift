@@ -27,6 +27,7 @@ extension Bgctl {
             case .current: return nil
             case .issued: return "certificate for \(names) issued,\(until)"
             case .renewed: return "certificate for \(names) renewed,\(until)"
+            case .installed: return "certificate for \(names) installed (it was stored but not served),\(until)"
             case .pending: return "certificate for \(names): renewal pending" + (outcome.nextAttempt.map { " (next attempt from \(Clock.iso($0)))" } ?? "")
             case .planned: return nil
             }

@@ -24,9 +24,7 @@ final class LiveProber: @unchecked Sendable {
     private let report: (Detection) -> Void
     private let say: (String) -> Void
     private let http = HTTPClient()
-    private let stopped = NSCondition()
-    private var stopping = false
-    private var thread: Thread?
+    private let loop = BackgroundLoop(name: "bgctl-live-probe")
 
     init(spec: DeploymentSpec, routeFolder: String, watcherDir: String?, report: @escaping (Detection) -> Void,
          say: @escaping (String) -> Void) {
@@ -37,21 +35,10 @@ final class LiveProber: @unchecked Sendable {
         self.say = say
     }
 
-    func start() {
-        let thread = Thread { [self] in run() }
-        thread.name = "bgctl-live-probe"
-        self.thread = thread
-        thread.start()
-    }
+    func start() { loop.start { [self] in run() } }
 
     /// Returns once the probe thread has ended (at most one probe's timeout later).
-    func stop() {
-        stopped.lock()
-        stopping = true
-        stopped.broadcast()
-        stopped.unlock()
-        while thread?.isFinished == false { usleep(10_000) }
-    }
+    func stop() { loop.stop() }
 
     private func answers(_ pool: Pool) -> Bool {
         let url = "http://127.0.0.1:\(spec.pool(pool).previewPort)\(spec.app.health.path)"
@@ -62,11 +49,7 @@ final class LiveProber: @unchecked Sendable {
     private func run() {
         var guardState = LiveGuard(failures: Self.failures)
         while true {
-            stopped.lock()
-            if !stopping { _ = stopped.wait(until: Date(timeIntervalSinceNow: Self.interval)) }
-            let done = stopping
-            stopped.unlock()
-            if done { return }
+            guard loop.pause(Self.interval) else { return }
             // No route (a stack from before routes, or a damaged one): nothing this prober may move.
             guard let route = folder.read().route else { continue }
             let liveAnswered = route.canary != nil || answers(route.live)

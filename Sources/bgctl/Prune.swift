@@ -31,7 +31,7 @@ extension Bgctl {
                 guard (0...10_000).contains(keep) else {
                     throw ValidationError("--keep: expected a number of releases from 0 to 10000, found \(keep)")
                 }
-                var stack = try options.stack(mode)
+                let stack = try options.stack(mode)
                 let outcome = try stack.prune(keep: keep, lockWait: options.lockWaitSeconds())
                 if json { return printJSON(outcome) }
                 printText(outcome)

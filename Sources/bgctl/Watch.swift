@@ -49,6 +49,8 @@ extension Bgctl {
         var acme: String?
         @Option(help: ArgumentHelp("The CA file to trust for the ACME server (the watcher's mount of proxy.tls.acme.ca_file).", valueName: "FILE"))
         var acmeCa: String?
+        @Option(help: ArgumentHelp("The names and CA settings bgctl up applied (a digest); with --acme, no renewal while the spec says otherwise.", valueName: "DIGEST"))
+        var acmeSettings: String?
         @Flag(help: "Print the metrics in the Prometheus text format on stdout when done (alerts and the summary go to stderr).")
         var metricsDump = false
 
@@ -183,7 +185,12 @@ extension Bgctl {
                     prober?.start()
                 }
                 var certificates: CertificateWatcher?
-                if let acme, !once, let loaded,
+                let acmeApplied = acmeSettings == nil || loaded.flatMap { spec in
+                    spec.proxy.tls?.acme.map { StackPlan.acmeSettings(spec, $0) } } == acmeSettings
+                if acme != nil, !once, loaded != nil, !acmeApplied {
+                    Terminal.stderr("watch: proxy.hosts or proxy.tls.acme in the spec changed since bgctl up; no certificate renewal until bgctl up applies them")
+                }
+                if let acme, !once, let loaded, acmeApplied,
                    let renewal = CertificateWatcher.renewal(loaded, root: acme, caFile: acmeCa, cancelled: { StopSignal.requested },
                                                             say: { Terminal.stderr("watch: " + SafeText.terminal($0)) }) {
                     certificates = CertificateWatcher(renewal: renewal, metrics: metrics, report: { loop.report($0) },

@@ -43,6 +43,28 @@ import Testing
         try ACMEClient.checkURL(url.value, what: "the directory")
     }
 
+    static func client(directory: String) -> ACMEClient {
+        ACMEClient(options: ACMEOptions(directory: directory, email: nil, caFile: nil), accountKey: .generate(), account: nil,
+                   transport: FakeCA(FakeCA.Script(), clock: FakeClock()), clock: FakeClock().clock)
+    }
+
+    @Test(arguments: ["http://127.0.0.1:2375/containers/create", "http://localhost:9100/metrics", "http://[::1]/x"])
+    func aCAOnTheInternetCannotPointRequestsAtThisHostsLoopback(_ url: String) {
+        let client = Self.client(directory: "https://acme-v02.api.letsencrypt.org/directory")
+        #expect(throws: ACMEError.self) { try client.checkResource(url, what: "the order") }
+    }
+
+    @Test(arguments: ["http://127.0.0.1:14001/order/1", "http://127.0.0.1:2375/containers/create", "https://ca.example/order/1"])
+    func aCAUnderTestOnLoopbackMayOnlyNameItsOwnOrigin(_ url: String) {
+        let client = Self.client(directory: "http://127.0.0.1:14000/dir")
+        #expect(throws: ACMEError.self) { try client.checkResource(url, what: "the order") }
+    }
+
+    @Test func aCAUnderTestOnLoopbackNamesItsOwnResources() throws {
+        try Self.client(directory: "http://127.0.0.1:14000/dir").checkResource("http://127.0.0.1:14000/order/1", what: "the order")
+        try Self.client(directory: "https://ca.example/dir").checkResource("https://other.ca.example/order/1", what: "the order")
+    }
+
     @Test func theLengthCasesAreOneByteEitherSideOf2048() {
         #expect(Self.refusedURLs.first { $0.label == "2049 bytes" }?.value.utf8.count == 2049)
         #expect(Self.allowedURLs.first { $0.label == "exactly 2048 bytes" }?.value.utf8.count == 2048)

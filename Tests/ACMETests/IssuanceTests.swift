@@ -169,6 +169,39 @@ import X509
         #expect(first.ca.accountURLs == [created.url])
     }
 
+    @Test func aKnownAccountWithTheSameEmailIsNotUpdated() throws {
+        let first = Harness()
+        var second = first.again()
+        second.known = try first.account().get()
+        #expect(try second.account().get().email == "ops@example.com")
+        #expect(first.ca.requests(to: .account).isEmpty)
+    }
+
+    @Test func aChangedEmailIsSentToTheCAAsTheAccountsContact() throws {
+        let first = Harness()
+        var second = first.again()
+        second.known = try first.account().get()
+        second.options.email = "new@example.com"
+        let updated = try second.account().get()
+        #expect(updated.email == "new@example.com")
+        let updates = first.ca.requests(to: .account)
+        #expect(updates.count == 1)
+        let payload = try #require(updates.first?.payload)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: [String]])
+        #expect(object == ["contact": ["mailto:new@example.com"]])
+        #expect(updates.first?.header?.kid == updated.url)
+    }
+
+    @Test func anEmailRemovedFromTheSpecClearsTheContact() throws {
+        let first = Harness()
+        var second = first.again()
+        second.known = try first.account().get()
+        second.options.email = nil
+        _ = try second.account().get()
+        let payload = try #require(first.ca.requests(to: .account).first?.payload)
+        #expect(payload.replacingOccurrences(of: " ", with: "") == #"{"contact":[]}"#)
+    }
+
     @Test func anIssuanceWithAKnownAccountReportsItFound() throws {
         let first = Harness()
         _ = try first.account().get()

@@ -159,3 +159,50 @@ import Testing
         #expect(!outcome.stderr.contains("very-secret"))
     }
 }
+
+/// proxy.tls.acme's CA file, checked when the spec is (the watcher mounts it: it must be a file).
+@Suite struct ACMECAFileTests {
+    let sandbox: Sandbox
+
+    init() throws {
+        sandbox = try Sandbox()
+    }
+
+    func writeACMESpec(caFile: String) throws -> Int {
+        var lines = MinimalSpec.lines(stateDirectory: sandbox.stateDirectory)
+        let index = try #require(lines.firstIndex(of: "  read_timeout: 3s"))
+        lines.insert(contentsOf: ["  hosts: [shop.example.com]", "  tls:", "    listen: \"127.0.0.1:18443\"",
+                                  "    acme: {directory: \"https://ca.example/dir\", ca_file: \(caFile)}"], at: index + 1)
+        try sandbox.writeSpec(lines.joined(separator: "\n") + "\n")
+        return index + 5
+    }
+
+    @Test func aCAFileThatIsAFolderIsAnInvalidSpecAtItsKey() throws {
+        let line = try writeACMESpec(caFile: "ca")
+        try FileManager.default.createDirectory(at: sandbox.work.appendingPathComponent("ca"), withIntermediateDirectories: true)
+        let outcome = try sandbox.run(["validate"])
+        #expect(outcome.status == 65, "\(outcome)")
+        #expect(outcome.stderr.contains("bgctl.yaml:\(line):"), "\(outcome)")
+        #expect(outcome.stderr.contains("proxy.tls.acme.ca_file: ca is not a regular file"), "\(outcome)")
+    }
+
+    @Test func aMissingCAFileIsAnInvalidSpec() throws {
+        _ = try writeACMESpec(caFile: "missing.pem")
+        let outcome = try sandbox.run(["validate"])
+        #expect(outcome.status == 65 && outcome.stderr.contains("proxy.tls.acme.ca_file: missing.pem cannot be read: No such file or directory"), "\(outcome)")
+    }
+
+    @Test func aCAFileWithoutACertificateIsAnInvalidSpec() throws {
+        _ = try writeACMESpec(caFile: "ca.pem")
+        try "not a certificate\n".write(to: sandbox.work.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+        let outcome = try sandbox.run(["validate"])
+        #expect(outcome.status == 65 && outcome.stderr.contains("ca.pem holds no PEM certificate"), "\(outcome)")
+    }
+
+    @Test func aCAFileWithACertificateValidates() throws {
+        _ = try writeACMESpec(caFile: "ca.pem")
+        try "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".write(to: sandbox.work.appendingPathComponent("ca.pem"), atomically: true, encoding: .utf8)
+        let outcome = try sandbox.run(["validate"])
+        #expect(outcome.status == 0, "\(outcome)")
+    }
+}

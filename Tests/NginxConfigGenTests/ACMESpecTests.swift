@@ -124,6 +124,17 @@ import Testing
         #expect(text.contains("proxy.tls.acme.ca_file: expected a file path"), "\(text)")
     }
 
+    @Test(arguments: [":", ","])
+    func aCAFileWithDockersMountSeparatorIsRefused(_ separator: String) {
+        let text = Self.problem(Self.spec("{ca_file: \"ca\(separator)root.pem\"}")) ?? ""
+        #expect(text.contains("proxy.tls.acme.ca_file: a path without '\(separator)'"), "\(text)")
+    }
+
+    @Test func theCAFilesPlaceInTheSpecIsKeptForMessagesAboutTheFile() throws {
+        let acme = try #require(try Self.spec("{ca_file: ca/root.pem}").get().proxy.tls?.acme)
+        #expect(acme.caFile == "ca/root.pem" && acme.caFileMark.line > 1)
+    }
+
     // MARK: Rendering
 
     static func front(_ result: Result<DeploymentSpec, SpecError>) throws -> DeploymentSpec {

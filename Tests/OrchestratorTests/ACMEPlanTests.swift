@@ -83,6 +83,69 @@ import Testing
     }
 }
 
+/// The schedule's guards against a CA, a file or a clock that says something unreasonable.
+@Suite struct RenewalScheduleGuardTests {
+    static let start = RenewalPolicyTests.start
+    static let day = RenewalPolicyTests.day
+
+    @Test func aLongRetryAfterNeverReachesPastAQuarterOfTheServingCertificatesValidity() {
+        let notAfter = Self.start.addingTimeInterval(4 * Self.day)
+        let record = RenewalPolicy.failed(RenewalRecord(), at: Self.start, error: "e", retryAfter: 7 * Self.day, rateLimited: true, notAfter: notAfter)
+        #expect(record.nextAttempt == ISOTime.format(Self.start.addingTimeInterval(Self.day)))
+    }
+
+    @Test func nearExpiryTheWaitIsNeverUnderFiveMinutes() {
+        let notAfter = Self.start.addingTimeInterval(60)
+        let record = RenewalPolicy.failed(RenewalRecord(), at: Self.start, error: "e", retryAfter: nil, rateLimited: false, notAfter: notAfter)
+        #expect(record.nextAttempt == ISOTime.format(Self.start.addingTimeInterval(300)))
+    }
+
+    @Test func aNegativeFailureCountReadFromDiskCountsFromZero() {
+        var damaged = RenewalRecord()
+        damaged.failures = -5
+        let record = RenewalPolicy.failed(damaged, at: Self.start, error: "e", retryAfter: nil, rateLimited: false)
+        #expect(record.failures == 1 && record.nextAttempt == ISOTime.format(Self.start.addingTimeInterval(300)))
+    }
+
+    @Test func aNextAttemptFurtherThanAnyWaitTheScheduleKeepsIsNoReasonToWait() {
+        var record = RenewalRecord()
+        record.nextAttempt = ISOTime.format(Self.start.addingTimeInterval(RenewalPolicy.maxWait + 3_600))
+        #expect(!RenewalPolicy.mayAttempt(record, at: Self.start), "exactly the longest wait and its hour of slack: wait")
+        record.nextAttempt = ISOTime.format(Self.start.addingTimeInterval(RenewalPolicy.maxWait + 3_601))
+        #expect(RenewalPolicy.mayAttempt(record, at: Self.start), "a second past it: a clock or a file that was wrong")
+    }
+}
+
+/// What the CA issued must certify exactly the names ordered.
+@Suite struct IssuedNamesTests {
+    static func certificate(sans: [String]) throws -> String {
+        let folder = Fixture.tempDir()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let openssl = try #require(["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) })
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: openssl)
+        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", folder + "/k.pem",
+                             "-out", folder + "/c.pem", "-days", "2", "-subj", "/CN=x"]
+            + (sans.isEmpty ? [] : ["-addext", "subjectAltName=" + sans.map { "DNS:\($0)" }.joined(separator: ",")])
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return try String(contentsOfFile: folder + "/c.pem", encoding: .utf8)
+    }
+
+    @Test func theSameNamesInAnotherOrderAndCaseAreAccepted() throws {
+        #expect(CertificateIssuer.namesProblem(try Self.certificate(sans: ["www.shop.example.com", "Shop.example.com"]),
+                                               names: ["shop.example.com", "www.shop.example.com"]) == nil)
+    }
+
+    @Test(arguments: [["shop.example.com"], ["shop.example.com", "www.shop.example.com", "evil.example"], []])
+    func aCertificateForOtherNamesIsRefused(_ sans: [String]) throws {
+        let problem = CertificateIssuer.namesProblem(try Self.certificate(sans: sans), names: ["shop.example.com", "www.shop.example.com"])
+        #expect(problem?.hasSuffix("not shop.example.com, www.shop.example.com; refusing to install it") == true, "\(problem ?? "nil")")
+    }
+}
+
 /// The store: a pair is current only once whole; keys are private; what a kill leaves is harmless.
 @Suite struct CertificateStoreTests {
     /// A real pair from the openssl tool: the store checks what it reads back.
@@ -239,10 +302,31 @@ import Testing
         let spec = try Self.spec()
         let paths = FrontPlanTests.paths(spec)
         let config = StackPlan.watcherContainer(spec, paths: paths, specFile: "/srv/shop/bgctl.yaml", pull: .never, acmeCAFile: "/srv/shop/ca.pem")
-        #expect(config.mounts.contains("\(paths.acmeDir):/bgctl/acme"))
-        #expect(config.mounts.contains("\(paths.challengeDir):/bgctl/acme-challenge") && config.mounts.contains("\(paths.tlsDir):/bgctl/tls"))
-        #expect(config.mounts.contains("/srv/shop/ca.pem:/bgctl/acme-ca.pem:ro"))
-        #expect(!config.mounts.contains { $0.hasPrefix(paths.nginxDir + ":") }, "the watcher writes no configuration")
-        #expect(config.command.suffix(4) == ["--acme", "/bgctl", "--acme-ca", "/bgctl/acme-ca.pem"])
+        // Exactly these: of the proxy's folder only the route, the challenge folder and tls/, never the configuration.
+        #expect(config.mounts == ["/srv/shop/bgctl.yaml:/bgctl/bgctl.yaml:ro", "\(paths.logsDir):/bgctl/logs", "\(paths.watcherDir):/bgctl/watcher",
+                                  "\(paths.routeDir):/bgctl/route", "\(paths.acmeDir):/bgctl/acme", "\(paths.challengeDir):/bgctl/acme-challenge",
+                                  "\(paths.tlsDir):/bgctl/tls", "/srv/shop/ca.pem:/bgctl/acme-ca.pem:ro"])
+        #expect(config.command.suffix(6) == ["--acme", "/bgctl", "--acme-settings", StackPlan.acmeSettings(spec, try #require(spec.proxy.tls?.acme)),
+                                             "--acme-ca", "/bgctl/acme-ca.pem"])
+    }
+
+    @Test func theWatcherIsMadeAnewWhenTheNamesOrTheCAChange() throws {
+        let spec = try Self.spec()
+        let paths = FrontPlanTests.paths(spec)
+        let base = StackPlan.watcherContainer(spec, paths: paths, specFile: "/srv/shop/bgctl.yaml", pull: .never).fingerprint
+        var hosts = spec
+        hosts.proxy.hosts.append("www.shop.example.com")
+        func with(_ acme: ACMESpec) -> DeploymentSpec {
+            var changed = spec
+            changed.proxy.tls = TLSSpec(acme: acme)
+            changed.proxy.tls?.listen = spec.proxy.tls!.listen
+            return changed
+        }
+        let directory = with(ACMESpec(directory: "https://acme-staging-v02.api.letsencrypt.org/directory"))
+        let email = with(ACMESpec(email: "ops@shop.example.com"))
+        #expect(StackPlan.watcherContainer(with(ACMESpec()), paths: paths, specFile: "/srv/shop/bgctl.yaml", pull: .never).fingerprint == base)
+        for changed in [hosts, directory, email] {
+            #expect(StackPlan.watcherContainer(changed, paths: paths, specFile: "/srv/shop/bgctl.yaml", pull: .never).fingerprint != base)
+        }
     }
 }

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BGCTL, ROOT, Front, Project, free_port, remove_project
+from conftest import BGCTL, ROOT, Front, Project, free_port
 from loadgen import NaiveLoad
 from test_tls import make_ca_and_certificate
 
@@ -76,12 +76,7 @@ def trio(tmp_path):
         return project
 
     yield front, make
-    for project in made:
-        subprocess.run([BGCTL, "-f", str(project.spec), "down", "--purge", "--yes"], capture_output=True, timeout=120,
-                       env=dict(os.environ, **project.env))
-    front.remove()
-    for project in made:
-        remove_project(project.name)
+    front.take_down(made)
 
 
 def test_projects_on_one_front_never_touch_each_others_traffic(trio, tmp_path):

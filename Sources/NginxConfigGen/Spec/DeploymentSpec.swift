@@ -250,6 +250,8 @@ public struct ACMESpec: Sendable, Hashable {
     /// The CA that signs the ACME server's own certificate (a private CA, Pebble); nil: the system's.
     /// As written, relative to the spec's folder unless absolute.
     public var caFile: String?
+    /// Where `ca_file` stands in the spec, for messages about the file.
+    public var caFileMark = SpecMark(line: 1, column: 1)
     /// How long `up` waits for an issuance before it leaves the stack on plain HTTP.
     public var timeout = SpecDuration.seconds(120)
 

@@ -435,9 +435,16 @@ private struct SpecDecoder {
             }
         }
         if let n = map["ca_file"], let text = reader.string(n, path + ["ca_file"]) {
-            if Syntax.isFilePath(text) { acme.caFile = text } else {
+            if !Syntax.isFilePath(text) {
                 reader.report(n, path + ["ca_file"], "expected a file path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
                 valid = false
+            } else if let bad = text.first(where: { $0 == ":" || $0 == "," }) {
+                // The watcher mounts it, and docker's volume syntax splits on these.
+                reader.report(n, path + ["ca_file"], "a path without '\(bad)' (docker's mount syntax uses it), found \(reader.quoted(text))")
+                valid = false
+            } else {
+                acme.caFile = text
+                acme.caFileMark = SpecMark(line: n.mark?.line ?? 1, column: n.mark?.column ?? 1)
             }
         }
         if let n = map["timeout"], let value = reader.duration(n, path + ["timeout"]) {

@@ -129,7 +129,7 @@ public enum TLSFiles {
     /// `check`, also giving the certificates as PEM written anew from what was parsed: only the
     /// certificate blocks, the leaf first. A file that also holds the private key (one file named for
     /// both) thus never puts the key into the world-readable copy.
-    static func checked(cert: [UInt8], key: [UInt8], now: Date, certName: String,
+    public static func checked(cert: [UInt8], key: [UInt8], now: Date, certName: String,
                         keyName: String) -> Result<(info: CertificateInfo, certificates: String), TLSIssue> {
         // OpenSSL keeps errors in a per-thread queue: start from an empty one (the chain reading looks
         // at the last error) and leave it empty for the next user (libcurl).

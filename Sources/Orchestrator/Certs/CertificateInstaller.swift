@@ -47,11 +47,14 @@ public final class CertificateLock: @unchecked Sendable {
 public struct CertificateRenewal: Sendable {
     public enum Event: Sendable, Equatable {
         case renewed(notAfter: Date)
+        /// A stored pair the proxy did not serve (an install that was killed, or put back after a
+        /// failed check) was installed.
+        case installed(notAfter: Date)
         /// An attempt failed; the schedule allows the next from `nextAttempt`.
         case failed(detail: String, nextAttempt: Date?)
         /// A certificate for a stack that serves no HTTPS yet: obtained and stored; `up` installs it.
         case obtainedForUp(notAfter: Date)
-        /// The certificate expires within `RenewalPolicy.urgentDays` days.
+        /// The certificate the proxy serves expires within `RenewalPolicy.urgentDays` days.
         case expiring(daysLeft: Int, notAfter: Date)
         /// The proxy served another certificate than tls/live names (an install killed before its
         /// reload): it was reloaded.
@@ -65,6 +68,8 @@ public struct CertificateRenewal: Sendable {
     public var reload: @Sendable () -> Bool
     public var served: @Sendable () -> String?
     public var verifyTimeout: Double = 10
+    /// The pair a repair reload was sent for: one reload per pair, never one every tick.
+    private var repaired: String?
 
     public init(issuer: CertificateIssuer, tlsHost: String, tlsPort: Int, reload: @escaping @Sendable () -> Bool,
                 served: (@Sendable () -> String?)? = nil) {
@@ -76,21 +81,37 @@ public struct CertificateRenewal: Sendable {
         self.served = served ?? { HTTPClient.peerCertificate(host: tlsHost, port: tlsPort, name: name) }
     }
 
-    /// One look: renew when due and allowed, repair a link the proxy has not loaded, say when expiry is
-    /// close. Skipped (no events) while `up` or `certs renew` holds the certificate lock.
-    public func tick() -> [Event] {
+    /// One look: install a stored pair the proxy does not serve, renew when due and allowed, repair a
+    /// link the proxy has not loaded, say when the served certificate's expiry is close. Skipped (no
+    /// events) while `up` or `certs renew` holds the certificate lock. The names and directory are those
+    /// `up` applied: it recreates the watcher when they change, and a watcher whose spec file says
+    /// otherwise does not renew at all (`StackPlan.acmeSettings`).
+    public mutating func tick() -> [Event] {
         let store = issuer.store
         guard let lock = try? CertificateLock.acquire(store, wait: 0, clock: issuer.clock) else { return [] }
         defer { lock.release() }
         var events: [Event] = []
         let now = issuer.clock.now()
-        let installed = issuer.files.readLink(issuer.workspace.tlsLink)
-        let need = issuer.need()
-        if case .none = need {
-            if let installed, installed == store.current()?.fingerprint, servedMismatch(installed) != nil, reload() {
+        let current = store.current()
+        if let installed = installedFingerprint(), let current, installed != current.fingerprint,
+           let material = store.currentMaterial(now: now)?.1, RenewalPolicy.mayAttempt(store.renewal(), at: now) {
+            do {
+                try install(material, previous: installed)
+                events.append(.installed(notAfter: material.info.notAfter))
+            } catch {
+                events.append(failure("acme: installing the stored certificate failed: \(error)"))
+                return events + expiring()
+            }
+        }
+        let installed = installedFingerprint()
+        switch issuer.need() {
+        case .none:
+            if let installed, installed == store.current()?.fingerprint, repaired != installed, servedMismatch(installed) != nil, reload() {
+                repaired = installed
                 events.append(.repaired)
             }
-        } else if RenewalPolicy.mayAttempt(store.renewal(), at: now) {
+        case .renewal, .issuance:
+            guard RenewalPolicy.mayAttempt(store.renewal(), at: now) else { break }
             do {
                 let material = try issuer.obtain(deadline: Double(issuer.acme.timeout.milliseconds) / 1000).1
                 if installed == nil {
@@ -104,19 +125,45 @@ public struct CertificateRenewal: Sendable {
             } catch OrchestratorError.cancelled {
                 return events
             } catch {
-                let detail = "acme: installing the renewed certificate failed: \(error)"
-                let record = RenewalPolicy.failed(store.renewal(), at: now, error: detail, retryAfter: nil, rateLimited: false)
-                try? store.saveRenewal(record)
-                events.append(.failed(detail: detail, nextAttempt: record.nextAttempt.flatMap(ISOTime.parse)))
+                events.append(failure("acme: installing the renewed certificate failed: \(error)"))
             }
         }
-        if let material = store.currentMaterial(now: issuer.clock.now())?.1 {
-            let left = material.info.notAfter.timeIntervalSince(issuer.clock.now())
-            if left <= Double(RenewalPolicy.urgentDays) * 86_400 {
-                events.append(.expiring(daysLeft: max(Int(left / 86_400), 0), notAfter: material.info.notAfter))
-            }
-        }
-        return events
+        return events + expiring()
+    }
+
+    /// The folder tls/live points to, when it is one a pair can have.
+    public func installedFingerprint() -> String? {
+        issuer.files.readLink(issuer.workspace.tlsLink).flatMap { TLSFiles.isFingerprint($0) ? $0 : nil }
+    }
+
+    /// The validity of the certificate tls/live names: what the proxy serves (or will at its next reload).
+    public func installedCertificate() -> CertificateInfo? {
+        guard let fingerprint = installedFingerprint(),
+              let pem = try? issuer.files.read(issuer.workspace.tlsDir + "/\(fingerprint)/cert.pem", limit: TLSFiles.maxFileBytes) else { return nil }
+        return TLSFiles.certificateInfo(pem: [UInt8](pem))
+    }
+
+    /// True when the proxy's link names the stored pair.
+    public var servesStored: Bool {
+        guard let installed = installedFingerprint() else { return false }
+        return installed == issuer.store.current()?.fingerprint
+    }
+
+    private func expiring() -> [Event] {
+        guard let info = installedCertificate() else { return [] }
+        let left = info.notAfter.timeIntervalSince(issuer.clock.now())
+        guard left <= Double(RenewalPolicy.urgentDays) * 86_400 else { return [] }
+        return [.expiring(daysLeft: max(Int(left / 86_400), 0), notAfter: info.notAfter)]
+    }
+
+    /// A failed install, on the schedule like a failed issuance (no reload every tick for a pair nginx refuses).
+    private func failure(_ detail: String) -> Event {
+        let store = issuer.store
+        let now = issuer.clock.now()
+        let record = RenewalPolicy.failed(store.renewal(), at: now, error: detail, retryAfter: nil, rateLimited: false,
+                                          notAfter: installedCertificate()?.notAfter)
+        try? store.saveRenewal(record)
+        return .failed(detail: detail, nextAttempt: record.nextAttempt.flatMap(ISOTime.parse))
     }
 
     /// Nil when the proxy serves the pair `fingerprint` names (or cannot be asked); else what it serves.
@@ -143,7 +190,14 @@ public struct CertificateRenewal: Sendable {
         }
         let deadline = issuer.clock.monotonic() + verifyTimeout
         while issuer.clock.monotonic() < deadline {
-            if let pem = served(), HTTPClient.firstCertificateBlock(pem) == want { return }
+            if let pem = served(), HTTPClient.firstCertificateBlock(pem) == want {
+                // Served: the pairs before it are no longer needed (nginx holds what it loaded in memory).
+                if let previous, previous != material.fingerprint, TLSFiles.isFingerprint(previous) {
+                    try? files.remove(issuer.workspace.tlsDir + "/" + previous)
+                }
+                issuer.store.prune()
+                return
+            }
             issuer.clock.sleep(0.25)
         }
         try rollBack(previous)

@@ -34,7 +34,8 @@ extension Stack {
                                        nextAttempt: record.nextAttempt.flatMap(ISOTime.parse), failures: record.failures,
                                        lastError: record.lastError, installed: false, problems: [])
         if let notBefore, let notAfter { report.renewAt = RenewalPolicy.renewAt(notBefore: notBefore, notAfter: notAfter) }
-        if let current { report.installed = ports.files.exists(paths.tlsCertificate(current.fingerprint)) }
+        // Installed: the link the configuration names points at it (a copy left beside it after a failed install is not).
+        if let current { report.installed = ports.files.readLink(paths.tlsLink) == current.fingerprint }
         guard let current, let notAfter else {
             report.problems.append("no certificate yet: the stack serves plain HTTP only" + (record.lastError.map { "; the last attempt failed: \($0)" } ?? ""))
             return report
@@ -51,7 +52,7 @@ extension Stack {
         if Set(current.names) != Set(spec.proxy.hosts) {
             report.problems.append("the certificate is for \(current.names.joined(separator: ", ")), proxy.hosts lists \(spec.proxy.hosts.joined(separator: ", ")); bgctl up obtains a new one")
         }
-        if !report.installed { report.problems.append("the proxy does not hold this certificate yet; bgctl up installs it") }
+        if !report.installed { report.problems.append("the proxy does not serve this certificate yet; bgctl up or bgctl certs renew installs it") }
         return report
     }
 }

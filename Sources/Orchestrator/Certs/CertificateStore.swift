@@ -51,6 +51,8 @@ public struct CertificateStore: Sendable {
     public struct Account: Codable, Sendable, Equatable {
         public var directory: String
         public var url: String
+        /// The contact set on the account (absent in files written before bgctl kept it).
+        public var email: String?
     }
 
     // MARK: Account

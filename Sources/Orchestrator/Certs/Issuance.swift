@@ -14,6 +14,8 @@ public struct CertificateOutcome: Sendable, Equatable {
         case issued
         /// The certificate was renewed and installed.
         case renewed
+        /// The stored certificate, which the proxy did not serve (an install killed or put back), was installed.
+        case installed
         /// An attempt failed or was not allowed yet; the certificate before (if any) still serves.
         case pending
         /// A dry run: what would be asked of the CA.
@@ -98,14 +100,14 @@ public struct CertificateIssuer: Sendable {
                 key = ACMEAccountKey.generate()
                 try store.saveAccountKey(key.pem)
             }
-            let known = store.account().flatMap { $0.directory == acme.directory ? ACMEAccount(directory: $0.directory, url: $0.url) : nil }
+            let known = store.account().flatMap { $0.directory == acme.directory ? ACMEAccount(directory: $0.directory, url: $0.url, email: $0.email) : nil }
             let options = ACMEOptions(directory: acme.directory, email: acme.email, caFile: caFile, deadline: deadline, requestTimeout: 15)
             let reporter = report
             var client = ACMEClient(options: options, accountKey: key, account: known, transport: transport,
                                     clock: ACMEClock(monotonic: clock.monotonic, sleep: clock.sleep),
                                     interrupted: cancelled, report: { Self.describe($0).map { reporter(.detail($0)) } })
             let account = try client.account()
-            if account != known { try store.saveAccount(.init(directory: account.directory, url: account.url)) }
+            if account != known { try store.saveAccount(.init(directory: account.directory, url: account.url, email: account.email)) }
             try clearChallenges()
             let challenges = workspace.challengeDir
             let files = self.files
@@ -114,30 +116,45 @@ public struct CertificateIssuer: Sendable {
             }, unpublish: { token in
                 if Self.isToken(token) { try? files.remove(challenges + "/" + token) }
             })
-            let info: CertificateInfo
-            switch TLSFiles.check(cert: Array(issued.chainPEM.utf8), key: Array(issued.keyPEM.utf8), now: clock.now(),
-                                  certName: "the certificate the CA issued", keyName: "its key") {
-            case .success(let checked): info = checked
+            // Stored as libcrypto writes the parsed certificates out again: nothing else the CA put in the
+            // download reaches the proxy.
+            let checked: (info: CertificateInfo, certificates: String)
+            switch TLSFiles.checked(cert: Array(issued.chainPEM.utf8), key: Array(issued.keyPEM.utf8), now: clock.now(),
+                                    certName: "the certificate the CA issued", keyName: "its key") {
+            case .success(let result): checked = result
             case .failure(let issue): throw ACMEFailure(message: "acme: \(issue.message)")
             }
-            let material = TLSMaterial(certificate: issued.chainPEM, key: Secret(issued.keyPEM), info: info)
+            if let problem = Self.namesProblem(checked.certificates, names: names) { throw ACMEFailure(message: problem) }
+            let info = checked.info
+            let material = TLSMaterial(certificate: checked.certificates, key: Secret(issued.keyPEM), info: info)
             let current = try store.install(material, names: names, directory: acme.directory, issuedAt: ISOTime.format(clock.now()),
                                             issuer: Self.issuer(issued.chainPEM))
-            try store.saveRenewal(RenewalPolicy.succeeded(at: now))
+            try store.saveRenewal(RenewalPolicy.succeeded(at: clock.now()))
             report(.done("certificate for \(names.joined(separator: ", ")) valid until \(CertificateInfo.format(info.notAfter))"))
             return (current, material)
         } catch let error as ACMEError {
             if case .interrupted = error { throw OrchestratorError.cancelled(step: "obtain-certificate") }
-            throw failed(error.description, retryAfter: error.retryAfter, rateLimited: error.isRateLimit, at: now)
+            throw failed(error.description, retryAfter: error.retryAfter, rateLimited: error.isRateLimit)
         } catch let error as ACMEFailure {
-            throw failed(error.message, retryAfter: nil, rateLimited: false, at: now)
+            throw failed(error.message, retryAfter: nil, rateLimited: false)
         } catch let error as FileError {
-            throw failed("acme: could not write \(error.path): \(error.reason)", retryAfter: nil, rateLimited: false, at: now)
+            throw failed("acme: could not write \(error.path): \(error.reason)", retryAfter: nil, rateLimited: false)
+        } catch let error as WriteError {
+            throw failed("acme: could not write \(error.path): \(error.reason)", retryAfter: nil, rateLimited: false)
+        } catch let error as OrchestratorError {
+            throw error
+        } catch {
+            throw failed("acme: \(error)", retryAfter: nil, rateLimited: false)
         }
     }
 
-    private func failed(_ message: String, retryAfter: Double?, rateLimited: Bool, at now: Date) -> OrchestratorError {
-        let record = RenewalPolicy.failed(store.renewal(), at: now, error: message, retryAfter: retryAfter, rateLimited: rateLimited)
+    /// The schedule after a failure, from the time it failed (a CA's Retry-After counts from its
+    /// answer); no wait past a quarter of the remaining validity of a pair still serving.
+    private func failed(_ message: String, retryAfter: Double?, rateLimited: Bool) -> OrchestratorError {
+        let now = clock.now()
+        let serving = store.currentMaterial(now: now)?.1.info.notAfter
+        let record = RenewalPolicy.failed(store.renewal(), at: now, error: message, retryAfter: retryAfter, rateLimited: rateLimited,
+                                          notAfter: serving)
         try? store.saveRenewal(record)
         return OrchestratorError.acmeFailed(detail: message, nextAttempt: record.nextAttempt)
     }
@@ -163,6 +180,24 @@ public struct CertificateIssuer: Sendable {
         for entry in files.list(workspace.challengeDir) ?? [] {
             try? files.remove(workspace.challengeDir + "/" + entry)
         }
+    }
+
+    /// Why the leaf does not certify exactly `names` (its DNS SANs, case aside); nil when it does.
+    static func namesProblem(_ pem: String, names: [String]) -> String? {
+        let end = "-----END CERTIFICATE-----"
+        guard let close = pem.range(of: end), let leaf = try? Certificate(pemEncoded: String(pem[..<close.upperBound])) else {
+            return "acme: the certificate the CA issued cannot be read"
+        }
+        let sans = (try? leaf.extensions.subjectAlternativeNames).flatMap { $0 }?.compactMap { name -> String? in
+            if case .dnsName(let dns) = name { return dns.lowercased() }
+            return nil
+        } ?? []
+        let want = Set(names.map { $0.lowercased() })
+        guard Set(sans) == want else {
+            let shown = sans.prefix(10).map { ACMEProblem.sanitize($0, limit: 253) }.joined(separator: ", ")
+            return "acme: the certificate the CA issued names \(shown.isEmpty ? "no DNS name" : shown), not \(names.joined(separator: ", ")); refusing to install it"
+        }
+        return nil
     }
 
     static func issuer(_ pem: String) -> String? {
@@ -202,6 +237,15 @@ extension Stack {
     func acmeMaterial() -> TLSMaterial? {
         guard spec.proxy.tls?.acme != nil else { return nil }
         return certificateStore.currentMaterial(now: ports.clock.now())?.1
+    }
+
+    /// The pair tls/live names (what the proxy serves), read back and checked; nil when there is none.
+    func installedACMEMaterial() -> TLSMaterial? {
+        guard let fingerprint = ports.files.readLink(paths.tlsLink), TLSFiles.isFingerprint(fingerprint) else { return nil }
+        let folder = paths.tlsFolder(fingerprint)
+        guard case .success(let material) = TLSFiles.load(cert: folder + "/cert.pem", key: folder + "/key.pem", now: ports.clock.now()),
+              material.fingerprint == fingerprint else { return nil }
+        return material
     }
 
     func certificateNeed(_ acme: ACMESpec) -> RenewalPolicy.Need { certificateIssuer(acme).need() }

@@ -44,18 +44,27 @@ public enum RenewalPolicy {
     public static let backoff: [TimeInterval] = [300, 900, 3_600, 10_800, 43_200]
 
     /// The schedule after one more failure at `now`; `retryAfter` (the CA's Retry-After) is honoured
-    /// when longer than the schedule's wait, capped at 7 days.
-    public static func failed(_ record: RenewalRecord, at now: Date, error: String, retryAfter: Double?, rateLimited: Bool) -> RenewalRecord {
+    /// when longer than the schedule's wait, capped at 7 days. With a certificate serving (`notAfter`),
+    /// no wait is longer than a quarter of its remaining validity (at least 5 minutes): a CA's long
+    /// Retry-After never pushes the next attempt past the expiry.
+    public static func failed(_ record: RenewalRecord, at now: Date, error: String, retryAfter: Double?, rateLimited: Bool,
+                              notAfter: Date? = nil) -> RenewalRecord {
         var next = record
-        next.failures = min(record.failures, 1_000) + 1
+        next.failures = min(max(record.failures, 0), 1_000) + 1
         var wait = backoff[min(next.failures, backoff.count) - 1]
-        if let retryAfter, retryAfter.isFinite, retryAfter > wait { wait = min(retryAfter, 7 * 86_400) }
+        if let retryAfter, retryAfter.isFinite, retryAfter > wait { wait = min(retryAfter, maxWait) }
+        if let notAfter {
+            wait = min(wait, max(backoff[0], notAfter.timeIntervalSince(now) / 4))
+        }
         next.lastAttempt = ISOTime.format(now)
         next.nextAttempt = ISOTime.format(now.addingTimeInterval(wait))
         next.lastError = error
         next.rateLimited = rateLimited ? true : nil
         return next
     }
+
+    /// The longest wait the schedule keeps (a CA's Retry-After included).
+    public static let maxWait: TimeInterval = 7 * 86_400
 
     public static func succeeded(at now: Date) -> RenewalRecord {
         var record = RenewalRecord()
@@ -64,9 +73,11 @@ public enum RenewalPolicy {
     }
 
     /// True when the schedule lets an attempt start at `now`.
+    /// A next attempt further away than any wait the schedule keeps (a clock that was wrong when it was
+    /// written, a hand-edited file) is no reason to wait.
     public static func mayAttempt(_ record: RenewalRecord, at now: Date) -> Bool {
         guard let next = record.nextAttempt.flatMap(ISOTime.parse) else { return true }
-        return now >= next
+        return now >= next || next.timeIntervalSince(now) > maxWait + 3_600
     }
 
     /// What the current pair needs at `now`: nothing, a renewal, or a first issuance (none, other names,

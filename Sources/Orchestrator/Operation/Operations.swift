@@ -80,13 +80,15 @@ extension Stack {
         let certificateLock = try self.certificateLock(wait: lockWait)
         defer { certificateLock?.release() }
         let served = acmeMaterial()
+        // Judged against the pair the proxy has (tls/live): installing the stored one is this command's own work.
+        let installed = installedACMEMaterial()
         do {
             let frontLock = try self.frontLock(wait: lockWait)
             defer { frontLock?.release() }
             try recoverInterrupted(convergent: true)
             let observed = try observe([.network, .files], probe: [])
             let registry = front == nil ? nil : try frontRegistry()
-            let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: served, front: registry, acmeCAFile: acmeCAFile),
+            let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: installed, front: registry, acmeCAFile: acmeCAFile),
                                           spec: spec, paths: paths, renderer: renderer, observed: observed)
             guard observed.state != nil else { throw OrchestratorError.notUp }
             let pending = plan.steps.filter { step in
@@ -97,7 +99,13 @@ extension Stack {
                 throw OrchestratorError.acmeFailed(detail: "certs renew changes nothing but the certificate, and up has more to do here (\(pending.map(\.name).joined(separator: ", "))); run bgctl up, which renews too", nextAttempt: nil)
             }
         }
-        return try certify(acme, served: served, force: force, started: started, lockWait: lockWait, failWhenServing: true)
+        var outcome = try certify(acme, served: served, force: force, started: started, lockWait: lockWait, failWhenServing: true)
+        if outcome.result == .current, let served, served.fingerprint != installed?.fingerprint {
+            _ = try upPass(tls: served, started: started, lockWait: lockWait)
+            certificateStore.prune()
+            outcome.result = .installed
+        }
+        return outcome
     }
 
     /// acme/lock, which the watcher's renewal also takes; nil for a dry run.

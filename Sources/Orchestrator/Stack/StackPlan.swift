@@ -1,4 +1,5 @@
 import NginxConfigGen
+import Support
 
 /// Pure functions from the spec to the containers bgctl runs and the actions `up` takes.
 public enum StackPlan {
@@ -126,12 +127,16 @@ public enum StackPlan {
             command: ["-f", "/bgctl/bgctl.yaml", "watch", "--log", "/bgctl/logs/access.log", "--watcher-dir", "/bgctl/watcher",
                       "--rotate-pid", "1", "--route", "/bgctl/route"]
         )
-        if spec.proxy.tls?.acme != nil {
+        if let acme = spec.proxy.tls?.acme {
             // Renewal (see CertificateRenewal): the store, the challenge folder the proxy serves and the
             // proxy's tls/, writable; never the configuration.
             config.mounts += ["\(paths.acmeDir):/bgctl/acme", "\(paths.challengeDir):/bgctl/\(FrontConfig.challengeFolder)",
                               "\(paths.tlsDir):/bgctl/tls"]
             config.command += ["--acme", "/bgctl"]
+            // It reads the spec once: the names and CA settings `up` applied, in its command (so in its
+            // fingerprint), make `up` recreate it when they change; a watcher whose spec file says
+            // otherwise (edited, then the container restarted) renews nothing until `up` ran.
+            config.command += ["--acme-settings", acmeSettings(spec, acme)]
             if let caFile = acmeCAFile {
                 config.mounts.append("\(caFile):/bgctl/acme-ca.pem:ro")
                 config.command += ["--acme-ca", "/bgctl/acme-ca.pem"]
@@ -148,6 +153,12 @@ public enum StackPlan {
         config.logLimit = logLimit(spec)
         config.labels[Docker.hashLabel] = config.fingerprint
         return config
+    }
+
+    /// A digest of what an issuance depends on: the names and the CA settings.
+    public static func acmeSettings(_ spec: DeploymentSpec, _ acme: ACMESpec) -> String {
+        String(FNV1a.hash(spec.proxy.hosts + [acme.directory, acme.email ?? "", acme.caFile ?? "", acme.timeout.description],
+                          separator: "\u{1F}"), radix: 16)
     }
 
     /// `nginx -t` on the candidate configuration in nginx/next/ (mounted at /bgctl/conf/next).

@@ -10,6 +10,8 @@ struct Harness {
     let key: ACMEAccountKey
     let recorder = Recorder()
     var options: ACMEOptions
+    /// The account bgctl has on record (account.json), if any.
+    var known: ACMEAccount?
 
     init(_ script: FakeCA.Script = FakeCA.Script(), key: ACMEAccountKey = .generate(), deadline: Double = 120, email: String? = "ops@example.com") {
         clock = FakeClock()
@@ -32,7 +34,7 @@ struct Harness {
 
     func client(interrupted: @escaping @Sendable () -> Bool = { false }) -> ACMEClient {
         let recorder = self.recorder
-        return ACMEClient(options: options, accountKey: key, account: nil, transport: ca, clock: clock.clock,
+        return ACMEClient(options: options, accountKey: key, account: known, transport: ca, clock: clock.clock,
                           interrupted: interrupted, report: { recorder.report($0) })
     }
 
