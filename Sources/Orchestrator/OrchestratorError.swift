@@ -25,6 +25,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     case releaseUnknown(release: String, known: [String])
     /// `rollback --to` a release whose image is no longer on this host; nothing was touched.
     case releaseImageGone(release: String, image: String)
+    /// The history says the release was deployed with `--env` NAMES, and state.json no longer has their values.
+    case releaseFlagsGone(release: String, image: String, names: [String])
     case stateUnreadable(path: String, reason: String)
     /// state.json names a schema newer than this bgctl reads: a newer bgctl wrote it.
     case stateTooNew(path: String, schema: Int, reads: Int)
@@ -100,6 +102,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             let list = known.isEmpty ? "bgctl's history records no deployed release yet"
                 : "the last known: \(known.joined(separator: ", ")) (bgctl history lists every deploy)"
             return "release \(release) is not in bgctl's history and runs on no pool; \(list)"
+        case .releaseFlagsGone(let release, let image, let names):
+            return "release \(release) was deployed with --env \(names.joined(separator: ", ")), whose values state.json no longer holds (it keeps the last \(ReleaseFlags.kept) releases'); deploy it with them: bgctl deploy --image \(image) --release \(release) " + names.map { "--env \($0)=…" }.joined(separator: " ") + ". Nothing was changed."
         case .releaseImageGone(let release, let image):
             return "release \(release) used image \(image), which is no longer on this host; pull or rebuild it, then run bgctl deploy --image \(image) --release \(release). Nothing was changed."
         case .stateUnreadable(let path, let reason):

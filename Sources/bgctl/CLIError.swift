@@ -59,6 +59,7 @@ enum Failure {
             if case .cancelled = error { return ("bgctl: " + error.description, ExitStatus.aborted) }
             if case .releaseImageGone = error { return ("error: " + error.description, ExitStatus.imageGone) }
             if case .releaseUnknown = error { return ("error: " + error.description, ExitStatus.usage) }
+            if case .releaseFlagsGone = error { return ("error: " + error.description, ExitStatus.usage) }
             if case .hookFailed = error { return ("error: " + error.description, ExitStatus.hookFailed) }
             if case .acmeFailed = error { return ("error: " + error.description, ExitStatus.noCertificate) }
             return ("error: " + error.description, error.isDockerUnavailable ? ExitStatus.dockerUnavailable : ExitStatus.failed)

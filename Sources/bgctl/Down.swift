@@ -38,7 +38,7 @@ extension Bgctl {
                 }
                 // From here on a signal stops the operation at a safe point instead of killing bgctl.
                 mode.begin()
-                var stack = try options.stack(mode, written: written)
+                let stack = try options.stack(mode, written: written)
                 let plan = try stack.down(purge: purge, lockWait: options.lockWaitSeconds())
                 if json {
                     JSONOutput.print("down", ["ok": true, "dry_run": dryRun, "purge": purge, "changed": !plan.isEmpty && !dryRun,

@@ -37,7 +37,7 @@ extension Bgctl {
                     return try rollbackTo(release)
                 }
                 guard analyze == nil else { throw ValidationError("--analyze applies to rollback --to RELEASE only") }
-                var stack = try options.stack(mode)
+                let stack = try options.stack(mode)
                 let outcome = try stack.rollback(reason: reason, force: force, lockWait: options.lockWaitSeconds())
                 if json { return Switch.printJSON(outcome, command: "rollback", dryRun: dryRun) }
                 guard !dryRun else { return }
@@ -52,7 +52,7 @@ extension Bgctl {
             guard !force else {
                 throw ValidationError("--force skips the health check of a switch back; rollback --to starts the release and checks it as a deploy does")
             }
-            var stack = try options.stack(mode)
+            let stack = try options.stack(mode)
             switch try stack.rollback(to: release, reason: reason, analyze: analyze?.seconds, lockWait: options.lockWaitSeconds()) {
             case .alreadyLive(let pool, let known):
                 if json {

@@ -27,7 +27,7 @@ extension Bgctl {
         func run() throws {
             mode.begin()
             try reporting(json: json ? "switch" : nil) {
-                var stack = try options.stack(mode)
+                let stack = try options.stack(mode)
                 let outcome = try stack.switchTo(.init(target: pool, reason: reason, force: force), lockWait: options.lockWaitSeconds())
                 if json { return Switch.printJSON(outcome, command: "switch", dryRun: dryRun) }
                 guard !dryRun else { return }

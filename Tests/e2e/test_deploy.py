@@ -169,3 +169,36 @@ def test_a_rolled_back_releases_settings_never_reach_the_next_release(project):
             assert "promoted good" in good.stdout, good.stdout
         live = project.status(expect=0)["live"]
         assert "CHAOS_MODE" not in container_env(project, f"{project.name}-{live}"), f"{mode}: the rolled-back flag came back"
+
+
+def test_rollback_to_a_release_gives_it_its_own_flags_again(project):
+    """rollback --to RELEASE: the spec's settings plus that release's --env, nothing of the releases since;
+    the history names the variables, state.json alone holds their values."""
+    project.write_spec(extra="deploy: {drain_quiet: 1s, drain_timeout: 10s}\nwatch: {min_requests: 10}\n")
+    project.bgctl("up", check=0)
+    quick = ["--canary", "none", "--analyze", "1s"]
+    # Traffic for the analysis to judge (it waits for watch.min_requests).
+    load = Load(project.url, keepalive_clients=1, fresh_clients=1, rate_per_client=20, max_requests=8000, max_seconds=100)
+    load.start()
+    project.bgctl("deploy", "--image", "bgctl/demo-app:local", "--release", "one", "--env", "GREETING=from-one", *quick, check=0, timeout=120)
+    project.bgctl("deploy", "--image", "bgctl/demo-app:local", "--release", "two", "--env", "OTHER=from-two", *quick, check=0, timeout=120)
+    history = (project.dir / "state" / "history.jsonl").read_text()
+    deploys = [json.loads(line) for line in history.splitlines() if json.loads(line)["action"] == "deploy"]
+    assert [(d["release"], d.get("env")) for d in deploys] == [("one", ["GREETING"]), ("two", ["OTHER"])]
+    assert "from-one" not in history and "from-two" not in history, "values never reach the history"
+    state = project.dir / "state" / "state.json"
+    assert os.stat(state).st_mode & 0o777 == 0o600
+
+    project.bgctl("rollback", "--to", "one", "--analyze", "1s", check=0, timeout=120)
+    load.stop()
+    env = container_env(project, f"{project.name}-{project.status(expect=0)['live']}")
+    assert env.get("GREETING") == "from-one" and "OTHER" not in env, env
+
+    # Values gone from state.json (an older bgctl wrote it, or it was edited): refused, nothing changed.
+    record = json.loads(state.read_text())
+    record.pop("release_flags")
+    state.write_text(json.dumps(record))
+    live = project.status(expect=0)["live"]
+    refused = project.bgctl("rollback", "--to", "two", check=64)
+    assert "release two was deployed with --env OTHER" in refused.stderr and "--env OTHER=…" in refused.stderr, refused.stderr
+    assert project.status(expect=0)["live"] == live

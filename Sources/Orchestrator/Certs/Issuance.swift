@@ -90,7 +90,6 @@ public struct CertificateIssuer: Sendable {
     /// the outcome (`acmeFailed` carries the next attempt); a signal stops it (`cancelled`) without a record.
     public func obtain(deadline: Double) throws -> (CertificateStore.Current, TLSMaterial) {
         let store = self.store
-        let now = clock.now()
         report(.step("obtain a certificate for \(names.joined(separator: ", ")) from \(Redact.url(acme.directory)) (ACME, HTTP-01)"))
         do {
             let key: ACMEAccountKey
@@ -138,8 +137,6 @@ public struct CertificateIssuer: Sendable {
         } catch let error as ACMEFailure {
             throw failed(error.message, retryAfter: nil, rateLimited: false)
         } catch let error as FileError {
-            throw failed("acme: could not write \(error.path): \(error.reason)", retryAfter: nil, rateLimited: false)
-        } catch let error as WriteError {
             throw failed("acme: could not write \(error.path): \(error.reason)", retryAfter: nil, rateLimited: false)
         } catch let error as OrchestratorError {
             throw error

@@ -120,9 +120,11 @@ struct DeployRun {
         outcome.steps = steps ?? []
         let draft = HistoryDraft(action: "deploy", from: staging.live, to: staging.target, reason: request.reason ?? reason,
                                  result: result.rawValue, detail: reason, image: request.image, release: request.releaseLabel,
-                                 figures: figures?.dictionary, steps: steps)
+                                 figures: figures?.dictionary, steps: steps, env: request.env.isEmpty ? nil : request.env.keys.sorted())
+        // A promoted release's own flags, for `rollback --to` (values in the 0600 state, names in the history).
+        let flags = result == .promoted && Syntax.isReleaseValue(request.releaseLabel) ? ReleaseFlags(release: request.releaseLabel, env: request.env) : nil
         journal.phase = .verdict
-        try next.record(Record(live: nil, history: draft), started: started)
+        try next.record(Record(live: nil, history: draft, flags: flags), started: started)
         return outcome
     }
 }

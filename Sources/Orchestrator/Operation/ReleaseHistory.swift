@@ -6,11 +6,14 @@ public struct KnownRelease: Sendable, Equatable {
     public var image: String
     /// When it was last deployed (the history entry's time); nil for a release the spec names.
     public var at: String?
+    /// The variables its `--env` set at that deploy (names only).
+    public var env: [String]
 
-    public init(release: String, image: String, at: String?) {
+    public init(release: String, image: String, at: String?, env: [String] = []) {
         self.release = release
         self.image = image
         self.at = at
+        self.env = env
     }
 }
 
@@ -29,7 +32,8 @@ public enum ReleaseHistory {
                   Syntax.isReleaseValue(release), Syntax.isImageReferenceValue(image) else { continue }
             if let index = latest[release] { releases[index].at = nil }
             latest[release] = releases.count
-            releases.append(KnownRelease(release: release, image: image, at: entry.time))
+            releases.append(KnownRelease(release: release, image: image, at: entry.time,
+                                         env: (entry.env ?? []).filter(Syntax.isEnvironmentNameValue)))
         }
         // Earlier deploys of a release were marked (at = nil) and are dropped: one row per release.
         return releases.enumerated().filter { latest[$0.element.release] == $0.offset }.map(\.element)

@@ -35,12 +35,19 @@ extension Stack {
         guard try imageOnHost(known.image) != nil else {
             throw OrchestratorError.releaseImageGone(release: release, image: known.image)
         }
-        let live = try store.load()?.live ?? spec.active
+        let state = try store.load()
+        // Its own flags: the --env it was promoted with (values from the 0600 state), nothing of later releases.
+        let flags = state?.releaseFlags?.last(where: { $0.release == known.release })
+        if flags == nil && !known.env.isEmpty {
+            throw OrchestratorError.releaseFlagsGone(release: known.release, image: known.image, names: known.env)
+        }
+        let live = state?.live ?? spec.active
         if spec.pool(live).release == known.release && spec.pool(live).image == known.image {
             return .alreadyLive(live, known)
         }
         var request = DeployRequest(image: known.image)
         request.release = known.release
+        request.env = flags?.env ?? [:]
         request.analyze = analyze
         request.reason = "rollback to \(known.release)" + (reason.map { ": \($0)" } ?? "")
         return .deployed(try deploy(request, lockWait: lockWait), known)

@@ -145,9 +145,12 @@ public struct Record: Sendable, Equatable {
     public var previousSwitch: HistoryEntry?
     /// The canary in progress, saved with `live` (its weights in state.json); nil: none.
     public var canary: CanaryRouting?
+    /// A promoted release's `--env`, kept in state.json for `rollback --to`.
+    public var flags: ReleaseFlags?
 
     public init(live: Pool?, deployed: [String: DeployedRelease]? = nil, history: HistoryDraft?, isSwitch: Bool = false,
-                previousSwitch: HistoryEntry? = nil, canary: CanaryRouting? = nil) {
+                previousSwitch: HistoryEntry? = nil, canary: CanaryRouting? = nil, flags: ReleaseFlags? = nil) {
+        self.flags = flags
         self.live = live
         self.deployed = deployed
         self.history = history
@@ -170,10 +173,13 @@ public struct HistoryDraft: Sendable, Equatable {
     public var figures: [String: Double]?
     /// A canary deploy's steps, on its verdict.
     public var steps: [CanaryStepRecord]?
+    /// The names of the variables the deploy's `--env` set; never their values.
+    public var env: [String]?
 
     public init(action: String, from: Pool? = nil, to: Pool? = nil, reason: String? = nil, result: String,
                 detail: String? = nil, image: String? = nil, release: String? = nil, figures: [String: Double]? = nil,
-                steps: [CanaryStepRecord]? = nil) {
+                steps: [CanaryStepRecord]? = nil, env: [String]? = nil) {
+        self.env = env
         self.steps = steps
         self.action = action
         self.from = from

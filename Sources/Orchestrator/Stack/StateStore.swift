@@ -12,6 +12,27 @@ public struct DeployedRelease: Codable, Sendable, Equatable {
     public var at: String
 }
 
+/// The `--env` a promoted release was deployed with, so `rollback --to` gives it exactly those again.
+/// In state.json (0600) only: the history names the variables, never their values.
+public struct ReleaseFlags: Codable, Sendable, Equatable {
+    public var release: String
+    public var env: [String: String]
+
+    public init(release: String, env: [String: String]) {
+        self.release = release
+        self.env = env
+    }
+
+    /// How many releases' flags state.json keeps (the most recent promotions).
+    public static let kept = 20
+
+    /// `list` with `flags` as its newest entry (an earlier entry for the release replaced), at most `kept`.
+    public static func adding(_ flags: ReleaseFlags, to list: [ReleaseFlags]?) -> [ReleaseFlags] {
+        let others = (list ?? []).filter { $0.release != flags.release }
+        return Array((others + [flags]).suffix(kept))
+    }
+}
+
 /// What bgctl remembers about a stack between commands (state.json, mode 0600: deployed env may hold secrets).
 public struct StackState: Codable, Sendable, Equatable {
     /// The version of this format. A change that an older bgctl would misread raises it; a file without
@@ -28,6 +49,8 @@ public struct StackState: Codable, Sendable, Equatable {
     public var weights: [String: Int]?
     /// During a sticky canary: true.
     public var sticky: Bool?
+    /// The `--env` of the last promoted releases, newest last (see `ReleaseFlags`).
+    public var releaseFlags: [ReleaseFlags]?
 
     public init(project: String, live: Pool, updatedAt: String, lastSwitch: HistoryEntry?, deployed: [String: DeployedRelease]? = nil,
                 canary: CanaryRouting? = nil) {
@@ -47,6 +70,7 @@ public struct StackState: Codable, Sendable, Equatable {
         case schema, project, live, deployed, weights, sticky
         case updatedAt = "updated_at"
         case lastSwitch = "last_switch"
+        case releaseFlags = "release_flags"
     }
 
     public init(from decoder: Decoder) throws {
@@ -59,6 +83,7 @@ public struct StackState: Codable, Sendable, Equatable {
         deployed = try container.decodeIfPresent([String: DeployedRelease].self, forKey: .deployed)
         weights = try container.decodeIfPresent([String: Int].self, forKey: .weights)
         sticky = try container.decodeIfPresent(Bool.self, forKey: .sticky)
+        releaseFlags = try container.decodeIfPresent([ReleaseFlags].self, forKey: .releaseFlags)
     }
 
     /// What in the file breaks a rule the spec and the flags enforce for the same values, as
@@ -81,6 +106,16 @@ public struct StackState: Codable, Sendable, Equatable {
                     continue
                 }
                 if !Syntax.isEnvironmentValue(value) { found.append("\(path).env.\(key): holds a NUL or a line break (value not shown)") }
+            }
+        }
+        for flags in releaseFlags ?? [] {
+            if !Syntax.isReleaseValue(flags.release) { found.append("release_flags: a release is not a valid release label") }
+            for (key, value) in flags.env.sorted(by: { $0.key < $1.key }) {
+                guard Syntax.isEnvironmentNameValue(key) else {
+                    found.append("release_flags.env: a key is not a valid environment variable name")
+                    continue
+                }
+                if !Syntax.isEnvironmentValue(value) { found.append("release_flags.env.\(key): holds a NUL or a line break (value not shown)") }
             }
         }
         for (name, weight) in weights ?? [:] where Pool(rawValue: name) == nil || !(0...100).contains(weight) {
@@ -123,10 +158,13 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public var figures: [String: Double]?
     /// A canary deploy's steps, on its verdict.
     public var steps: [CanaryStepRecord]?
+    /// The names of the variables a deploy's `--env` set (their values are in state.json only).
+    public var env: [String]?
 
     public init(time: String, action: String, from: Pool? = nil, to: Pool? = nil, who: String, reason: String? = nil,
                 result: String, durationMs: Int? = nil, detail: String? = nil, image: String? = nil, release: String? = nil,
-                figures: [String: Double]? = nil, steps: [CanaryStepRecord]? = nil) {
+                figures: [String: Double]? = nil, steps: [CanaryStepRecord]? = nil, env: [String]? = nil) {
+        self.env = env
         self.steps = steps
         self.image = image
         self.release = release
@@ -145,11 +183,11 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public init(_ draft: HistoryDraft, time: String, who: String, durationMs: Int?) {
         self.init(time: time, action: draft.action, from: draft.from, to: draft.to, who: who, reason: draft.reason,
                   result: draft.result, durationMs: durationMs, detail: draft.detail, image: draft.image,
-                  release: draft.release, figures: draft.figures, steps: draft.steps)
+                  release: draft.release, figures: draft.figures, steps: draft.steps, env: draft.env)
     }
 
     enum CodingKeys: String, CodingKey {
-        case time, action, from, to, who, reason, result, detail, image, release, figures, steps
+        case time, action, from, to, who, reason, result, detail, image, release, figures, steps, env
         case durationMs = "duration_ms"
     }
 }
@@ -239,10 +277,15 @@ extension Stack {
                 if stamped.at.isEmpty { stamped.at = now }
                 return stamped
             }
-            try store.save(StackState(project: spec.project, live: live, updatedAt: now,
-                                      lastSwitch: record.isSwitch ? entry : record.previousSwitch, deployed: deployed,
-                                      canary: record.canary))
+            var state = StackState(project: spec.project, live: live, updatedAt: now,
+                                   lastSwitch: record.isSwitch ? entry : record.previousSwitch, deployed: deployed, canary: record.canary)
+            let previous = try store.load()?.releaseFlags
+            state.releaseFlags = record.flags.map { ReleaseFlags.adding($0, to: previous) } ?? previous
+            try store.save(state)
             sharePools(live, weights: record.canary?.weights)
+        } else if let flags = record.flags, var state = try store.load() {
+            state.releaseFlags = ReleaseFlags.adding(flags, to: state.releaseFlags)
+            try store.save(state)
         }
         if let entry { try store.append(entry) }
     }
