@@ -96,11 +96,12 @@ extension Bgctl {
             commandName: "renew",
             abstract: "Renew the ACME certificate when it is due (30 days left, or a third of its lifetime), and install it.",
             discussion: """
-            Does nothing when no renewal is due, or when the schedule kept after a failure allows no
-            attempt yet (--force tries at once). Installs with nginx -t and one reload, and changes nothing
-            else: when bgctl up has other changes to make here, it refuses and says to run up.
-            Exit status: 0 renewed or nothing due, 11 the renewal failed (the current certificate keeps
-            serving), 8 stopped by a signal.
+            Does nothing when no renewal is due, except install a stored certificate the proxy does not
+            serve yet. When the schedule kept after a failure allows no attempt yet, it says when
+            (--force tries at once). Installs with nginx -t and one reload, and changes nothing else:
+            when bgctl up has other changes to make here, it refuses and says to run up.
+            Exit status: 0 renewed, installed or nothing due; 11 the renewal failed, is not allowed yet,
+            or up has other changes (the current certificate keeps serving); 8 stopped by a signal.
 
             Examples:
               bgctl certs renew
