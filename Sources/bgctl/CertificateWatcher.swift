@@ -53,16 +53,15 @@ final class CertificateWatcher: @unchecked Sendable {
             wait = Self.interval
             let events = renewal.tick()
             handle(events)
-            if let served = renewal.installedCertificate() {
-                metrics?.certificate(notAfter: served.notAfter.timeIntervalSince1970)
-            }
+            let served = renewal.installedCertificate()
+            if let served { metrics?.certificate(notAfter: served.notAfter.timeIntervalSince1970) }
             // Installed by up (or by this watcher after an earlier failure) and nothing wrong this look: resolved.
-            if firing, renewal.servesStored, !events.contains(where: { event in
+            if firing, let served, renewal.servesStored, !events.contains(where: { event in
                 switch event {
                 case .failed, .obtainedForUp, .expiring: return true
                 default: return false
                 }
-            }), let served = renewal.installedCertificate() {
+            }) {
                 firing = false
                 report(.certificate(firing: false, detail: "\(renewal.issuer.names.joined(separator: ", ")), valid until \(CertificateInfo.format(served.notAfter))",
                                     at: Date().timeIntervalSince1970))

@@ -118,21 +118,7 @@ import Testing
 
 /// What the CA issued must certify exactly the names ordered.
 @Suite struct IssuedNamesTests {
-    static func certificate(sans: [String]) throws -> String {
-        let folder = Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let openssl = try #require(["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) })
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: openssl)
-        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", folder + "/k.pem",
-                             "-out", folder + "/c.pem", "-days", "2", "-subj", "/CN=x"]
-            + (sans.isEmpty ? [] : ["-addext", "subjectAltName=" + sans.map { "DNS:\($0)" }.joined(separator: ",")])
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return try String(contentsOfFile: folder + "/c.pem", encoding: .utf8)
-    }
+    static func certificate(sans: [String]) throws -> String { try TestPairs.certificate(days: 2, sans: sans) }
 
     @Test func theSameNamesInAnotherOrderAndCaseAreAccepted() throws {
         #expect(CertificateIssuer.namesProblem(try Self.certificate(sans: ["www.shop.example.com", "Shop.example.com"]),
@@ -148,24 +134,8 @@ import Testing
 
 /// The store: a pair is current only once whole; keys are private; what a kill leaves is harmless.
 @Suite struct CertificateStoreTests {
-    /// A real pair from the openssl tool: the store checks what it reads back.
-    static func pair() throws -> TLSMaterial {
-        let folder = Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let openssl = try #require(["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) })
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: openssl)
-        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                             "-keyout", folder + "/k.pem", "-out", folder + "/c.pem", "-days", "30", "-subj", "/CN=shop.example.com"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard case .success(let material) = TLSFiles.load(cert: folder + "/c.pem", key: folder + "/k.pem", now: Date()) else {
-            throw CocoaError(.fileReadCorruptFile)
-        }
-        return material
-    }
+    /// A real pair: the store checks what it reads back.
+    static func pair() throws -> TLSMaterial { try TestPairs.material() }
 
     @Test func anInstalledPairIsCurrentWithAPrivateKeyAndReadsBackChecked() throws {
         let dir = Fixture.tempDir()

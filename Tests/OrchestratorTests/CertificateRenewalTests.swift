@@ -84,23 +84,7 @@ import Testing
         var linked: String? { try? FileManager.default.destinationOfSymbolicLink(atPath: workspace.tlsLink) }
     }
 
-    static func pair(days: Int = 60) throws -> TLSMaterial {
-        let folder = Fixture.tempDir()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let openssl = try #require(["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) })
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: openssl)
-        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", folder + "/k.pem",
-                             "-out", folder + "/c.pem", "-days", String(days), "-subj", "/CN=shop.example.com"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard case .success(let material) = TLSFiles.load(cert: folder + "/c.pem", key: folder + "/k.pem", now: Date()) else {
-            throw CocoaError(.fileReadCorruptFile)
-        }
-        return material
-    }
+    static func pair(days: Int = 60) throws -> TLSMaterial { try TestPairs.material(days: days) }
 
     @Test func aStoredPairTheProxyDoesNotServeIsInstalledAndTheOneBeforePruned() throws {
         var world = World()

@@ -332,18 +332,7 @@ extension TLSFixture {
 
     /// A real certificate (status reads its dates) from the openssl tool.
     init() throws {
-        let folder = Fixture.tempDir()
-        let openssl = try #require(["/usr/bin/openssl", "/usr/local/bin/openssl"].first { FileManager.default.isExecutableFile(atPath: $0) },
-                                   "the openssl tool is not installed; make setup installs it")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: openssl)
-        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                             "-keyout", folder + "/k.pem", "-out", folder + "/c.pem", "-days", "30", "-subj", "/CN=bgctl.test"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        pem = try #require(FileManager.default.contents(atPath: folder + "/c.pem"))
+        pem = Data(try TestPairs.certificate().utf8)
         info = try #require(TLSFiles.certificateInfo(pem: Array(pem)))
     }
 

@@ -36,6 +36,21 @@ class NamedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.name)
 
 
+def tls_get(port, name, cafile, path="/healthz", timeout=5):
+    """One GET on a fresh TLS connection to 127.0.0.1:port, `name` in SNI and Host, the certificate
+    verified against `cafile`: (status line, the certificate's DNS names, its serial, the whole answer)."""
+    context = ssl.create_default_context(cafile=str(cafile))
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
+            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+            answer = b""
+            while chunk := tls.recv(65536):
+                answer += chunk
+            peer = tls.getpeercert()
+            return (answer.split(b"\r\n")[0].decode(), [v for k, v in peer["subjectAltName"] if k == "DNS"],
+                    peer["serialNumber"], answer)
+
+
 def connection(host, port, tls, timeout, name=None):
     if tls and name:
         return NamedHTTPSConnection(name, host, port, timeout=timeout, context=tls)

@@ -7,8 +7,6 @@ import http.client
 import json
 import os
 import signal
-import socket
-import ssl
 import stat
 import subprocess
 import threading
@@ -21,7 +19,7 @@ import pytest
 
 from acme import Pebble, RateLimitedCA, pebble_available
 from conftest import BGCTL, Front, Project, free_port
-from loadgen import Load, NaiveLoad
+from loadgen import Load, NaiveLoad, tls_get
 
 NAME = "shop.test"
 QUIET = """
@@ -83,18 +81,9 @@ def pebble_factory(tmp_path):
 
 
 def handshake(port, root, name=NAME):
-    """(status line, SANs, serial, body) of GET / over TLS to 127.0.0.1:port with SNI `name`,
-    verified against `root` (the CA that issued the certificate)."""
-    context = ssl.create_default_context(cafile=str(root))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with context.wrap_socket(raw, server_hostname=name) as tls:
-            tls.sendall(f"GET /healthz HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
-            answer = b""
-            while chunk := tls.recv(65536):
-                answer += chunk
-            peer = tls.getpeercert()
-            return (answer.split(b"\r\n")[0].decode(), [v for k, v in peer["subjectAltName"] if k == "DNS"],
-                    peer["serialNumber"], answer)
+    """(status line, SANs, serial, body) of GET /healthz by TLS with SNI `name`, verified against `root`
+    (the CA that issued the certificate)."""
+    return tls_get(port, name, root)
 
 
 def plain(port, path, name=NAME):

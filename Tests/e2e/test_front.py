@@ -6,7 +6,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import time
@@ -16,7 +15,7 @@ import urllib.request
 import pytest
 
 from conftest import BGCTL, ROOT, Front, Project, free_port
-from loadgen import NaiveLoad
+from loadgen import NaiveLoad, tls_get
 from test_tls import make_ca_and_certificate
 
 WATCH = """
@@ -216,19 +215,13 @@ def test_each_project_on_the_front_serves_its_own_certificate_by_sni(trio, tmp_p
         project.bgctl("up", check=0)
 
     def handshake(name):
-        context = ssl.create_default_context(cafile=str(ca))
-        with socket.create_connection(("127.0.0.1", tls_port), timeout=5) as raw:
-            with context.wrap_socket(raw, server_hostname=name) as tls:
-                tls.sendall(f"GET /healthz HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
-                answer = b""
-                while chunk := tls.recv(65536):
-                    answer += chunk
-                return answer.split(b"\r\n")[0], [v for k, v in tls.getpeercert()["subjectAltName"] if k == "DNS"], answer
+        status, names, _, answer = tls_get(tls_port, name, ca)
+        return status, names, answer
 
     status_a, names_a, body_a = handshake("a.test")
     status_b, names_b, body_b = handshake("b.test")
-    assert status_a.endswith(b"200 OK") and names_a == ["a.test"] and b"a-blue" in body_a
-    assert status_b.endswith(b"200 OK") and names_b == ["b.test"] and b"b-blue" in body_b
+    assert status_a.endswith("200 OK") and names_a == ["a.test"] and b"a-blue" in body_a
+    assert status_b.endswith("200 OK") and names_b == ["b.test"] and b"b-blue" in body_b
     # A name nobody claims gets no handshake (and so no other project's certificate).
     refused = False
     try:

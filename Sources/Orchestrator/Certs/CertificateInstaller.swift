@@ -106,7 +106,7 @@ public struct CertificateRenewal: Sendable {
         let installed = installedFingerprint()
         switch issuer.need() {
         case .none:
-            if let installed, installed == store.current()?.fingerprint, repaired != installed, servedMismatch(installed) != nil, reload() {
+            if let installed, installed == current?.fingerprint, repaired != installed, servedMismatch(installed) != nil, reload() {
                 repaired = installed
                 events.append(.repaired)
             }

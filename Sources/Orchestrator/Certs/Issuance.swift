@@ -181,10 +181,7 @@ public struct CertificateIssuer: Sendable {
 
     /// Why the leaf does not certify exactly `names` (its DNS SANs, case aside); nil when it does.
     static func namesProblem(_ pem: String, names: [String]) -> String? {
-        let end = "-----END CERTIFICATE-----"
-        guard let close = pem.range(of: end), let leaf = try? Certificate(pemEncoded: String(pem[..<close.upperBound])) else {
-            return "acme: the certificate the CA issued cannot be read"
-        }
+        guard let leaf = leaf(pem) else { return "acme: the certificate the CA issued cannot be read" }
         let sans = (try? leaf.extensions.subjectAlternativeNames).flatMap { $0 }?.compactMap { name -> String? in
             if case .dnsName(let dns) = name { return dns.lowercased() }
             return nil
@@ -197,10 +194,14 @@ public struct CertificateIssuer: Sendable {
         return nil
     }
 
+    /// The chain's first certificate (X509 reads one PEM document at a time).
+    static func leaf(_ pem: String) -> Certificate? {
+        guard let block = HTTPClient.firstCertificateBlock(pem), let der = Data(base64Encoded: block) else { return nil }
+        return try? Certificate(derEncoded: [UInt8](der))
+    }
+
     static func issuer(_ pem: String) -> String? {
-        // The leaf: the first block of the chain (X509 reads one PEM document at a time).
-        let end = "-----END CERTIFICATE-----"
-        guard let close = pem.range(of: end), let certificate = try? Certificate(pemEncoded: String(pem[..<close.upperBound])) else { return nil }
+        guard let certificate = leaf(pem) else { return nil }
         let text = certificate.issuer.description
         return String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }.prefix(200).map(Character.init))
     }

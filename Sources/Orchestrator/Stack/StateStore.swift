@@ -100,29 +100,26 @@ public struct StackState: Codable, Sendable, Equatable {
             if !release.release.isEmpty && !Syntax.isReleaseValue(release.release) {
                 found.append("\(path).release: expected letters, digits and . _ : + / @ - only (at most 128)")
             }
-            for (key, value) in release.env.sorted(by: { $0.key < $1.key }) {
-                guard Syntax.isEnvironmentNameValue(key) else {
-                    found.append("\(path).env: a key is not a valid environment variable name")
-                    continue
-                }
-                if !Syntax.isEnvironmentValue(value) { found.append("\(path).env.\(key): holds a NUL or a line break (value not shown)") }
-            }
+            found += Self.envProblems(release.env, path: path + ".env")
         }
         for flags in releaseFlags ?? [] {
             if !Syntax.isReleaseValue(flags.release) { found.append("release_flags: a release is not a valid release label") }
-            for (key, value) in flags.env.sorted(by: { $0.key < $1.key }) {
-                guard Syntax.isEnvironmentNameValue(key) else {
-                    found.append("release_flags.env: a key is not a valid environment variable name")
-                    continue
-                }
-                if !Syntax.isEnvironmentValue(value) { found.append("release_flags.env.\(key): holds a NUL or a line break (value not shown)") }
-            }
+            found += Self.envProblems(flags.env, path: "release_flags.env")
         }
         for (name, weight) in weights ?? [:] where Pool(rawValue: name) == nil || !(0...100).contains(weight) {
             found.append("weights: expected blue and green with percentages 0–100")
             break
         }
         return found
+    }
+
+    /// What is wrong with env read from the file: a key that is no variable name, a value docker's argv
+    /// cannot carry (values are not shown: they may be secrets).
+    static func envProblems(_ env: [String: String], path: String) -> [String] {
+        env.sorted(by: { $0.key < $1.key }).compactMap { key, value in
+            guard Syntax.isEnvironmentNameValue(key) else { return "\(path): a key is not a valid environment variable name" }
+            return Syntax.isEnvironmentValue(value) ? nil : "\(path).\(key): holds a NUL or a line break (value not shown)"
+        }
     }
 
     /// The spec as it runs: pools that a deploy changed take the deployed image, release and env.
