@@ -173,6 +173,26 @@ import Testing
         #expect(error.map { "\($0)" } == "acme: the CA refused to create an order for example.com (HTTP 500): about:blank")
     }
 
+    // MARK: - Hostile bodies
+
+    /// A megabyte of nesting (what HTTPClient lets through at most), as the order and as a refusal:
+    /// the JSON readers give up with an error, never a crash or a hang.
+    @Test(arguments: [String(repeating: "[", count: 1 << 20), String(repeating: "{\"a\":", count: 1 << 17)])
+    func deeplyNestedJSONIsNoOrderAndNoProblemDocument(_ body: String) {
+        let asOrder = Harness(script { $0.faults = [FakeCA.Fault(endpoint: .newOrder, answer: .raw(status: 201, body: body, headers: ["location": "https://ca.test/order/1"]))] })
+        #expect(asOrder.obtain(oneName).failure?.kind == "protocolViolation")
+        let asRefusal = Harness(script { $0.faults = [FakeCA.Fault(endpoint: .newOrder, answer: .raw(status: 400, body: body))] })
+        #expect(asRefusal.obtain(oneName).failure.map { "\($0)" } == "acme: the CA refused to create an order for example.com (HTTP 400): about:blank")
+    }
+
+    @Test func aProblemDocumentThatIsNotUTF8IsNoProblemDocument() {
+        var bytes = Array(#"{"type":"urn:ietf:params:acme:error:malformed","detail":"bad "#.utf8)
+        bytes += [0xff, 0xfe, 0x1b]
+        bytes += Array(#"[2J"}"#.utf8)
+        // Invalid UTF-8 makes the document unreadable: nothing of it is shown (the status is, "about:blank").
+        #expect(ACMEProblem.parse(bytes) == nil)
+    }
+
     // MARK: - Transport
 
     @Test func aCAThatCannotBeReachedIsATransportErrorWithTheRedactedURL() {

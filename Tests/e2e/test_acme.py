@@ -294,6 +294,32 @@ def test_a_sigkill_during_issuance_is_finished_by_the_next_up(shop, pebble_facto
     assert not list(challenges.iterdir())
 
 
+def test_a_sigterm_during_issuance_stops_it_without_a_failure_on_the_schedule(shop, pebble_factory):
+    front, make = shop
+    pebble = pebble_factory(front.port, sleep=True)  # the CA validates after a random 0-15 s
+    project = make(pebble.directory, pebble.ca_file)
+    challenges = front.dir / "conf" / "projects" / project.name / "acme-challenge"
+    process = subprocess.Popen([BGCTL, "-f", str(project.spec), "up"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, NO_COLOR="1", **project.env))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (challenges.exists() and any(challenges.iterdir())):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.01)
+    assert any(challenges.iterdir()), "up published no challenge within 120 s"
+    stopped = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 8, stderr
+    assert time.monotonic() - stopped < 5, "the issuance stops at its next check of the signal"
+    assert not list(challenges.iterdir()), "the token is withdrawn"
+    store = project.dir / "state" / "acme"
+    renewal = json.loads((store / "renewal.json").read_text()) if (store / "renewal.json").exists() else {}
+    assert renewal.get("failures", 0) == 0 and renewal.get("next_attempt") is None, "a signal is no failed attempt"
+    assert plain(front.port, "/healthz")[0] == 200, "the stack serves plain HTTP"
+    project.bgctl("up", check=0, timeout=240)
+    assert handshake(project.tls_port, pebble.root())[0].endswith("200 OK")
+
+
 def stamp(seconds):
     return datetime.utcfromtimestamp(seconds).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
