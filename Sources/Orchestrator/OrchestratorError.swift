@@ -44,6 +44,9 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
     case frontConflict(detail: String)
     /// A pre hook failed: the operation stopped before it changed anything.
     case hookFailed(hook: String, detail: String, tail: [String])
+    /// A deploy.before_switch command exited non-zero or ran past deploy.before_switch_timeout: nothing
+    /// was switched.
+    case beforeSwitchFailed(command: String, detail: String, tail: [String])
     /// proxy.tls.acme could not get a certificate: `detail` says where, what and what to do; the
     /// schedule allows the next attempt at `nextAttempt` (ISO 8601).
     case acmeFailed(detail: String, nextAttempt: String?)
@@ -74,6 +77,8 @@ public enum OrchestratorError: Error, Sendable, Equatable, CustomStringConvertib
             return "another bgctl operation holds the lock: \(holder). Wait for it, or pass --lock-wait to wait longer."
         case .hookFailed(let hook, let detail, let tail):
             return "hook \(hook) \(detail); nothing was changed" + (tail.isEmpty ? "" : "\n  its last lines:\n" + tail.suffix(10).map { "    \($0)" }.joined(separator: "\n"))
+        case .beforeSwitchFailed(let command, let detail, let tail):
+            return "before_switch \(command) \(detail)" + (tail.isEmpty ? "" : "\n  its last lines:\n" + tail.suffix(10).map { "    \($0)" }.joined(separator: "\n"))
         case .frontConflict(let detail):
             return "the shared front refuses this project: \(detail). Nothing was changed."
         case .configRejected(let detail):

@@ -28,6 +28,8 @@ enum ExitStatus {
     static let hookFailed: Int32 = 10
     /// proxy.tls.acme got no certificate: `up` left the stack on plain HTTP, or `certs renew` failed.
     static let noCertificate: Int32 = 11
+    /// A deploy.before_switch command failed or ran past its timeout: nothing was switched.
+    static let beforeSwitchFailed: Int32 = 12
     static let usage: Int32 = 64
     static let invalidSpec: Int32 = 65
     /// The Docker engine is not available.
@@ -37,7 +39,8 @@ enum ExitStatus {
         Exit status: 0 ok, 1 operation failed, 3 serving but degraded (status), 4 not serving (status),
         5 an alert fired (watch --fail-on-alert), 6 deploy rolled back, 7 rollback failed,
         8 stopped by a signal at a safe point, 9 the release's image is gone (rollback --to), 10 a pre hook failed,
-        11 no certificate from ACME (up serves plain HTTP; certs renew failed), 64 usage error,
+        11 no certificate from ACME (up serves plain HTTP; certs renew failed),
+        12 a before_switch command failed (deploy: not switched), 64 usage error,
         65 invalid spec, 69 Docker unavailable.
         """
 }

@@ -98,6 +98,7 @@ extension Bgctl {
                 case .rolledBack: throw CLIError.exit(ExitStatus.rolledBack)
                 case .rollbackFailed: throw CLIError.exit(ExitStatus.rollbackFailed)
                 case .aborted: throw CLIError.exit(ExitStatus.aborted)
+                case .beforeSwitchFailed: throw CLIError.exit(ExitStatus.beforeSwitchFailed)
                 case .promoted, .staged, .planned: return
                 }
             }
@@ -117,6 +118,9 @@ extension Bgctl {
                 printSteps(outcome)
                 Terminal.stdout("\(command): aborted: \(outcome.reason); \(outcome.previous.rawValue) is live")
                 throw CLIError.exit(ExitStatus.aborted)
+            case .beforeSwitchFailed:
+                Terminal.stderr(Terminal.style("error:", .red) + " " + Terminal.safe(outcome.reason))
+                throw CLIError.exit(ExitStatus.beforeSwitchFailed)
             case .rollbackFailed:
                 let traffic = outcome.canary == nil ? "Traffic is on \(outcome.target.rawValue), the release that failed analysis."
                     : "Requests may still reach \(outcome.target.rawValue), the canary (its weight was not set to 0)."

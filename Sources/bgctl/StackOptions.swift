@@ -31,9 +31,12 @@ struct StackOptions: ParsableArguments {
         let state = try StateStore(paths: paths).load()
         let loaded = state?.apply(to: written) ?? written
         let environment = ProcessInfo.processInfo.environment
-        var ports = Ports(runner: try ProcessRunner(environment: environment), http: HTTPClient(resolve: Stack.frontResolve(written)),
+        let runner = try ProcessRunner(environment: environment)
+        var ports = Ports(runner: runner, http: HTTPClient(resolve: Stack.frontResolve(written)),
                           accessLog: TailedAccessLog.opener(loaded), cancelled: { StopSignal.requested })
-        ports.engine = EngineSocket.local(environment: environment)
+        let engine = EngineSocket.local(environment: environment)
+        ports.engine = engine
+        ports.exec = DockerExec(runner: runner, engine: engine)
         var stack = Stack(spec: loaded, paths: paths, ports: ports, renderer: try spec.renderer(for: loaded), environment: environment,
                           report: ProgressPrinter.report)
         stack.specFile = StackPaths.absolute(spec.path)

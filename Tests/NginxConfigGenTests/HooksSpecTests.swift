@@ -39,3 +39,58 @@ import Testing
         #expect(error.description.contains("at most 64 arguments, found 65"))
     }
 }
+
+/// `deploy.before_switch`: a list of argv lists run in the new release; each rule on its own.
+@Suite struct BeforeSwitchSpecTests {
+    static func spec(_ deploy: String) -> Result<DeploymentSpec, SpecError> {
+        load(baseSpec + "\ndeploy:\n" + deploy)
+    }
+
+    @Test func eachCommandIsAnArgvAndTheTimeoutDefaultsToTenMinutes() throws {
+        let spec = try Self.spec("  before_switch:\n    - [/app/migrate, --up]\n    - [/app/warm, \"\"]\n").get()
+        #expect(spec.deploy.beforeSwitch == [["/app/migrate", "--up"], ["/app/warm", ""]])
+        #expect(spec.deploy.beforeSwitchTimeout == .seconds(600))
+        #expect(try load(baseSpec).get().deploy.beforeSwitch.isEmpty)
+        #expect(try Self.spec("  before_switch: []\n").get().deploy.beforeSwitch.isEmpty)
+        #expect(try Self.spec("  before_switch: null\n").get().deploy.beforeSwitch.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("  before_switch: [/app/migrate]\n", "deploy.before_switch[0]: expected a list"),
+        ("  before_switch: /app/migrate\n", "deploy.before_switch: expected a list"),
+        ("  before_switch: [[]]\n", "deploy.before_switch[0]: an empty command"),
+        ("  before_switch: [[\"\"]]\n", "the command (the first item) is empty"),
+        ("  before_switch: [[\"a\\tb\"]]\n", "argument 0: no control characters"),
+        ("  before_switch: [[x], [x, \"a\\nb\"]]\n", "deploy.before_switch[1]: argument 1: no control characters"),
+        ("  before_switch_timeout: 0s\n", "deploy.before_switch_timeout"),
+        ("  before_switch_timeout: 361m\n", "at most 6h"),
+        ("  before_switch_timout: 1m\n", "deploy.before_switch_timout: unknown key"),
+    ])
+    func aCommandBreakingOneRuleIsRefused(_ deploy: String, _ why: String) {
+        guard case .failure(let error) = Self.spec(deploy) else { Issue.record("accepted \(deploy)"); return }
+        #expect(error.description.contains(why), "\(error)")
+    }
+
+    @Test func sixHoursIsTheLongestTimeout() throws {
+        #expect(try Self.spec("  before_switch_timeout: 6h\n").get().deploy.beforeSwitchTimeout == .seconds(21_600))
+        #expect(try Self.spec("  before_switch_timeout: 1s\n").get().deploy.beforeSwitchTimeout == .seconds(1))
+    }
+
+    @Test func twentyCommandsAreTakenAndOneMoreIsNot() throws {
+        let commands = (0..<20).map { "[c\($0)]" }
+        #expect(try Self.spec("  before_switch: [\(commands.joined(separator: ", "))]\n").get().deploy.beforeSwitch.count == 20)
+        guard case .failure(let error) = Self.spec("  before_switch: [\((commands + ["[c20]"]).joined(separator: ", "))]\n") else {
+            Issue.record("accepted 21"); return
+        }
+        #expect(error.description.contains("at most 20 commands, found 21"))
+    }
+
+    @Test func sixtyFourArgumentsInACommandAreTakenAndOneMoreIsNot() throws {
+        let args = (0..<64).map { "a\($0)" }
+        #expect(try Self.spec("  before_switch: [[\(args.joined(separator: ", "))]]\n").get().deploy.beforeSwitch.first?.count == 64)
+        guard case .failure(let error) = Self.spec("  before_switch: [[\((args + ["a64"]).joined(separator: ", "))]]\n") else {
+            Issue.record("accepted 65"); return
+        }
+        #expect(error.description.contains("at most 64 arguments, found 65"))
+    }
+}

@@ -6,6 +6,11 @@
  *   POST /chaos/start?mode=error|timeout|slow, POST /chaos/stop
  *   CHAOS_MODE=error|timeout|slow at start: a bad release from its first request
  *   demo-app --healthcheck  exit 0 when GET /healthz on this container answers 200 (HEALTHCHECK)
+ *   demo-app task [--lines N] [--sleep S] [--exit C] [--child]
+ *                           a one-off command (a migration in tests): N lines of output, S seconds of
+ *                           work (with --child in a forked child too), then exit C
+ *   demo-app worker [--crash-after S]
+ *                           a background worker: runs until SIGTERM (then exits 0), or exits 1 after S s
  *
  * One thread per connection, keep-alive, request bodies read and discarded. SIGTERM stops
  * accepting, lets requests in flight finish (at most 5 s), then exits 0.
@@ -205,10 +210,68 @@ static void on_term(int signal_number) {
     if (listen_fd >= 0) shutdown(listen_fd, SHUT_RDWR);
 }
 
+static void sleep_seconds(double seconds) {
+    for (double left = seconds; left > 0 && !atomic_load(&stopping); left -= 0.05) sleep_ms(left < 0.05 ? (int)(left * 1000) : 50);
+}
+
+static int task(int argc, char **argv) {
+    int lines = 0, code = 0, child = 0;
+    double seconds = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--lines") == 0 && i + 1 < argc) lines = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--sleep") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--exit") == 0 && i + 1 < argc) code = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--child") == 0) child = 1;
+        else { fprintf(stderr, "demo-app task: unknown argument %s\n", argv[i]); return 2; }
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (int i = 1; i <= lines; i++) printf("task: line %d of %d\n", i, lines);
+    if (child && fork() == 0) {
+        /* The child ignores SIGTERM: only a SIGKILL to every process of the command stops it. */
+        signal(SIGTERM, SIG_IGN);
+        for (double left = seconds; left > 0; left -= 0.05) sleep_ms(50);
+        _exit(0);
+    }
+    sleep_seconds(seconds);
+    if (atomic_load(&stopping)) {
+        printf("task: stopped by a signal\n");
+        return 143;
+    }
+    printf("task: done, exit %d\n", code);
+    return code;
+}
+
+static int worker(int argc, char **argv) {
+    double crash_after = 0;
+    if (argc > 3 && strcmp(argv[2], "--crash-after") == 0) crash_after = atof(argv[3]);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    printf("worker: started pool=%s release=%s\n", pool, release_id);
+    if (crash_after > 0) {
+        sleep_seconds(crash_after);
+        if (!atomic_load(&stopping)) {
+            printf("worker: crashing\n");
+            return 1;
+        }
+    } else {
+        while (!atomic_load(&stopping)) sleep_ms(50);
+    }
+    printf("worker: stopping\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *port_text = getenv("PORT");
     int port = port_text ? atoi(port_text) : 3000;
     if (argc > 1 && strcmp(argv[1], "--healthcheck") == 0) return healthcheck(port);
+    if (getenv("APP_POOL")) pool = getenv("APP_POOL");
+    if (getenv("RELEASE_ID")) release_id = getenv("RELEASE_ID");
+    if (argc > 1 && (strcmp(argv[1], "task") == 0 || strcmp(argv[1], "worker") == 0)) {
+        struct sigaction stop = {0};
+        stop.sa_handler = on_term;
+        sigaction(SIGTERM, &stop, NULL);
+        sigaction(SIGINT, &stop, NULL);
+        return strcmp(argv[1], "task") == 0 ? task(argc, argv) : worker(argc, argv);
+    }
     if (getenv("APP_POOL")) pool = getenv("APP_POOL");
     if (getenv("RELEASE_ID")) release_id = getenv("RELEASE_ID");
     atomic_store(&chaos_mode, parse_mode(getenv("CHAOS_MODE")));

@@ -360,6 +360,13 @@ public struct DeploySpec: Sendable, Hashable {
     /// …and is never judged too slow below this.
     public var canaryP95Floor = SpecDuration(milliseconds: 50)
     public var sticky = StickyMode.off
+    /// Commands run in order inside the new release's container once it is healthy, before any
+    /// traffic moves (migrations, cache warm-up); each an argv, run with `docker exec`.
+    public var beforeSwitch: [[String]] = []
+    /// The bound on all of them together; past it the command is stopped inside the container too.
+    public var beforeSwitchTimeout = SpecDuration.seconds(600)
+    public static let maxBeforeSwitch = 20
+    public static let longestBeforeSwitch = SpecDuration.seconds(6 * 3600)
     public init() {}
 }
 
@@ -456,6 +463,9 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var alerts = AlertsSpec()
     public var deploy = DeploySpec()
     public var hooks = HooksSpec()
+    /// By name.
+    public var services: [ServiceSpec] = []
+    public var servicesOrder = ServicesOrder.stopFirst
     public var logs = LogsSpec()
     public var preview: PreviewSpec?
     /// As written, relative to the spec's folder unless absolute.
@@ -507,10 +517,50 @@ public struct DeploymentSpec: Sendable, Hashable {
     /// format), so that projects sharing one nginx never collide; empty with its own proxy.
     public var nginxNamespace: String { front == nil ? "" : project.replacingOccurrences(of: "-", with: "_") + "_" }
     public var watcherContainerName: String { "\(project)-watcher" }
+    /// `<project>-<pool>-<service>-<replica>`, the replica counted from 1.
+    public func serviceContainerName(_ pool: Pool, _ service: String, _ replica: Int) -> String {
+        "\(project)-\(pool.rawValue)-\(service)-\(replica)"
+    }
 
     /// Whether the watcher container runs with the stack: as set, else when an alert sink exists or
     /// proxy.tls.acme has a certificate for it to renew.
     public var watcherEnabled: Bool { watch.enabled ?? (alerts.hasSink || proxy.tls?.acme != nil) }
+}
+
+/// `services.NAME`: another process type of the release (workers, schedulers): the live pool's image
+/// and environment with another command, `replicas` containers, following the live pool.
+public struct ServiceSpec: Sendable, Hashable {
+    public var name: String
+    /// What follows the image in `docker run IMAGE COMMAND…`: the image's entrypoint is kept.
+    public var command: [String]
+    public var replicas = 1
+    /// SIGTERM, then this long, then SIGKILL.
+    public var stopTimeout = SpecDuration.seconds(30)
+    /// Over the app's and the pool's variables.
+    public var env: [String: String] = [:]
+
+    public init(name: String, command: [String]) {
+        self.name = name
+        self.command = command
+    }
+
+    public static let maxServices = 20
+    public static let maxReplicas = 20
+    public static let longestStopTimeout = SpecDuration.seconds(600)
+
+    /// Lowercase letters, digits and "-", starting with a letter, at most 30.
+    public static func isName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, ("a"..."z").contains(first), text.unicodeScalars.count <= 30 else { return false }
+        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+}
+
+/// When traffic moves to another release, in which order its services replace the old ones'.
+public enum ServicesOrder: String, Sendable, CaseIterable {
+    /// The old release's services stop before the new one's start: never two releases' workers at once.
+    case stopFirst = "stop-first"
+    /// The new release's services start first: no gap, a short overlap.
+    case startFirst = "start-first"
 }
 
 /// `hooks`: commands bgctl runs on the host around an operation, each an argv (never a shell line),

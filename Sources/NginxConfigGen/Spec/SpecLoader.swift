@@ -165,7 +165,8 @@ private struct SpecDecoder {
     let reader: NodeReader
 
     static let topKeys = ["version", "project", "network", "pull", "proxy", "app", "pools", "active",
-                          "watch", "alerts", "deploy", "logs", "preview", "state_dir", "templates_dir", "hooks"]
+                          "watch", "alerts", "deploy", "logs", "preview", "state_dir", "templates_dir", "hooks",
+                          "services", "services_order"]
 
     func decode(_ root: Node) -> DeploymentSpec? {
         guard let top = reader.mapping(root, [], allowed: Self.topKeys) else { return nil }
@@ -216,6 +217,12 @@ private struct SpecDecoder {
         if let node = top["alerts"] { decodeAlerts(node, into: &spec.alerts) }
         if let node = top["deploy"] { decodeDeploy(node, into: &spec.deploy) }
         if let node = top["hooks"] { decodeHooks(node, into: &spec.hooks) }
+        if let node = top["services"] { spec.services = decodeServices(node) }
+        if let node = top["services_order"], let text = reader.string(node, ["services_order"]) {
+            if let order = ServicesOrder(rawValue: text) { spec.servicesOrder = order } else {
+                reader.report(node, ["services_order"], "expected stop-first or start-first, found \(reader.quoted(text))")
+            }
+        }
         if let node = top["logs"] { decodeLogs(node, into: &spec.logs) }
         if let node = top["preview"] { spec.preview = decodePreview(node) }
         if let node = top["state_dir"], let text = reader.string(node, ["state_dir"]) {
@@ -262,26 +269,70 @@ private struct SpecDecoder {
             }
         }
         for point in HooksSpec.Point.allCases {
-            guard let n = map[point.rawValue], let items = reader.sequence(n, path + [point.rawValue]) else { continue }
-            let keyPath = path + [point.rawValue]
-            guard !items.isEmpty else { continue }
-            guard items.count <= HooksSpec.maxArguments else {
-                reader.report(n, keyPath, "at most \(HooksSpec.maxArguments) arguments, found \(items.count)")
+            guard let n = map[point.rawValue], let argv = argv(n, path + [point.rawValue]) else { continue }
+            hooks.commands[point] = argv
+        }
+    }
+
+    private func decodeServices(_ node: Node) -> [ServiceSpec] {
+        let path = ["services"]
+        guard let entries = reader.freeMapping(node, path) else { return [] }
+        guard entries.count <= ServiceSpec.maxServices else {
+            reader.report(node, path, "at most \(ServiceSpec.maxServices) services, found \(entries.count)")
+            return []
+        }
+        var services: [ServiceSpec] = []
+        for entry in entries {
+            let servicePath = path + [entry.key]
+            guard ServiceSpec.isName(entry.key) else {
+                reader.report(entry.keyNode, servicePath, "expected a service name of lowercase letters, digits and \"-\", starting with a letter (at most 30), found \(reader.quoted(entry.key))")
                 continue
             }
-            var argv: [String] = []
-            for (index, item) in items.enumerated() {
-                guard let text = reader.string(item, keyPath + ["[\(index)]"]) else { continue }
-                if text.isEmpty && index == 0 {
-                    reader.report(item, keyPath, "the command (the first item) is empty")
-                } else if !Syntax.isFilePath(text) && !(text.isEmpty && index > 0) {
-                    reader.report(item, keyPath, "argument \(index): no control characters, at most 4096 bytes")
-                } else {
-                    argv.append(text)
+            guard let map = reader.mapping(entry.value, servicePath, allowed: ["command", "replicas", "stop_timeout", "env"]) else { continue }
+            guard let c = map["command"] else {
+                reader.report(entry.value, servicePath + ["command"], "missing; a service needs a command, e.g. [worker, --queue, default]")
+                continue
+            }
+            guard let command = argv(c, servicePath + ["command"]) else {
+                if reader.sequence(c, servicePath + ["command"])?.isEmpty == true {
+                    reader.report(c, servicePath + ["command"], "an empty command; a service needs one, e.g. [worker, --queue, default]")
+                }
+                continue
+            }
+            var service = ServiceSpec(name: entry.key, command: command)
+            if let n = map["replicas"], let v = reader.int(n, servicePath + ["replicas"], in: 0...ServiceSpec.maxReplicas) { service.replicas = v }
+            if let n = map["stop_timeout"], let v = reader.duration(n, servicePath + ["stop_timeout"], minimum: SpecDuration(milliseconds: 0)) {
+                if v.milliseconds <= ServiceSpec.longestStopTimeout.milliseconds && v.milliseconds % 1000 == 0 { service.stopTimeout = v } else {
+                    reader.report(n, servicePath + ["stop_timeout"], "expected whole seconds up to 10m, found \(reader.quoted(v.description))")
                 }
             }
-            if argv.count == items.count { hooks.commands[point] = argv }
+            if let n = map["env"], let env = environment(n, servicePath + ["env"]) { service.env = env }
+            services.append(service)
         }
+        return services.sorted { $0.name < $1.name }
+    }
+
+    /// One command as an argv (never a shell line): a non-empty first item, at most
+    /// `HooksSpec.maxArguments` items, none with control characters or over 4096 bytes. Nil when it
+    /// breaks a rule (reported) or is an empty list.
+    private func argv(_ node: Node, _ keyPath: [String]) -> [String]? {
+        guard let items = reader.sequence(node, keyPath), !items.isEmpty else { return nil }
+        guard items.count <= HooksSpec.maxArguments else {
+            reader.report(node, keyPath, "at most \(HooksSpec.maxArguments) arguments, found \(items.count)")
+            return nil
+        }
+        var argv: [String] = []
+        for (index, item) in items.enumerated() {
+            guard let text = reader.string(item, keyPath + ["[\(index)]"]) else { continue }
+            if text.isEmpty && index == 0 {
+                reader.report(item, keyPath, "the command (the first item) is empty")
+            } else if !Syntax.isFilePath(text) && !(text.isEmpty && index > 0) {
+                reader.report(item, keyPath, "argument \(index): no control characters, at most 4096 bytes")
+            } else {
+                argv.append(text)
+            }
+        }
+        return argv.count == items.count ? argv : nil
     }
 
     private func decodeProxy(_ node: Node, into proxy: inout ProxySpec) {
@@ -602,7 +653,7 @@ private struct SpecDecoder {
         let path = ["deploy"]
         let keys = ["analyze", "inconclusive", "extend_limit", "max_p95", "drain_timeout", "drain_quiet", "smoke", "lock_ttl",
                     "canary", "step", "canary_min_requests", "canary_max_error_diff", "canary_max_retry_diff", "canary_p95_ratio",
-                    "canary_p95_floor", "sticky"]
+                    "canary_p95_floor", "sticky", "before_switch", "before_switch_timeout"]
         guard let map = reader.mapping(node, path, allowed: keys) else { return }
         if let n = map["analyze"], let v = reader.duration(n, path + ["analyze"], minimum: DeploySpec.shortestAnalysis) { deploy.analyze = v }
         if let n = map["inconclusive"], let text = reader.string(n, path + ["inconclusive"]) {
@@ -634,6 +685,23 @@ private struct SpecDecoder {
             // YAML's false reads as "off" too: `sticky: false` is what many will write.
             if let mode = StickyMode(rawValue: text) { deploy.sticky = mode } else if ["false", "no"].contains(text) { deploy.sticky = .off } else {
                 reader.report(n, path + ["sticky"], "expected cookie or off, found \(reader.quoted(text))")
+            }
+        }
+        if let n = map["before_switch"], !reader.isNull(n), let items = reader.sequence(n, path + ["before_switch"]) {
+            if items.count > DeploySpec.maxBeforeSwitch {
+                reader.report(n, path + ["before_switch"], "at most \(DeploySpec.maxBeforeSwitch) commands, found \(items.count)")
+            } else {
+                for (index, item) in items.enumerated() {
+                    let itemPath = path + ["before_switch[\(index)]"]
+                    if let argv = argv(item, itemPath) { deploy.beforeSwitch.append(argv) } else if reader.sequence(item, itemPath)?.isEmpty == true {
+                        reader.report(item, itemPath, "an empty command; write the command and its arguments, e.g. [/app/migrate, --up]")
+                    }
+                }
+            }
+        }
+        if let n = map["before_switch_timeout"], let v = reader.duration(n, path + ["before_switch_timeout"], minimum: .seconds(1)) {
+            if v.milliseconds <= DeploySpec.longestBeforeSwitch.milliseconds { deploy.beforeSwitchTimeout = v } else {
+                reader.report(n, path + ["before_switch_timeout"], "at most 6h, found \(reader.quoted(v.description))")
             }
         }
         if let n = map["smoke"], let items = reader.sequence(n, path + ["smoke"]) {

@@ -6,6 +6,8 @@ public enum Docker {
     public static let label = "io.bgctl.project"
     public static let roleLabel = "io.bgctl.role"
     public static let poolLabel = "io.bgctl.pool"
+    /// On a service's containers: the service's name.
+    public static let serviceLabel = "io.bgctl.service"
     public static let hashLabel = "io.bgctl.config-hash"
 
     public static func version() -> DockerCommand {
@@ -80,6 +82,7 @@ public enum Docker {
             args += ["--health-interval", health.interval, "--health-timeout", health.timeout,
                      "--health-retries", String(health.retries), "--health-start-period", health.startPeriod]
         }
+        if container.noHealthcheck { args.append("--no-healthcheck") }
         if let stopSignal = container.stopSignal { args += ["--stop-signal", stopSignal] }
         if let stopTimeout = container.stopTimeout { args += ["--stop-timeout", String(stopTimeout)] }
         if let entrypoint = container.entrypoint { args += ["--entrypoint", entrypoint] }
@@ -98,6 +101,15 @@ public enum Docker {
 
     public static func stop(_ name: String, timeout: Int) -> DockerCommand {
         DockerCommand(["stop", "--time", String(timeout), name])
+    }
+
+    /// The names of the project's containers with this role (`docker ps -a` by label), one per line.
+    public static func listContainers(project: String, role: String) -> DockerCommand {
+        DockerCommand(["ps", "--all", "--filter", "label=\(label)=\(project)", "--filter", "label=\(roleLabel)=\(role)", "--format", "{{.Names}}"])
+    }
+
+    public static func restart(_ name: String, timeout: Int) -> DockerCommand {
+        DockerCommand(["restart", "--time", String(timeout), name])
     }
 
     public static func exec(_ name: String, _ command: [String]) -> DockerCommand {
@@ -145,6 +157,8 @@ public struct ContainerConfig: Sendable, Equatable {
     public var command: [String]
     /// Docker's json-file log bounded to `maxFiles` files of `maxSize` (`--log-opt max-size/max-file`).
     public var logLimit: LogLimit?
+    /// `--no-healthcheck`: the image's HEALTHCHECK is not run (a worker has no health path to answer).
+    public var noHealthcheck = false
     /// `--pid`: `container:<name>` joins that container's PID namespace.
     public var pidNamespace: String?
     /// Every capability dropped but `capabilities`, no new privileges, and with `readOnly` a read-only
@@ -172,6 +186,7 @@ public struct ContainerConfig: Sendable, Equatable {
         if let health { parts += [health.command ?? "", health.interval, health.timeout, String(health.retries), health.startPeriod] }
         if let logLimit { parts += ["log:\(logLimit.maxSize)/\(logLimit.maxFiles)"] }
         if let pidNamespace { parts += ["pid:\(pidNamespace)"] }
+        if noHealthcheck { parts += ["no-healthcheck"] }
         if let confinement { parts += ["confined:\(confinement.readOnly):" + confinement.capabilities.joined(separator: ",")] }
         return String(FNV1a.hash(parts, separator: "\u{1F}"), radix: 16)
     }

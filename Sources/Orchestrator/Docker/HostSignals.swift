@@ -17,6 +17,12 @@ enum LocalSignal {
     /// True when a process's /proc cgroup and comm show it is `command` running in container `containerID`.
     static func belongs(cgroup: String, comm: String, to containerID: String, command: String) -> Bool {
         guard comm.trimmingCharacters(in: .whitespacesAndNewlines) == command else { return false }
+        return inContainer(cgroup: cgroup, containerID: containerID)
+    }
+
+    /// True when a process's /proc cgroup places it in container `containerID`, in every hierarchy.
+    static func inContainer(cgroup: String, containerID: String) -> Bool {
+        guard containerID.count >= 12 else { return false }
         let lines = cgroup.split(separator: "\n")
         guard !lines.isEmpty else { return false }
         // Every hierarchy must place it in the container: /docker/<id> (cgroupfs) or docker-<id>.scope (systemd).

@@ -60,6 +60,19 @@ public enum DeployPlanner {
         public var plan: Plan
     }
 
+    /// deploy.before_switch as a plan of one step, run in the new release's container once it is
+    /// healthy and before any traffic moves; nil when the spec has none.
+    public static func beforeSwitch(_ staging: Staging) -> Plan? {
+        let deploy = staging.spec.deploy
+        guard !deploy.beforeSwitch.isEmpty else { return nil }
+        let container = staging.spec.containerName(staging.target)
+        let count = deploy.beforeSwitch.count
+        return Plan(title: "before_switch in \(staging.target.rawValue)", steps: [
+            Step("before-switch", "run \(count) command\(count == 1 ? "" : "s") in \(container) (at most \(deploy.beforeSwitchTimeout) in all); a failure stops the deploy before any traffic moves",
+                 .beforeSwitch(container: container, commands: deploy.beforeSwitch, timeout: deploy.beforeSwitchTimeout.seconds)),
+        ])
+    }
+
     /// `written`: the spec as its file says, before deployed releases were applied (see `applied`).
     public static func plan(_ request: DeployRequest, spec: DeploymentSpec, pull: PullPolicy, observed: Observed,
                             written: DeploymentSpec? = nil) throws -> Staging {

@@ -30,6 +30,7 @@ struct DeployRun {
 
     func run() throws -> DeployOutcome {
         if let stopped = try stage() { return stopped }
+        if let stopped = try beforeSwitch() { return stopped }
         if request.noSwitch {
             try next.resync(staging.live, journal: journal)
             var outcome = Self.outcome(request, staging, .staged)
@@ -54,6 +55,24 @@ struct DeployRun {
             // The configuration follows what state.json records: the new release only once it was recorded.
             try (releaseRecorded ? next : stack).resync(staging.live, journal: journal)
             return try verdict(.aborted, "stopped by a signal before \(step); \(staging.live.rawValue) was never touched", figures: nil)
+        }
+    }
+
+    /// deploy.before_switch inside the new release; an outcome when a command failed or a signal stopped
+    /// it: nothing was switched, and the configuration is put back to what state.json records.
+    private func beforeSwitch() throws -> DeployOutcome? {
+        guard let plan = DeployPlanner.beforeSwitch(staging) else { return nil }
+        journal.phase = .beforeSwitch
+        let untouched = "not switched: \(staging.live.rawValue) is still live and untouched"
+        do {
+            try Executor(stack: next, started: started, journal: journal).run(plan)
+            return nil
+        } catch OrchestratorError.beforeSwitchFailed(let command, let detail, let tail) {
+            try next.resync(staging.live, journal: journal)
+            return try verdict(.beforeSwitchFailed, "before_switch \(command) \(detail); \(untouched)", figures: nil, tail: tail)
+        } catch OrchestratorError.cancelled(let step) {
+            try next.resync(staging.live, journal: journal)
+            return try verdict(.aborted, "stopped by a signal at \(step); \(untouched)", figures: nil)
         }
     }
 
@@ -109,8 +128,9 @@ struct DeployRun {
     }
 
     /// Records the verdict in the history (a signal cannot stop this) and returns the outcome.
+    /// `tail`: the last lines of a command that failed, kept in the history under the reason.
     func verdict(_ result: DeployOutcome.Result, _ reason: String, figures: AnalysisFigures?, analysed: Double = 0,
-                 steps: [CanaryStepRecord]? = nil) throws -> DeployOutcome {
+                 steps: [CanaryStepRecord]? = nil, tail: [String] = []) throws -> DeployOutcome {
         var outcome = Self.outcome(request, staging, result)
         outcome.reason = reason
         outcome.figures = figures
@@ -119,7 +139,8 @@ struct DeployRun {
         outcome.canary = canary
         outcome.steps = steps ?? []
         let draft = HistoryDraft(action: "deploy", from: staging.live, to: staging.target, reason: request.reason ?? reason,
-                                 result: result.rawValue, detail: reason, image: request.image, release: request.releaseLabel,
+                                 result: result.rawValue, detail: ([reason] + tail.suffix(HookProcess.keptLines).map { String($0.prefix(300)) }).joined(separator: "\n"),
+                                 image: request.image, release: request.releaseLabel,
                                  figures: figures?.dictionary, steps: steps, env: request.env.isEmpty ? nil : request.env.keys.sorted())
         // A promoted release's own flags, for `rollback --to` (values in the 0600 state, names in the history).
         let flags = result == .promoted && Syntax.isReleaseValue(request.releaseLabel) ? ReleaseFlags(release: request.releaseLabel, env: request.env) : nil

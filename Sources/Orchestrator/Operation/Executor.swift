@@ -165,6 +165,8 @@ final class Executor {
             try stack.removeFolderIfEmpty(folder)
         case .removeImage(let image, let bytes):
             found.removals.append(try stack.removeImage(image, bytes: bytes))
+        case .beforeSwitch(let container, let commands, let timeout):
+            try stack.beforeSwitch(commands, in: container, timeout: timeout)
         case .warn(let text):
             stack.report(.warning(text))
         case .connectNetwork(let network, let container, let required):

@@ -69,11 +69,11 @@ public enum OperationKind: String, Sendable {
 
 /// The phases a journal names its steps by; the raw value is what the journal says ("canary-5").
 public enum JournalPhase: Sendable, Equatable, RawRepresentable {
-    case up, down, stage, `switch`, analyse, promote, rollback, resync, verdict, recover
+    case up, down, stage, beforeSwitch, `switch`, services, analyse, promote, rollback, resync, verdict, recover
     /// A canary's weight change and analysis at this percent.
     case canary(Int)
 
-    private static let plain: [JournalPhase] = [.up, .down, .stage, .switch, .analyse, .promote, .rollback, .resync, .verdict, .recover]
+    private static let plain: [JournalPhase] = [.up, .down, .stage, .beforeSwitch, .switch, .services, .analyse, .promote, .rollback, .resync, .verdict, .recover]
 
     public init?(rawValue: String) {
         if rawValue.hasPrefix("canary-"), let percent = Int(rawValue.dropFirst("canary-".count)) {
@@ -89,6 +89,8 @@ public enum JournalPhase: Sendable, Equatable, RawRepresentable {
         case .up: "up"
         case .down: "down"
         case .stage: "stage"
+        case .beforeSwitch: "before_switch"
+        case .services: "services"
         case .switch: "switch"
         case .analyse: "analyse"
         case .promote: "promote"

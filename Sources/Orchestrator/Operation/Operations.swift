@@ -30,6 +30,8 @@ public struct DeployOutcome: Sendable {
         /// A signal stopped it at a safe point: before the switch the live pool was never touched;
         /// after it, traffic went back to the previous pool.
         case aborted
+        /// A deploy.before_switch command failed or ran out of time: nothing was switched.
+        case beforeSwitchFailed = "before_switch_failed"
     }
 
     public var result: Result
@@ -131,6 +133,7 @@ extension Stack {
                                       spec: spec, paths: paths, renderer: renderer, observed: observed)
         try journaled(entry(.up, title: "up", to: observed.live(spec)), phase: .up) { journal in
             try execute(plan, started: started, journal: journal)
+            followServices(live: (try? store.load())?.live ?? observed.live(spec), journal: journal, strays: true)
         }
         return UpSummary(live: observed.live(spec), plan: plan)
     }
@@ -211,7 +214,10 @@ extension Stack {
         let from = observed.live(spec)
         let plan = try SwitchPlanner.plan(request, spec: spec, renderer: renderer, observed: observed)
         let run = { (journal: JournalWriter?) throws -> PlanRun? in
-            try self.execute(plan, started: started, journal: journal, cancellable: cancellable)
+            let ran = try self.execute(plan, started: started, journal: journal, cancellable: cancellable)
+            // Traffic moved and was recorded: the services follow it.
+            self.followServices(live: request.target, journal: journal)
+            return ran
         }
         let ran: PlanRun?
         if let parent {
@@ -289,6 +295,7 @@ extension Stack {
         try runHook(.preDeploy, context)
         if let dryRun {
             dryRun(staging.plan)
+            if let plan = DeployPlanner.beforeSwitch(staging) { dryRun(plan) }
             if let canary {
                 dryRun(try CanaryPlanner.expected(canary, staging: staging, renderer: renderer, observed: observed,
                                                   reason: "deploy \(request.releaseLabel): canary passed"))

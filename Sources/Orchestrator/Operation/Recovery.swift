@@ -64,6 +64,10 @@ extension Stack {
             history = HistoryDraft(action: "recover", from: from, to: to, result: "ok", detail: "\(entry.summary); \(outcome)")
         case .deploy?:
             let from = entry.from ?? observedLive()
+            // A before_switch command outlives the docker exec client of a killed bgctl: stop it first.
+            if entry.current?.hasPrefix(JournalPhase.beforeSwitch.rawValue + "/") == true, let to = entry.to {
+                stopBeforeSwitchLeftovers(in: spec.containerName(to))
+            }
             try ports.files.remove(paths.nextDir)
             // A canary goes to weight 0 first: the pool that was live alone, its weights cleared — also when
             // it died between installing a weight and recording it.

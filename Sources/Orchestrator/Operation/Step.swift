@@ -79,6 +79,9 @@ public indirect enum StepAction: Sendable, Equatable {
     case removeFolderIfEmpty(String)
     /// `docker image rm` (never forced): an image some container uses is refused, reported, and left.
     case removeImage(String, bytes: Int64?)
+    /// deploy.before_switch: each command in order inside the container, all within `timeout` seconds;
+    /// a failure, a timeout or a signal stops the deploy before any traffic moves.
+    case beforeSwitch(container: String, commands: [[String]], timeout: Double)
     case warn(String)
     /// The shared front: attach it to the project's network (to reach its pools), or detach it.
     /// `required: false`: another project's network, which may be gone; a failure is a warning.
@@ -126,6 +129,7 @@ public indirect enum StepAction: Sendable, Equatable {
         case .testConfig: return [StackPlan.nginxTest(spec, candidate: true)]
         case .reload: return [StackPlan.nginxReload(spec)]
         case .removeImage(let image, _): return [Docker.removeImage(image)]
+        case .beforeSwitch(let container, let commands, _): return commands.map { Docker.exec(container, $0) }
         case .together(let steps), .sequence(let steps): return steps.flatMap { $0.action.commands(spec) }
         default: return []
         }

@@ -29,6 +29,8 @@ public struct Ports: Sendable {
     public var cancelled: @Sendable () -> Bool
     /// Runs `hooks` commands on the host.
     public var hooks: HookRunning = HookProcess()
+    /// Runs deploy.before_switch commands inside a container.
+    public var exec: ContainerExecuting = NoContainerExec()
     /// Talks to proxy.tls.acme's CA.
     public var acme: ACMETransport = HTTPClient()
 
@@ -112,7 +114,7 @@ public struct Stack: Sendable {
     var allContainerNames: [String] {
         // Behind the front, the project's own proxy from before it moved there too: up removes it.
         [spec.containerName(.blue), spec.containerName(.green), spec.proxyContainerName, spec.watcherContainerName]
-            + (spec.front == nil ? [] : [spec.ownProxyContainerName])
+            + (spec.front == nil ? [] : [spec.ownProxyContainerName]) + ServicePlanner.names(spec)
     }
 
     /// Inspects containers by name; missing ones are simply absent from the result.

@@ -41,6 +41,7 @@ public enum DeployAnnouncement {
         case .rolledBack: verb = "rolled back"
         case .rollbackFailed: verb = "ROLLBACK FAILED"
         case .aborted: verb = "aborted"
+        case .beforeSwitchFailed: verb = "not switched (before_switch failed)"
         case .staged, .planned: return nil
         }
         let figures = outcome.figures ?? AnalysisFigures()
