@@ -102,6 +102,10 @@ extension Bgctl {
                 }
                 lines.append(line)
             }
+            for service in status.services {
+                let states = service.containers.map { "\($0.name) \($0.state)" }.joined(separator: ", ")
+                lines.append("service \(service.name): release \(Terminal.field(service.release)) on \(service.pool.rawValue): \(states.isEmpty ? "no containers" : states)")
+            }
             if let lock = status.lock { lines.append("lock: held by \(Terminal.field(lock.description))") }
             for problem in status.problems { lines.append(Terminal.style("! ", .yellow, stderr: false) + Terminal.field(problem)) }
             return lines.joined(separator: "\n")

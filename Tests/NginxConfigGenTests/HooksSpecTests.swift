@@ -94,3 +94,56 @@ import Testing
         #expect(error.description.contains("at most 64 arguments, found 65"))
     }
 }
+
+/// `services` and `services_order`; each rule on its own.
+@Suite struct ServicesSpecTests {
+    static func spec(_ text: String) -> Result<DeploymentSpec, SpecError> {
+        load(baseSpec + "\n" + text)
+    }
+
+    @Test func aServiceTakesACommandReplicasAStopTimeoutAndVariables() throws {
+        let spec = try Self.spec("services:\n  worker: {command: [worker, --queue, mail], replicas: 3, stop_timeout: 45s, env: {QUEUE: mail}}\n"
+                                 + "  cron: {command: [scheduler]}\nservices_order: start-first\n").get()
+        #expect(spec.services.map(\.name) == ["cron", "worker"], "by name")
+        let worker = spec.services[1]
+        #expect(worker.command == ["worker", "--queue", "mail"] && worker.replicas == 3 && worker.stopTimeout == .seconds(45) && worker.env == ["QUEUE": "mail"])
+        #expect(spec.services[0].replicas == 1 && spec.services[0].stopTimeout == .seconds(30))
+        #expect(spec.servicesOrder == .startFirst)
+        #expect(try load(baseSpec).get().servicesOrder == .stopFirst)
+    }
+
+    @Test(arguments: [
+        ("services:\n  Worker: {command: [w]}\n", "services.Worker: expected a service name"),
+        ("services:\n  1worker: {command: [w]}\n", "services.1worker: expected a service name"),
+        ("services:\n  work_er: {command: [w]}\n", "services.work_er: expected a service name"),
+        ("services:\n  worker: {}\n", "services.worker.command: missing"),
+        ("services:\n  worker: {command: []}\n", "services.worker.command: an empty command"),
+        ("services:\n  worker: {command: worker}\n", "services.worker.command: expected a list"),
+        ("services:\n  worker: {command: [w], replicas: 21}\n", "services.worker.replicas: expected an integer 0–20"),
+        ("services:\n  worker: {command: [w], replicas: -1}\n", "services.worker.replicas"),
+        ("services:\n  worker: {command: [w], stop_timeout: 601s}\n", "expected whole seconds up to 10m"),
+        ("services:\n  worker: {command: [w], stop_timeout: 1500ms}\n", "expected whole seconds up to 10m"),
+        ("services:\n  worker: {command: [w], env: {1A: x}}\n", "services.worker.env.1A: not a valid environment variable name"),
+        ("services:\n  worker: {command: [w], replica: 2}\n", "services.worker.replica: unknown key"),
+        ("services_order: rolling\n", "services_order: expected stop-first or start-first"),
+    ])
+    func aServiceBreakingOneRuleIsRefused(_ text: String, _ why: String) {
+        guard case .failure(let error) = Self.spec(text) else { Issue.record("accepted \(text)"); return }
+        #expect(error.description.contains(why), "\(error)")
+    }
+
+    @Test func theBoundsAreTakenExactly() throws {
+        let long = String(repeating: "a", count: 30)
+        #expect(try Self.spec("services:\n  \(long): {command: [w], replicas: 20, stop_timeout: 10m}\n").get().services.first?.replicas == 20)
+        #expect(try Self.spec("services:\n  worker: {command: [w], replicas: 0, stop_timeout: 0s}\n").get().services.first?.replicas == 0)
+        guard case .failure(let error) = Self.spec("services:\n  \(long)a: {command: [w]}\n") else { Issue.record("accepted 31"); return }
+        #expect(error.description.contains("expected a service name"))
+    }
+
+    @Test func twentyServicesAreTakenAndOneMoreIsNot() throws {
+        let twenty = (0..<20).map { "  s\($0): {command: [w]}\n" }.joined()
+        #expect(try Self.spec("services:\n" + twenty).get().services.count == 20)
+        guard case .failure(let error) = Self.spec("services:\n" + twenty + "  s20: {command: [w]}\n") else { Issue.record("accepted 21"); return }
+        #expect(error.description.contains("at most 20 services, found 21"))
+    }
+}

@@ -55,6 +55,14 @@ public enum DownPlanner {
             steps.append(Step("drain-proxy", "stop the proxy gracefully: requests in flight finish (at most \(spec.proxy.shutdownTimeout))",
                               .stopContainer(spec.proxyContainerName, timeout: seconds)))
         }
+        // The services stop gracefully (their stop timeouts), all at once, before anything is removed.
+        let services = ServicePlanner.names(spec).filter { observed.containers[$0] != nil }
+        let stopping = services.filter { observed.containers[$0]?.isRunning == true }.map { name in
+            let timeout = spec.services.first { $0.name == observed.containers[name]?.labels[Docker.serviceLabel] }.map { Int($0.stopTimeout.seconds.rounded(.up)) } ?? 30
+            return Step("stop-\(name)", "stop \(name) gracefully (at most \(timeout) s)", .stopContainer(name, timeout: timeout))
+        }
+        if !stopping.isEmpty { steps.append(Step("stop-services", "stop the services gracefully", .together(stopping))) }
+        containers += services
         var removed: [String] = []
         for name in containers where observed.containers[name] != nil {
             steps.append(Step("remove-\(name)", "remove \(name)", .removeContainer(name)))

@@ -74,6 +74,19 @@ public struct StackStatus: Codable, Sendable {
         public var enabled: Bool
     }
 
+    /// A service of the live release (`services`), and the containers found for it on either pool.
+    public struct ServiceStatus: Codable, Sendable {
+        public struct Container: Codable, Sendable {
+            public var name: String
+            public var state: String
+        }
+
+        public var name: String
+        public var release: String
+        public var pool: Pool
+        public var containers: [Container]
+    }
+
     public var project: String
     public var live: Pool
     /// healthy, degraded or not_serving; the exit status follows it (0, 3, 4).
@@ -94,9 +107,10 @@ public struct StackStatus: Codable, Sendable {
     /// The route folder in force (`blue`, `green+5`), as the proxy reads it; nil when there is none or it
     /// is damaged (a stack from before routes: none).
     public var route: String?
+    public var services: [ServiceStatus] = []
 
     enum CodingKeys: String, CodingKey {
-        case project, live, overall, problems, pools, proxy, tls, lock, watcher, interrupted, weights, route
+        case project, live, overall, problems, pools, proxy, tls, lock, watcher, interrupted, weights, route, services
         case lastSwitch = "last_switch"
         case stateDir = "state_dir"
     }
@@ -188,6 +202,17 @@ extension Stack {
         if spec.watcherEnabled && watcherInfo?.isRunning != true {
             problems.append("the watcher \(spec.watcherContainerName) is not running (\(watcherInfo?.state ?? "missing")): nobody is alerted")
         }
+        let services = ServiceReport.make(spec, live: live, containers: containers)
+        for service in services {
+            let running = service.containers.filter { $0.state == "running" && $0.name.hasPrefix("\(spec.project)-\(live.rawValue)-") }.count
+            if running < service.wanted {
+                problems.append("service \(service.name): \(running) of \(service.wanted) replica\(service.wanted == 1 ? "" : "s") running on \(live.rawValue) (bgctl up starts them)")
+            }
+            let other = service.containers.filter { !$0.name.hasPrefix("\(spec.project)-\(live.rawValue)-") && $0.state == "running" }
+            if !other.isEmpty {
+                problems.append("service \(service.name) also runs on \(live == .blue ? "green" : "blue"), which is not live: \(other.map(\.name).joined(separator: ", ")) (bgctl up stops them)")
+            }
+        }
         // With ACME the pair to compare with is the stack's own, in its store.
         let source = tlsSource ?? acmeMaterial().map { .success($0) }
         let tls = spec.proxy.tls.map { tls in
@@ -203,7 +228,11 @@ extension Stack {
             lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir,
             watcher: StackStatus.WatcherContainerStatus(container: spec.watcherContainerName, state: watcherInfo?.state ?? "missing",
                                                         enabled: spec.watcherEnabled),
-            interrupted: interrupted, weights: canary?.weights, route: routeReading.route?.folderName)
+            interrupted: interrupted, weights: canary?.weights, route: routeReading.route?.folderName,
+            services: services.map { service in
+                StackStatus.ServiceStatus(name: service.name, release: service.release, pool: service.pool,
+                                          containers: service.containers.map { .init(name: $0.name, state: $0.state) })
+            })
     }
 
     /// The installed certificate's validity, and whether the files the spec names are the installed ones.
