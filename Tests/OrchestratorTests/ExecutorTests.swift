@@ -45,6 +45,7 @@ import NginxConfigGen
         runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
         runner.on(["container", "inspect"], CommandResult(status: 1, stdout: "[]", stderr: "Error: No such container: shop-blue"))
         runner.on(["network", "inspect"], CommandResult(status: 1, stderr: "Error: No such network: shop-net"))
+        runner.on(["ps", "--all"], CommandResult(status: 0, stdout: ""))
         http.on(":8081/healthz", ScriptedHTTP.ok())
         http.on(":8082/healthz", ScriptedHTTP.ok())
         var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)

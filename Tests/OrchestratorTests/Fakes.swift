@@ -196,6 +196,7 @@ func scriptUpOnFreshHost(_ runner: ScriptedRunner, _ http: ScriptedHTTP) {
               CommandResult(status: 0, stdout: ExecutorTests.allRunning))
     runner.on(["network", "inspect"], CommandResult(status: 1, stderr: "Error: No such network: shop-net"))
     runner.on(["network", "create"], CommandResult(status: 0))
+    runner.on(["ps", "--all"], CommandResult(status: 0, stdout: ""))
     runner.on(["run"], CommandResult(status: 0))
     http.on(":8081/healthz", ScriptedHTTP.ok())
     http.on(":8082/healthz", ScriptedHTTP.ok())

@@ -12,7 +12,11 @@ extension Stack {
         let began = ports.clock.monotonic()
         do {
             var names = wanted
-            if strays { names += try labelledServices().filter { !wanted.contains($0) } }
+            if strays {
+                // Without services in the spec, a listing that fails has nothing to report.
+                let listed = wanted.isEmpty ? ((try? labelledServices()) ?? []) : try labelledServices()
+                names += listed.filter { !wanted.contains($0) }
+            }
             guard !names.isEmpty else { return }
             let found = try inspect(names)
             try checkOwnership(found)
