@@ -12,7 +12,11 @@ IMAGE = "bgctl/demo-app:local"
 
 def spec(project, order):
     project.write_spec(extra=f"""
-deploy: {{drain_quiet: 1s, drain_timeout: 10s, analyze: 1s}}
+deploy:
+  drain_quiet: 1s
+  drain_timeout: 10s
+  analyze: 1s
+  before_switch: [[/demo-app, task, --lines, "2", --sleep, "0.5"]]
 watch: {{min_requests: 1}}
 services:
   worker: {{command: [worker], replicas: 2, stop_timeout: 5s, env: {{QUEUE: default}}}}
@@ -72,6 +76,7 @@ def test_workers_follow_a_deploy_and_a_rollback_and_stop_first_never_overlaps(pr
 
     out, took, spans, load = move(project, "deploy", "--image", IMAGE, "--release", "v2", order="stop-first")
     assert workers(project) == [f"{project.name}-green-worker-1", f"{project.name}-green-worker-2"], out.stderr
+    deploy_err = out.stderr
     logs = project.docker("logs", f"{project.name}-green-worker-1").stdout
     assert "worker: started pool=green release=v2" in logs, logs
     deploy_gap = -overlap(spans, "blue", "green")
@@ -84,7 +89,9 @@ def test_workers_follow_a_deploy_and_a_rollback_and_stop_first_never_overlaps(pr
     rollback_gap = -overlap(spans, "green", "blue")
     assert rollback_gap >= 0, f"stop-first overlapped on the rollback: {spans}"
     assert load.result.failed == 0, load.result.summary()
-    print(f"\nstop-first: deploy {took:.1f} s, gap {deploy_gap * 1000:.0f} ms; rollback {rollback_took:.1f} s, gap {rollback_gap * 1000:.0f} ms")
+    phases = [line.strip() for line in deploy_err.splitlines() if line.startswith("✓")]
+    print("\ndeploy phases:\n  " + "\n  ".join(phases))
+    print(f"stop-first: deploy {took:.1f} s, gap {deploy_gap * 1000:.0f} ms; rollback {rollback_took:.1f} s, gap {rollback_gap * 1000:.0f} ms")
 
 
 def test_start_first_starts_the_new_workers_before_the_old_stop(project):
