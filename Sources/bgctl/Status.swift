@@ -102,6 +102,9 @@ extension Bgctl {
                 }
                 lines.append(line)
             }
+            if status.events.enabled || status.events.state != "missing" {
+                lines.append("events \(status.events.container): \(status.events.state)")
+            }
             if let lock = status.lock { lines.append("lock: held by \(Terminal.field(lock.description))") }
             for problem in status.problems { lines.append(Terminal.style("! ", .yellow, stderr: false) + Terminal.field(problem)) }
             return lines.joined(separator: "\n")

@@ -507,6 +507,8 @@ public struct DeploymentSpec: Sendable, Hashable {
     /// format), so that projects sharing one nginx never collide; empty with its own proxy.
     public var nginxNamespace: String { front == nil ? "" : project.replacingOccurrences(of: "-", with: "_") + "_" }
     public var watcherContainerName: String { "\(project)-watcher" }
+    /// Follows the engine's events for the watcher (`bgctl events`): the one container with the socket.
+    public var eventsContainerName: String { "\(project)-events" }
 
     /// Whether the watcher container runs with the stack: as set, else when an alert sink exists or
     /// proxy.tls.acme has a certificate for it to renew.
