@@ -19,6 +19,7 @@ extension Bgctl {
               bgctl events --project shop --out .bgctl/events
             """)
 
+        @OptionGroup var output: OutputOptions
         @Option(help: ArgumentHelp("The project whose containers to follow (the io.bgctl.project label).", valueName: "NAME"))
         var project: String
         @Option(help: ArgumentHelp("The engine's unix socket.", valueName: "PATH"), completion: .file())

@@ -60,11 +60,13 @@ public struct ContainerEventBook: Sendable {
         }
         switch event.action {
         case .die, .oom:
-            // oom, then die: one death, told by the first.
-            if pending[event.container] == nil {
-                let detail = event.action == .oom ? "was OOM-killed" : event.exitCode.map(Self.exited) ?? "exited"
-                pending[event.container] = Death(event: event, live: live, detail: detail)
+            if let earlier = pending[event.container] {
+                // oom, then die: one death, told by the oom.
+                if earlier.event.action == .oom && event.action == .die { return out }
+                out += settle(event.container)
             }
+            let detail = event.action == .oom ? "was OOM-killed" : event.exitCode.map(Self.exited) ?? "exited"
+            pending[event.container] = Death(event: event, live: live, detail: detail)
             return out
         default:
             // Any other event of a container settles its pending death first: it was not removed.
