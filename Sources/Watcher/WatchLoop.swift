@@ -282,7 +282,8 @@ public final class WatchLoop {
             }
         } while all && !events.caughtUp
         if all { events.flushPartialLine { _ in } }
-        for detection in containerEvents.tick(now: now) {
+        // A file read once has no later removal to wait for.
+        for detection in (options.once ? containerEvents.settleAll() : []) + containerEvents.tick(now: now) {
             for notification in book.process(detection, maintenance: maintenance) { tell(notification) }
         }
     }

@@ -114,6 +114,12 @@ public struct ContainerEventBook: Sendable {
         return out
     }
 
+    /// Decides every death still waiting for its grace: the input ended (`watch --once`), and no
+    /// removal can follow.
+    public mutating func settleAll() -> [Detection] {
+        pending.keys.sorted().flatMap { settle($0) }
+    }
+
     /// A condition still firing, as it stands, for the alert book's repeats.
     public func current(_ kind: AlertKind, subject: String, at now: Double) -> Detection? {
         switch kind {
