@@ -253,7 +253,10 @@ public enum UpPlanner {
             return [Step("remove-watcher", "remove the watcher (watch.enabled is off)", .removeContainer(existing.name))]
         }
         let desired = StackPlan.watcherContainer(spec, paths: paths, specFile: specFile, pull: request.pull, acmeCAFile: request.acmeCAFile)
-        let folder = Step("watcher-folder", "create the watcher's folder", .createDirectories([paths.watcherDir]))
+        // events/ too: the watcher mounts it whether or not an events container writes there (the
+        // engine may not be local), and docker would otherwise create it as root.
+        let folder = Step("watcher-folder", "create the watcher's folder and the events folder it reads",
+                          .createDirectories([paths.watcherDir, paths.eventsDir]))
         guard let existing else {
             return [folder, Step("start-watcher", "start the watcher (\(desired.image))", .runContainer(desired))]
         }
