@@ -22,6 +22,13 @@ static inline CURLcode bgctl_curl_setopt_write_function(CURL *handle, CURLoption
     return curl_easy_setopt(handle, option, fn);
 }
 
+typedef int (*bgctl_curl_xferinfo_fn)(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+
+// Called about once a second while a transfer is idle: how a stream that sends nothing is stopped.
+static inline CURLcode bgctl_curl_setopt_xferinfo_function(CURL *handle, bgctl_curl_xferinfo_fn fn) {
+    return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, fn);
+}
+
 static inline CURLcode bgctl_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -21,6 +21,11 @@ public struct WatchOptions: Sendable {
     /// A JSON file with the live pool and any weights (state.json, or the watcher's pools.json); the
     /// watcher rereads it when it changes, for `bgctl_pool_weight`. Nil, or absent: no such metric.
     public var poolsPath: String?
+    /// The events container's `events.jsonl`: container events to alert on and count; nil: none.
+    public var eventsPath: String?
+    /// Where the events file's tail position is kept: a watcher restarted by the proxy's restart (it
+    /// lives in the proxy's PID namespace) still reads the events of that restart.
+    public var eventsCheckpointPath: String?
 
     public init(logPath: String) {
         self.logPath = logPath
@@ -125,13 +130,18 @@ public final class WatchLoop {
     private var poolsStamp: Double = -1
     /// Detections from outside the log (the live-pool prober's route moves), handed in from its thread.
     private let inbox = Mutex<[Detection]>([])
+    private var containerEvents = ContainerEventBook()
+    /// The live pool as the route says (the CLI reads it); nil, or nil returned: the log's `live`.
+    private let live: (() -> String?)?
 
     /// `reopen` enables rotation by `options.rotation`; without it the watcher only follows rotations.
     public init(settings: WatchSettings, options: WatchOptions, delivery: Delivery?,
                 clock: @escaping () -> Double = { Date().timeIntervalSince1970 },
                 reopen: (() -> Bool)? = nil, rotationFiles: RotationFiles = LocalRotationFiles(),
                 log: @escaping (String) -> Void = { _ in }, metrics: WatchMetrics? = nil,
+                live: (() -> String?)? = nil,
                 emit: @escaping (AlertNotification, AlertRecord) -> Void) {
+        self.live = live
         self.metrics = metrics
         self.reopen = reopen
         self.rotationFiles = rotationFiles
@@ -168,6 +178,9 @@ public final class WatchLoop {
             return try? JSONDecoder().decode(TailPosition.self, from: Data(bytes))
         }
         let tailer = Tailer(path: options.logPath, fromStart: options.fromStart, resume: resume)
+        let events = options.eventsPath.map { path in
+            Tailer(path: path, fromStart: options.fromStart, resume: options.eventsCheckpointPath.flatMap(Self.position))
+        }
         let started = clock()
         var nextTick = started
         refreshMaintenance()
@@ -178,12 +191,13 @@ public final class WatchLoop {
             batchTime = clock()
             tailer.readAvailable { line in handle(line) }
             let now = clock()
+            if let events { readEvents(events, now: now, all: options.once) }
             drainInbox()
             updateTailMetrics(tailer, now: now)
             if now >= nextTick {
                 if !options.once { periodic(now: now) }
                 syncMetrics()
-                writeStatus(tailer)
+                writeStatus(tailer, events: events)
                 nextTick = now + 1
             }
             // A file is followed; standard input ends when its writer closes it.
@@ -204,9 +218,10 @@ public final class WatchLoop {
             batchTime = clock()
             tailer.readAvailable { line in handle(line) }
         }
+        if let events { readEvents(events, now: clock(), all: true) }
         drainInbox()
         updateTailMetrics(tailer, now: clock())
-        writeStatus(tailer)
+        writeStatus(tailer, events: events)
         summary.byPool = byPool()
         summary.rotations = tailer.counters.rotations
         summary.truncations = tailer.counters.truncations
@@ -254,6 +269,36 @@ public final class WatchLoop {
         }
     }
 
+    /// One batch of the events file (`all`: until it is read to its end), then deaths past their
+    /// removal grace are decided: on every pass, so an alert waits at most a pass for its grace.
+    private func readEvents(_ events: Tailer, now: Double, all: Bool) {
+        repeat {
+            events.readAvailable { line in
+                guard let event = ContainerEvent.parse(line) else { return }
+                metrics?.containerEvent(event)
+                for detection in containerEvents.observe(event, live: livePool(), at: now) {
+                    for notification in book.process(detection, maintenance: maintenance) { tell(notification) }
+                }
+            }
+        } while all && !events.caughtUp
+        if all { events.flushPartialLine { _ in } }
+        // A file read once has no later removal to wait for.
+        for detection in (options.once ? containerEvents.settleAll() : []) + containerEvents.tick(now: now) {
+            for notification in book.process(detection, maintenance: maintenance) { tell(notification) }
+        }
+    }
+
+    /// The route's live pool, else the one the log's last request named.
+    private func livePool() -> String? {
+        if let pool = live?() { return pool }
+        return analyzer.liveFromLog
+    }
+
+    private static func position(_ path: String) -> TailPosition? {
+        guard let bytes = BoundedRead.contents(of: path, limit: 4096) else { return nil }
+        return try? JSONDecoder().decode(TailPosition.self, from: Data(bytes))
+    }
+
     private func byPool() -> [String: Int] {
         var result: [String: Int] = [:]
         for tag in PoolTag.allCases where poolCounts[Int(tag.rawValue)] > 0 {
@@ -268,7 +313,10 @@ public final class WatchLoop {
         for detection in analyzer.tick(now: now) {
             for notification in book.process(detection, maintenance: maintenance) { tell(notification) }
         }
-        for notification in book.tick(now: now, current: { analyzer.current($0, at: now) }, maintenance: maintenance) {
+        let current: (AlertKind, String) -> Detection? = { [containerEvents, analyzer] kind, subject in
+            kind.isContainerEvent ? containerEvents.current(kind, subject: subject, at: now) : analyzer.current(kind, at: now)
+        }
+        for notification in book.tick(now: now, current: current, maintenance: maintenance) {
             tell(notification)
         }
     }
@@ -362,8 +410,11 @@ public final class WatchLoop {
         maintenance = state.on
     }
 
-    private func writeStatus(_ tailer: Tailer) {
+    private func writeStatus(_ tailer: Tailer, events: Tailer?) {
         if let path = options.checkpointPath, let position = tailer.position, let data = try? JSONEncoder().encode(position) {
+            try? AtomicFile.write(data, to: path, mode: 0o600)
+        }
+        if let path = options.eventsCheckpointPath, let position = events?.position, let data = try? JSONEncoder().encode(position) {
             try? AtomicFile.write(data, to: path, mode: 0o600)
         }
         guard let path = options.statusPath else { return }

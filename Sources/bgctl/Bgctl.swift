@@ -9,7 +9,7 @@ struct Bgctl: ParsableCommand {
         abstract: "Blue-green deployments on a plain Docker host: two pools, one nginx, zero dropped requests.",
         discussion: ExitStatus.help,
         version: BuildInfo.versionLine,
-        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Maintenance.self, Deploy.self, Rollback.self, Prune.self, Recover.self, History.self, Unlock.self, Init.self, Front.self, Certs.self]
+        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Events.self, Maintenance.self, Deploy.self, Rollback.self, Prune.self, Recover.self, History.self, Unlock.self, Init.self, Front.self, Certs.self]
     )
 
     /// `-f` given before the subcommand (`bgctl -f FILE switch green`); a subcommand's own `-f` wins.

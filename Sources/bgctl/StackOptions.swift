@@ -43,6 +43,7 @@ struct StackOptions: ParsableArguments {
         stack.writtenSpec = written
         stack.tls = tls
         stack.acmeCAFile = written.proxy.tls?.acme?.caFile.map { TLSSpec.resolve($0, in: spec.directory) }
+        stack.events = EngineSocket.eventsSource(environment: environment)
         stack.dryRun = mode.planPrinter(loaded)
         if let interrupted = stack.journal.interrupted() {
             ProgressPrinter.report(.warning(Terminal.field(interrupted.summary) + "; the next mutating command (or bgctl recover) finishes or undoes it"))

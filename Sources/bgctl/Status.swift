@@ -102,6 +102,9 @@ extension Bgctl {
                 }
                 lines.append(line)
             }
+            if status.events.enabled || status.events.state != "missing" {
+                lines.append("events \(status.events.container): \(status.events.state)")
+            }
             for service in status.services {
                 let states = service.containers.map { "\($0.name) \($0.state)" }.joined(separator: ", ")
                 lines.append("service \(service.name): release \(Terminal.field(service.release)) on \(service.pool.rawValue): \(states.isEmpty ? "no containers" : states)")

@@ -51,12 +51,16 @@ extension Bgctl {
         var acmeCa: String?
         @Option(help: ArgumentHelp("The names and CA settings bgctl up applied (a digest); with --acme, no renewal while the spec says otherwise.", valueName: "DIGEST"))
         var acmeSettings: String?
+        @Option(help: ArgumentHelp("Also tail FILE, the events container's events.jsonl: alert when a pool, a service or the proxy dies (how the stack's watcher runs).", valueName: "FILE"),
+                completion: .file())
+        var events: String?
         @Flag(help: "Print the metrics in the Prometheus text format on stdout when done (alerts and the summary go to stderr).")
         var metricsDump = false
 
         func validate() throws {
             // A path is printed and opened: a control or bidi character in it is a mistake or a trick.
-            for (flag, value) in [("--log", log), ("--watcher-dir", watcherDir), ("--route", route), ("--acme", acme), ("--acme-ca", acmeCa)] {
+            for (flag, value) in [("--log", log), ("--watcher-dir", watcherDir), ("--route", route), ("--acme", acme), ("--acme-ca", acmeCa),
+                                 ("--events", events)] {
                 guard let value, let bad = value.unicodeScalars.first(where: SafeText.isHidden) else { continue }
                 throw ValidationError("\(flag): the path contains the control character U+\(String(format: "%04X", bad.value)); give the path without it")
             }
@@ -105,12 +109,14 @@ extension Bgctl {
                 options.once = once
                 options.duration = seconds
                 options.maintenanceDefault = loaded?.watch.maintenance ?? false
+                options.eventsPath = events
                 options.poolsPath = watcherDir.map { ($0 as NSString).appendingPathComponent("pools.json") } ?? paths?.stateFile
                 if let watcherDir {
                     try FileManager.default.createDirectory(atPath: watcherDir, withIntermediateDirectories: true)
                     options.statusPath = (watcherDir as NSString).appendingPathComponent("status.json")
                     options.checkpointPath = (watcherDir as NSString).appendingPathComponent("position.json")
                     options.maintenancePath = (watcherDir as NSString).appendingPathComponent("maintenance.json")
+                    if events != nil { options.eventsCheckpointPath = (watcherDir as NSString).appendingPathComponent("events-position.json") }
                 } else {
                     options.maintenancePath = paths?.maintenanceFile
                 }
@@ -167,8 +173,11 @@ extension Bgctl {
                 if !once {
                     Terminal.stderr("watch: following \(logPath == "-" ? "standard input" : SafeText.terminal(logPath)) (window \(settings.window) requests / \(Int(settings.windowSeconds)) s, threshold \(settings.errorRateThreshold)%, \(targets.count) alert target\(targets.count == 1 ? "" : "s"))\(server.map { "; metrics on http://\($0.host):\($0.port)/metrics" } ?? "")")
                 }
+                // The live pool for container events: the route, as the proxy reads it, when it is known.
+                let routeFolder = route.map { RouteFolder(folder: $0) }
+                let livePool: (() -> String?)? = routeFolder.map { folder in { folder.read().route?.live.rawValue } }
                 let loop = WatchLoop(settings: settings, options: options, delivery: delivery, reopen: reopen,
-                                     log: { Terminal.stderr("watch: " + $0) }, metrics: metrics) { notification, record in
+                                     log: { Terminal.stderr("watch: " + $0) }, metrics: metrics, live: livePool) { notification, record in
                     if printJSON {
                         Terminal.json(Self.jsonLine(record, type: "alert"))
                     } else {

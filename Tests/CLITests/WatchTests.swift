@@ -36,6 +36,31 @@ import Testing
         #expect(outcome.stdout.contains("30 lines"), "\(outcome)")
     }
 
+    /// The events container's file beside the log: the idle pool killed (and not removed) is an alert
+    /// naming it, a pool recreated by an operation (its death, then its removal) is none.
+    @Test func theIdlePoolKilledInTheEventsFileIsAnAlertAndARecreatedPoolIsNot() throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeMinimalSpec()
+        let log = try sandbox.write(Self.log(statuses: Array(repeating: 200, count: 30)), to: "access.log")
+        let event = { (action: String, pool: String, at: Int, extra: String) in
+            #"{"action":"\#(action)","container":"shop-\#(pool)",\#(extra)"pool":"\#(pool)","role":"pool","time_nano":\#(1_795_706_212_000_000_000 + at)}"#
+        }
+        let events = try sandbox.write([
+            event("kill", "blue", 0, ""), event("die", "blue", 1, #""exit_code":137,"#), event("destroy", "blue", 2, ""),
+            event("start", "blue", 3, ""),
+            event("kill", "green", 1_000_000_000, ""), event("die", "green", 1_000_000_001, #""exit_code":137,"#),
+            #"{"action":"die","container":"shop green","role":"pool","pool":"green","time_nano":1795706213000000002}"#,
+        ].joined(separator: "\n") + "\n", to: "events.jsonl")
+        let outcome = try sandbox.run(["watch", "--once", "--log", log, "--events", events, "--json", "--fail-on-alert"])
+        #expect(outcome.status == 5, "\(outcome)")
+        let alerts = try outcome.stdout.split(separator: "\n").compactMap { line in
+            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        }.filter { $0["type"] as? String == "alert" }
+        #expect(alerts.map { $0["kind"] as? String } == ["idle_pool_down"], "\(outcome)")
+        #expect(alerts.first?["pool"] as? String == "green" && alerts.first?["live"] as? String == "blue", "\(outcome)")
+        #expect((alerts.first?["summary"] as? String)?.contains("a failover has nothing to fail over to") == true, "\(outcome)")
+    }
+
     @Test func onlySuccessfulRequestsExit0WithFailOnAlert() throws {
         let sandbox = try Sandbox()
         try sandbox.writeMinimalSpec()

@@ -274,7 +274,7 @@ import Testing
         let config = StackPlan.watcherContainer(spec, paths: paths, specFile: "/srv/shop/bgctl.yaml", pull: .never, acmeCAFile: "/srv/shop/ca.pem")
         // Exactly these: of the proxy's folder only the route, the challenge folder and tls/, never the configuration.
         #expect(config.mounts == ["/srv/shop/bgctl.yaml:/bgctl/bgctl.yaml:ro", "\(paths.logsDir):/bgctl/logs", "\(paths.watcherDir):/bgctl/watcher",
-                                  "\(paths.routeDir):/bgctl/route", "\(paths.acmeDir):/bgctl/acme", "\(paths.challengeDir):/bgctl/acme-challenge",
+                                  "\(paths.routeDir):/bgctl/route", "\(paths.eventsDir):/bgctl/events:ro", "\(paths.acmeDir):/bgctl/acme", "\(paths.challengeDir):/bgctl/acme-challenge",
                                   "\(paths.tlsDir):/bgctl/tls", "/srv/shop/ca.pem:/bgctl/acme-ca.pem:ro"])
         #expect(config.command.suffix(6) == ["--acme", "/bgctl", "--acme-settings", StackPlan.acmeSettings(spec, try #require(spec.proxy.tls?.acme)),
                                              "--acme-ca", "/bgctl/acme-ca.pem"])

@@ -183,7 +183,7 @@ import NginxConfigGen
         let args = Docker.run(StackPlan.watcherContainer(spec, paths: World.paths, specFile: "/srv/shop/bgctl.yaml", pull: .never)).arguments
         let pid = try #require(args.firstIndex(of: "--pid"))
         #expect(args[pid + 1] == "container:shop-proxy")
-        #expect(Array(args.suffix(4)) == ["--rotate-pid", "1", "--route", "/bgctl/route"])
+        #expect(Array(args.suffix(6)) == ["--rotate-pid", "1", "--route", "/bgctl/route", "--events", "/bgctl/events/events.jsonl"])
     }
 
     @Test func theWatcherIsConfinedAndMayWriteOnlyItsFolderTheLogsAndTheRoute() throws {
@@ -196,7 +196,8 @@ import NginxConfigGen
         #expect(!args.contains("--cap-add"))
         let mounts = args.indices.filter { args[$0] == "--volume" }.map { args[$0 + 1] }
         #expect(mounts == ["/srv/shop/bgctl.yaml:/bgctl/bgctl.yaml:ro", World.paths.logsDir + ":/bgctl/logs",
-                           World.paths.watcherDir + ":/bgctl/watcher", World.paths.routeDir + ":/bgctl/route"])
+                           World.paths.watcherDir + ":/bgctl/watcher", World.paths.routeDir + ":/bgctl/route",
+                           World.paths.eventsDir + ":/bgctl/events:ro"], "the events file read-only: the watcher has no Docker socket")
     }
 }
 

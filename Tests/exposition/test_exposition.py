@@ -85,3 +85,29 @@ def test_the_pool_weight_comes_from_the_recorded_live_pool(tmp_path):
     assert weights == {"blue": 0.0, "green": 100.0}
     version = subprocess.run([BGCTL, "--version"], capture_output=True, text=True, check=True).stdout.split()[1]
     assert [s.labels for s in families["bgctl_build_info"].samples] == [{"version": version}]
+
+
+def test_container_events_are_counted_by_role_and_action(tmp_path):
+    spec = write_spec(tmp_path)
+    log = write_log(tmp_path, 3)
+    base = 1795706212000000000
+    lines = [
+        {"action": "die", "container": "exposition-green", "exit_code": 137, "pool": "green", "role": "pool", "time_nano": base},
+        {"action": "start", "container": "exposition-green", "pool": "green", "role": "pool", "time_nano": base + 1},
+        {"action": "health_status", "container": "exposition-green", "health": "healthy", "pool": "green", "role": "pool",
+         "time_nano": base + 2},
+        {"action": "die", "container": "exposition-proxy", "exit_code": 0, "role": "proxy", "time_nano": base + 3},
+        {"action": "die", "container": "not a name", "role": "proxy", "time_nano": base + 4},
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    run = subprocess.run([BGCTL, "-f", str(spec), "watch", "--once", "--log", str(log), "--events", str(events), "--metrics-dump"],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    families = {family.name: family for family in text_string_to_metric_families(run.stdout)}
+    family = families["bgctl_container_events"]
+    assert family.type == "counter"
+    counts = {(s.labels["role"], s.labels["action"]): s.value for s in family.samples if s.name == "bgctl_container_events_total"}
+    assert counts == {("pool", "die"): 1, ("pool", "start"): 1, ("pool", "healthy"): 1, ("proxy", "die"): 1}
+    firing = {s.labels["kind"] for s in families["bgctl_alerts_firing"].samples}
+    assert {"idle_pool_down", "live_pool_down", "crash_loop", "proxy_restarted"} <= firing

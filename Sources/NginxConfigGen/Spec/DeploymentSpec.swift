@@ -521,6 +521,8 @@ public struct DeploymentSpec: Sendable, Hashable {
     public func serviceContainerName(_ pool: Pool, _ service: String, _ replica: Int) -> String {
         "\(project)-\(pool.rawValue)-\(service)-\(replica)"
     }
+    /// Follows the engine's events for the watcher (`bgctl events`): the one container with the socket.
+    public var eventsContainerName: String { "\(project)-events" }
 
     /// Whether the watcher container runs with the stack: as set, else when an alert sink exists or
     /// proxy.tls.acme has a certificate for it to renew.

@@ -24,20 +24,42 @@ public struct EngineSocket: ContainerInspecting {
     /// unix socket, no DOCKER_CONTEXT, and no current context in the CLI's config; nil otherwise (and
     /// with BGCTL_DOCKER_API=0), so every call goes through the docker CLI.
     public static func local(environment: [String: String]) -> EngineSocket? {
-        guard environment["BGCTL_DOCKER_API"] != "0", environment["DOCKER_CONTEXT"] == nil else { return nil }
+        guard environment["BGCTL_DOCKER_API"] != "0", case .socket(let path) = localSocket(environment: environment) else { return nil }
+        return EngineSocket(path: path)
+    }
+
+    /// `localSocket`, as a bind mount can name it: an absolute path without the mount separator.
+    public static func eventsSource(environment: [String: String]) -> EventsSource {
+        let found = localSocket(environment: environment)
+        guard case .socket(let path) = found else { return found }
+        guard path.hasPrefix("/"), !path.contains(":") else { return .unavailable("the socket path \(SafeLine.clip(path)) cannot be mounted") }
+        return found
+    }
+
+    /// The socket the docker CLI would reach the engine on, when it is a local unix socket: what the
+    /// events container mounts (BGCTL_DOCKER_API=0 changes how bgctl asks, not where the engine is).
+    /// Otherwise why not, in words for `up`'s warning.
+    static func localSocket(environment: [String: String]) -> EventsSource {
+        if let context = environment["DOCKER_CONTEXT"] {
+            return .unavailable("DOCKER_CONTEXT is set (\(SafeLine.clip(context))): the engine may not be on this host")
+        }
         var path = "/var/run/docker.sock"
         if let host = environment["DOCKER_HOST"], !host.isEmpty {
-            guard host.hasPrefix("unix://") else { return nil }
+            guard host.hasPrefix("unix://") else {
+                return .unavailable("DOCKER_HOST is not a unix socket (\(SafeLine.clip(String(host.prefix(while: { $0 != ":" }))))://…)")
+            }
             path = String(host.dropFirst("unix://".count))
         }
         let config = environment["DOCKER_CONFIG"] ?? environment["HOME"].map { "\($0)/.docker" }
         if let config, let text = BoundedRead.contents(of: "\(config)/config.json", limit: 1 << 20),
            String(decoding: text, as: UTF8.self).contains("\"currentContext\"") {
-            return nil
+            return .unavailable("the docker CLI's config names a current context: the engine may not be on this host")
         }
         var st = stat()
-        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else { return nil }
-        return EngineSocket(path: path)
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK else {
+            return .unavailable("\(SafeLine.clip(path)) is not a unix socket on this host")
+        }
+        return .socket(path)
     }
 
     public func inspect(_ names: [String]) -> [String: ContainerInfo]? {

@@ -10,7 +10,8 @@ public enum DownPlanner {
     public static func plan(purge: Bool, spec: DeploymentSpec, paths: StackPaths, observed: Observed,
                             front: FrontRegistry? = nil) throws -> Plan {
         var steps: [Step] = []
-        var containers = [spec.proxyContainerName, spec.watcherContainerName, spec.containerName(.blue), spec.containerName(.green)]
+        var containers = [spec.proxyContainerName, spec.watcherContainerName, spec.eventsContainerName,
+                          spec.containerName(.blue), spec.containerName(.green)]
         if spec.front != nil, front == nil, observed.containers[spec.proxyContainerName] != nil {
             // A front runs but this folder holds no registry: another BGCTL_FRONT_DIR made it, or its
             // registry was deleted. Taking it down would take every project on it down.
@@ -25,6 +26,9 @@ public enum DownPlanner {
             // The watcher first: it lives in the front's PID namespace and rotates this project's log.
             if observed.containers[spec.watcherContainerName] != nil {
                 steps.append(Step("remove-\(spec.watcherContainerName)", "remove \(spec.watcherContainerName)", .removeContainer(spec.watcherContainerName)))
+            }
+            if observed.containers[spec.eventsContainerName] != nil {
+                steps.append(Step("remove-\(spec.eventsContainerName)", "remove \(spec.eventsContainerName)", .removeContainer(spec.eventsContainerName)))
             }
             // Always, whoever else is on the front: a part left on disk would be loaded, unclaimed, by
             // the next front that starts on this folder.

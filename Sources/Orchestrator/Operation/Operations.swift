@@ -90,7 +90,7 @@ extension Stack {
             try recoverInterrupted(convergent: true)
             let observed = try observe([.network, .files], probe: [])
             let registry = front == nil ? nil : try frontRegistry()
-            let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: installed, front: registry, acmeCAFile: acmeCAFile),
+            let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: installed, front: registry, acmeCAFile: acmeCAFile, events: events),
                                           spec: spec, paths: paths, renderer: renderer, observed: observed)
             guard observed.state != nil else { throw OrchestratorError.notUp }
             let pending = plan.steps.filter { step in
@@ -129,7 +129,7 @@ extension Stack {
         let observed = try observe([.network, .files], probe: Pool.allCases)
         rotateProxyLog(proxy: observed.containers[spec.proxyContainerName])
         let registry = front == nil ? nil : try frontRegistry()
-        let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: tls, front: registry, acmeCAFile: acmeCAFile),
+        let plan = try UpPlanner.plan(.init(pull: pull, specFile: specFile, tls: tls, front: registry, acmeCAFile: acmeCAFile, events: events),
                                       spec: spec, paths: paths, renderer: renderer, observed: observed)
         try journaled(entry(.up, title: "up", to: observed.live(spec)), phase: .up) { journal in
             try execute(plan, started: started, journal: journal)

@@ -84,7 +84,7 @@ extension Stack {
             }
             inUse[spec.pool(pool).image] = inUse[spec.pool(pool).image] ?? "the image the \(role) pool (\(pool.rawValue)) is set to run"
         }
-        for name in [spec.proxyContainerName, spec.watcherContainerName] {
+        for name in [spec.proxyContainerName, spec.watcherContainerName, spec.eventsContainerName] {
             if let image = observed.containers[name]?.image, !image.isEmpty { inUse[image] = inUse[image] ?? "the image of \(name)" }
         }
         let selection = PrunePlanner.select(history: observed.history, keep: keep, inUse: inUse)

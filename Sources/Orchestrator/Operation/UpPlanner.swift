@@ -15,8 +15,12 @@ public enum UpPlanner {
         public var front: FrontRegistry?
         /// proxy.tls.acme.ca_file as the host reads it: the watcher mounts it to renew.
         public var acmeCAFile: String?
+        /// How the events container would reach the engine; nil: no events container is planned.
+        public var events: EventsSource?
 
-        public init(pull: PullPolicy, specFile: String?, tls: TLSMaterial? = nil, front: FrontRegistry? = nil, acmeCAFile: String? = nil) {
+        public init(pull: PullPolicy, specFile: String?, tls: TLSMaterial? = nil, front: FrontRegistry? = nil, acmeCAFile: String? = nil,
+                    events: EventsSource? = nil) {
+            self.events = events
             self.acmeCAFile = acmeCAFile
             self.pull = pull
             self.specFile = specFile
@@ -216,6 +220,7 @@ public enum UpPlanner {
             steps.append(Step("remove-tls", "delete the certificate and key copies in tls/ (proxy.tls is off)", .removeFiles([paths.tlsDir])))
         }
         steps += watcherSteps(request, spec: spec, paths: paths, observed: observed, proxyStarts: proxyStarts)
+        steps += eventsSteps(request, spec: spec, paths: paths, observed: observed)
 
         let changes = steps.filter { if case .warn = $0.action { return false }; return true }
         // Pairs installed before: removed once the configuration naming this one is installed and recorded.
@@ -248,7 +253,10 @@ public enum UpPlanner {
             return [Step("remove-watcher", "remove the watcher (watch.enabled is off)", .removeContainer(existing.name))]
         }
         let desired = StackPlan.watcherContainer(spec, paths: paths, specFile: specFile, pull: request.pull, acmeCAFile: request.acmeCAFile)
-        let folder = Step("watcher-folder", "create the watcher's folder", .createDirectories([paths.watcherDir]))
+        // events/ too: the watcher mounts it whether or not an events container writes there (the
+        // engine may not be local), and docker would otherwise create it as root.
+        let folder = Step("watcher-folder", "create the watcher's folder and the events folder it reads",
+                          .createDirectories([paths.watcherDir, paths.eventsDir]))
         guard let existing else {
             return [folder, Step("start-watcher", "start the watcher (\(desired.image))", .runContainer(desired))]
         }
@@ -261,4 +269,41 @@ public enum UpPlanner {
                 Step("remove-watcher", "remove the old watcher (\(why))", .removeContainer(existing.name)),
                 Step("start-watcher", "start the watcher (\(desired.image))", .runContainer(desired))]
     }
+
+    /// The events container beside the watcher (same conditions), when the engine is local over a unix
+    /// socket: created, recreated when its settings changed, started when stopped. Otherwise a warning,
+    /// and an events container made earlier is left as it is. Removed when the watcher is off.
+    static func eventsSteps(_ request: Request, spec: DeploymentSpec, paths: StackPaths, observed: Observed) -> [Step] {
+        let existing = observed.containers[spec.eventsContainerName]
+        guard spec.watcherEnabled, request.specFile != nil else {
+            guard let existing else { return [] }
+            return [Step("remove-events", "remove the events container (watch.enabled is off)", .removeContainer(existing.name))]
+        }
+        switch request.events {
+        case nil:
+            return []
+        case .unavailable(let why)?:
+            guard existing == nil else { return [] }
+            let text = "no events container: \(why); the watcher will not alert on container events (a pool or the proxy dying)"
+            return [Step("warn-events", text, .warn(text))]
+        case .socket(let socket)?:
+            let desired = StackPlan.eventsContainer(spec, paths: paths, socket: socket, pull: request.pull)
+            let folder = Step("events-folder", "create the events folder", .createDirectories([paths.eventsDir]))
+            let start = Step("start-events", "start the events container (\(desired.image)), which follows the engine's events for the watcher",
+                             .runContainer(desired))
+            guard let existing else { return [folder, start] }
+            if existing.labels[Docker.hashLabel] == desired.labels[Docker.hashLabel] {
+                return existing.isRunning ? [] : [Step("start-events", "start the stopped events container", .startContainer(existing.name))]
+            }
+            return [folder, Step("remove-events", "remove the old events container (its settings changed)", .removeContainer(existing.name)), start]
+        }
+    }
+}
+
+/// How the events container reaches the engine, as the command that plans `up` found it.
+public enum EventsSource: Sendable, Equatable {
+    /// The local engine's unix socket on the host, mounted into the events container.
+    case socket(String)
+    /// No local unix socket to mount; why, for the warning (`DOCKER_HOST is tcp://…`).
+    case unavailable(String)
 }

@@ -71,6 +71,8 @@ public struct Stack: Sendable {
     public var tls: TLSMaterial?
     /// proxy.tls.acme.ca_file as the host reads it (resolved against the spec's folder).
     public var acmeCAFile: String?
+    /// How the events container reaches the engine (`EngineSocket.eventsSource`); nil: none planned.
+    public var events: EventsSource?
     /// Set for a dry run: operations hand their plans here instead of executing them, and take no lock.
     public var dryRun: (@Sendable (Plan) -> Void)?
 
@@ -113,7 +115,7 @@ public struct Stack: Sendable {
 
     var allContainerNames: [String] {
         // Behind the front, the project's own proxy from before it moved there too: up removes it.
-        [spec.containerName(.blue), spec.containerName(.green), spec.proxyContainerName, spec.watcherContainerName]
+        [spec.containerName(.blue), spec.containerName(.green), spec.proxyContainerName, spec.watcherContainerName, spec.eventsContainerName]
             + (spec.front == nil ? [] : [spec.ownProxyContainerName]) + ServicePlanner.names(spec)
     }
 

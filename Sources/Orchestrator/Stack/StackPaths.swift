@@ -64,6 +64,8 @@ public struct StackPaths: Sendable, Equatable {
     public var watcherDir: String { join("watcher") }
     public var maintenanceFile: String { join("watcher/maintenance.json") }
     public var watcherStatusFile: String { join("watcher/status.json") }
+    /// The events container writes events.jsonl here; the watcher reads it (mounted read-only).
+    public var eventsDir: String { join("events") }
     /// The live pool for the watcher's `bgctl_pool_weight`, copied from state.json without the rest
     /// (its deployed env may hold secrets); the watcher container sees only its own folder.
     public var watcherPoolsFile: String { join("watcher/pools.json") }
@@ -75,7 +77,7 @@ public struct StackPaths: Sendable, Equatable {
 
     /// Everything bgctl writes here; `down --purge` removes exactly these.
     public var ownedPaths: [String] {
-        [nginxDir, tlsDir, logsDir, watcherDir, acmeDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile, journalFile]
+        [nginxDir, tlsDir, logsDir, watcherDir, eventsDir, acmeDir, stateFile, historyFile, lockFile, lockInfoFile, testedFile, journalFile]
     }
 
     /// A path below the state folder as a person reads it: relative to the folder.
@@ -94,7 +96,7 @@ public struct StackPaths: Sendable, Equatable {
         if let reason = SafeOpen.othersCanWrite(st, strict: true) {
             throw OrchestratorError.stateFolderUnsafe(path: stateDir, reason: reason)
         }
-        for folder in [nginxDir, nextDir, routeDir, tlsDir, logsDir, watcherDir, acmeDir, challengeDir] {
+        for folder in [nginxDir, nextDir, routeDir, tlsDir, logsDir, watcherDir, eventsDir, acmeDir, challengeDir] {
             guard lstat(folder, &st) == 0 else { continue }
             if (st.st_mode & S_IFMT) == S_IFLNK {
                 throw OrchestratorError.stateFolderUnsafe(path: folder, reason: "it is a symbolic link; bgctl does not follow links inside its state folder")

@@ -117,15 +117,16 @@ public enum StackPlan {
             environment: spec.watcherVariables.mapValues(\.revealed),
             publish: [],
             // The route, writable: the watcher moves traffic off a live pool that stopped answering.
+            // The events container's file, read-only: the watcher itself has no Docker socket.
             mounts: ["\(specFile):/bgctl/bgctl.yaml:ro", "\(paths.logsDir):/bgctl/logs", "\(paths.watcherDir):/bgctl/watcher",
-                     "\(paths.routeDir):/bgctl/route"],
+                     "\(paths.routeDir):/bgctl/route", "\(paths.eventsDir):/bgctl/events:ro"],
             tmpfs: [],
             health: nil,
             stopSignal: nil,
             stopTimeout: 15,
             entrypoint: "/usr/local/bin/bgctl",
             command: ["-f", "/bgctl/bgctl.yaml", "watch", "--log", "/bgctl/logs/access.log", "--watcher-dir", "/bgctl/watcher",
-                      "--rotate-pid", "1", "--route", "/bgctl/route"]
+                      "--rotate-pid", "1", "--route", "/bgctl/route", "--events", "/bgctl/events/\(EventLog.fileName)"]
         )
         if let acme = spec.proxy.tls?.acme {
             // Renewal (see CertificateRenewal): the store, the challenge folder the proxy serves and the
@@ -154,6 +155,39 @@ public enum StackPlan {
         config.labels[Docker.hashLabel] = config.fingerprint
         return config
     }
+
+    /// The events container: `bgctl events` (the watcher's image), the one bgctl container with the
+    /// engine's socket, which is root on the host. So it is kept apart from the watcher, which parses
+    /// text from the internet: it reads nothing but the engine's event stream, filtered to this project,
+    /// and writes checked, bounded lines to events/ (`EventLog`), which the watcher mounts read-only.
+    /// No network at all (the socket is a file), no capability, no new privileges, a read-only root.
+    /// `socket`: the engine's unix socket on the host.
+    public static func eventsContainer(_ spec: DeploymentSpec, paths: StackPaths, socket: String, pull: PullPolicy) -> ContainerConfig {
+        var config = ContainerConfig(
+            name: spec.eventsContainerName,
+            image: spec.watch.image,
+            network: "none",
+            ipAddress: nil,
+            pull: pull,
+            labels: [Docker.label: spec.project, Docker.roleLabel: "events"],
+            environment: [:],
+            publish: [],
+            mounts: ["\(socket):\(eventsSocket):ro", "\(paths.eventsDir):/bgctl/events"],
+            tmpfs: [],
+            health: nil,
+            stopSignal: nil,
+            stopTimeout: 5,
+            entrypoint: "/usr/local/bin/bgctl",
+            command: ["events", "--project", spec.project, "--socket", eventsSocket, "--out", "/bgctl/events"]
+        )
+        config.confinement = ContainerConfig.Confinement(capabilities: [], readOnly: true)
+        config.logLimit = logLimit(spec)
+        config.labels[Docker.hashLabel] = config.fingerprint
+        return config
+    }
+
+    /// Where the events container sees the engine's socket.
+    public static let eventsSocket = "/bgctl/docker.sock"
 
     /// A digest of what an issuance depends on: the names and the CA settings.
     public static func acmeSettings(_ spec: DeploymentSpec, _ acme: ACMESpec) -> String {

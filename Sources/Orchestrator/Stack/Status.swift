@@ -100,6 +100,8 @@ public struct StackStatus: Codable, Sendable {
     public var lock: StackLock.Holder?
     public var stateDir: String
     public var watcher: WatcherContainerStatus
+    /// The events container (`enabled`: it should run: the watcher does, on a local engine).
+    public var events: WatcherContainerStatus
     /// An operation whose bgctl died before it ended; the next mutating command finishes or undoes it.
     public var interrupted: JournalEntry?
     /// During a canary deploy, each pool's percent of requests (`{"blue": 95, "green": 5}`); nil otherwise.
@@ -110,7 +112,7 @@ public struct StackStatus: Codable, Sendable {
     public var services: [ServiceStatus] = []
 
     enum CodingKeys: String, CodingKey {
-        case project, live, overall, problems, pools, proxy, tls, lock, watcher, interrupted, weights, route, services
+        case project, live, overall, problems, pools, proxy, tls, lock, watcher, events, interrupted, weights, route, services
         case lastSwitch = "last_switch"
         case stateDir = "state_dir"
     }
@@ -202,6 +204,11 @@ extension Stack {
         if spec.watcherEnabled && watcherInfo?.isRunning != true {
             problems.append("the watcher \(spec.watcherContainerName) is not running (\(watcherInfo?.state ?? "missing")): nobody is alerted")
         }
+        let eventsInfo = containers[spec.eventsContainerName]
+        let eventsEnabled = spec.watcherEnabled && { if case .socket = events { return true }; return false }()
+        if eventsEnabled && eventsInfo?.isRunning != true {
+            problems.append("the events container \(spec.eventsContainerName) is not running (\(eventsInfo?.state ?? "missing")): no alert when a pool or the proxy dies (run bgctl up)")
+        }
         let services = ServiceReport.make(spec, live: live, containers: containers)
         for service in services {
             let running = service.containers.filter { $0.state == "running" && $0.name.hasPrefix("\(spec.project)-\(live.rawValue)-") }.count
@@ -228,6 +235,8 @@ extension Stack {
             lastSwitch: state?.lastSwitch, lock: StackLock.currentHolder(paths), stateDir: paths.stateDir,
             watcher: StackStatus.WatcherContainerStatus(container: spec.watcherContainerName, state: watcherInfo?.state ?? "missing",
                                                         enabled: spec.watcherEnabled),
+            events: StackStatus.WatcherContainerStatus(container: spec.eventsContainerName, state: eventsInfo?.state ?? "missing",
+                                                       enabled: eventsEnabled),
             interrupted: interrupted, weights: canary?.weights, route: routeReading.route?.folderName,
             services: services.map { service in
                 StackStatus.ServiceStatus(name: service.name, release: service.release, pool: service.pool,

@@ -46,6 +46,20 @@ public enum AlertMessage {
             return "\(settings.project): certificate renewed — \(d.detail)"
         case (.certificate, _):
             return "\(settings.project): certificate — \(d.detail)"
+        case (.idlePoolDown, .resolved), (.livePoolDown, .resolved):
+            return "\(settings.project): the pool \(poolName(d.pool)) is back (\(d.detail))"
+        case (.idlePoolDown, _):
+            return "\(settings.project): the idle pool \(poolName(d.pool))\(release) is down (\(d.detail)): a failover has nothing to fail over to"
+        case (.livePoolDown, _):
+            return "\(settings.project): the live pool \(poolName(d.pool))\(release) is down (\(d.detail)); nginx sends its requests to the other pool"
+        case (.crashLoop, .resolved):
+            return "\(settings.project): service \(d.subject) is no longer crash-looping: \(d.detail)"
+        case (.crashLoop, _):
+            return "\(settings.project): service \(d.subject) is crash-looping: \(d.detail)"
+        case (.proxyRestarted, .resolved):
+            return "\(settings.project): the proxy runs again (\(d.detail))"
+        case (.proxyRestarted, _):
+            return "\(settings.project): the proxy restarted: \(d.detail); requests fail until it is back"
         case (.routeMoved, _):
             return "\(settings.project): route moved — the live pool \(poolName(d.live)) stopped answering its health path; the watcher moved traffic to \(poolName(d.pool))\(release)"
         }
@@ -61,6 +75,14 @@ public enum AlertMessage {
             return "The live pool is failing or down: check `bgctl status` and `docker logs` of the live pool's container; nginx is serving from the backup pool."
         case .certificate:
             return "Run `bgctl certs status` on the host for the names, the expiry and the last error; fix what it names (port 80 must reach this host for HTTP-01), then `bgctl certs renew --force`."
+        case .idlePoolDown:
+            return "Nothing can take over if the live pool fails: check `bgctl status` and `docker logs` of the \(poolName(pool)) pool's container; `bgctl up` starts it again."
+        case .livePoolDown:
+            return "nginx retries on the other pool, and the watcher moves the route when the live pool stops answering: check `docker logs` of the \(poolName(pool)) pool's container and `bgctl status`."
+        case .crashLoop:
+            return "Docker keeps restarting it: check `docker logs` of the service's container and its settings in the spec."
+        case .proxyRestarted:
+            return "Check `docker logs` of the proxy's container (nginx's error log) and `bgctl status`; Docker restarts it (restart policy unless-stopped)."
         case .routeMoved:
             return "Traffic stays on \(poolName(pool)) until a person switches: check the other pool's container (docker logs, bgctl status), then `bgctl switch \(pool)` to record the move or switch back once it is healthy."
         }
@@ -74,7 +96,13 @@ public enum AlertMessage {
         let f = d.figures
         let icon = n.state == .resolved ? "✅" : (n.state == .repeating ? "🔁" : "🚨")
         let title = "\(icon) \(headline(n, settings: settings))"
-        var fields: [[String: Any]] = d.kind == .certificate ? [
+        var fields: [[String: Any]] = d.kind.isContainerEvent ? [
+            field("Alert", "\(d.kind.rawValue) (\(n.state.rawValue))"),
+            d.kind == .crashLoop ? field("Service", d.subject) : d.kind == .proxyRestarted ? field("Container", "the proxy") : field("Pool", poolName(d.pool)),
+            field("Live pool", poolName(d.live)),
+            field("Detail", d.detail),
+            field("Time", iso(d.at)),
+        ] : d.kind == .certificate ? [
             field("Alert", "\(d.kind.rawValue) (\(n.state.rawValue))"),
             field("Detail", d.detail),
             field("Time", iso(d.at)),
@@ -125,6 +153,7 @@ public enum AlertMessage {
             "summary": headline(n, settings: settings),
             "advice": advice(d.kind, pool: d.pool),
             "detail": d.detail,
+            "subject": d.subject,
             "figures": [
                 "requests": f.requests, "errors": f.errors, "retried": f.retried,
                 "error_rate": round(f.errorRate * 100) / 100, "retry_rate": round(f.retryRate * 100) / 100,

@@ -10,6 +10,23 @@ public enum AlertKind: String, Sendable, Codable, CaseIterable {
     case routeMoved = "route_moved"
     /// proxy.tls.acme: a renewal failed, or the certificate expires within 7 days (resolved: renewed).
     case certificate
+    /// A pool container that is not the live pool died, was OOM-killed or turned unhealthy: a failover
+    /// has nothing to fail over to (resolved: it runs, or is healthy, again).
+    case idlePoolDown = "idle_pool_down"
+    /// The live pool's container died, was OOM-killed or turned unhealthy (nginx serves from the other).
+    case livePoolDown = "live_pool_down"
+    /// A service's container died 3 times within 60 s (resolved: it ran 60 s without dying).
+    case crashLoop = "crash_loop"
+    /// The proxy's container exited and is being restarted (resolved: it started again).
+    case proxyRestarted = "proxy_restarted"
+
+    /// Alerts decided from the engine's container events rather than from the access log.
+    public var isContainerEvent: Bool {
+        switch self {
+        case .idlePoolDown, .livePoolDown, .crashLoop, .proxyRestarted: return true
+        case .errorRate, .upstreamRetries, .failover, .routeMoved, .certificate: return false
+        }
+    }
 }
 
 /// The window's figures at the moment of a detection, for messages.
@@ -61,6 +78,9 @@ public struct Detection: Sendable, Equatable {
     /// What happened, for detections that are not about requests (a certificate's renewal): text bgctl
     /// wrote, escaped like every other value where it goes.
     public var detail = ""
+    /// What the alert is about when one kind can fire for several things at once (a crash-looping
+    /// service's name, a pool's): each subject fires, repeats and resolves on its own. "" for the rest.
+    public var subject = ""
 }
 
 extension Detection {
@@ -79,6 +99,12 @@ extension Detection {
                                          windowRequests: 0, windowSeconds: 0),
                   pool: "", live: "", samples: [], detail: detail)
     }
+}
+
+extension WindowFigures {
+    /// For detections that are not about requests.
+    public static let none = WindowFigures(requests: 0, errors: 0, retried: 0, errorRate: 0, retryRate: 0, threshold: 0,
+                                           windowRequests: 0, windowSeconds: 0)
 }
 
 /// The pure decision core: records and the time go in, detections come out. No clock, no I/O.
@@ -141,6 +167,9 @@ public struct Analyzer: Sendable {
     }
 
     public func isFiring(_ kind: AlertKind) -> Bool { firing.contains(kind) }
+
+    /// The live pool the last request's `live` field named; nil before any did.
+    public var liveFromLog: String? { lastLive.isEmpty ? nil : lastLive }
 
     /// The condition as it stands now, for repeats of a firing alert.
     public func current(_ kind: AlertKind, at now: Double) -> Detection? {

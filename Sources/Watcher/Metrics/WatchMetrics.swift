@@ -34,6 +34,8 @@ public final class WatchMetrics {
     private var certificateNotAfter: Gauge?
     private var certificateRenewals: [String: Counter] = [:]
     private var tooLongSeen = 0
+    /// By role, then action (`ContainerEvent.metricAction`); made with the first such event.
+    private var containerEvents: [String: Counter] = [:]
 
     /// `targets`: the alert targets' names (never their URLs), so their failure counters start at zero.
     public init(version: String, targets: [String]) {
@@ -87,6 +89,20 @@ public final class WatchMetrics {
                 "certificate_renewals", "total", "Certificate renewals the watcher attempted, by result."), labels: [("result", result)])
         }
         certificateRenewals[result]?.increment()
+    }
+
+    /// One container event from the events file, by the container's role and the event's action.
+    func containerEvent(_ event: ContainerEvent) {
+        let key = event.role.rawValue + "\u{1F}" + event.metricAction
+        if let counter = containerEvents[key] {
+            counter.increment()
+            return
+        }
+        let counter = registry.makeCounter(descriptor: Self.name(
+            "container_events", "total", "Docker engine events about the stack's containers, by the container's role and the action."),
+            labels: [("role", event.role.rawValue), ("action", event.metricAction)])
+        counter.increment()
+        containerEvents[key] = counter
     }
 
     /// One parsed request: its pool, status class, duration, and whether it was retried or failed over.
