@@ -62,7 +62,7 @@ def test_the_idle_pool_killed_is_alerted_at_the_webhook_within_2_s_and_resolved_
         took = fired[0]["at"] - killed
         body = fired[0]["json"]
         assert body["pool"] == "green" and body["live"] == "blue", body
-        assert "the idle pool green is down" in body["summary"] and "nothing to fail over to" in body["summary"], body
+        assert "the idle pool green (release r-green) is down" in body["summary"] and "nothing to fail over to" in body["summary"], body
         assert took <= 2.0, f"the alert arrived {took:.2f} s after docker kill"
         print(f"\nevents: idle pool killed → webhook alert in {took * 1000:.0f} ms")
 
