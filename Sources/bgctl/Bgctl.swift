@@ -9,7 +9,8 @@ struct Bgctl: ParsableCommand {
         abstract: "Blue-green deployments on a plain Docker host: two pools, one nginx, zero dropped requests.",
         discussion: ExitStatus.help,
         version: BuildInfo.versionLine,
-        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Events.self, Maintenance.self, Deploy.self, Rollback.self, Prune.self, Recover.self, History.self, Unlock.self, Init.self, Front.self, Certs.self]
+        subcommands: [Validate.self, Render.self, Up.self, Switch.self, Status.self, Down.self, Watch.self, Events.self, Maintenance.self, Deploy.self, Rollback.self, Prune.self, Recover.self, History.self, Unlock.self, Init.self, Front.self, Certs.self,
+                      Agent.self]
     )
 
     /// `-f` given before the subcommand (`bgctl -f FILE switch green`); a subcommand's own `-f` wins.
@@ -63,10 +64,18 @@ struct SpecOptions: ParsableArguments {
     /// The spec and its warnings, which are also printed on stderr as they are found.
     func loadCollecting(for purpose: SpecPurpose = .stack) throws -> (spec: DeploymentSpec, warnings: [SpecIssue]) {
         var warnings: [SpecIssue] = []
-        let spec = try SpecLoader.load(path: path, environment: ProcessInfo.processInfo.environment, for: purpose) { warning in
+        let environment = ProcessInfo.processInfo.environment
+        var spec = try SpecLoader.load(path: path, environment: environment, for: purpose) { warning in
             warnings.append(warning)
             Self.printWarning(warning)
         }.get()
+        // Inside a fleet host's agent, the spec is that host's alone.
+        if let host = environment["BGCTL_FLEET_HOST"], let fleet = spec.fleet {
+            guard fleet.hosts.contains(where: { $0.name == host }) else {
+                throw CLIError.failed("BGCTL_FLEET_HOST=\(Terminal.safe(String(host.prefix(40)))) names none of the spec's hosts")
+            }
+            spec.fleet = nil
+        }
         return (spec, warnings)
     }
 

@@ -30,6 +30,8 @@ enum ExitStatus {
     static let noCertificate: Int32 = 11
     /// A deploy.before_switch command failed or ran past its timeout: nothing was switched.
     static let beforeSwitchFailed: Int32 = 12
+    /// A fleet switch left hosts serving different pools (or some not known): the table says which.
+    static let fleetMixed: Int32 = 13
     static let usage: Int32 = 64
     static let invalidSpec: Int32 = 65
     /// The Docker engine is not available.
@@ -40,7 +42,7 @@ enum ExitStatus {
         5 an alert fired (watch --fail-on-alert), 6 deploy rolled back, 7 rollback failed,
         8 stopped by a signal at a safe point, 9 the release's image is gone (rollback --to), 10 a pre hook failed,
         11 no certificate from ACME (up serves plain HTTP; certs renew failed),
-        12 a before_switch command failed (deploy: not switched), 64 usage error,
+        12 a before_switch command failed (deploy: not switched), 13 a fleet left mixed (switch), 64 usage error,
         65 invalid spec, 69 Docker unavailable.
         """
 }

@@ -31,6 +31,11 @@ extension Bgctl {
             try reporting(json: json ? "down" : nil) {
                 // Loaded once, here: each spec warning is printed once.
                 let written = try options.spec.load()
+                if let fleet = try options.fleet() {
+                    guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
+                    if purge && !yes { throw ValidationError("--purge on a fleet deletes every host's logs, history and state: add --yes") }
+                    return try FleetCommands.down(fleet, purge: purge, json: json)
+                }
                 if purge && !yes && !dryRun {
                     let paths = StackPaths(spec: written, specDirectory: options.spec.directory)
                     let question = "down --purge: remove the stack's containers and network, and delete its logs, history and state in \(Terminal.safe(paths.stateDir))? [y/N] "

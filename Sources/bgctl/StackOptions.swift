@@ -24,6 +24,10 @@ struct StackOptions: ParsableArguments {
     /// command's to install (`RunMode.begin`): the stack only reads the flag.
     func stack(_ mode: RunMode = .live, written: DeploymentSpec? = nil, checkTLS: Bool = false) throws -> Stack {
         let written = try written ?? spec.load()
+        if written.fleet != nil {
+            throw CLIError.failed("this command does not drive a fleet (the spec lists hosts) yet: on a fleet, up, switch, status and down work; "
+                                  + "for the rest, run bgctl in one host's agent (docker exec -e BGCTL_FLEET_HOST=NAME \(written.project)-agent /usr/local/bin/bgctl …)")
+        }
         var warnings: [SpecIssue] = []
         let tls = checkTLS ? try spec.checkedTLS(written, warnings: &warnings) : nil
         let paths = StackPaths(spec: written, specDirectory: spec.directory)
@@ -49,6 +53,19 @@ struct StackOptions: ParsableArguments {
             ProgressPrinter.report(.warning(Terminal.field(interrupted.summary) + "; the next mutating command (or bgctl recover) finishes or undoes it"))
         }
         return stack
+    }
+}
+
+extension StackOptions {
+    /// The fleet, when the spec lists hosts (and this is not one host's agent); nil for one engine.
+    func fleet() throws -> Fleet? {
+        let written = try spec.load()
+        guard written.fleet != nil else { return nil }
+        guard let text = FileManager.default.contents(atPath: spec.path) else { throw CLIError.failed("cannot read \(Terminal.safe(spec.path))") }
+        var fleet = Fleet(spec: written, specText: text, runner: try ProcessRunner(environment: ProcessInfo.processInfo.environment),
+                          report: ProgressPrinter.report)
+        fleet.cancelled = { StopSignal.requested }
+        return fleet
     }
 }
 

@@ -22,6 +22,7 @@ extension Bgctl {
 
         func run() throws {
             try reporting(json: json ? "status" : nil) {
+                if let fleet = try options.fleet() { return try FleetCommands.status(fleet, json: json) }
                 let stack = try options.stack()
                 let status = try stack.status(tlsSource: stack.spec.proxy.tls?.files.map { options.spec.tlsFiles($0, now: Date()) })
                 // The running watcher's own report: window figures, alerts firing, deliveries.

@@ -55,6 +55,17 @@ build_bgctl() {
     mkdir -p "$rootfs$(dirname "$lib")"
     cp -L "$lib" "$rootfs$lib"
   done
+  # The docker CLI, for a fleet host's agent (bgctl runs docker commands against that host's engine);
+  # the watcher never uses it (it has no socket). Its libraries too, when it is not a static binary.
+  local docker_cli
+  docker_cli=$(command -v docker) || { echo "build.sh: no docker CLI to put in the image" >&2; exit 1; }
+  cp -L "$docker_cli" "$rootfs/usr/local/bin/docker"
+  if ldd "$docker_cli" >/dev/null 2>&1; then
+    ldd "$docker_cli" | grep -o '/[^ ]*' | sort -u | while read -r lib; do
+      mkdir -p "$rootfs$(dirname "$lib")"
+      cp -L "$lib" "$rootfs$lib"
+    done
+  fi
   [ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
   printf 'root:x:0:0:root:/root:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$rootfs/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$rootfs/etc/group"

@@ -463,6 +463,8 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var alerts = AlertsSpec()
     public var deploy = DeploySpec()
     public var hooks = HooksSpec()
+    /// Set with `hosts`: the stack runs on each of these engines; nil: the one local engine.
+    public var fleet: FleetSpec?
     /// By name.
     public var services: [ServiceSpec] = []
     public var servicesOrder = ServicesOrder.stopFirst

@@ -166,7 +166,7 @@ private struct SpecDecoder {
 
     static let topKeys = ["version", "project", "network", "pull", "proxy", "app", "pools", "active",
                           "watch", "alerts", "deploy", "logs", "preview", "state_dir", "templates_dir", "hooks",
-                          "services", "services_order"]
+                          "services", "services_order", "hosts", "fleet"]
 
     func decode(_ root: Node) -> DeploymentSpec? {
         guard let top = reader.mapping(root, [], allowed: Self.topKeys) else { return nil }
@@ -218,6 +218,9 @@ private struct SpecDecoder {
         if let node = top["deploy"] { decodeDeploy(node, into: &spec.deploy) }
         if let node = top["hooks"] { decodeHooks(node, into: &spec.hooks) }
         if let node = top["services"] { spec.services = decodeServices(node) }
+        if let node = top["hosts"] { spec.fleet = decodeFleet(node, top["fleet"]) } else if let node = top["fleet"] {
+            reader.report(node, ["fleet"], "fleet settings need hosts: list the Docker engines, e.g. hosts: [{name: web1, docker: \"ssh://deploy@10.0.0.11\"}]")
+        }
         if let node = top["services_order"], let text = reader.string(node, ["services_order"]) {
             if let order = ServicesOrder(rawValue: text) { spec.servicesOrder = order } else {
                 reader.report(node, ["services_order"], "expected stop-first or start-first, found \(reader.quoted(text))")
@@ -237,6 +240,14 @@ private struct SpecDecoder {
                 reader.report(node, ["templates_dir"], "expected a folder path (not empty, no control characters, at most 4096 bytes), found \(reader.quoted(text))")
             } else {
                 spec.templatesDir = text
+            }
+        }
+        if spec.fleet != nil, let hostsNode = top["hosts"] {
+            // What needs files from the machine running bgctl, or a host's own front, is not carried to a fleet's hosts yet.
+            for (key, present) in [("proxy.tls", spec.proxy.tls != nil), ("proxy.hosts", !spec.proxy.hosts.isEmpty),
+                                   ("templates_dir", spec.templatesDir != nil), ("hooks", !spec.hooks.commands.isEmpty),
+                                   ("state_dir", top["state_dir"] != nil)] where present {
+                reader.report(hostsNode, ["hosts"], "\(key) is not supported with hosts yet: a fleet's hosts keep their files under fleet.state_root; remove \(key) or the hosts")
             }
         }
         crossCheck(spec, top: top, root: root)
@@ -272,6 +283,80 @@ private struct SpecDecoder {
             guard let n = map[point.rawValue], let argv = argv(n, path + [point.rawValue]) else { continue }
             hooks.commands[point] = argv
         }
+    }
+
+    private func decodeFleet(_ node: Node, _ settings: Node?) -> FleetSpec? {
+        let path = ["hosts"]
+        guard let items = reader.sequence(node, path) else { return nil }
+        guard !items.isEmpty else { return nil }
+        guard items.count <= FleetSpec.maxHosts else {
+            reader.report(node, path, "at most \(FleetSpec.maxHosts) hosts, found \(items.count)")
+            return nil
+        }
+        var hosts: [FleetHost] = []
+        var seen: Set<String> = []
+        for (index, item) in items.enumerated() {
+            let itemPath = ["hosts[\(index)]"]
+            guard let map = reader.mapping(item, itemPath, allowed: ["name", "docker", "context", "socket", "state_root"]) else { continue }
+            var socket: String?, stateRoot: String?
+            if let n = map["socket"], let text = reader.string(n, itemPath + ["socket"]) {
+                if FleetHost.isMountPath(text) { socket = text } else {
+                    reader.report(n, itemPath + ["socket"], "expected the engine's socket as an absolute path on that host (no \":\", \",\" or \"..\"), found \(reader.quoted(text))")
+                }
+            }
+            if let n = map["state_root"], let text = reader.string(n, itemPath + ["state_root"]) {
+                if FleetHost.isMountPath(text) { stateRoot = text.count > 1 && text.hasSuffix("/") ? String(text.dropLast()) : text } else {
+                    reader.report(n, itemPath + ["state_root"], "expected an absolute folder path on that host (no \":\", \",\" or \"..\"), found \(reader.quoted(text))")
+                }
+            }
+            guard let n = map["name"], let name = reader.string(n, itemPath + ["name"]) else {
+                if map["name"] == nil { reader.report(item, itemPath + ["name"], "missing; name the host, e.g. name: web1") }
+                continue
+            }
+            guard FleetHost.isName(name) else {
+                reader.report(n, itemPath + ["name"], "expected lowercase letters, digits and \"-\", starting with a letter or digit (at most 32), found \(reader.quoted(name))")
+                continue
+            }
+            guard seen.insert(name).inserted else {
+                reader.report(n, itemPath + ["name"], "\(reader.quoted(name)) names another host already")
+                continue
+            }
+            switch (map["docker"], map["context"]) {
+            case (let d?, nil):
+                guard let url = reader.string(d, itemPath + ["docker"]) else { continue }
+                if let problem = FleetHost.addressProblem(url) {
+                    reader.report(d, itemPath + ["docker"], "\(problem), found \(reader.quoted(url))")
+                } else {
+                    hosts.append(FleetHost(name: name, endpoint: .host(url), socket: socket, stateRoot: stateRoot))
+                }
+            case (nil, let c?):
+                guard let context = reader.string(c, itemPath + ["context"]) else { continue }
+                if FleetHost.isContextName(context) { hosts.append(FleetHost(name: name, endpoint: .context(context), socket: socket, stateRoot: stateRoot)) } else {
+                    reader.report(c, itemPath + ["context"], "expected a docker context name (letters, digits, \"_\", \".\", \"+\", \"-\"), found \(reader.quoted(context))")
+                }
+            case (nil, nil):
+                reader.report(item, itemPath, "say how to reach it: docker: \"ssh://USER@HOST\" or context: NAME")
+            case (_?, _?):
+                reader.report(item, itemPath, "docker and context both set; give one")
+            }
+        }
+        guard hosts.count == items.count else { return nil }
+        var fleet = FleetSpec(hosts: hosts)
+        if let settings, let map = reader.mapping(settings, ["fleet"], allowed: ["flip_timeout", "state_root"]) {
+            if let n = map["flip_timeout"], let v = reader.duration(n, ["fleet", "flip_timeout"], minimum: .seconds(1)) {
+                if v.milliseconds <= 300_000 { fleet.flipTimeout = v } else {
+                    reader.report(n, ["fleet", "flip_timeout"], "at most 5m, found \(reader.quoted(v.description))")
+                }
+            }
+            if let n = map["state_root"], let text = reader.string(n, ["fleet", "state_root"]) {
+                if FleetHost.isMountPath(text) {
+                    fleet.stateRoot = text.count > 1 && text.hasSuffix("/") ? String(text.dropLast()) : text
+                } else {
+                    reader.report(n, ["fleet", "state_root"], "expected an absolute folder path on the hosts (no \":\", \",\" or \"..\"), found \(reader.quoted(text))")
+                }
+            }
+        }
+        return fleet
     }
 
     private func decodeServices(_ node: Node) -> [ServiceSpec] {

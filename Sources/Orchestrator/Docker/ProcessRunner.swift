@@ -84,6 +84,53 @@ public struct ProcessRunner: CommandRunner {
     }
 }
 
+extension ProcessRunner {
+    /// `docker FIRST | docker SECOND` (an image saved here, loaded on another engine): the two
+    /// processes joined by a pipe, no shell. The result is the second's, with the first's stderr added
+    /// and its failure as the status when it failed; past `timeout` both are killed.
+    public func pipe(_ first: DockerCommand, into second: DockerCommand, timeout: Double) throws -> CommandResult {
+        let source = Process(), sink = Process()
+        source.executableURL = URL(fileURLWithPath: executable)
+        sink.executableURL = URL(fileURLWithPath: executable)
+        source.arguments = first.arguments
+        sink.arguments = second.arguments
+        source.environment = environment
+        sink.environment = environment
+        let joint = Pipe(), sourceErr = Pipe(), sinkOut = Pipe(), sinkErr = Pipe()
+        source.standardInput = FileHandle.nullDevice
+        source.standardOutput = joint
+        source.standardError = sourceErr
+        sink.standardInput = joint
+        sink.standardOutput = sinkOut
+        sink.standardError = sinkErr
+        do {
+            try sink.run()
+            try source.run()
+        } catch {
+            if sink.isRunning { sink.terminate() }
+            throw OrchestratorError.launchFailed(command: first.description + " | " + second.description, reason: "\(error)")
+        }
+        // Only the processes hold the joint now.
+        try? joint.fileHandleForReading.close()
+        try? joint.fileHandleForWriting.close()
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(1, min(timeout, 86_400)) * 1e9)
+        var timedOut = false
+        while source.isRunning || sink.isRunning {
+            if DispatchTime.now().uptimeNanoseconds > deadline {
+                timedOut = true
+                [source, sink].filter(\.isRunning).forEach { kill($0.processIdentifier, SIGKILL) }
+            }
+            usleep(5_000)
+        }
+        func text(_ pipe: Pipe) -> String {
+            String(decoding: (try? pipe.fileHandleForReading.readToEnd())?.prefix(outputLimit) ?? Data(), as: UTF8.self)
+        }
+        let errors = text(sourceErr) + text(sinkErr)
+        let status = source.terminationStatus != 0 ? source.terminationStatus : sink.terminationStatus
+        return CommandResult(status: status, stdout: text(sinkOut), stderr: errors, timedOut: timedOut)
+    }
+}
+
 /// A container's environment for `docker run --env-file`: a 0600 file in a fresh 0700 folder (mkdtemp),
 /// created exclusively, removed after the run. Docker reads each line as NAME=VALUE, the value to the
 /// end of the line, no quoting: names are POSIX and values hold no newline (the spec loader refuses them).

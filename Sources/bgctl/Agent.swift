@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import NginxConfigGen
+import Orchestrator
+
+extension Bgctl {
+    /// A fleet host's agent: what `<project>-agent` runs on each host of a fleet (bgctl starts it).
+    struct Agent: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A fleet host's agent (bgctl runs it inside <project>-agent on each host).",
+            discussion: """
+            idle: the agent container's own process; waits until stopped.
+            serve: one fleet operation's session: requests on stdin, replies on stdout, one line each; it holds
+            this host's lock until its input ends, and undoes a flip it was not asked to record.
+            """,
+            shouldDisplay: false)
+
+        enum Mode: String, ExpressibleByArgument, CaseIterable {
+            case idle, serve
+        }
+
+        @Argument(help: "idle or serve.") var mode: Mode
+        @OptionGroup var options: StackOptions
+
+        func run() throws {
+            switch mode {
+            case .idle:
+                StopSignal.install()
+                while !StopSignal.requested { usleep(200_000) }
+            case .serve:
+                try serve()
+            }
+        }
+
+        func serve() throws {
+            // A signal does not end the session: its end is the coordinator's to decide (end of input).
+            signal(SIGPIPE, SIG_IGN)
+            let agent = FleetAgent(stack: try options.stack(.live))
+            defer { agent.end() }
+            while let line = readLine(strippingNewline: true) {
+                guard let request = AgentReply.fields(of: line) else { continue }
+                let reply = Self.handle(request, agent: agent, lockWait: options.lockWaitSeconds())
+                Terminal.stdout(AgentReply.line(reply))
+                fflush(stdout)
+            }
+        }
+
+        static func handle(_ request: [String: String], agent: FleetAgent, lockWait: Double) -> [String: String] {
+            do {
+                switch request["op"] {
+                case "start":
+                    try agent.start(wait: lockWait)
+                    return ["ok": "true"]
+                case "prepare":
+                    guard let target = request["target"].flatMap(Pool.init(rawValue:)) else { return ["ok": "false", "error": "prepare needs a target pool"] }
+                    let (live, changes) = try agent.prepare(target: target, force: request["force"] == "true")
+                    return ["ok": "true", "live": live.rawValue, "changes": changes ? "true" : "false"]
+                case "flip":
+                    let seconds = try agent.flip()
+                    return ["ok": "true", "ms": String(Int((seconds * 1000).rounded()))]
+                case "record":
+                    try agent.record()
+                    return ["ok": "true"]
+                case "unflip":
+                    try agent.unflip()
+                    return ["ok": "true"]
+                default:
+                    return ["ok": "false", "error": "unknown request"]
+                }
+            } catch {
+                return ["ok": "false", "error": Failure.report(error).message.map { String($0.prefix(2000)) } ?? "failed"]
+            }
+        }
+    }
+}
