@@ -217,6 +217,10 @@ final class ScriptedExec: ContainerExecuting, @unchecked Sendable {
         #expect(ProcessTree.parentPID(stat: "garbage") == nil)
         #expect(ProcessTree.state(stat: "4242 (a) Z) Z 17 4242") == "Z")
         #expect(ProcessTree.state(stat: "4242 (sleep) S 17 4242") == "S")
+        let stat = "4242 (a) b) S 17 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10"
+        #expect(ProcessTree.startTime(stat: stat) == 987_654)
+        #expect(ProcessTree.startTime(stat: "4242 (a) S 17") == nil)
+        #expect(ProcessTree.startTime(Int(getpid())) != nil && ProcessTree.startTime(Int(getpid())) == ProcessTree.startTime(Int(getpid())))
     }
 
     @Test func thisProcessAndItsChildAreOneTree() throws {

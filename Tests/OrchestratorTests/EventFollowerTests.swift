@@ -40,7 +40,15 @@ final class EngineStandIn: @unchecked Sendable {
 
     deinit { stop() }
 
+    private var stopped = false
+
+    /// Once: a second close of the same number would close whatever another test opened since.
     func stop() {
+        let first: Bool = lock.withLock {
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
         lock.withLock { for fd in held { close(fd) }; held = [] }
@@ -166,6 +174,21 @@ final class Delivered: @unchecked Sendable {
         follower.run()
         #expect(pauses == [0.2, 0.4, 0.8, 1.6, 3.2, 5, 5, 5])
         #expect(said.count == 1, "one message for a run of failures: \(said)")
+    }
+
+    @Test func aLiveEventStampedBeforeTheNewestIsStillDelivered() {
+        // Concurrent operations: the engine may stamp the second event a little before the first.
+        let later = engineMessage(id: "c1", action: "die", exitCode: "1", timeNano: Self.start + 9)
+        let earlier = engineMessage(id: "c2", action: "die", exitCode: "1", timeNano: Self.start + 7)
+        let engine = EngineStandIn([.init(chunks: [later, earlier], end: .lastChunk)])
+        defer { engine.stop() }
+        var pauses = 0
+        let delivered = Delivered()
+        let follower = EventFollower(project: "shop", socket: engine.path, clock: { Self.start },
+                                     pause: { _ in pauses += 1; return pauses < 1 }, stop: { false }, deliver: delivered.add)
+        follower.run()
+        #expect(delivered.all.map(\.timeNano) == [Self.start + 9, Self.start + 7])
+        #expect(follower.since == Self.start + 9, "the next connection asks from the newest")
     }
 
     @Test func aCutStreamIsAskedAgainAndAnErrorStatusBacksOff() {

@@ -62,6 +62,7 @@ import NginxConfigGen
         runner.on(["version"], CommandResult(status: 0, stdout: "20.10.24\n"))
         runner.on(["container", "inspect"], CommandResult(status: 0, stdout: Self.allRunning))
         runner.on(["network", "inspect"], CommandResult(status: 0, stdout: Self.ourNetwork))
+        runner.on(["ps", "--all"], CommandResult(status: 0, stdout: ""))
         runner.on(["stop"], CommandResult(status: 0))
         runner.on(["rm"], CommandResult(status: 0))
         runner.on(["network", "rm"], CommandResult(status: 0))

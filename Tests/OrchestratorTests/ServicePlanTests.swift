@@ -119,7 +119,7 @@ import NginxConfigGen
     let http = ScriptedHTTP()
     let stateDir = Fixture.tempDir()
 
-    func stack(order: ServicesOrder) throws -> Stack {
+    func stack(order: ServicesOrder, strays: [String] = []) throws -> Stack {
         var stack = try Fixture.stack(runner: runner, http: http, stateDir: stateDir)
         let spec = try ServicePlanTests.spec(order: order, replicas: 1)
         stack.spec.services = spec.services
@@ -134,6 +134,13 @@ import NginxConfigGen
               "Config":{"Image":"shop:1","Labels":{"io.bgctl.project":"shop","io.bgctl.role":"service","io.bgctl.service":"worker","io.bgctl.config-hash":"\(worker.labels[Docker.hashLabel]!)"}}}]
             """))
         runner.on(["top"], CommandResult(status: 0, stdout: "PID CMD\n"))
+        runner.on(["ps", "--all"], CommandResult(status: 0, stdout: strays.joined(separator: "\n")))
+        runner.on(["container", "inspect", "shop-blue-worker-1", "shop-green-worker-1", "shop-blue-worker-7"], CommandResult(status: 0, stdout: """
+            [{"Id":"id-w","Name":"/shop-blue-worker-1","State":{"Status":"running","ExitCode":0},
+              "Config":{"Image":"shop:1","Labels":{"io.bgctl.project":"shop","io.bgctl.role":"service","io.bgctl.service":"worker","io.bgctl.config-hash":"\(worker.labels[Docker.hashLabel]!)"}}},
+             {"Id":"id-s","Name":"/shop-blue-worker-7","State":{"Status":"running","ExitCode":0},
+              "Config":{"Image":"shop:1","Labels":{"io.bgctl.project":"shop","io.bgctl.role":"service","io.bgctl.service":"worker"}}}]
+            """))
         http.on(":8082/healthz", ScriptedHTTP.ok())
         http.on(":8080/healthz", ScriptedHTTP.ok(pool: "green"))
         return stack
@@ -157,6 +164,19 @@ import NginxConfigGen
         let stopping = try #require(spy.entries.first { $0.current?.hasPrefix("services/") == true })
         #expect(stopping.done.contains("switch/record"), "traffic moved and was recorded before any worker stopped")
         #expect(try stack.store.load()?.live == .green)
+    }
+
+    @Test func aReplicaPastTheCountIsRetiredWithTheOldRelease() throws {
+        // Replicas were cut from 7 to 1 since the last up: the switch finds the seventh by its label.
+        let stack = try stack(order: .stopFirst, strays: ["shop-blue-worker-1", "shop-blue-worker-7"])
+        runner.on(["stop"], CommandResult(status: 0))
+        runner.on(["rm"], CommandResult(status: 0))
+        runner.on(["run"], CommandResult(status: 0))
+        _ = try stack.switchTo(.init(target: .green), lockWait: 1)
+        let done = mutations()
+        // The two retirements run at once: their commands interleave, and both end before the new worker starts.
+        #expect(Set(done.dropLast()) == ["stop shop-blue-worker-1", "rm shop-blue-worker-1", "stop shop-blue-worker-7", "rm shop-blue-worker-7"])
+        #expect(done.count == 5 && done.last == "run shop-green-worker-1")
     }
 
     @Test func aWorkerThatWillNotStartIsReportedAndTheSwitchStands() throws {

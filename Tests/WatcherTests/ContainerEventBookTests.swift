@@ -17,7 +17,7 @@ extension ContainerEventBook {
     /// Each event at its own time, then a tick just past the removal grace, as the loop does.
     mutating func feed(_ events: [ContainerEvent], live: String? = "blue") -> [Detection] {
         events.flatMap { e in observe(e, live: live, at: e.time) + tick(now: e.time) }
-            + tick(now: (events.last?.time ?? 0) + ContainerEventBook.removalGrace)
+            + tick(now: (events.last?.time ?? 0) + ContainerEventBook.serviceRemovalGrace)
     }
 }
 
@@ -224,5 +224,32 @@ let t0 = 1_795_706_212.0
         #expect(lines["bgctl_container_events_total{role=\"pool\",action=\"die\"}"] == "2")
         #expect(lines["bgctl_container_events_total{role=\"pool\",action=\"unhealthy\"}"] == "1")
         #expect(lines["bgctl_container_events_total{role=\"proxy\",action=\"start\"}"] == "1")
+    }
+}
+
+/// A service retired by a switch (`docker stop`, then `docker rm` seconds later) is no crash.
+@Suite struct ServiceRetirementTests {
+    @Test func threeServiceDeathsEachRemovedWithinFiveSecondsAreNoCrashLoop() {
+        var book = ContainerEventBook()
+        var detections: [Detection] = []
+        let t0 = 1_800_000_000.0
+        for replica in 1...3 {
+            let name = "shop-blue-worker\(replica)"
+            let died = t0 + Double(replica)
+            detections += book.observe(event(.die, name, at: died), live: "green", at: died)
+            detections += book.tick(now: died + 4.9)
+            detections += book.observe(event(.destroy, name, at: died + 4.9), live: "green", at: died + 4.9)
+        }
+        detections += book.tick(now: t0 + 60)
+        #expect(detections.isEmpty, "\(detections.map(\.kind))")
+    }
+
+    @Test func aServiceDeathNotRemovedWithinFiveSecondsIsADeath() {
+        var book = ContainerEventBook()
+        let t0 = 1_800_000_000.0
+        #expect(book.observe(event(.die, "shop-blue-worker", at: t0), live: "blue", at: t0).isEmpty)
+        #expect(book.tick(now: t0 + ContainerEventBook.serviceRemovalGrace - 0.001).isEmpty && book.waiting)
+        _ = book.tick(now: t0 + ContainerEventBook.serviceRemovalGrace)
+        #expect(!book.waiting, "decided")
     }
 }

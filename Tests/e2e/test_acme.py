@@ -239,13 +239,18 @@ def test_bad_nonce_answers_are_retried(shop, pebble_factory):
     pebble = pebble_factory(front.port, nonce_reject=20)
     project = make(pebble.directory, pebble.ca_file)
     up = project.bgctl("up", check=0, timeout=240)
-    renew = project.bgctl("certs", "renew", "--force", check=0, timeout=240)
-    refused = (up.stderr + up.stdout + renew.stderr + renew.stdout).count("refused a nonce (badNonce)")
-    # About 30 signed requests at a 20% refusal rate: the chance of none is 0.8^30, about 0.1%.
-    assert refused > 0, "Pebble refused no nonce: the test proved nothing"
+    refused = (up.stderr + up.stdout).count("refused a nonce (badNonce)")
+    # Pebble refuses at random: renew (each issuance a dozen signed requests) until it has refused one,
+    # at most 5 times, so the test never passes without a refusal retried, nor fails for want of one.
+    issued = 1
+    while issued < 6 and (issued < 2 or refused == 0):
+        renew = project.bgctl("certs", "renew", "--force", check=0, timeout=240)
+        refused += (renew.stderr + renew.stdout).count("refused a nonce (badNonce)")
+        issued += 1
+    assert refused > 0, f"Pebble refused no nonce in {issued} issuances: the test proved nothing"
     status, names, _, _ = handshake(project.tls_port, pebble.root())
     assert status.endswith("200 OK") and names == [NAME]
-    print(f"\nacme: issued twice with Pebble refusing 20% of nonces ({refused} refusals retried)")
+    print(f"\nacme: issued {issued} times with Pebble refusing 20% of nonces ({refused} refusals retried)")
 
 
 def test_a_rate_limited_order_backs_off_until_the_cas_retry_after(shop):

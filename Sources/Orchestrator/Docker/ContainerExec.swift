@@ -59,7 +59,9 @@ extension EngineSocket {
         guard Self.isPlainName(container), let body = get("/containers/\(container)/json"),
               let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
               let id = object["Id"] as? String, Self.isHexID(id) else { return nil }
-        let ids = (object["ExecIDs"] as? [String] ?? []).filter(Self.isHexID).prefix(64)
+        let ids = (object["ExecIDs"] as? [String] ?? []).filter(Self.isHexID)
+        // Past this many the list is not read whole: not knowing is no "nothing runs".
+        guard ids.count <= 256 else { return nil }
         var found: [ExecProcess] = []
         for exec in ids {
             // An exec the engine forgot between the two calls is simply gone.
@@ -137,17 +139,28 @@ public struct DockerExec: ContainerExecuting {
             return restart(container, why: "its processes are not visible on this host")
         }
         // The command's processes: its own and its descendants, gathered while it lives (a child it
-        // leaves behind is reparented to the container's init and no longer descends from it).
-        var tree = Set<Int>()
+        // leaves behind is reparented to the container's init and no longer descends from it). Each is
+        // known by its PID and start time, so a PID the kernel hands to another process is left alone.
+        var tree: [Int: UInt64] = [:]
+        let rootStarts = Dictionary(uniqueKeysWithValues: roots.map { ($0, ProcessTree.startTime($0)) })
+        func same(_ pid: Int, _ start: UInt64?) -> Bool { start != nil && ProcessTree.startTime(pid) == start }
         func gather() {
-            tree.formUnion(ProcessTree.withDescendants(roots).filter { ProcessTree.inContainer(pid: $0, containerID: found.containerID) })
+            let living = roots.filter { same($0, rootStarts[$0] ?? nil) }
+            for pid in ProcessTree.withDescendants(living) where tree[pid] == nil && ProcessTree.inContainer(pid: pid, containerID: found.containerID) {
+                if let start = ProcessTree.startTime(pid) { tree[pid] = start }
+            }
         }
         // A zombie is done: a container whose PID 1 is no init never reaps the orphans it is handed.
-        func alive() -> [Int] { tree.filter { ProcessTree.inContainer(pid: $0, containerID: found.containerID) && !ProcessTree.isZombie($0) }.sorted() }
+        func alive() -> [Int] {
+            tree.filter { same($0.key, $0.value) && ProcessTree.inContainer(pid: $0.key, containerID: found.containerID) && !ProcessTree.isZombie($0.key) }
+                .keys.sorted()
+        }
         let shown = roots.map(String.init).joined(separator: ", ")
         for signal in [SIGTERM, SIGKILL] {
             gather()
-            for pid in alive() { kill(pid_t(pid), signal) }
+            for pid in alive() where kill(pid_t(pid), signal) != 0 && errno == EPERM {
+                return restart(container, why: "bgctl may not signal pid \(pid) (not permitted)")
+            }
             let deadline = DispatchTime.now().uptimeNanoseconds + UInt64((signal == SIGTERM ? grace : 2) * 1e9)
             while DispatchTime.now().uptimeNanoseconds < deadline {
                 gather()
@@ -197,6 +210,19 @@ enum ProcessTree {
             guard let pid = Int(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8) else { return nil }
             return parentPID(stat: stat).map { (pid, $0) }
         }
+    }
+
+    /// When the process started (clock ticks since boot, /proc/PID/stat field 22); nil when it is gone.
+    static func startTime(_ pid: Int) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return nil }
+        return startTime(stat: stat)
+    }
+
+    static func startTime(stat: String) -> UInt64? {
+        guard let close = stat.lastIndex(of: ")") else { return nil }
+        // Fields from the state on: state is field 3, so the start time (22) is the 20th here.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count >= 20 ? UInt64(fields[19]) : nil
     }
 
     /// Exited and not yet reaped (state Z), or gone.

@@ -24,8 +24,12 @@ public final class EventFollower {
     private let say: (String) -> Void
     /// Nanoseconds: the events at and after it are asked for at the next connection.
     public private(set) var since: Int64
-    /// Keys of the events delivered that are stamped exactly `since`.
-    private var seenAtSince: Set<String> = []
+    /// Keys of the events delivered last (at most `remembered`), oldest first: what a reconnection's
+    /// replay from `since` repeats is dropped by key, never by time — the engine may stamp events of
+    /// concurrent operations slightly out of order, and a live event older than the newest is news.
+    private var recent: Set<String> = []
+    private var recentOrder: [String] = []
+    static let remembered = 4096
     public private(set) var connections = 0
     public private(set) var delivered = 0
     /// Lines of the stream that were not an event to keep (too long, malformed, out of bounds).
@@ -91,14 +95,11 @@ public final class EventFollower {
             return
         }
         let time = message.event.timeNano
-        // The engine sends what is stamped at or after `since`: older is a repeat, and so is an event
-        // at `since` already delivered.
-        if time < since || (time == since && seenAtSince.contains(message.key)) { return }
-        if time > since {
-            since = time
-            seenAtSince = []
-        }
-        seenAtSince.insert(message.key)
+        guard !recent.contains(message.key) else { return }
+        recent.insert(message.key)
+        recentOrder.append(message.key)
+        if recentOrder.count > Self.remembered { recent.remove(recentOrder.removeFirst()) }
+        since = max(since, time)
         delivered += 1
         deliver(message.event)
     }

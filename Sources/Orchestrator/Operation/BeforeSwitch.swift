@@ -48,7 +48,10 @@ extension Stack {
     /// Stops the before_switch commands a dead bgctl may have left running in `container`.
     func stopBeforeSwitchLeftovers(in container: String) {
         for argv in spec.deploy.beforeSwitch {
-            if let done = ports.exec.stopLeftovers(argv, in: container) { report(.warning("before_switch \(Self.shown(argv)): \(done)")) }
+            guard let done = ports.exec.stopLeftovers(argv, in: container) else { continue }
+            report(.warning("before_switch \(Self.shown(argv)): \(done)"))
+            // A restart stopped everything in the container: once is enough.
+            if done.hasPrefix("restarted") { return }
         }
     }
 

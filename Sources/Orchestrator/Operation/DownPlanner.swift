@@ -60,7 +60,7 @@ public enum DownPlanner {
                               .stopContainer(spec.proxyContainerName, timeout: seconds)))
         }
         // The services stop gracefully (their stop timeouts), all at once, before anything is removed.
-        let services = ServicePlanner.names(spec).filter { observed.containers[$0] != nil }
+        let services = observed.containers.values.filter { $0.labels[Docker.roleLabel] == "service" }.map(\.name).sorted()
         let stopping = services.filter { observed.containers[$0]?.isRunning == true }.map { name in
             let timeout = spec.services.first { $0.name == observed.containers[name]?.labels[Docker.serviceLabel] }.map { Int($0.stopTimeout.seconds.rounded(.up)) } ?? 30
             return Step("stop-\(name)", "stop \(name) gracefully (at most \(timeout) s)", .stopContainer(name, timeout: timeout))

@@ -265,7 +265,9 @@ extension Stack {
         let frontLock = try self.frontLock(wait: lockWait)
         defer { frontLock?.release() }
         try recoverInterrupted()
-        let observed = try observe([.network, .files])
+        // Service containers the spec no longer names (a service removed, replicas cut) go too.
+        let strays = ((try? labelledServices()) ?? []).filter { !allContainerNames.contains($0) }
+        let observed = try observe([.network, .files], containers: allContainerNames + strays)
         let registry = front == nil ? nil : try FrontRegistry.load(front!)
         let plan = try DownPlanner.plan(purge: purge, spec: spec, paths: paths, observed: observed, front: registry)
         // --purge deletes the journal's folder with the rest: it has nothing to journal into.

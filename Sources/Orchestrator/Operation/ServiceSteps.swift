@@ -12,7 +12,9 @@ extension Stack {
         let began = ports.clock.monotonic()
         do {
             var names = wanted
-            if strays {
+            // Containers the spec no longer names (a service removed, replicas cut) are found by label:
+            // always when the spec has services (after traffic moved: off the switch's path), and by up.
+            if strays || !wanted.isEmpty {
                 // Without services in the spec, a listing that fails has nothing to report.
                 let listed = wanted.isEmpty ? ((try? labelledServices()) ?? []) : try labelledServices()
                 names += listed.filter { !wanted.contains($0) }
@@ -20,7 +22,9 @@ extension Stack {
             guard !names.isEmpty else { return }
             let found = try inspect(names)
             try checkOwnership(found)
-            let steps = ServicePlanner.follow(live: live, spec: spec, pull: pull, containers: found)
+            let known = found.filter { wanted.contains($0.key) }
+            let stray = found.values.filter { !wanted.contains($0.name) && $0.labels[Docker.roleLabel] == "service" }
+            let steps = ServicePlanner.follow(live: live, spec: spec, pull: pull, containers: known, strays: stray)
             guard !steps.isEmpty else { return }
             journal?.phase = .services
             try execute(Plan(title: "services follow \(live.rawValue)", steps: steps), started: began, journal: journal, cancellable: false)

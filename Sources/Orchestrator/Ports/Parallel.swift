@@ -13,6 +13,30 @@ enum Parallel {
         return slots.withLock { $0.map { $0! } }
     }
 
+    /// Blocking jobs (docker commands, calls to hosts), each on a thread of its own so that all run at
+    /// once whatever the number of cores (Dispatch's pool would run two at a time on two cores);
+    /// results in order.
+    /// At most `limit` at a time.
+    static func threads<T: Sendable, R: Sendable>(_ items: [T], limit: Int = 16, _ body: @escaping @Sendable (T) -> R) -> [R] {
+        let slots = Mutex<[R?]>(Array(repeating: nil, count: items.count))
+        let group = DispatchGroup()
+        let room = DispatchSemaphore(value: max(1, limit))
+        for (index, item) in items.enumerated() {
+            group.enter()
+            room.wait()
+            let thread = Thread {
+                let result = body(item)
+                slots.withLock { $0[index] = result }
+                room.signal()
+                group.leave()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        group.wait()
+        return slots.withLock { $0.map { $0! } }
+    }
+
     /// Two jobs at the same time; both outcomes.
     static func both<A: Sendable, B: Sendable>(_ a: @Sendable () throws -> A, _ b: @Sendable () throws -> B)
         -> (Result<A, Error>, Result<B, Error>) {

@@ -16,6 +16,11 @@ public struct ContainerEventBook: Sendable {
     public static let crashLoopDeaths = 3
     public static let crashLoopSeconds = 60.0
     public static let removalGrace = 0.5
+    /// A service's container is retired with `docker stop` (its stop timeout), then `docker rm`: two
+    /// commands apart, so its removal may come seconds after its death.
+    public static let serviceRemovalGrace = 5.0
+
+    static func grace(_ role: ContainerEvent.Role) -> Double { role == .service ? serviceRemovalGrace : removalGrace }
 
     private struct Death {
         var event: ContainerEvent
@@ -100,7 +105,7 @@ public struct ContainerEventBook: Sendable {
     /// Time passes: deaths past the removal grace are decided, and crash loops that ran quiet end.
     public mutating func tick(now: Double) -> [Detection] {
         var out: [Detection] = []
-        for name in pending.keys.sorted() where now - (pending[name]?.event.time ?? now) >= Self.removalGrace {
+        for name in pending.keys.sorted() where now - (pending[name]?.event.time ?? now) >= Self.grace(pending[name]?.event.role ?? .pool) {
             out += settle(name)
         }
         for name in services.keys.sorted() {
