@@ -41,7 +41,6 @@ extension Bgctl {
                 guard let request = AgentReply.fields(of: line) else { continue }
                 let reply = Self.handle(request, agent: agent, lockWait: options.lockWaitSeconds())
                 Terminal.stdout(AgentReply.line(reply))
-                fflush(stdout)
             }
         }
 

@@ -12,6 +12,8 @@ final class ScriptedAgent: AgentChannel, @unchecked Sendable {
     private(set) var requests: [String] = []
     private(set) var closed = false
     let live: Pool
+    /// How long each flip takes.
+    var flipDelay: useconds_t = 0
 
     init(_ host: String, live: Pool = .blue, _ script: [String: AgentReply] = [:]) {
         self.host = host
@@ -22,6 +24,7 @@ final class ScriptedAgent: AgentChannel, @unchecked Sendable {
     func call(_ request: [String: String], timeout: Double) -> AgentReply {
         let op = request["op"] ?? "?"
         lock.withLock { requests.append(op) }
+        if op == "flip" && flipDelay > 0 { usleep(flipDelay) }
         if let scripted = script[op] { return scripted }
         switch op {
         case "prepare": return AgentReply(fields: ["ok": "true", "live": live.rawValue, "changes": live.rawValue == request["target"] ? "false" : "true"])
@@ -105,14 +108,10 @@ final class ScriptedAgent: AgentChannel, @unchecked Sendable {
 
     @Test func theFlipsRunAtOnce() {
         // Each flip takes 0.3 s: three in a row would take 0.9 s.
-        final class Slow: ScriptedAgent, @unchecked Sendable {
-            override func call(_ request: [String: String], timeout: Double) -> AgentReply {
-                if request["op"] == "flip" { usleep(300_000) }
-                return super.call(request, timeout: timeout)
-            }
-        }
+        let agents = ["a", "b", "c"].map { ScriptedAgent($0) }
+        agents.forEach { $0.flipDelay = 300_000 }
         let started = Date()
-        let outcome = Self.run(["a", "b", "c"].map { Slow($0) })
+        let outcome = Self.run(agents)
         #expect(outcome.result == .switched)
         #expect(Date().timeIntervalSince(started) < 0.8)
         #expect(outcome.mixedWindow < 0.2)

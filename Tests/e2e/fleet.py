@@ -6,10 +6,21 @@ machine by a veth pair (`bgctl-vN` 10.251.N.1/30 here, 10.251.N.2/30 inside), it
 /var/lib/bgctl-test-hN and /run/bgctl-test-hN, its socket unix:///run/bgctl-test-hN/docker.sock.
 A port it publishes on 0.0.0.0 is reachable at its `address` (10.251.N.2) only.
 
-The ssh stand-in is an executable `ssh` in a folder the tests put first on PATH: the docker CLI
-given `-H ssh://deploy@hN` runs `ssh ... deploy@hN docker system dial-stdio`, and the stand-in runs
-`docker -H unix:///run/bgctl-test-hN/docker.sock system dial-stdio` instead. Faults per host come
-from a JSON file (BGCTL_TEST_SSH_FAULTS), each invocation is logged (BGCTL_TEST_SSH_LOG).
+The ssh stand-in is an executable `ssh` in a folder the tests put first on PATH. The docker CLI
+(28.2) given `-H ssh://deploy@hN` runs, as argv:
+    ssh "-o ConnectTimeout=30" -T -l deploy -- hN docker system dial-stdio
+("-o ConnectTimeout=30" is ONE argument; `-p PORT` comes before `--` when the URL has a port), once
+per connection (up to 3 times for one command when connecting fails). The stand-in runs
+`docker -H unix:///run/bgctl-test-hN/docker.sock system dial-stdio` instead (any other docker
+command likewise; a non-docker command exits 127; a host that is not up exits 255 as unresolvable).
+Faults per host come from a JSON file (BGCTL_TEST_SSH_FAULTS), read on every invocation:
+    {"h2": {"delay_ms": 20}}        waits that long before connecting (combines with the others)
+    {"h2": {"fail": true}}          exits 255: "ssh: connect to host h2 port 22: Connection refused"
+    {"h2": {"hang": true}}          never connects: sleeps until killed or orphaned (or hang_max_s, 900)
+    {"h2": {"drop_after_ms": 500}}  connects, then cuts the connection after that long (exit 255)
+Each invocation is logged as a JSON line (BGCTL_TEST_SSH_LOG): time, started, pid, host, user, argv,
+command, fault, outcome (connect / fail / hang / control / unknown host / not docker).
+`-O check` (ControlMaster) exits 0, `-O exit` and other -O requests too; `-V` prints a version.
 
 Everything made here has the prefixes bgctl-h / bgctl-v / bgctl-test-h; `cleanup_stale()` removes
 leftovers of an aborted run by those prefixes only. Only root can run this.
@@ -19,10 +30,15 @@ From another test module:
     from fleet import fleet_hosts, ssh_standin, fleet_env  # noqa: F401  (pytest fixtures)
 
     def test_two_hosts(fleet_hosts, ssh_standin, fleet_env):
-        h1, h2 = fleet_hosts(2)
+        h1, h2 = fleet_hosts(2)                      # images loaded; removed after the test
         ssh_standin.set_faults({"h2": {"delay_ms": 20}})
         subprocess.run(["docker", "-H", h1.ssh_url, "ps"], env=fleet_env, timeout=30, check=True)
+        assert ssh_standin.connections("h1") == 1
+
+or `def test_x(hosts)` (2 hosts; `@pytest.mark.parametrize("hosts", [3], indirect=True)` for 3).
+Leftovers of an aborted run by hand: `python3 Tests/e2e/fleet.py cleanup`.
 """
+import concurrent.futures
 import contextlib
 import errno
 import fcntl
@@ -117,6 +133,50 @@ def _own_processes(marker):
             if any(marker in arg for arg in _cmdline(int(entry))):
                 pids.append(int(entry))
     return pids
+
+
+def _container_processes(data_root):
+    """Pids of processes in the cgroup of a container of the engine with this data-root (its ids are
+    the folders in DATA_ROOT/containers): a crashed engine's containers live on without it."""
+    ids = set(_list_dir(os.path.join(data_root, "containers")))
+    if not ids:
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cgroup") as f:
+                groups = [line.rstrip("\n").split(":", 2)[-1] for line in f]
+        except OSError:
+            continue
+        for group in groups:
+            last = group.rsplit("/", 1)[-1]
+            if last in ids or (last.startswith("docker-") and last[7:].removesuffix(".scope") in ids):
+                pids.append(int(entry))
+                break
+    return pids
+
+
+def _kill_containers(data_root):
+    """SIGKILLs the processes of that engine's containers (their shims, if alive, reap them)."""
+    killed = []
+    for pid in _container_processes(data_root):
+        with contextlib.suppress(Exception):
+            _terminate(pid, f"container process {pid}", 0.0, signal.SIGKILL)
+            killed.append(pid)
+    return killed
+
+
+def _remove_container_cgroups(data_root):
+    """rmdir's the (empty) cgroups a crashed engine left for its containers: /sys/fs/cgroup/*/docker/ID."""
+    for container in _list_dir(os.path.join(data_root, "containers")):
+        if not re.fullmatch(r"[0-9a-f]{64}", container):
+            continue
+        for top in ["/sys/fs/cgroup"] + [os.path.join("/sys/fs/cgroup", c) for c in _list_dir("/sys/fs/cgroup")]:
+            for name in (f"docker/{container}", f"system.slice/docker-{container}.scope"):
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(top, name))
 
 
 def _kill_by_pidfile(pidfile, must_contain, name, timeout=25.0, sig=signal.SIGTERM):
@@ -245,9 +305,12 @@ class DockerHost:
             log.close()
         deadline = time.monotonic() + timeout
         while True:
-            result = _run([DOCKER, "-H", self.socket, "info", "--format", "{{.ServerVersion}}"], check=False, timeout=10)
-            if result.returncode == 0:
-                return
+            try:
+                result = _run([DOCKER, "-H", self.socket, "info", "--format", "{{.ServerVersion}}"], check=False, timeout=5)
+                if result.returncode == 0:
+                    return
+            except subprocess.TimeoutExpired:
+                pass  # listening, not answering yet
             if self.process.poll() is not None:
                 raise RuntimeError(f"dockerd for {self.name} exited {self.process.returncode}:\n{self.log_tail()}")
             if time.monotonic() > deadline:
@@ -265,20 +328,26 @@ class DockerHost:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=5)
         self.process = None
-        # Its managed containerd normally ends with it; after a SIGKILL it does not.
+        # Its managed containerd normally ends with it; after a SIGKILL it does not, and would die of
+        # SIGPIPE on its next log line (its log went to that dockerd) and stay a zombie that the next
+        # dockerd takes for alive ("containerd is still running", then a timeout): end it and drop its pid file.
         if containerd:
-            _kill_by_pidfile(os.path.join(self.exec_root, "containerd", "containerd.pid"), self.exec_root,
-                             f"containerd {self.name}", 10.0)
+            containerd_pid = os.path.join(self.exec_root, "containerd", "containerd.pid")
+            _kill_by_pidfile(containerd_pid, self.exec_root, f"containerd {self.name}", 10.0, sig)
+            with contextlib.suppress(OSError):
+                if not _alive(_read_pid(containerd_pid) or 0):
+                    os.unlink(containerd_pid)
         with contextlib.suppress(OSError):
             if not _alive(_read_pid(self.pidfile) or 0):
                 os.unlink(self.pidfile)
 
     def restart_dockerd(self, sig=signal.SIGTERM, timeout=30.0):
-        """Stops only this host's dockerd (sig: SIGTERM, or SIGKILL for a crash) and starts it again
-        with the same folders and configuration. Returns the seconds it was away."""
+        """Stops only this host's dockerd and starts it again with the same folders and configuration.
+        sig=SIGTERM: a clean stop (without live-restore in its config, its containers stop too).
+        sig=SIGKILL: a crash of dockerd and its containerd; the containers live on in their shims, and
+        the new engine takes them up (live-restore) or stops them. Returns the seconds it was away."""
         began = time.monotonic()
-        # After a SIGKILL its containerd lives on, as after a real crash; the new dockerd takes it up again.
-        self._stop_dockerd(sig, containerd=sig != signal.SIGKILL)
+        self._stop_dockerd(sig)
         self._start_dockerd(timeout)
         self.timings["restart"] = time.monotonic() - began
         return self.timings["restart"]
@@ -300,6 +369,7 @@ class DockerHost:
             raise RuntimeError(f"stopping {self.name}: " + "; ".join(errors))
 
     def _kill_leftovers(self):
+        _kill_containers(self.data_root)  # only if its engine died without stopping them
         for pid in _own_processes(self.exec_root + "/"):
             _terminate(pid, f"leftover of {self.name}", 5.0)
 
@@ -311,6 +381,7 @@ class DockerHost:
         self._network_up = False
 
     def _remove_folders(self):
+        _remove_container_cgroups(self.data_root)
         _remove_tree(self.exec_root)
         _remove_tree(self.data_root)
         with contextlib.suppress(FileNotFoundError):
@@ -384,7 +455,11 @@ def cleanup_stale():
             removed.append(f"dockerd h{number}")
         if _kill_by_pidfile(f"{exec_root}/containerd/containerd.pid", exec_root, f"stale containerd h{number}", 10.0):
             removed.append(f"containerd h{number}")
-    # Processes still naming one of our folders: a dockerd whose pid file is gone, shims.
+    # Containers of an engine that crashed (they outlive it), then processes still naming one of our
+    # folders: a dockerd whose pid file is gone, shims.
+    for number in sorted(numbers):
+        for pid in _kill_containers(f"/var/lib/bgctl-test-h{number}"):
+            removed.append(f"container process {pid} of h{number}")
     for pid in _own_processes("/run/bgctl-test-h"):
         argv = _cmdline(pid)
         if any(re.match(r"(unix://)?/run/bgctl-test-h\d+(/|\.pid$|$)", arg) or arg.startswith("/var/lib/bgctl-test-h")
@@ -400,6 +475,7 @@ def cleanup_stale():
             _run(["ip", "netns", "del", name], check=False, timeout=15)
             removed.append(f"netns {name}")
     for number in sorted(numbers):
+        _remove_container_cgroups(f"/var/lib/bgctl-test-h{number}")
         for path in (f"/run/bgctl-test-h{number}", f"/var/lib/bgctl-test-h{number}"):
             if os.path.lexists(path):
                 _remove_tree(path)
@@ -443,6 +519,7 @@ SSH_SCRIPT = r'''#!{python} -IS
 # cmd against the Docker engine of test host hN. Faults per host from $BGCTL_TEST_SSH_FAULTS, e.g.
 # {{"h2": {{"delay_ms": 20}}}}, {{"h2": {{"hang": true}}}}, {{"h2": {{"fail": true}}}}, {{"h2": {{"drop_after_ms": 500}}}}.
 import json, os, re, shlex, sys, time
+STARTED = time.time()
 
 DOCKER = {docker!r}
 LOG = os.environ.get("BGCTL_TEST_SSH_LOG") or {log!r}
@@ -450,7 +527,7 @@ FAULTS = os.environ.get("BGCTL_TEST_SSH_FAULTS") or {faults!r}
 WITH_ARG = set("BbcDEeFIiJLlmOopQRSWw")
 
 def log(**entry):
-    entry.update(time=time.time(), pid=os.getpid())
+    entry.update(time=time.time(), started=STARTED, pid=os.getpid())
     try:
         fd = os.open(LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.write(fd, (json.dumps(entry) + "\n").encode())
@@ -534,7 +611,7 @@ except (OSError, ValueError):
     fault = {{}}
 
 entry = dict(argv=argv, host=name, user=user, command=command, fault=fault)
-if not m:
+if not m or not os.path.exists("/run/netns/bgctl-h%s" % m.group(1)):  # no such test host (up)
     log(outcome="unknown host", **entry)
     die(255, "ssh: Could not resolve hostname %s: Name or service not known" % host)
 socket = "unix:///run/bgctl-test-h%s/docker.sock" % m.group(1)
@@ -687,9 +764,11 @@ def fleet_hosts(tmp_path):
             host = DockerHost(number, tmp_path / "fleet", config=config, start=False)
             made.append(host)
             host.start()
-            if images:
-                host.load(images)
             hosts.append(host)
+        if images:  # in parallel: each is a docker save | docker load of its own
+            with concurrent.futures.ThreadPoolExecutor(len(hosts)) as pool:
+                for future in [pool.submit(host.load, images) for host in hosts]:
+                    future.result()
         return hosts
 
     try:

@@ -115,11 +115,11 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
         defer { (cArgs + cEnv).forEach { free($0) } }
         var child: pid_t = 0
         let spawned = posix_spawn(&child, argv[0], &actions, &attributes, cArgs, cEnv)
-        close(toChild[0])
-        close(fromChild[1])
-        close(errChild[1])
+        SwiftGlibc.close(toChild[0])
+        SwiftGlibc.close(fromChild[1])
+        SwiftGlibc.close(errChild[1])
         guard spawned == 0 else {
-            [toChild[1], fromChild[0], errChild[0]].forEach { close($0) }
+            [toChild[1], fromChild[0], errChild[0]].forEach { SwiftGlibc.close($0) }
             throw OrchestratorError.launchFailed(command: argv.joined(separator: " "), reason: String(cString: strerror(spawned)))
         }
         // Writing to an agent that went away must be an error (EPIPE), not a signal that ends bgctl.
@@ -214,7 +214,7 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
         defer { lock.unlock() }
         guard open else { return }
         open = false
-        Glibc.close(input)
+        SwiftGlibc.close(input)
         // The agent ends once it reads end of input (and undoes a flip it never recorded); bounded.
         var status: Int32 = 0
         let deadline = DispatchTime.now().uptimeNanoseconds + 30_000_000_000
@@ -235,8 +235,8 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
                 }
             }
         }
-        Glibc.close(output)
-        Glibc.close(errors)
+        SwiftGlibc.close(output)
+        SwiftGlibc.close(errors)
     }
 
     /// Ends it at once (a host that hangs): the client is killed; the agent sees its input end.
@@ -249,6 +249,6 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
         kill(-pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
-        [input, output, errors].forEach { Glibc.close($0) }
+        [input, output, errors].forEach { SwiftGlibc.close($0) }
     }
 }

@@ -76,7 +76,9 @@ public struct Fleet: Sendable {
     func agentArgv(_ host: FleetHost, _ arguments: [String], interactive: Bool = false) -> [String] {
         var argv = [runner.executable] + host.dockerArguments + ["exec"]
         if interactive { argv.append("-i") }
-        argv += ["-e", "BGCTL_FLEET_HOST=\(host.name)", "-e", "NO_COLOR=1"]
+        // The socket at the host's own path: what the agent's bgctl mounts into the containers it makes
+        // (the events container) is then that host's engine.
+        argv += ["-e", "BGCTL_FLEET_HOST=\(host.name)", "-e", "NO_COLOR=1", "-e", "DOCKER_HOST=unix://\(host.socket)", "-e", "HOME=/tmp"]
         for name in variables.keys.sorted() { argv += ["-e", name] }
         return argv + [agentName, "/usr/local/bin/bgctl", "-f", specPath(host)] + arguments
     }
@@ -85,7 +87,7 @@ public struct Fleet: Sendable {
     func agentContainer(_ host: FleetHost) -> ContainerConfig {
         var config = ContainerConfig(name: agentName, image: spec.watch.image, network: "host", ipAddress: nil, pull: pull,
                                      labels: [Docker.label: spec.project, Docker.roleLabel: "agent"], environment: [:], publish: [],
-                                     mounts: ["\(host.socket):/var/run/docker.sock", "\(root(host)):\(root(host))"], tmpfs: [],
+                                     mounts: ["\(host.socket):\(host.socket)", "\(root(host)):\(root(host))"], tmpfs: [],
                                      health: nil, stopSignal: nil, stopTimeout: 5, entrypoint: nil, command: ["agent", "idle"])
         config.logLimit = StackPlan.logLimit(spec)
         config.labels[Docker.hashLabel] = config.fingerprint

@@ -152,23 +152,9 @@ public enum FleetSwitch {
     }
 }
 
-/// Blocking calls, one thread per item, all at once (a pool sized by cores would flip three hosts in
-/// two waves); results in order.
+/// Blocking calls to hosts, all at once (see `Parallel.threads`); results in order.
 enum Fan {
     static func out<T: Sendable, R: Sendable>(_ items: [T], _ body: @escaping @Sendable (T) -> R) -> [R] {
-        let slots = Mutex<[R?]>(Array(repeating: nil, count: items.count))
-        let group = DispatchGroup()
-        for (index, item) in items.enumerated() {
-            group.enter()
-            let thread = Thread {
-                let result = body(item)
-                slots.withLock { $0[index] = result }
-                group.leave()
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
-        group.wait()
-        return slots.withLock { $0.map { $0! } }
+        Parallel.threads(items, limit: FleetSpec.maxHosts, body)
     }
 }
