@@ -49,7 +49,7 @@ def test_two_hosts_through_the_ssh_stand_in(fleet_hosts, ssh_standin, fleet_env)
     calls = ssh_standin.calls("h1")
     assert calls, "the docker CLI did not call the ssh stand-in"
     print(f"fleet: docker info via ssh://deploy@h1 in {took * 1000:.0f} ms, {len(calls)} ssh call(s); argv: "
-          + " | ".join("ssh " + " ".join(c["argv"]) for c in calls))
+          + " | ".join(json.dumps(["ssh"] + c["argv"]) for c in calls))
     assert all(c["user"] == "deploy" for c in calls)
     result, _ = timed([DOCKER, "-H", h2.ssh_url, "info", "--format", "{{.DockerRootDir}}"], fleet_env)
     assert result.returncode == 0 and result.stdout.strip() == h2.data_root, result.stdout + result.stderr
