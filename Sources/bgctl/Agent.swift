@@ -37,11 +37,43 @@ extension Bgctl {
             signal(SIGPIPE, SIG_IGN)
             let agent = FleetAgent(stack: try options.stack(.live))
             defer { agent.end() }
-            while let line = readLine(strippingNewline: true) {
-                guard let request = AgentReply.fields(of: line) else { continue }
-                let reply = Self.handle(request, agent: agent, lockWait: options.lockWaitSeconds())
-                Terminal.stdout(AgentReply.line(reply))
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            var quiet = 0.0
+            // Requests until `end`, end of input, or none for `idleLimit` (a coordinator whose connection
+            // died without closing it): then a flip never recorded is undone and the lock goes.
+            while quiet < Self.idleLimit {
+                var input = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+                guard poll(&input, 1, 1000) > 0 else {
+                    quiet += 1
+                    continue
+                }
+                quiet = 0
+                let count = read(0, &buffer, buffer.count)
+                guard count > 0 else { return }
+                pending += buffer[0..<count]
+                guard pending.count <= 1 << 20 else { return }
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = String(decoding: pending[..<newline], as: UTF8.self)
+                    pending.removeSubrange(...newline)
+                    guard let request = AgentReply.fields(of: line) else { continue }
+                    if request["op"] == "end" {
+                        agent.end()
+                        Terminal.stdout(AgentReply.line(["ok": "true"]))
+                        return
+                    }
+                    let reply = Self.handle(request, agent: agent, lockWait: options.lockWaitSeconds())
+                    Terminal.stdout(AgentReply.line(reply))
+                }
             }
+            Self.reportIdle()
+        }
+
+        /// The longest a session waits for the coordinator's next request.
+        static let idleLimit = 180.0
+
+        static func reportIdle() {
+            Terminal.stderr("bgctl agent: no request for \(Int(Self.idleLimit)) s; ending the session (an unrecorded flip is undone)")
         }
 
         static func handle(_ request: [String: String], agent: FleetAgent, lockWait: Double) -> [String: String] {

@@ -31,7 +31,7 @@ extension Bgctl {
             try reporting(json: json ? "down" : nil) {
                 // Loaded once, here: each spec warning is printed once.
                 let written = try options.spec.load()
-                if let fleet = try options.fleet() {
+                if let fleet = try options.fleet(written) {
                     guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
                     if purge && !yes { throw ValidationError("--purge on a fleet deletes every host's logs, history and state: add --yes") }
                     return try FleetCommands.down(fleet, purge: purge, json: json)

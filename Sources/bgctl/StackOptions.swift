@@ -57,9 +57,13 @@ struct StackOptions: ParsableArguments {
 }
 
 extension StackOptions {
-    /// The fleet, when the spec lists hosts (and this is not one host's agent); nil for one engine.
-    func fleet() throws -> Fleet? {
+    /// The spec as written, and the fleet when it lists hosts (and this is not one host's agent).
+    func fleetOrSpec() throws -> (fleet: Fleet?, written: DeploymentSpec) {
         let written = try spec.load()
+        return (try fleet(written), written)
+    }
+
+    func fleet(_ written: DeploymentSpec) throws -> Fleet? {
         guard written.fleet != nil else { return nil }
         guard let text = FileManager.default.contents(atPath: spec.path) else { throw CLIError.failed("cannot read \(Terminal.safe(spec.path))") }
         var fleet = Fleet(spec: written, specText: text, runner: try ProcessRunner(environment: ProcessInfo.processInfo.environment),

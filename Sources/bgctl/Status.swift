@@ -22,8 +22,9 @@ extension Bgctl {
 
         func run() throws {
             try reporting(json: json ? "status" : nil) {
-                if let fleet = try options.fleet() { return try FleetCommands.status(fleet, json: json) }
-                let stack = try options.stack()
+                let (fleet, written) = try options.fleetOrSpec()
+                if let fleet { return try FleetCommands.status(fleet, json: json) }
+                let stack = try options.stack(written: written)
                 let status = try stack.status(tlsSource: stack.spec.proxy.tls?.files.map { options.spec.tlsFiles($0, now: Date()) })
                 // The running watcher's own report: window figures, alerts firing, deliveries.
                 let watcherData = status.watcher.state == "running" ? (try? stack.ports.files.read(stack.paths.watcherStatusFile, limit: FileLimits.stateFile)) ?? nil : nil

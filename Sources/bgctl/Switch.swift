@@ -27,11 +27,12 @@ extension Bgctl {
         func run() throws {
             mode.begin()
             try reporting(json: json ? "switch" : nil) {
-                if let fleet = try options.fleet() {
+                let (fleet, written) = try options.fleetOrSpec()
+                if let fleet {
                     guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
                     return try FleetCommands.switchTo(fleet, pool, force: force, lockWait: options.lockWaitSeconds(), json: json)
                 }
-                let stack = try options.stack(mode)
+                let stack = try options.stack(mode, written: written)
                 let outcome = try stack.switchTo(.init(target: pool, reason: reason, force: force), lockWait: options.lockWaitSeconds())
                 if json { return Switch.printJSON(outcome, command: "switch", dryRun: dryRun) }
                 guard !dryRun else { return }

@@ -28,11 +28,12 @@ extension Bgctl {
         func run() throws {
             mode.begin()
             try reporting(json: json ? "up" : nil) {
-                if let fleet = try options.fleet() {
+                let (fleet, written) = try options.fleetOrSpec()
+                if let fleet {
                     guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
                     return try FleetCommands.up(fleet, json: json)
                 }
-                var stack = try options.stack(mode, checkTLS: true)
+                var stack = try options.stack(mode, written: written, checkTLS: true)
                 if let pull { stack.pull = pull }
                 if let timeout { stack.healthTimeout = timeout.seconds }
                 let summary = try stack.up(lockWait: options.lockWaitSeconds())

@@ -122,7 +122,9 @@ final class Delivered: @unchecked Sendable {
     var all: [ContainerEvent] { lock.withLock { events } }
 }
 
-@Suite struct EventFollowerTests {
+// One at a time: each test's stand-in engine is a socket and a thread of its own, and their timings
+// (a cut, a reconnection) must not depend on how busy the other tests keep the two cores.
+@Suite(.serialized) struct EventFollowerTests {
     static let start: Int64 = 1_795_706_212_000_000_000
 
     @Test func itReconnectsAfterTheStreamEndsAskingFromTheLastEventsTimeAndDeliversEachEventOnce() throws {

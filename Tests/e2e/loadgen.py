@@ -13,6 +13,7 @@ Clients behave as real HTTP clients do (urllib3, Go's net/http, curl, browsers):
   the retry would have seen these fail).
 Anything else — a non-200 answer, a reset or refusal on a fresh connection, a timeout — is a failure.
 """
+import re
 import http.client
 import select
 import socket
@@ -92,7 +93,9 @@ class Load:
         """host: the name to send (Host, and SNI over TLS) to 127.0.0.1 (a project on the shared front)."""
         parsed = urlparse(url)
         self.name = host
-        assert parsed.hostname == "127.0.0.1", "test traffic goes to 127.0.0.1 only"
+        # 127.0.0.1, or a fleet test host's veth address in its own network namespace (fleet.py).
+        assert parsed.hostname == "127.0.0.1" or re.fullmatch(r"10\.251\.([1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|250)\.2", parsed.hostname or ""), \
+            "test traffic goes to 127.0.0.1 and the fleet test hosts only"
         self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path or "/"
         # https: verified against the test's own CA, as a real client verifies the certificate.
         self.tls = ssl.create_default_context(cafile=cafile) if parsed.scheme == "https" else None
@@ -240,7 +243,9 @@ class NaiveLoad:
         parsed = urlparse(url)
         self.headers = {"Host": host} if host else {}
         self.name = host
-        assert parsed.hostname == "127.0.0.1", "test traffic goes to 127.0.0.1 only"
+        # 127.0.0.1, or a fleet test host's veth address in its own network namespace (fleet.py).
+        assert parsed.hostname == "127.0.0.1" or re.fullmatch(r"10\.251\.([1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|250)\.2", parsed.hostname or ""), \
+            "test traffic goes to 127.0.0.1 and the fleet test hosts only"
         self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path or "/"
         self.tls = ssl.create_default_context(cafile=cafile) if parsed.scheme == "https" else None
         self.connections, self.interval = connections, 1.0 / rate_per_connection

@@ -4,6 +4,7 @@ cannot switch, or hangs past fleet.flip_timeout, leaves every host on one pool, 
 which host serves what."""
 import json
 import os
+import signal
 import subprocess
 import textwrap
 import time
@@ -98,7 +99,7 @@ def test_a_fleet_comes_up_and_switches_every_host_at_once(fleet_hosts, fleet_env
         assert again["result"] == "unchanged"
         print(f"\nfleet of 2 over ssh: up {up_took:.1f} s; switch {result['total_ms']} ms, hosts differed for "
               f"{result['mixed_window_ms']} ms; {sum(l.result.sent for l in loads)} requests by clients that never retry, {failed} failed; "
-              f"{len(ssh_standin.connections())} ssh connections in all")
+              f"{ssh_standin.connections()} ssh connections in all")
     finally:
         down(spec, fleet_env)
 
@@ -124,11 +125,18 @@ def test_a_host_that_cannot_switch_leaves_every_host_where_it_was(fleet_hosts, f
 def test_a_host_hanging_past_the_flip_timeout_is_unknown_and_the_others_flip_back(fleet_hosts, fleet_env, tmp_path):
     h1, h2 = fleet_hosts(2)
     spec = write_spec(tmp_path, [h1, h2], flip_timeout="2s")
+    frozen = []
     try:
         bgctl(spec, fleet_env, "up", check=0)
         project = spec.read_text().split("project: ")[1].split()[0]
-        # h2's proxy frozen: its flip's check through the proxy cannot finish within the flip timeout.
-        h2.docker("pause", f"{project}-proxy")
+        # h2's nginx workers frozen (the container still runs, its master too): the flip's rename is done,
+        # but its check through the proxy cannot finish within the flip timeout.
+        top = h2.docker("top", f"{project}-proxy", "-eo", "pid,args").stdout.splitlines()[1:]
+        workers = [int(line.split()[0]) for line in top if "worker process" in line]
+        assert workers, top
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        frozen.extend(workers)
         started = time.monotonic()
         out = bgctl(spec, fleet_env, "switch", "green", "--json", check=13)
         took = time.monotonic() - started
@@ -137,7 +145,9 @@ def test_a_host_hanging_past_the_flip_timeout_is_unknown_and_the_others_flip_bac
         assert rows["h1"]["state"] == "flipped_back" and rows["h1"]["serving"] == "blue", result
         assert rows["h2"]["state"] == "unknown" and rows["h2"]["serving"] is None, result
         assert serving(h1) == "blue"
-        h2.docker("unpause", f"{project}-proxy")
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        frozen.clear()
         # h2's agent undid its own flip when its check failed and its session ended.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and serving(h2) != "blue":
@@ -147,5 +157,6 @@ def test_a_host_hanging_past_the_flip_timeout_is_unknown_and_the_others_flip_bac
         assert status["live"] == "blue" and status["overall"] == "healthy", status
         print(f"\nfleet: h2 frozen past a 2 s flip timeout: the switch ended after {took:.1f} s, h1 flipped back")
     finally:
-        subprocess.run(["true"])
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
         down(spec, fleet_env)

@@ -134,6 +134,12 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
         close()
     }
 
+    private var isOpen: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return open
+    }
+
     public func call(_ request: [String: String], timeout: Double) -> AgentReply {
         lock.lock()
         defer { lock.unlock() }
@@ -210,6 +216,8 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
     }
 
     public func close() {
+        // Said first: end of input does not always cross an ssh connection (no half-close).
+        if isOpen { _ = call(["op": "end"], timeout: 15) }
         lock.lock()
         defer { lock.unlock() }
         guard open else { return }

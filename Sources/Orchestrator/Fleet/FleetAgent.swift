@@ -17,6 +17,7 @@ public final class FleetAgent: @unchecked Sendable {
     private var from: Pool?
     private(set) var flipped = false
     private(set) var recorded = false
+    private var ended = false
 
     public init(stack: Stack) { self.stack = stack }
 
@@ -90,6 +91,8 @@ public final class FleetAgent: @unchecked Sendable {
 
     /// The conversation ended: a flip never recorded is undone, and the lock goes.
     public func end() {
+        guard !ended else { return }
+        ended = true
         if flipped && !recorded {
             do { try unflip() } catch { stack.report(.warning("could not undo the unrecorded flip: \(Executor.describe(error)); the journal stays for recover")) }
         }
