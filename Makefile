@@ -39,7 +39,7 @@ MAN_OUT     := .build/plugins/GenerateManual/outputs/bgctl
 DIST_NAME   := bgctl-$(VERSION)-linux-$(ARCH)
 DIST_STAGE  := .build/dist/$(DIST_NAME)
 
-.PHONY: all setup build release images check test unit exposition e2e fuzz demo demo-down bench bench-switch bench-watch clean \
+.PHONY: all setup build release images check test unit exposition e2e fuzz demo demo-down bench bench-switch bench-watch bench-fleet clean \
         man completions install uninstall dist check-units templates
 
 all: build
@@ -166,12 +166,16 @@ demo: setup images build
 demo-down: build
 	$(BGCTL_DEBUG) -f $(DEMO_SPEC) down
 
-bench: bench-switch bench-watch
+bench: bench-switch bench-watch bench-fleet
 
 bench-switch: setup images
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) python3 bench/switch.py
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) TLS=1 python3 bench/switch.py
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) python3 bench/hung.py
+
+# Root: the fleet's extra engines live in network namespaces.
+bench-fleet: setup images
+	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) python3 bench/fleet.py
 
 bench-watch: setup release
 	BGCTL_BIN=$(CURDIR)/$(BGCTL_REL) BGCTL_BENCH_BIN=$(CURDIR)/.build/release/bgctl-bench python3 bench/watch.py

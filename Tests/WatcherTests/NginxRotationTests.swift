@@ -178,6 +178,22 @@ final class HTTPLoop {
         }
     }
 
+    /// Waits until some descriptor of this process (the watcher's tailer) is open on the file now at
+    /// `path` (by inode), or `seconds` passed.
+    static func waitUntilOpened(_ path: String, seconds: Double) {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            var current = stat()
+            guard stat(path, &current) == 0 else { return }
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            for fd in fds {
+                var open = stat()
+                if stat("/proc/self/fd/\(fd)", &open) == 0, open.st_ino == current.st_ino, open.st_dev == current.st_dev { return }
+            }
+            usleep(5_000)
+        } while Date() < deadline
+    }
+
     func waitFor(_ expected: Int, in nginx: LocalNginx, seconds: Double = 3) -> Int {
         let deadline = Date().addingTimeInterval(seconds)
         var lines = nginx.linesOnDisk()
@@ -224,9 +240,10 @@ final class HTTPLoop {
                 if try LogRotation.rotate(nginx.log, policy: keepTwo, files: LocalRotationFiles()).rotated {
                     rotations += 1
                     #expect(kill(nginx.pid, SIGUSR1) == 0)
-                    // Keep 2 deletes a file two rotations later: the watcher (a thread of this process,
-                    // which shares 2 cores with the whole parallel suite) gets 100 ms to open each one.
-                    usleep(100_000)
+                    // Keep 2 deletes a file two rotations later: the next rotation waits (at most 2 s)
+                    // until the watcher, a thread of this process sharing 2 cores with the whole parallel
+                    // suite, has opened the new file — a watcher that keeps up, which is what this checks.
+                    Self.waitUntilOpened(nginx.log, seconds: 2)
                 }
                 maxBytes = max(maxBytes, nginx.bytesOnDisk())
                 lineBytes = max(lineBytes, (nginx.files()["access.log.1"].map { $0.count / max(1, $0.filter { $0 == 0x0A }.count) }) ?? 0)

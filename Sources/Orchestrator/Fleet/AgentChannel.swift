@@ -98,23 +98,8 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errChild[1], 2)
         for fd in toChild + fromChild + errChild { posix_spawn_file_actions_addclose(&actions, fd) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
         // Its own group: bgctl's Ctrl-C is bgctl's to act on; the conversation ends when bgctl ends it.
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, argv[0], &actions, &attributes, cArgs, cEnv)
+        let (child, spawned) = Spawn.inOwnGroup(argv, environment: environment, actions: &actions)
         SwiftGlibc.close(toChild[0])
         SwiftGlibc.close(fromChild[1])
         SwiftGlibc.close(errChild[1])

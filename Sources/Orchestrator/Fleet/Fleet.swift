@@ -174,19 +174,22 @@ public struct Fleet: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         var channels: [ProcessAgentChannel] = []
         defer { channels.forEach { $0.close() } }
+        // Every session starts at once (reaching a host and starting its agent is most of the cost);
+        // the locks are then taken one host after the other, in the hosts' order, so two bgctl driving
+        // the same fleet can never each hold a lock the other waits for.
+        let report = self.report
         for host in fleet.hosts {
-            let report = self.report
-            let opened: ProcessAgentChannel
             do {
-                opened = try ProcessAgentChannel(host: host.name, argv: agentArgv(host, ["agent", "serve", "--lock-wait", "\(Int(lockWait))s"], interactive: true),
-                                                 environment: environment) { line in report(.detail("\(host.name) | \(line)")) }
+                channels.append(try ProcessAgentChannel(host: host.name, argv: agentArgv(host, ["agent", "serve", "--lock-wait", "\(Int(lockWait))s"], interactive: true),
+                                                        environment: environment) { line in report(.detail("\(host.name) | \(line)")) })
             } catch {
                 return Self.notStarted(fleet, target, host.name, Executor.describe(error), started: started)
             }
-            let hello = opened.call(["op": "start"], timeout: lockWait + 60)
-            channels.append(opened)
+        }
+        for channel in channels {
+            let hello = channel.call(["op": "start"], timeout: lockWait + 60)
             guard hello.ok else {
-                return Self.notStarted(fleet, target, host.name, "could not take its lock: \(hello.problem)", started: started)
+                return Self.notStarted(fleet, target, channel.host, "could not take its lock: \(hello.problem)", started: started)
             }
         }
         var outcome = FleetSwitch.run(channels, target: target, force: force, flipTimeout: fleet.flipTimeout.seconds, report: report)

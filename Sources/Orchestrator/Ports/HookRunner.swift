@@ -43,6 +43,35 @@ public protocol HookRunning: Sendable {
 @_silgen_name("posix_spawn_file_actions_addchdir_np")
 private func spawnAddChdir(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ path: UnsafePointer<CChar>) -> Int32
 
+/// posix_spawn into a process group of its own (to signal it whole, and so bgctl's Ctrl-C stays
+/// bgctl's), with default signal handling and an empty mask whatever bgctl set: hooks, before_switch
+/// commands and fleet agent sessions start this way.
+enum Spawn {
+    /// The PID and posix_spawn's result (0 when it started); a command without "/" is looked up on PATH.
+    static func inOwnGroup(_ argv: [String], environment: [String: String], actions: inout posix_spawn_file_actions_t) -> (pid_t, Int32) {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var pid: pid_t = 0
+        let command = argv[0]
+        let result = command.contains("/")
+            ? posix_spawn(&pid, command, &actions, &attributes, cArgs, cEnv)
+            : posix_spawnp(&pid, command, &actions, &attributes, cArgs, cEnv)
+        return (pid, result)
+    }
+}
+
 /// The real hook runner: posix_spawn (no shell) into a new process group, so a timeout or a stop
 /// reaches the whole group, not just the command bgctl started. Output is read with poll(2), split
 /// into lines of at most 4 KiB (longer ones are cut), and the last lines kept.
@@ -69,25 +98,7 @@ public struct HookProcess: HookRunning {
         posix_spawn_file_actions_addclose(&actions, fds[0])
         posix_spawn_file_actions_addclose(&actions, fds[1])
         _ = directory.withCString { spawnAddChdir(&actions, $0) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Its own group (to signal it whole), and default signal handling whatever bgctl set.
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { (cArgs + cEnv).forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawn: Int32 = command.contains("/")
-            ? posix_spawn(&pid, command, &actions, &attributes, cArgs, cEnv)
-            : posix_spawnp(&pid, command, &actions, &attributes, cArgs, cEnv)
+        let (pid, spawn) = Spawn.inOwnGroup(argv, environment: environment, actions: &actions)
         close(fds[1])
         guard spawn == 0 else {
             close(fds[0])
