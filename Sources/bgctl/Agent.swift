@@ -76,6 +76,32 @@ extension Bgctl {
             Terminal.stderr("bgctl agent: no request for \(Int(Self.idleLimit)) s; ending the session (an unrecorded flip is undone)")
         }
 
+        /// The deploy a `stage` request carries: its image, release, --env (a JSON object), analysis and reason,
+        /// each checked as the deploy command checks its flags.
+        static func deployRequest(_ fields: [String: String]) throws -> DeployRequest {
+            guard let image = fields["image"], Syntax.isImageReferenceValue(image) else { throw CLIError.failed("stage needs an image") }
+            var request = DeployRequest(image: image)
+            if let release = fields["release"], !release.isEmpty {
+                guard Syntax.isReleaseValue(release) else { throw CLIError.failed("stage: a release label bgctl does not take") }
+                request.release = release
+            }
+            if let env = fields["env"], !env.isEmpty {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(env.utf8)) as? [String: String] else {
+                    throw CLIError.failed("stage: env is not a JSON object of strings")
+                }
+                for (name, value) in object {
+                    guard let pair = EnvironmentPair(argument: "\(name)=\(value)"), pair.name == name else { throw CLIError.failed("stage: a bad env name") }
+                    if let problem = pair.problem { throw CLIError.failed("stage: \(problem)") }
+                    request.env[pair.name] = pair.value
+                }
+            }
+            request.analyze = fields["analyze"].flatMap(Double.init)
+            request.reason = fields["reason"].map { String($0.prefix(2000)) }
+            request.noSwitch = true
+            request.canary = []
+            return request
+        }
+
         static func handle(_ request: [String: String], agent: FleetAgent, lockWait: Double) -> [String: String] {
             do {
                 switch request["op"] {
@@ -95,6 +121,37 @@ extension Bgctl {
                 case "unflip":
                     try agent.unflip()
                     return ["ok": "true"]
+                case "stage":
+                    let (live, target) = try agent.stage(try deployRequest(request))
+                    return ["ok": "true", "live": live.rawValue, "target": target.rawValue]
+                case "before_switch":
+                    try agent.beforeSwitch()
+                    return ["ok": "true"]
+                case "analyse":
+                    guard let seconds = request["seconds"].flatMap(Double.init), seconds > 0, seconds <= 86_400 else {
+                        return ["ok": "false", "error": "analyse needs seconds"]
+                    }
+                    let (verdict, figures) = try agent.analyse(seconds: seconds)
+                    var reply = FleetFigures.fields(figures)
+                    switch verdict {
+                    case .promote(let why): reply["verdict"] = "promote"; reply["why"] = why
+                    case .rollback(let why): reply["verdict"] = "rollback"; reply["why"] = why
+                    case .aborted(let why): reply["verdict"] = "aborted"; reply["why"] = why
+                    }
+                    reply["ok"] = "true"
+                    return reply
+                case "verdict":
+                    guard let result = request["result"].flatMap(DeployOutcome.Result.init(rawValue:)) else {
+                        return ["ok": "false", "error": "verdict needs a result"]
+                    }
+                    try agent.verdict(result, reason: String((request["reason"] ?? "").prefix(2000)), figures: FleetFigures.parse(request),
+                                      analysed: request["analysed"].flatMap(Double.init) ?? 0)
+                    return ["ok": "true"]
+                case "where":
+                    let (live, since) = try agent.whereNow()
+                    return ["ok": "true", "live": live.rawValue, "since": since ?? ""]
+                case "previous":
+                    return ["ok": "true", "previous": try agent.previous().rawValue]
                 default:
                     return ["ok": "false", "error": "unknown request"]
                 }

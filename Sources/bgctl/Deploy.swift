@@ -68,9 +68,17 @@ extension Bgctl {
             mode.begin()
             try reporting(json: json ? "deploy" : nil) {
                 let request = try self.request()
-                let written = try options.spec.load()
+                let (fleet, written) = try options.fleetOrSpec()
                 // Before Docker is asked anything: a flag that does not fit the spec is a usage error.
                 try Self.check(request, spec: written)
+                if let fleet {
+                    guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
+                    guard request.canarySteps(written) == nil else {
+                        throw ValidationError("--canary: a fleet deploys blue-green for now (give --canary none, or drop deploy.canary)")
+                    }
+                    guard timeout == nil else { throw ValidationError("--timeout: on a fleet each host waits as app.health says") }
+                    return try FleetCommands.deploy(fleet, request, lockWait: options.lockWaitSeconds(), json: json)
+                }
                 var stack = try options.stack(mode, written: written)
                 if let timeout { stack.healthTimeout = timeout.seconds }
                 let outcome = try stack.deploy(request, lockWait: options.lockWaitSeconds())

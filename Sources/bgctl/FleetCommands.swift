@@ -18,28 +18,85 @@ enum FleetCommands {
     }
 
     static func switchTo(_ fleet: Fleet, _ pool: Pool, force: Bool, lockWait: Double, json: Bool) throws {
-        let outcome = fleet.switchTo(pool, force: force, lockWait: lockWait)
+        try report(fleet.switchTo(pool, force: force, lockWait: lockWait), command: "switch", json: json)
+    }
+
+    static func switchJSON(_ outcome: FleetSwitchOutcome) -> [String: Any] {
+        ["ok": outcome.result == .switched || outcome.result == .unchanged, "result": outcome.result.rawValue, "to": outcome.target.rawValue,
+         "reason": Terminal.safe(outcome.reason), "mixed_window_ms": JSONOutput.milliseconds(outcome.mixedWindow),
+         "total_ms": JSONOutput.milliseconds(outcome.total),
+         "hosts": outcome.hosts.map { row -> [String: Any] in
+             ["host": row.host, "state": row.state.rawValue, "serving": row.serving?.rawValue as Any,
+              "flip_ms": row.flipMs as Any, "detail": Terminal.safe(row.detail)]
+         }]
+    }
+
+    static func printSwitch(_ outcome: FleetSwitchOutcome, command: String) {
+        Terminal.stdout(table(["HOST", "STATE", "SERVING", "FLIP", "DETAIL"], outcome.hosts.map { row in
+            [row.host, row.state.rawValue, row.serving?.rawValue ?? "unknown", row.flipMs.map { "\($0) ms" } ?? "-", Terminal.safe(row.detail)]
+        }))
+        Terminal.stdout("\(command): \(outcome.result.rawValue): \(Terminal.safe(outcome.reason)) (\(Int(outcome.total * 1000)) ms; hosts differed for \(Int(outcome.mixedWindow * 1000)) ms)")
+    }
+
+    /// A fleet switch's table (or JSON) and its exit status: 0 switched or unchanged, 1 nothing moved, 13 mixed.
+    static func report(_ outcome: FleetSwitchOutcome, command: String, json: Bool) throws {
         if json {
-            JSONOutput.print("switch", [
-                "ok": outcome.result == .switched || outcome.result == .unchanged, "result": outcome.result.rawValue, "to": pool.rawValue,
-                "reason": Terminal.safe(outcome.reason), "mixed_window_ms": JSONOutput.milliseconds(outcome.mixedWindow),
-                "total_ms": JSONOutput.milliseconds(outcome.total),
-                "hosts": outcome.hosts.map { row -> [String: Any] in
-                    ["host": row.host, "state": row.state.rawValue, "serving": row.serving?.rawValue as Any,
-                     "flip_ms": row.flipMs as Any, "detail": Terminal.safe(row.detail)]
-                },
-            ])
+            JSONOutput.print(command, switchJSON(outcome))
         } else {
-            Terminal.stdout(table(["HOST", "STATE", "SERVING", "FLIP", "DETAIL"], outcome.hosts.map { row in
-                [row.host, row.state.rawValue, row.serving?.rawValue ?? "unknown", row.flipMs.map { "\($0) ms" } ?? "-", Terminal.safe(row.detail)]
-            }))
-            Terminal.stdout("switch: \(outcome.result.rawValue): \(Terminal.safe(outcome.reason)) (\(Int(outcome.total * 1000)) ms; hosts differed for \(Int(outcome.mixedWindow * 1000)) ms)")
+            printSwitch(outcome, command: command)
         }
         switch outcome.result {
         case .switched, .unchanged: return
         case .aborted, .flippedBack: throw CLIError.exit(ExitStatus.failed)
         case .mixed: throw CLIError.exit(ExitStatus.fleetMixed)
         }
+    }
+
+    static func deploy(_ fleet: Fleet, _ request: DeployRequest, lockWait: Double, json: Bool) throws {
+        let outcome = fleet.deploy(request, lockWait: lockWait)
+        let ok = outcome.result == .promoted || outcome.result == .staged
+        if json {
+            JSONOutput.print("deploy", [
+                "ok": ok, "result": outcome.result.rawValue, "reason": Terminal.safe(outcome.reason), "image": outcome.image,
+                "release": outcome.release, "target": outcome.target?.rawValue as Any, "previous": outcome.previous?.rawValue as Any,
+                "figures": outcome.figures?.dictionary as Any, "mixed": outcome.mixed, "total_ms": JSONOutput.milliseconds(outcome.total),
+                "switch": outcome.switched.map(switchJSON) as Any, "rollback": outcome.rolledBack.map(switchJSON) as Any,
+                "hosts": outcome.hosts.map { row -> [String: Any] in
+                    ["host": row.host, "figures": row.figures?.dictionary as Any, "failure": row.failure.map(Terminal.safe) as Any]
+                },
+            ])
+        } else {
+            if let switched = outcome.switched { printSwitch(switched, command: "deploy switch") }
+            if !outcome.hosts.isEmpty {
+                Terminal.stdout(table(["HOST", "ANALYSIS"], outcome.hosts.map { row in
+                    [row.host, (row.figures?.summary ?? "no figures") + (row.failure.map { "; FAILED: " + Terminal.safe($0) } ?? "")]
+                }))
+            }
+            if let back = outcome.rolledBack { printSwitch(back, command: "deploy rollback") }
+            Terminal.stdout("deploy: \(outcome.result.rawValue) \(outcome.release): \(Terminal.safe(outcome.reason)) (\(Int(outcome.total)) s)")
+        }
+        if outcome.mixed { throw CLIError.exit(ExitStatus.fleetMixed) }
+        switch outcome.result {
+        case .promoted, .staged, .planned: return
+        case .rolledBack: throw CLIError.exit(ExitStatus.rolledBack)
+        case .rollbackFailed: throw CLIError.exit(ExitStatus.rollbackFailed)
+        case .beforeSwitchFailed: throw CLIError.exit(ExitStatus.beforeSwitchFailed)
+        case .aborted:
+            // Nothing switched (a host could not stage or switch) is a plain failure; a signal is 8.
+            throw CLIError.exit(StopSignal.requested ? ExitStatus.aborted : ExitStatus.failed)
+        }
+    }
+
+    static func recover(_ fleet: Fleet, lockWait: Double) throws {
+        let (outcome, rows, reason) = fleet.recover(lockWait: lockWait)
+        if !rows.isEmpty {
+            Terminal.stdout(table(["HOST", "LIVE", "LAST MOVE"], rows.map { [$0.host, $0.live?.rawValue ?? "unknown", $0.since ?? "-"] }))
+        }
+        if let outcome {
+            return try report(outcome, command: "recover", json: false)
+        }
+        Terminal.stdout("recover: \(Terminal.safe(reason))")
+        if rows.isEmpty || rows.contains(where: { $0.live == nil }) { throw CLIError.exit(ExitStatus.fleetMixed) }
     }
 
     static func status(_ fleet: Fleet, json: Bool) throws {

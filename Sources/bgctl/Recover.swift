@@ -21,7 +21,9 @@ extension Bgctl {
 
         func run() throws {
             try reporting {
-                let stack = try options.stack()
+                let (fleet, written) = try options.fleetOrSpec()
+                if let fleet { return try FleetCommands.recover(fleet, lockWait: options.lockWaitSeconds()) }
+                let stack = try options.stack(written: written)
                 if let recovery = try stack.recover(lockWait: options.lockWaitSeconds()) {
                     Terminal.stdout("recover: \(Terminal.field(recovery.interrupted.title)): \(Terminal.field(recovery.outcome))")
                 } else {

@@ -37,7 +37,12 @@ extension Bgctl {
                     return try rollbackTo(release)
                 }
                 guard analyze == nil else { throw ValidationError("--analyze applies to rollback --to RELEASE only") }
-                let stack = try options.stack(mode)
+                let (fleet, written) = try options.fleetOrSpec()
+                if let fleet {
+                    guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
+                    return try FleetCommands.report(fleet.rollback(force: force, lockWait: options.lockWaitSeconds()), command: "rollback", json: json)
+                }
+                let stack = try options.stack(mode, written: written)
                 let outcome = try stack.rollback(reason: reason, force: force, lockWait: options.lockWaitSeconds())
                 if json { return Switch.printJSON(outcome, command: "rollback", dryRun: dryRun) }
                 guard !dryRun else { return }

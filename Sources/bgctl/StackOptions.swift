@@ -25,7 +25,7 @@ struct StackOptions: ParsableArguments {
     func stack(_ mode: RunMode = .live, written: DeploymentSpec? = nil, checkTLS: Bool = false) throws -> Stack {
         let written = try written ?? spec.load()
         if written.fleet != nil {
-            throw CLIError.failed("this command does not drive a fleet (the spec lists hosts) yet: on a fleet, up, switch, status and down work; "
+            throw CLIError.failed("this command does not drive a fleet (the spec lists hosts) yet: on a fleet, up, switch, deploy (blue-green), rollback, recover, status and down work; "
                                   + "for the rest, run bgctl in one host's agent (docker exec -e BGCTL_FLEET_HOST=NAME \(written.project)-agent /usr/local/bin/bgctl …)")
         }
         var warnings: [SpecIssue] = []

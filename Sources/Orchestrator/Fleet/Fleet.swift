@@ -172,31 +172,12 @@ public struct Fleet: Sendable {
     /// order, each holding that host's lock until the end.
     public func switchTo(_ target: Pool, force: Bool, lockWait: Double) -> FleetSwitchOutcome {
         let started = DispatchTime.now().uptimeNanoseconds
-        var channels: [ProcessAgentChannel] = []
+        let (channels, failure) = openSessions(lockWait: lockWait)
+        if let failure { return Self.notStarted(fleet, target, failure.host, failure.why, started: started) }
         defer { channels.forEach { $0.close() } }
-        // Every session starts at once (reaching a host and starting its agent is most of the cost);
-        // the locks are then taken one host after the other, in the hosts' order, so two bgctl driving
-        // the same fleet can never each hold a lock the other waits for.
-        let report = self.report
-        for host in fleet.hosts {
-            do {
-                channels.append(try ProcessAgentChannel(host: host.name, argv: agentArgv(host, ["agent", "serve", "--lock-wait", "\(Int(lockWait))s"], interactive: true),
-                                                        environment: environment) { line in report(.detail("\(host.name) | \(line)")) })
-            } catch {
-                return Self.notStarted(fleet, target, host.name, Executor.describe(error), started: started)
-            }
-        }
-        for channel in channels {
-            let hello = channel.call(["op": "start"], timeout: lockWait + 60)
-            guard hello.ok else {
-                return Self.notStarted(fleet, target, channel.host, "could not take its lock: \(hello.problem)", started: started)
-            }
-        }
         var outcome = FleetSwitch.run(channels, target: target, force: force, flipTimeout: fleet.flipTimeout.seconds, report: report)
         // A host that never answered is let go at once: its agent sees the session end and undoes its own flip.
-        for (index, row) in outcome.hosts.enumerated() where row.state == .unknown {
-            channels[index].abandon()
-        }
+        Self.abandonUnknown(outcome, channels)
         outcome.total = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return outcome
     }

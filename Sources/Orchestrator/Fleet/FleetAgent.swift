@@ -1,38 +1,47 @@
 import Foundation
 import NginxConfigGen
 
-/// One host's part of a fleet switch, run on that host by its agent (`bgctl agent serve`): it holds
-/// the host's lock for the whole conversation, and takes the switch apart into the phases the
-/// coordinator sequences across hosts — prepare (target healthy, configuration tested, nothing
-/// changed), flip (traffic moves, checked through the proxy), record (state.json and the history).
-/// The host's journal records each step as any switch does. A flip that was never recorded is undone
-/// when the conversation ends early (`end`), so a coordinator that dies leaves no host flipped alone.
+/// One host's part of a fleet operation, run on that host by its agent (`bgctl agent serve`): it holds
+/// the host's lock for the whole conversation, and takes switches and deploys apart into the phases the
+/// coordinator sequences across hosts — stage (the new release healthy on the idle pool), prepare
+/// (target healthy, configuration tested, nothing changed), flip (traffic moves, checked through the
+/// proxy), record (state.json and the history), analyse (this host's log), verdict. The host's journal
+/// records each step as any switch or deploy does. What the coordinator did not see through is undone
+/// when the conversation ends early (`end`): a flip never recorded, a deploy without its verdict — so a
+/// coordinator that dies leaves every host where the fleet was, never one host moved alone.
 public final class FleetAgent: @unchecked Sendable {
-    let stack: Stack
+    private(set) var stack: Stack
     private var lock: StackLock?
     private var plan: Plan?
-    private var executor: Executor?
     private var journal: JournalWriter?
+    private var executor: Executor?
     private var target: Pool?
     private var from: Pool?
     private(set) var flipped = false
     private(set) var recorded = false
     private var ended = false
+    /// The deploy this conversation carries, from its staging to its verdict.
+    private var deploy: DeployRun?
+    /// The deploy's switch to the new release was recorded here (a later switch is its rollback).
+    private var deploySwitched = false
 
     public init(stack: Stack) { self.stack = stack }
 
     /// Takes the host's lock (waiting up to `wait`), and finishes or undoes what an earlier bgctl left.
     public func start(wait: Double) throws {
-        lock = try stack.lock("fleet switch", wait: wait)
+        lock = try stack.lock("fleet operation", wait: wait)
         try stack.recoverInterrupted()
     }
+
+    // MARK: - switch
 
     /// The pool live here now, and whether a switch to `target` changes anything; nothing is changed.
     public func prepare(target: Pool, force: Bool) throws -> (live: Pool, changes: Bool) {
         try stack.ensureEngine()
         let observed = try stack.observe([], probe: force ? [] : [target],
                                          containers: [stack.spec.containerName(target), stack.spec.proxyContainerName])
-        let plan = try SwitchPlanner.plan(.init(target: target, reason: "fleet switch", force: force), spec: stack.spec,
+        let reason = deploy.map { deploySwitched ? "rollback of \($0.request.releaseLabel)" : "deploy \($0.request.releaseLabel)" } ?? "fleet switch"
+        let plan = try SwitchPlanner.plan(.init(target: target, reason: reason, force: force), spec: stack.spec,
                                           renderer: stack.renderer, observed: observed)
         // A configuration to install is tested now, before any host moves.
         if plan.steps.contains(where: { $0.action == .testConfig }) {
@@ -42,6 +51,8 @@ public final class FleetAgent: @unchecked Sendable {
         self.plan = plan
         self.target = target
         from = observed.live(stack.spec)
+        flipped = false
+        recorded = false
         return (from!, !plan.steps.isEmpty)
     }
 
@@ -51,15 +62,22 @@ public final class FleetAgent: @unchecked Sendable {
         guard let plan, let target, let from else { throw OrchestratorError.recoveryFailed(operation: "fleet flip", detail: "not prepared") }
         let started = stack.ports.clock.monotonic()
         guard !plan.steps.isEmpty else { return 0 }
-        let journal = try JournalWriter(journal: stack.journal, entry: stack.entry(.switch, title: "fleet switch \(from.rawValue) → \(target.rawValue)",
-                                                                                  from: from, to: target), phase: .switch)
+        let journal: JournalWriter
+        if let deploy {
+            // A deploy's switch and its rollback are steps of the deploy: a crash here recovers as a deploy.
+            journal = deploy.journal
+            journal.phase = deploySwitched ? .rollback : .switch
+        } else {
+            journal = try JournalWriter(journal: stack.journal, entry: stack.entry(.switch, title: "fleet switch \(from.rawValue) → \(target.rawValue)",
+                                                                                   from: from, to: target), phase: .switch)
+        }
         self.journal = journal
         let executor = Executor(stack: stack, started: started, journal: journal, cancellable: false)
         self.executor = executor
         do {
             for step in plan.steps where step.name != "record" { try executor.run(step) }
         } catch {
-            journal.finish()
+            if deploy == nil { journal.finish() }
             self.journal = nil
             throw error
         }
@@ -74,27 +92,122 @@ public final class FleetAgent: @unchecked Sendable {
             for step in plan.steps where step.name == "record" { try executor.run(step) }
         }
         recorded = true
+        if deploy != nil, flipped { deploySwitched = true }
         stack.followServices(live: target, journal: journal)
-        journal?.finish()
+        if deploy == nil { journal?.finish() }
         journal = nil
     }
 
     /// Puts a flip that was not recorded back to the pool live before (checked through the proxy).
     public func unflip() throws {
         guard flipped, !recorded, let from else { return }
-        _ = try stack.switchLocked(.init(target: from, reason: "fleet switch undone", force: true), operation: .switch,
+        _ = try stack.switchLocked(.init(target: from, reason: "fleet switch undone", force: true), operation: deploy == nil ? .switch : .deploy,
                                    parent: journal, cancellable: false)
         flipped = false
-        journal?.finish()
+        if deploy == nil { journal?.finish() }
         journal = nil
     }
 
-    /// The conversation ended: a flip never recorded is undone, and the lock goes.
+    // MARK: - deploy
+
+    /// Stages `request` on this host's idle pool (the new release healthy there, recorded; the live pool
+    /// untouched) without its before_switch commands, which the fleet runs once (`beforeSwitch`). The
+    /// deploy's journal stays open until its verdict.
+    public func stage(_ request: DeployRequest) throws -> (live: Pool, target: Pool) {
+        guard deploy == nil else { throw OrchestratorError.recoveryFailed(operation: "fleet stage", detail: "this session already carries a deploy") }
+        let started = stack.ports.clock.monotonic()
+        try stack.ensureEngine()
+        let observed = try stack.observe([])
+        stack.rotateProxyLog(proxy: observed.containers[stack.spec.proxyContainerName])
+        let staging = try DeployPlanner.plan(request, spec: stack.spec, pull: stack.pull, observed: observed, written: stack.writtenSpec)
+        var entry = stack.entry(.deploy, title: "fleet " + staging.plan.title, from: staging.live, to: staging.target)
+        entry.image = request.image
+        entry.release = request.releaseLabel
+        let journal = try JournalWriter(journal: stack.journal, entry: entry, phase: .stage)
+        let run = DeployRun(stack: stack, request: request, staging: staging, seconds: request.analyze ?? stack.spec.deploy.analyze.seconds,
+                            started: started, journal: journal)
+        do {
+            _ = try run.stage()
+            // Until the fleet switches, the configuration follows what state.json records.
+            try run.next.resync(staging.live, journal: journal)
+        } catch {
+            journal.finish()
+            throw error
+        }
+        deploy = run
+        stack = run.next
+        return (staging.live, staging.target)
+    }
+
+    /// deploy.before_switch in the staged release's container (the fleet runs them on one host).
+    public func beforeSwitch() throws {
+        guard let deploy else { throw OrchestratorError.recoveryFailed(operation: "before_switch", detail: "nothing staged") }
+        guard let plan = DeployPlanner.beforeSwitch(deploy.staging) else { return }
+        deploy.journal.phase = .beforeSwitch
+        do {
+            try Executor(stack: stack, started: deploy.started, journal: deploy.journal, cancellable: false).run(plan)
+        } catch {
+            try? stack.resync(deploy.staging.live, journal: deploy.journal)
+            throw error
+        }
+    }
+
+    /// This host's log from now on for `seconds` (or until it fails early), as a deploy analyses it.
+    public func analyse(seconds: Double) throws -> (verdict: ReleaseVerdict, figures: AnalysisFigures) {
+        guard let deploy else { throw OrchestratorError.recoveryFailed(operation: "fleet analysis", detail: "nothing deployed") }
+        deploy.journal.phase = .analyse
+        return try Executor(stack: stack, started: deploy.started, journal: deploy.journal, cancellable: false)
+            .judge(DeployPlanner.analysis(seconds, live: deploy.staging.live), log: stack.ports.accessLog(stack.paths.accessLog))
+    }
+
+    /// Records the fleet's verdict here (the history, a promoted release's flags) and closes the deploy.
+    public func verdict(_ result: DeployOutcome.Result, reason: String, figures: AnalysisFigures?, analysed: Double) throws {
+        guard let deploy else { return }
+        _ = try deploy.verdict(result, reason, figures: figures, analysed: analysed)
+        deploy.journal.finish()
+        self.deploy = nil
+        deploySwitched = false
+    }
+
+    // MARK: - reading
+
+    /// The pool live here, and when the history last recorded traffic moving to it (ISO time; nil when never).
+    public func whereNow() throws -> (live: Pool, since: String?) {
+        let observed = try stack.observe([.history])
+        guard let state = observed.state else { throw OrchestratorError.notUp }
+        let moved = observed.history.last { entry in
+            entry.to == state.live && ["switch", "rollback", "recover", "deploy"].contains(entry.action)
+                && ["ok", "promoted"].contains(entry.result)
+        }
+        return (state.live, moved?.time)
+    }
+
+    /// The pool that was live before this one (as `bgctl rollback` picks it).
+    public func previous() throws -> Pool {
+        try Stack.previousLive(try stack.observe([.history]))
+    }
+
+    // MARK: - end
+
+    /// The conversation ended: a flip never recorded is undone, a deploy without its verdict goes back
+    /// to the pool live before it (verdict "aborted"), and the lock goes.
     public func end() {
         guard !ended else { return }
         ended = true
         if flipped && !recorded {
             do { try unflip() } catch { stack.report(.warning("could not undo the unrecorded flip: \(Executor.describe(error)); the journal stays for recover")) }
+        }
+        if let deploy {
+            let back = deploy.staging.live
+            do {
+                // The fleet never judged it: back to the pool live before (still warm), as a deploy's recovery does.
+                _ = try stack.switchLocked(.init(target: back, reason: "fleet deploy ended without a verdict", force: true), operation: .deploy,
+                                           parent: deploy.journal, cancellable: false)
+                try verdict(.aborted, reason: "the fleet's coordinator went away before the verdict; \(back.rawValue) is live", figures: nil, analysed: 0)
+            } catch {
+                deploy.journal.keep = true
+                stack.report(.warning("could not undo the unfinished deploy: \(Executor.describe(error)); the journal stays for recover"))
+            }
         }
         journal?.finish()
         lock?.release()

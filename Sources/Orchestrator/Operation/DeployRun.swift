@@ -44,7 +44,7 @@ struct DeployRun {
     }
 
     /// The staging plan; an outcome when a signal stopped it (the live pool was never touched).
-    private func stage() throws -> DeployOutcome? {
+    func stage() throws -> DeployOutcome? {
         do {
             try Executor(stack: next, started: started, journal: journal).run(staging.plan)
             return nil
@@ -60,7 +60,7 @@ struct DeployRun {
 
     /// deploy.before_switch inside the new release; an outcome when a command failed or a signal stopped
     /// it: nothing was switched, and the configuration is put back to what state.json records.
-    private func beforeSwitch() throws -> DeployOutcome? {
+    func beforeSwitch() throws -> DeployOutcome? {
         guard let plan = DeployPlanner.beforeSwitch(staging) else { return nil }
         journal.phase = .beforeSwitch
         let untouched = "not switched: \(staging.live.rawValue) is still live and untouched"
