@@ -128,18 +128,12 @@ extension Bgctl {
                     try agent.beforeSwitch()
                     return ["ok": "true"]
                 case "analyse":
-                    guard let seconds = request["seconds"].flatMap(Double.init), seconds > 0, seconds <= 86_400 else {
-                        return ["ok": "false", "error": "analyse needs seconds"]
+                    guard let seconds = request["seconds"].flatMap(Double.init), seconds > 0, seconds <= 86_400,
+                          let slice = request["slice"].flatMap(Double.init), slice > 0, slice <= 60 else {
+                        return ["ok": "false", "error": "analyse needs seconds (at most a day) and a slice (at most 60)"]
                     }
-                    let (verdict, figures) = try agent.analyse(seconds: seconds)
-                    var reply = FleetFigures.fields(figures)
-                    switch verdict {
-                    case .promote(let why): reply["verdict"] = "promote"; reply["why"] = why
-                    case .rollback(let why): reply["verdict"] = "rollback"; reply["why"] = why
-                    case .aborted(let why): reply["verdict"] = "aborted"; reply["why"] = why
-                    }
-                    reply["ok"] = "true"
-                    return reply
+                    let (state, why, figures) = try agent.analyse(seconds: seconds, slice: slice)
+                    return FleetFigures.fields(figures).merging(["ok": "true", "state": state.rawValue, "why": why]) { _, own in own }
                 case "verdict":
                     guard let result = request["result"].flatMap(DeployOutcome.Result.init(rawValue:)) else {
                         return ["ok": "false", "error": "verdict needs a result"]

@@ -306,5 +306,12 @@ class NaiveLoad:
         for thread in self._threads:
             thread.join(timeout=self.timeout + 5)
 
+    def start(self):
+        return self.__enter__()
+
+    def stop(self):
+        """Idempotent: the clients finish their request in flight."""
+        self.__exit__(None, None, None)
+
     def summary(self):
         return f"sent={self.sent} ok={self.ok} failed={self.failed} (no retries, {self.connections} keep-alive connections)"

@@ -17,7 +17,7 @@ from loadgen import Load
 PORT = 18090
 
 
-def write_spec(tmp_path, hosts, flip_timeout="10s"):
+def write_spec(tmp_path, hosts, flip_timeout="10s", extra=""):
     project = "fleet-" + os.urandom(3).hex()
     listed = "\n".join(
         f'  - {{name: {h.name}, docker: "{h.ssh_url}", socket: {h.socket[len("unix://"):]}, state_root: {tmp_path}/{h.name}}}'
@@ -40,8 +40,7 @@ def write_spec(tmp_path, hosts, flip_timeout="10s"):
           green: {{image: bgctl/demo-app:local, release: r-green, preview_port: 18092}}
         active: blue
         fleet: {{flip_timeout: {flip_timeout}}}
-        hosts:
-        """) + listed + "\n")
+        """) + extra + "hosts:\n" + listed + "\n")
     return spec
 
 

@@ -152,12 +152,38 @@ public final class FleetAgent: @unchecked Sendable {
         }
     }
 
-    /// This host's log from now on for `seconds` (or until it fails early), as a deploy analyses it.
-    public func analyse(seconds: Double) throws -> (verdict: ReleaseVerdict, figures: AnalysisFigures) {
+    /// Where a fleet deploy's analysis of this host's log stands: `running` (the window not over), `failed`
+    /// (the figures fail the deploy policy already, with why), or `done` (the window is over: the fleet
+    /// judges every host's figures together, so a host too quiet to judge alone does not decide).
+    public enum AnalysisState: String, Sendable { case running, failed, done }
+
+    private var analysis: (log: AccessLogReading, start: Double, seconds: Double, figures: AnalysisFigures)?
+
+    /// Reads this host's log from the first call on, for at most `slice` seconds per call, until the
+    /// window of `seconds` is over or the figures fail: in slices, so the coordinator can stop every
+    /// host's analysis as soon as one host fails the release, or a signal asks it to.
+    public func analyse(seconds: Double, slice: Double) throws -> (state: AnalysisState, why: String, figures: AnalysisFigures) {
         guard let deploy else { throw OrchestratorError.recoveryFailed(operation: "fleet analysis", detail: "nothing deployed") }
-        deploy.journal.phase = .analyse
-        return try Executor(stack: stack, started: deploy.started, journal: deploy.journal, cancellable: false)
-            .judge(DeployPlanner.analysis(seconds, live: deploy.staging.live), log: stack.ports.accessLog(stack.paths.accessLog))
+        let clock = stack.ports.clock
+        if analysis == nil {
+            deploy.journal.phase = .analyse
+            try deploy.journal.starting(DeployPlanner.analysis(seconds, live: deploy.staging.live).step)
+            analysis = (stack.ports.accessLog(stack.paths.accessLog), clock.monotonic(), seconds, AnalysisFigures())
+        }
+        let policy = DeployPolicy(spec: stack.spec)
+        let sliceEnd = clock.monotonic() + max(0.25, slice)
+        while true {
+            guard var current = analysis else { break }
+            if current.figures.seconds < current.seconds { clock.sleep(0.25) }
+            var figures = current.log.read()
+            figures.seconds = min(clock.monotonic() - current.start, max(current.seconds, current.figures.seconds))
+            current.figures = figures
+            analysis = current
+            if case .fail(let why) = policy.judge(figures) { return (.failed, why, figures) }
+            if figures.seconds >= current.seconds { return (.done, "", figures) }
+            if clock.monotonic() >= sliceEnd { return (.running, "", figures) }
+        }
+        return (.done, "", AnalysisFigures())
     }
 
     /// Records the fleet's verdict here (the history, a promoted release's flags) and closes the deploy.
@@ -167,6 +193,7 @@ public final class FleetAgent: @unchecked Sendable {
         deploy.journal.finish()
         self.deploy = nil
         deploySwitched = false
+        analysis = nil
     }
 
     // MARK: - reading

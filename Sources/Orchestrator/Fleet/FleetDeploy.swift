@@ -211,10 +211,10 @@ extension Fleet {
         // Analysis: every host's log over the same window, judged together.
         report(.step("analysing every host's log for \(Int(seconds)) s"))
         let analysedFrom = DispatchTime.now().uptimeNanoseconds
-        let replies = Fan.out(channels) { $0.call(["op": "analyse", "seconds": String(seconds)], timeout: seconds * 3 + 120) }
+        let replies = analyseTogether(channels, seconds: seconds)
         outcome.hosts = zip(channels, replies).map { channel, reply in
             guard reply.ok else { return HostAnalysis(host: channel.host, figures: nil, failure: "analysis failed: \(reply.problem)") }
-            let failure = reply.fields["verdict"] == "rollback" ? reply.fields["why"] ?? "failed" : nil
+            let failure = reply.fields["state"] == "failed" ? reply.fields["why"] ?? "failed" : nil
             return HostAnalysis(host: channel.host, figures: FleetFigures.parse(reply.fields), failure: failure)
         }
         let analysed = Double(DispatchTime.now().uptimeNanoseconds - analysedFrom) / 1e9
@@ -241,6 +241,22 @@ extension Fleet {
         }
         recordVerdict(result, reason, analysed: analysed)
         return done(result, reason)
+    }
+
+    /// Every host's analysis in slices of a second, until every window is over, or any host fails the
+    /// release or cannot answer, or a signal asks to stop: the last reply of each host.
+    func analyseTogether(_ channels: [ProcessAgentChannel], seconds: Double) -> [AgentReply] {
+        let request = ["op": "analyse", "seconds": String(seconds), "slice": "1"]
+        var lastReport = DispatchTime.now().uptimeNanoseconds
+        while true {
+            let replies = Fan.out(channels) { $0.call(request, timeout: 60) }
+            if replies.contains(where: { !$0.ok || $0.fields["state"] == "failed" }) || cancelled() { return replies }
+            if replies.allSatisfy({ $0.fields["state"] == "done" }) { return replies }
+            if DispatchTime.now().uptimeNanoseconds - lastReport >= 5_000_000_000 {
+                lastReport = DispatchTime.now().uptimeNanoseconds
+                report(.waiting("analysing: \(FleetFigures.sum(replies.compactMap { FleetFigures.parse($0.fields) }).summary) on \(channels.count) hosts"))
+            }
+        }
     }
 
     // MARK: - rollback and recover
