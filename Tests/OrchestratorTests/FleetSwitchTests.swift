@@ -34,6 +34,7 @@ final class ScriptedAgent: AgentChannel, @unchecked Sendable {
     }
 
     func close() { lock.withLock { closed = true } }
+    func abandon() { close() }
 }
 
 /// The all-or-nothing switch across hosts: each rule on its own.
@@ -140,5 +141,225 @@ final class ScriptedAgent: AgentChannel, @unchecked Sendable {
         #expect(status.overall == "degraded" && status.live == nil)
         #expect(status.problems == ["b: unknown"])
         #expect(Fleet.judge([Self.row("a", nil, "unknown")]).overall == "not_serving")
+    }
+}
+
+/// A fleet deploy's sequencing across scripted agents: each rule on its own.
+@Suite struct FleetDeployTests {
+    static func spec(beforeSwitch: Bool = false) throws -> DeploymentSpec {
+        var yaml = """
+        version: 1
+        project: shop
+        pools:
+          blue: {image: "shop/api:1"}
+          green: {image: "shop/api:1"}
+        watch: {min_requests: 10}
+        hosts:
+          - {name: web1, docker: "ssh://deploy@10.0.0.11"}
+          - {name: web2, docker: "ssh://deploy@10.0.0.12"}
+
+        """
+        if beforeSwitch { yaml += "deploy:\n  before_switch: [[\"/app/migrate\"]]\n" }
+        return try SpecLoader.parse(yaml: yaml, file: "bgctl.yaml", variables: [:]).get()
+    }
+
+    static func staged(_ live: Pool = .blue) -> AgentReply {
+        AgentReply(fields: ["ok": "true", "live": live.rawValue, "target": live.other.rawValue])
+    }
+
+    static func analysed(_ requests: Int, errors: Int = 0, state: String = "done", why: String = "") -> AgentReply {
+        AgentReply(fields: ["ok": "true", "state": state, "why": why, "requests": String(requests), "errors": String(errors),
+                            "retried": "0", "failovers": "0", "seconds": "2.000"])
+    }
+
+    /// Agents that stage from blue and prepare as the deploy moves them (green, then back to blue).
+    final class DeployAgent: AgentChannel, @unchecked Sendable {
+        let host: String
+        let inner: ScriptedAgent
+        private let lock = NSLock()
+        private var live = Pool.blue
+        private(set) var verdicts: [String] = []
+
+        init(_ host: String, _ script: [String: AgentReply] = [:]) {
+            self.host = host
+            var script = script
+            if script["stage"] == nil { script["stage"] = FleetDeployTests.staged() }
+            if script["analyse"] == nil { script["analyse"] = FleetDeployTests.analysed(20) }
+            inner = ScriptedAgent(host, script)
+        }
+
+        var requests: [String] { inner.requests }
+
+        func call(_ request: [String: String], timeout: Double) -> AgentReply {
+            switch request["op"] {
+            case "prepare":
+                _ = inner.call(request, timeout: timeout)
+                let target = request["target"] ?? ""
+                return AgentReply(fields: ["ok": "true", "live": lock.withLock { live.rawValue }, "changes": lock.withLock { live.rawValue } == target ? "false" : "true"])
+            case "record":
+                let reply = inner.call(request, timeout: timeout)
+                lock.withLock { live = live.other }
+                return reply
+            case "verdict":
+                lock.withLock { verdicts.append(request["result"] ?? "?") }
+                return inner.call(request, timeout: timeout)
+            default:
+                return inner.call(request, timeout: timeout)
+            }
+        }
+
+        func close() { inner.close() }
+        func abandon() { inner.close() }
+    }
+
+    static func run(_ agents: [DeployAgent], beforeSwitch: Bool = false, noSwitch: Bool = false) throws -> FleetDeployOutcome {
+        var request = DeployRequest(image: "shop/api:2")
+        request.release = "v2"
+        request.analyze = 2
+        request.noSwitch = noSwitch
+        return FleetDeploy.run(agents, request: request, spec: try spec(beforeSwitch: beforeSwitch), report: { _ in }, cancelled: { false })
+    }
+
+    @Test func aGoodReleaseIsStagedSwitchedAnalysedAndPromotedOnEveryHost() throws {
+        let agents = [DeployAgent("web1"), DeployAgent("web2")]
+        let outcome = try Self.run(agents)
+        #expect(outcome.result == .promoted)
+        #expect(agents.allSatisfy { $0.requests == ["stage", "prepare", "flip", "record", "analyse", "verdict"] })
+        #expect(agents.allSatisfy { $0.verdicts == ["promoted"] })
+        #expect(outcome.figures?.requests == 40, "the fleet's figures are the hosts' added up")
+        #expect(outcome.target == .green && outcome.previous == .blue)
+    }
+
+    @Test func aHostThatCannotStageStopsTheDeployBeforeAnyHostSwitches() throws {
+        let agents = [DeployAgent("web1"), DeployAgent("web2", ["stage": FleetSwitchTests.refused("green is not healthy")])]
+        let outcome = try Self.run(agents)
+        #expect(outcome.result == .aborted)
+        #expect(outcome.reason == "web2 could not stage the release (green is not healthy); no host was switched")
+        #expect(agents.allSatisfy { !$0.requests.contains("flip") && !$0.requests.contains("prepare") })
+        #expect(agents.allSatisfy { $0.verdicts == ["aborted"] }, "every host records why")
+    }
+
+    @Test func hostsThatServeDifferentPoolsAreNotDeployedTo() throws {
+        let agents = [DeployAgent("web1"), DeployAgent("web2", ["stage": Self.staged(.green)])]
+        let outcome = try Self.run(agents)
+        #expect(outcome.result == .aborted)
+        #expect(outcome.reason.hasPrefix("the hosts do not serve one pool (web1 blue, web2 green)"))
+        #expect(agents.allSatisfy { !$0.requests.contains("prepare") })
+    }
+
+    @Test func beforeSwitchRunsOnceOnTheFirstHostAndItsFailureSwitchesNothing() throws {
+        let agents = [DeployAgent("web1"), DeployAgent("web2")]
+        #expect(try Self.run(agents, beforeSwitch: true).result == .promoted)
+        #expect(agents[0].requests.filter { $0 == "before_switch" }.count == 1 && !agents[1].requests.contains("before_switch"))
+        let failing = [DeployAgent("web1", ["before_switch": FleetSwitchTests.refused("exit 3")]), DeployAgent("web2")]
+        let outcome = try Self.run(failing, beforeSwitch: true)
+        #expect(outcome.result == .beforeSwitchFailed)
+        #expect(failing.allSatisfy { !$0.requests.contains("flip") && $0.verdicts == ["before_switch_failed"] })
+    }
+
+    @Test func noSwitchStagesEveryHostAndStops() throws {
+        let agents = [DeployAgent("web1"), DeployAgent("web2")]
+        let outcome = try Self.run(agents, noSwitch: true)
+        #expect(outcome.result == .staged)
+        #expect(agents.allSatisfy { $0.requests == ["stage", "verdict"] && $0.verdicts == ["staged"] })
+    }
+
+    @Test func aReleaseThatFailsOnOneHostRollsEveryHostBack() throws {
+        let agents = [DeployAgent("web1"), DeployAgent("web2", ["analyse": Self.analysed(20, errors: 9, state: "failed", why: "error rate 45%")])]
+        let outcome = try Self.run(agents)
+        #expect(outcome.result == .rolledBack)
+        #expect(outcome.reason == "web2: error rate 45%")
+        #expect(outcome.rolledBack?.result == .switched && outcome.rolledBack?.target == .blue)
+        #expect(agents.allSatisfy { $0.requests == ["stage", "prepare", "flip", "record", "analyse", "prepare", "flip", "record", "verdict"] })
+        #expect(agents.allSatisfy { $0.verdicts == ["rolled_back"] })
+    }
+
+    @Test func aSwitchThatDoesNotGoThroughIsAbortedWithNothingToRollBack() throws {
+        let agents = [DeployAgent("web1"), DeployAgent("web2", ["flip": FleetSwitchTests.refused("the check failed")])]
+        let outcome = try Self.run(agents)
+        #expect(outcome.result == .aborted && outcome.switched?.result == .flippedBack)
+        #expect(agents.allSatisfy { !$0.requests.contains("analyse") && $0.verdicts == ["aborted"] })
+    }
+
+    @Test func oneHostFailingASliceEndsEveryHostsAnalysis() throws {
+        // web1 would run on (its scripted reply never says done); web2 fails its first slice.
+        let stopping = [DeployAgent("web1", ["analyse": Self.analysed(5, state: "running")]),
+                        DeployAgent("web2", ["analyse": Self.analysed(20, errors: 20, state: "failed", why: "all errors")])]
+        let outcome = try Self.run(stopping)
+        #expect(outcome.result == .rolledBack && outcome.reason == "web2: all errors")
+        #expect(stopping[0].requests.filter { $0 == "analyse" }.count == 1, "one failing slice ends every host's analysis")
+    }
+}
+
+/// The fleet's verdict from every host's figures.
+@Suite struct FleetVerdictTests {
+    static let policy = DeployPolicy(errorRateThreshold: 5, minRequests: 10, maxP95: nil, inconclusive: .rollback)
+
+    static func host(_ name: String, _ requests: Int, _ errors: Int = 0, failure: String? = nil) -> HostAnalysis {
+        HostAnalysis(host: name, figures: AnalysisFigures(requests: requests, errors: errors), failure: failure)
+    }
+
+    @Test func healthyHostsPromoteOnTheirTotal() {
+        let verdict = FleetVerdict.judge([Self.host("a", 50), Self.host("b", 50, 1)], policy: Self.policy)
+        #expect(verdict.promote && verdict.figures.requests == 100 && verdict.figures.errors == 1)
+    }
+
+    @Test func oneHostsFailureFailsTheFleet() {
+        let verdict = FleetVerdict.judge([Self.host("a", 500), Self.host("b", 50, failure: "error rate 20%")], policy: Self.policy)
+        #expect(!verdict.promote && verdict.reason == "b: error rate 20%")
+    }
+
+    @Test func oneHostsBadFiguresFailTheFleetEvenWhenTheTotalPasses() {
+        // 10 errors in 1010 requests is under 5% for the fleet, but b's own 10 of 10 is not.
+        let verdict = FleetVerdict.judge([Self.host("a", 1000), Self.host("b", 10, 10)], policy: Self.policy)
+        #expect(!verdict.promote && verdict.reason.hasPrefix("b: error rate"))
+    }
+
+    @Test func aQuietHostDoesNotDecideAlone() {
+        // b alone is inconclusive (3 requests), the fleet's 103 are not.
+        let verdict = FleetVerdict.judge([Self.host("a", 100), Self.host("b", 3)], policy: Self.policy)
+        #expect(verdict.promote)
+    }
+
+    @Test func tooFewRequestsInTheWholeFleetFollowTheInconclusivePolicy() {
+        let verdict = FleetVerdict.judge([Self.host("a", 4), Self.host("b", 3)], policy: Self.policy)
+        #expect(!verdict.promote && verdict.reason.contains("inconclusive"))
+    }
+
+    @Test func aHostWithoutFiguresFailsTheFleet() {
+        let verdict = FleetVerdict.judge([Self.host("a", 100), HostAnalysis(host: "b", figures: nil, failure: nil)], policy: Self.policy)
+        #expect(!verdict.promote && verdict.reason == "b: no figures")
+    }
+}
+
+/// Figures as an agent's reply carries them.
+@Suite struct FleetFiguresTests {
+    @Test func figuresSurviveTheTripThroughStrings() {
+        let figures = AnalysisFigures(requests: 120, errors: 3, retried: 2, failovers: 1, p95: 0.0125, seconds: 4)
+        let parsed = FleetFigures.parse(FleetFigures.fields(figures))
+        #expect(parsed?.requests == 120 && parsed?.errors == 3 && parsed?.retried == 2 && parsed?.failovers == 1)
+        #expect(abs((parsed?.p95 ?? 0) - 0.0125) < 1e-9 && parsed?.seconds == 4)
+    }
+
+    @Test(arguments: [("requests", "-1"), ("requests", "1000000000001"), ("errors", "x"), ("retried", ""), ("failovers", "1.5")])
+    func aCountThatIsNotAWholeNumberInRangeIsRefused(key: String, value: String) {
+        var fields = FleetFigures.fields(AnalysisFigures(requests: 10, errors: 1))
+        fields[key] = value
+        #expect(FleetFigures.parse(fields) == nil)
+    }
+
+    @Test func moreErrorsThanRequestsIsRefused() {
+        #expect(FleetFigures.parse(FleetFigures.fields(AnalysisFigures(requests: 10, errors: 11))) == nil)
+        #expect(FleetFigures.parse(FleetFigures.fields(AnalysisFigures(requests: 10, errors: 10))) != nil)
+    }
+
+    @Test func aP95OutOfRangeIsDropped() {
+        var fields = FleetFigures.fields(AnalysisFigures(requests: 10))
+        fields["p95"] = "inf"
+        #expect(FleetFigures.parse(fields)?.p95 == nil)
+        fields["p95"] = "86400"
+        #expect(FleetFigures.parse(fields)?.p95 == nil)
+        fields["p95"] = "86399"
+        #expect(FleetFigures.parse(fields)?.p95 == 86399)
     }
 }

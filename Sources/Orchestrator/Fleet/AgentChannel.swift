@@ -66,6 +66,8 @@ public protocol AgentChannel: AnyObject, Sendable {
     func call(_ request: [String: String], timeout: Double) -> AgentReply
     /// Ends the conversation: the agent reads end of input, finishes, and releases the lock.
     func close()
+    /// Ends it at once, without waiting for the agent (a host that does not answer).
+    func abandon()
 }
 
 /// The real channel: `docker <host> exec -i <agent> bgctl … agent serve`, kept running. Requests go to

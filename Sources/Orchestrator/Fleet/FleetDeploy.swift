@@ -110,7 +110,7 @@ extension Fleet {
 
     /// Lets go at once of every host that never answered: its agent sees the session end and undoes
     /// what it was not told to keep.
-    static func abandonUnknown(_ outcome: FleetSwitchOutcome, _ channels: [ProcessAgentChannel]) {
+    static func abandonUnknown(_ outcome: FleetSwitchOutcome, _ channels: [AgentChannel]) {
         for (index, row) in outcome.hosts.enumerated() where row.state == .unknown { channels[index].abandon() }
     }
 
@@ -122,16 +122,32 @@ extension Fleet {
     /// verdict switches every host back together (the previous pool still warm everywhere).
     public func deploy(_ request: DeployRequest, lockWait: Double) -> FleetDeployOutcome {
         let started = DispatchTime.now().uptimeNanoseconds
+        let (channels, failure) = openSessions(lockWait: lockWait)
+        guard failure == nil else {
+            return FleetDeployOutcome(result: .aborted, reason: "\(failure!.host): \(failure!.why); nothing was changed on any host",
+                                      image: request.image, release: request.releaseLabel,
+                                      total: Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+        }
+        defer { channels.forEach { $0.close() } }
+        var outcome = FleetDeploy.run(channels, request: request, spec: spec, report: report, cancelled: cancelled)
+        outcome.total = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return outcome
+    }
+}
+
+/// A fleet deploy's sequencing across the hosts' agents (each host's work is its agent's).
+public enum FleetDeploy {
+    public static func run(_ channels: [AgentChannel], request: DeployRequest, spec: DeploymentSpec, clock: Clock = .system,
+                           report: @escaping Reporter, cancelled: @escaping @Sendable () -> Bool) -> FleetDeployOutcome {
+        let fleet = spec.fleet!
+        let started = clock.monotonic()
         var outcome = FleetDeployOutcome(result: .aborted, reason: "", image: request.image, release: request.releaseLabel)
         func done(_ result: DeployOutcome.Result, _ reason: String) -> FleetDeployOutcome {
             outcome.result = result
             outcome.reason = reason
-            outcome.total = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            outcome.total = clock.monotonic() - started
             return outcome
         }
-        let (channels, failure) = openSessions(lockWait: lockWait)
-        if let failure { return done(.aborted, "\(failure.host): \(failure.why); nothing was changed on any host") }
-        defer { channels.forEach { $0.close() } }
         let seconds = request.analyze ?? spec.deploy.analyze.seconds
         // Every verdict is recorded on every host still in the conversation.
         func recordVerdict(_ result: DeployOutcome.Result, _ reason: String, analysed: Double = 0) {
@@ -193,7 +209,7 @@ extension Fleet {
         // The switch, all or nothing.
         let switched = FleetSwitch.run(channels, target: target, force: false, flipTimeout: fleet.flipTimeout.seconds, report: report)
         outcome.switched = switched
-        Self.abandonUnknown(switched, channels)
+        Fleet.abandonUnknown(switched, channels)
         switch switched.result {
         case .switched, .unchanged:
             break
@@ -210,14 +226,14 @@ extension Fleet {
 
         // Analysis: every host's log over the same window, judged together.
         report(.step("analysing every host's log for \(Int(seconds)) s"))
-        let analysedFrom = DispatchTime.now().uptimeNanoseconds
-        let replies = analyseTogether(channels, seconds: seconds)
+        let analysedFrom = clock.monotonic()
+        let replies = analyseTogether(channels, seconds: seconds, report: report, cancelled: cancelled)
         outcome.hosts = zip(channels, replies).map { channel, reply in
             guard reply.ok else { return HostAnalysis(host: channel.host, figures: nil, failure: "analysis failed: \(reply.problem)") }
             let failure = reply.fields["state"] == "failed" ? reply.fields["why"] ?? "failed" : nil
             return HostAnalysis(host: channel.host, figures: FleetFigures.parse(reply.fields), failure: failure)
         }
-        let analysed = Double(DispatchTime.now().uptimeNanoseconds - analysedFrom) / 1e9
+        let analysed = clock.monotonic() - analysedFrom
         var (promote, reason, figures) = FleetVerdict.judge(outcome.hosts, policy: DeployPolicy(spec: spec))
         outcome.figures = figures
         var result: DeployOutcome.Result = .rolledBack
@@ -233,7 +249,7 @@ extension Fleet {
         report(.warning("rolling back every host: \(reason)"))
         let back = FleetSwitch.run(channels, target: previous, force: false, flipTimeout: fleet.flipTimeout.seconds, report: report)
         outcome.rolledBack = back
-        Self.abandonUnknown(back, channels)
+        Fleet.abandonUnknown(back, channels)
         guard back.result == .switched || back.result == .unchanged else {
             outcome.mixed = back.result == .mixed
             recordVerdict(.rollbackFailed, "\(reason); the rollback to \(previous.rawValue) did not go through: \(back.reason)", analysed: analysed)
@@ -245,7 +261,7 @@ extension Fleet {
 
     /// Every host's analysis in slices of a second, until every window is over, or any host fails the
     /// release or cannot answer, or a signal asks to stop: the last reply of each host.
-    func analyseTogether(_ channels: [ProcessAgentChannel], seconds: Double) -> [AgentReply] {
+    static func analyseTogether(_ channels: [AgentChannel], seconds: Double, report: Reporter, cancelled: () -> Bool) -> [AgentReply] {
         let request = ["op": "analyse", "seconds": String(seconds), "slice": "1"]
         var lastReport = DispatchTime.now().uptimeNanoseconds
         while true {
@@ -259,6 +275,9 @@ extension Fleet {
         }
     }
 
+}
+
+extension Fleet {
     // MARK: - rollback and recover
 
     /// The all-or-nothing switch back to the pool that was live before, which every host must agree on.
