@@ -51,6 +51,10 @@ import Testing
         ("hosts:\n  - {name: web1, docker: \"ssh://a\"}\nfleet: {flip_timeout: 301s}\n", "at most 5m"),
         ("hosts:\n  - {name: web1, docker: \"ssh://a\"}\nfleet: {state_root: relative}\n", "fleet.state_root: expected an absolute"),
         ("fleet: {flip_timeout: 3s}\n", "fleet settings need hosts"),
+        ("hosts:\n  - {name: web1, docker: \"ssh://a\"}\nfleet: {strategy: canary}\n", "fleet.strategy: expected all or rolling"),
+        ("hosts:\n  - {name: web1, docker: \"ssh://a\"}\nfleet: {batch: 1}\n", "a batch is for strategy: rolling"),
+        ("hosts:\n  - {name: web1, docker: \"ssh://a\"}\nfleet: {strategy: rolling, batch: 0}\n", "fleet.batch"),
+        ("hosts:\n  - {name: web1, docker: \"ssh://a\"}\nfleet: {strategy: rolling, batch: 2}\n", "at most the number of hosts (1), found 2"),
         ("hosts:\n  - {name: web1, docker: \"ssh://a\"}\nhooks: {post_switch: [x]}\n", "hooks is not supported with hosts yet"),
         ("hosts:\n  - {name: web1, docker: \"ssh://a\"}\nstate_dir: s\n", "state_dir is not supported with hosts yet"),
     ])
@@ -70,5 +74,14 @@ import Testing
         let long = String(repeating: "a", count: 32)
         #expect(try Self.spec("hosts:\n  - {name: \(long), docker: \"ssh://a:65535\"}\n").get().fleet?.hosts.first?.name == long)
         guard case .failure = Self.spec("hosts:\n  - {name: \(long)a, docker: \"ssh://a\"}\n") else { Issue.record("accepted 33"); return }
+    }
+
+    @Test func aRollingSwitchTakesABatchUpToTheNumberOfHosts() throws {
+        let two = "hosts:\n  - {name: web1, docker: \"ssh://a\"}\n  - {name: web2, docker: \"ssh://b\"}\n"
+        let rolling = try #require(try Self.spec(two + "fleet: {strategy: rolling, batch: 2}\n").get().fleet)
+        #expect(rolling.strategy == .rolling && rolling.batch == 2)
+        let one = try #require(try Self.spec(two + "fleet: {strategy: rolling}\n").get().fleet)
+        #expect(one.strategy == .rolling && one.batch == 1, "one host at a time by default")
+        #expect(try Self.spec(two).get().fleet?.strategy == .all)
     }
 }

@@ -193,7 +193,8 @@ final class ScriptedAgent: AgentChannel, @unchecked Sendable {
         func call(_ request: [String: String], timeout: Double) -> AgentReply {
             switch request["op"] {
             case "prepare":
-                _ = inner.call(request, timeout: timeout)
+                let scripted = inner.call(request, timeout: timeout)
+                guard scripted.ok else { return scripted }
                 let target = request["target"] ?? ""
                 return AgentReply(fields: ["ok": "true", "live": lock.withLock { live.rawValue }, "changes": lock.withLock { live.rawValue } == target ? "false" : "true"])
             case "record":
@@ -361,5 +362,66 @@ final class ScriptedAgent: AgentChannel, @unchecked Sendable {
         #expect(FleetFigures.parse(fields)?.p95 == nil)
         fields["p95"] = "86399"
         #expect(FleetFigures.parse(fields)?.p95 == 86399)
+    }
+}
+
+/// fleet.strategy: rolling, batch hosts at a time.
+@Suite struct FleetRollingTests {
+    typealias Agent = FleetDeployTests.DeployAgent
+
+    static func run(_ agents: [Agent], batch: Int) -> FleetSwitchOutcome {
+        FleetSwitch.rolling(agents, target: .green, force: false, batch: batch, flipTimeout: 5, report: { _ in })
+    }
+
+    @Test func eachBatchIsPreparedFlippedAndRecordedBeforeTheNext() {
+        let agents = ["a", "b", "c"].map { Agent($0) }
+        let outcome = Self.run(agents, batch: 2)
+        #expect(outcome.result == .switched)
+        #expect(agents.allSatisfy { $0.requests == ["prepare", "flip", "record"] })
+        #expect(outcome.hosts.map(\.state) == [.switched, .switched, .switched])
+    }
+
+    @Test func aFailingBatchSwitchesTheBatchesBeforeItBackAndNeverTouchesTheRest() {
+        let agents = [Agent("a"), Agent("b", ["flip": FleetSwitchTests.refused("check failed")]), Agent("c")]
+        let outcome = Self.run(agents, batch: 1)
+        #expect(outcome.result == .flippedBack)
+        #expect(agents[0].requests == ["prepare", "flip", "record", "prepare", "flip", "record"], "a moved, then moved back")
+        #expect(agents[1].requests == ["prepare", "flip"])
+        #expect(agents[2].requests.isEmpty)
+        #expect(outcome.hosts.map(\.state) == [.flippedBack, .failed, .untouched])
+        #expect(outcome.reason == "batch 2 (b): the flip failed on b: check failed; 1 host after it never touched; the batches before it were switched back")
+    }
+
+    @Test func aFirstBatchThatCannotPrepareMovesNothing() {
+        let agents = [Agent("a", ["prepare": FleetSwitchTests.refused("green is down")]), Agent("b")]
+        let outcome = Self.run(agents, batch: 1)
+        #expect(outcome.result == .aborted)
+        #expect(agents[1].requests.isEmpty)
+    }
+
+    @Test func aBatchThatCannotBeSwitchedBackIsMixed() {
+        // a's switch back fails at its prepare: a serves green, b blue.
+        let a = Agent("a")
+        let agents = [a, Agent("b", ["flip": FleetSwitchTests.refused("no")])]
+        let outcome = FleetSwitch.rolling([FailingSecondPrepare(a), agents[1]], target: .green, force: false, batch: 1, flipTimeout: 5, report: { _ in })
+        #expect(outcome.result == .mixed)
+        #expect(outcome.hosts[0].detail.hasPrefix("prepare: "))
+    }
+
+    /// Prepares once, then refuses.
+    final class FailingSecondPrepare: AgentChannel, @unchecked Sendable {
+        let inner: FleetDeployTests.DeployAgent
+        var host: String { inner.host }
+        private var prepared = 0
+        init(_ inner: FleetDeployTests.DeployAgent) { self.inner = inner }
+        func call(_ request: [String: String], timeout: Double) -> AgentReply {
+            if request["op"] == "prepare" {
+                prepared += 1
+                if prepared > 1 { return FleetSwitchTests.refused("the proxy is gone") }
+            }
+            return inner.call(request, timeout: timeout)
+        }
+        func close() {}
+        func abandon() {}
     }
 }

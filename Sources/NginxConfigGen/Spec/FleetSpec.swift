@@ -10,6 +10,13 @@ public struct FleetSpec: Sendable, Hashable {
     /// path into the project's agent container on that host.
     public var stateRoot = "/var/lib/bgctl"
 
+    /// How a switch moves the hosts: all at once (all-or-nothing), or `batch` hosts at a time in the
+    /// hosts' order, each batch all-or-nothing, and every batch already moved moved back when one fails.
+    public enum Strategy: String, Sendable, Hashable, CaseIterable { case all, rolling }
+    public var strategy = Strategy.all
+    /// Hosts per batch of a rolling switch (1 to the number of hosts).
+    public var batch = 1
+
     public init(hosts: [FleetHost]) { self.hosts = hosts }
 
     public static let maxHosts = 16

@@ -342,7 +342,21 @@ private struct SpecDecoder {
         }
         guard hosts.count == items.count else { return nil }
         var fleet = FleetSpec(hosts: hosts)
-        if let settings, let map = reader.mapping(settings, ["fleet"], allowed: ["flip_timeout", "state_root"]) {
+        if let settings, let map = reader.mapping(settings, ["fleet"], allowed: ["flip_timeout", "state_root", "strategy", "batch"]) {
+            if let n = map["strategy"], let text = reader.string(n, ["fleet", "strategy"]) {
+                if let strategy = FleetSpec.Strategy(rawValue: text) { fleet.strategy = strategy } else {
+                    reader.report(n, ["fleet", "strategy"], "expected all or rolling, found \(reader.quoted(text))")
+                }
+            }
+            if let n = map["batch"], let batch = reader.int(n, ["fleet", "batch"], in: 1...FleetSpec.maxHosts) {
+                if fleet.strategy != .rolling {
+                    reader.report(n, ["fleet", "batch"], "a batch is for strategy: rolling; add it, or remove batch")
+                } else if batch > hosts.count {
+                    reader.report(n, ["fleet", "batch"], "at most the number of hosts (\(hosts.count)), found \(batch)")
+                } else {
+                    fleet.batch = batch
+                }
+            }
             if let n = map["flip_timeout"], let v = reader.duration(n, ["fleet", "flip_timeout"], minimum: .seconds(1)) {
                 if v.milliseconds <= 300_000 { fleet.flipTimeout = v } else {
                     reader.report(n, ["fleet", "flip_timeout"], "at most 5m, found \(reader.quoted(v.description))")

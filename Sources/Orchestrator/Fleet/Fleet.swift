@@ -175,7 +175,7 @@ public struct Fleet: Sendable {
         let (channels, failure) = openSessions(lockWait: lockWait)
         if let failure { return Self.notStarted(fleet, target, failure.host, failure.why, started: started) }
         defer { channels.forEach { $0.close() } }
-        var outcome = FleetSwitch.run(channels, target: target, force: force, flipTimeout: fleet.flipTimeout.seconds, report: report)
+        var outcome = FleetSwitch.move(channels, target: target, force: force, fleet: fleet, report: report)
         // A host that never answered is let go at once: its agent sees the session end and undoes its own flip.
         Self.abandonUnknown(outcome, channels)
         outcome.total = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9

@@ -207,7 +207,7 @@ public enum FleetDeploy {
         }
 
         // The switch, all or nothing.
-        let switched = FleetSwitch.run(channels, target: target, force: false, flipTimeout: fleet.flipTimeout.seconds, report: report)
+        let switched = FleetSwitch.move(channels, target: target, force: false, fleet: fleet, report: report)
         outcome.switched = switched
         Fleet.abandonUnknown(switched, channels)
         switch switched.result {
@@ -245,7 +245,7 @@ public enum FleetDeploy {
             return done(.promoted, reason)
         }
 
-        // Back together, to the pool every host served before (still running, warm).
+        // Back together (all at once, whatever the strategy), to the pool every host served before (still running, warm).
         report(.warning("rolling back every host: \(reason)"))
         let back = FleetSwitch.run(channels, target: previous, force: false, flipTimeout: fleet.flipTimeout.seconds, report: report)
         outcome.rolledBack = back
@@ -295,7 +295,7 @@ extension Fleet {
             let which = zip(channels, previous).map { "\($0.host) \($1.fields["previous"] ?? "?")" }.joined(separator: ", ")
             return Self.notStarted(fleet, spec.active, channels[0].host, "the hosts' histories name different previous pools (\(which)); bgctl switch POOL", started: started)
         }
-        var outcome = FleetSwitch.run(channels, target: target, force: force, flipTimeout: fleet.flipTimeout.seconds, report: report)
+        var outcome = FleetSwitch.move(channels, target: target, force: force, fleet: fleet, report: report)
         Self.abandonUnknown(outcome, channels)
         outcome.total = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return outcome

@@ -152,6 +152,67 @@ public enum FleetSwitch {
     }
 }
 
+extension FleetSwitch {
+    /// The switch as fleet.strategy says: all at once, or rolling.
+    public static func move(_ channels: [AgentChannel], target: Pool, force: Bool, fleet: FleetSpec, clock: Clock = .system,
+                            report: Reporter) -> FleetSwitchOutcome {
+        switch fleet.strategy {
+        case .all:
+            return run(channels, target: target, force: force, flipTimeout: fleet.flipTimeout.seconds, clock: clock, report: report)
+        case .rolling:
+            return rolling(channels, target: target, force: force, batch: fleet.batch, flipTimeout: fleet.flipTimeout.seconds,
+                           clock: clock, report: report)
+        }
+    }
+
+    /// `batch` hosts at a time, in the hosts' order, each batch all-or-nothing (`run`). When a batch does
+    /// not go through, the hosts of the batches before it are switched back (all at once), so the fleet
+    /// ends on one pool; the hosts after it are never touched. Every host's row says where it is.
+    public static func rolling(_ channels: [AgentChannel], target: Pool, force: Bool, batch: Int, flipTimeout: Double,
+                               clock: Clock = .system, report: Reporter) -> FleetSwitchOutcome {
+        let started = clock.monotonic()
+        let size = max(1, batch)
+        var rows = channels.map { HostOutcome(host: $0.host, state: .untouched, serving: nil, detail: "not reached", flipMs: nil) }
+        var moved: [Int] = []
+        var firstFlip: Double?
+        for (number, first) in stride(from: 0, to: channels.count, by: size).enumerated() {
+            let members = Array(first..<min(first + size, channels.count))
+            report(.step("batch \(number + 1) of \((channels.count + size - 1) / size): \(members.map { channels[$0].host }.joined(separator: ", "))"))
+            let began = clock.monotonic()
+            let outcome = run(members.map { channels[$0] }, target: target, force: force, flipTimeout: flipTimeout, clock: clock, report: report)
+            if firstFlip == nil && outcome.result == .switched { firstFlip = began }
+            for (slot, index) in members.enumerated() { rows[index] = outcome.hosts[slot] }
+            guard outcome.result == .switched || outcome.result == .unchanged else {
+                let later = channels.count - (members.last! + 1)
+                var reason = "batch \(number + 1) (\(members.map { channels[$0].host }.joined(separator: ", "))): \(outcome.reason)"
+                if later > 0 { reason += "; \(later) host\(later == 1 ? "" : "s") after it never touched" }
+                var result: FleetSwitchOutcome.Result = outcome.result == .mixed ? .mixed : (moved.isEmpty ? outcome.result : .flippedBack)
+                if !moved.isEmpty {
+                    report(.warning("switching back the batches before: \(moved.map { channels[$0].host }.joined(separator: ", "))"))
+                    let back = run(moved.map { channels[$0] }, target: target.other, force: true, flipTimeout: flipTimeout, clock: clock, report: report)
+                    for (slot, index) in moved.enumerated() {
+                        var row = back.hosts[slot]
+                        if row.state == .switched {
+                            row.state = .flippedBack
+                            row.detail = "switched back (a later batch failed)"
+                        }
+                        rows[index] = row
+                    }
+                    if back.result != .switched && back.result != .unchanged { result = .mixed }
+                    reason += back.result == .switched ? "; the batches before it were switched back" : "; switching the batches before it back: \(back.reason)"
+                }
+                return FleetSwitchOutcome(result: result, target: target, hosts: rows, mixedWindow: firstFlip.map { clock.monotonic() - $0 } ?? 0,
+                                          total: clock.monotonic() - started, reason: reason)
+            }
+            moved += members.filter { rows[$0].state == .switched }
+        }
+        let all = rows.allSatisfy { $0.state == .unchanged }
+        return FleetSwitchOutcome(result: all ? .unchanged : .switched, target: target, hosts: rows,
+                                  mixedWindow: firstFlip.map { clock.monotonic() - $0 } ?? 0, total: clock.monotonic() - started,
+                                  reason: all ? "every host already serves \(target.rawValue)" : "every host serves \(target.rawValue), \(size) at a time")
+    }
+}
+
 /// Blocking calls to hosts, all at once (see `Parallel.threads`); results in order.
 enum Fan {
     static func out<T: Sendable, R: Sendable>(_ items: [T], _ body: @escaping @Sendable (T) -> R) -> [R] {
