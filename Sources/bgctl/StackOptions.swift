@@ -66,7 +66,10 @@ extension StackOptions {
     func fleet(_ written: DeploymentSpec) throws -> Fleet? {
         guard written.fleet != nil else { return nil }
         guard let text = FileManager.default.contents(atPath: spec.path) else { throw CLIError.failed("cannot read \(Terminal.safe(spec.path))") }
-        var fleet = Fleet(spec: written, specText: text, runner: try ProcessRunner(environment: ProcessInfo.processInfo.environment),
+        var environment = ProcessInfo.processInfo.environment
+        // ssh:// hosts: one shared connection per host (see SSHMultiplex).
+        if written.fleet!.hosts.contains(where: \.isSSH) { environment = try SSHMultiplex.prepare(environment) }
+        var fleet = Fleet(spec: written, specText: text, runner: try ProcessRunner(environment: environment),
                           report: ProgressPrinter.report)
         fleet.cancelled = { StopSignal.requested }
         return fleet

@@ -85,12 +85,22 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
     private var pendingErrors: [UInt8] = []
     private var open = true
 
-    /// Starts `argv` with exactly `environment`; nil with the reason when it cannot start.
-    public init(host: String, argv: [String], environment: [String: String], log: @escaping @Sendable (String) -> Void) throws {
+    /// The host's call slot this session holds until it ends (see `HostSlots`).
+    private let slots: HostSlots?
+    private var holdsSlot = false
+
+    /// Starts `argv` with exactly `environment`; nil with the reason when it cannot start. `slots`: a
+    /// slot of the host's is taken first (waiting for one) and held until the session ends.
+    public init(host: String, argv: [String], environment: [String: String], slots: HostSlots? = nil,
+                log: @escaping @Sendable (String) -> Void) throws {
         self.host = host
         self.log = log
+        self.slots = slots
+        slots?.acquire(host)
+        holdsSlot = slots != nil
         var toChild: [Int32] = [0, 0], fromChild: [Int32] = [0, 0], errChild: [Int32] = [0, 0]
         guard pipe(&toChild) == 0, pipe(&fromChild) == 0, pipe(&errChild) == 0 else {
+            slots?.release(host)
             throw OrchestratorError.launchFailed(command: argv.joined(separator: " "), reason: String(cString: strerror(errno)))
         }
         var actions = posix_spawn_file_actions_t()
@@ -107,6 +117,7 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
         SwiftGlibc.close(errChild[1])
         guard spawned == 0 else {
             [toChild[1], fromChild[0], errChild[0]].forEach { SwiftGlibc.close($0) }
+            slots?.release(host)
             throw OrchestratorError.launchFailed(command: argv.joined(separator: " "), reason: String(cString: strerror(spawned)))
         }
         // Writing to an agent that went away must be an error (EPIPE), not a signal that ends bgctl.
@@ -115,6 +126,12 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
         input = toChild[1]
         output = fromChild[0]
         errors = errChild[0]
+    }
+
+    private func releaseSlot() {
+        guard holdsSlot else { return }
+        holdsSlot = false
+        slots?.release(host)
     }
 
     deinit {
@@ -232,6 +249,7 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
         }
         SwiftGlibc.close(output)
         SwiftGlibc.close(errors)
+        releaseSlot()
     }
 
     /// Ends it at once (a host that hangs): the client is killed; the agent sees its input end.
@@ -245,5 +263,8 @@ public final class ProcessAgentChannel: AgentChannel, @unchecked Sendable {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         [input, output, errors].forEach { SwiftGlibc.close($0) }
+        lock.lock()
+        releaseSlot()
+        lock.unlock()
     }
 }

@@ -12,7 +12,9 @@ public struct HostRunner: CommandRunner {
     }
 
     public func run(_ command: DockerCommand, timeout: Double) throws -> CommandResult {
-        try runner.run(DockerCommand(host.dockerArguments + command.arguments, secretEnvironment: command.secretEnvironment), timeout: timeout)
+        try HostSlots.shared.with(host.name) {
+            try runner.run(DockerCommand(host.dockerArguments + command.arguments, secretEnvironment: command.secretEnvironment), timeout: timeout)
+        }
     }
 }
 
@@ -152,7 +154,9 @@ public struct Fleet: Sendable {
         let here = try runner.run(Docker.inspectImage(image), timeout: 30)
         guard here.succeeded else { return }
         let began = DispatchTime.now().uptimeNanoseconds
-        let copied = try runner.pipe(DockerCommand(["save", image]), into: DockerCommand(host.dockerArguments + ["load", "--quiet"]), timeout: 600)
+        let copied = try HostSlots.shared.with(host.name) {
+            try runner.pipe(DockerCommand(["save", image]), into: DockerCommand(host.dockerArguments + ["load", "--quiet"]), timeout: 600)
+        }
         guard copied.succeeded else {
             throw OrchestratorError.classify(doing: "copying \(image) to \(host.name)", command: DockerCommand(["save", image]), result: copied)
         }
@@ -162,8 +166,10 @@ public struct Fleet: Sendable {
     /// Runs `bgctl ARGS` on `host` through its agent, each line it prints shown as `HOST | line`.
     func stream(_ host: FleetHost, _ arguments: [String], timeout: Double) -> HookOutcome {
         let report = self.report
-        return HookProcess().run(agentArgv(host, arguments), environment: environment, directory: "/", timeout: timeout,
-                                 cancelled: cancelled) { line in report(.detail("\(host.name) | \(line)")) }
+        return HostSlots.shared.with(host.name) {
+            HookProcess().run(agentArgv(host, arguments), environment: environment, directory: "/", timeout: timeout,
+                              cancelled: cancelled) { line in report(.detail("\(host.name) | \(line)")) }
+        }
     }
 
     // MARK: - switch
@@ -194,7 +200,7 @@ public struct Fleet: Sendable {
     /// Every host's own status, and whether they agree.
     public func status() -> FleetStatus {
         let rows = Fan.out(fleet.hosts) { host -> HostStatus in
-            let result = try? runner.run(DockerCommand(Array(agentArgv(host, ["status", "--json"]).dropFirst())), timeout: 60)
+            let result = try? HostSlots.shared.with(host.name) { try runner.run(DockerCommand(Array(agentArgv(host, ["status", "--json"]).dropFirst())), timeout: 60) }
             guard let result, let object = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any],
                   let overall = object["overall"] as? String else {
                 let why = result.map { Self.firstLine($0.stderr.isEmpty ? $0.stdout : $0.stderr) } ?? "could not run docker"

@@ -92,7 +92,7 @@ extension Fleet {
         for host in fleet.hosts {
             do {
                 channels.append(try ProcessAgentChannel(host: host.name, argv: agentArgv(host, ["agent", "serve", "--lock-wait", "\(Int(lockWait))s"], interactive: true),
-                                                        environment: environment) { line in report(.detail("\(host.name) | \(line)")) })
+                                                        environment: environment, slots: HostSlots.shared) { line in report(.detail("\(host.name) | \(line)")) })
             } catch {
                 channels.forEach { $0.close() }
                 return ([], (host.name, Executor.describe(error)))
