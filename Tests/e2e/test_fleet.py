@@ -96,8 +96,12 @@ def test_a_fleet_comes_up_and_switches_every_host_at_once(fleet_hosts, fleet_env
         assert failed == 0, [load.result.summary() for load in loads]
         again = json.loads(bgctl(spec, fleet_env, "switch", "green", "--json", check=0).stdout)
         assert again["result"] == "unchanged"
+        # Every ssh call went through bgctl's wrapper: connection sharing, a connect timeout, keep-alives.
+        calls = [c for c in ssh_standin.calls() if c.get("outcome") == "connect"]
+        assert calls and all("ControlMaster=auto" in c["argv"] and "ConnectTimeout=10" in c["argv"]
+                             and "ServerAliveInterval=5" in c["argv"] for c in calls), calls[:2]
         print(f"\nfleet of 2 over ssh: up {up_took:.1f} s; switch {result['total_ms']} ms, hosts differed for "
-              f"{result['mixed_window_ms']} ms; {sum(l.result.sent for l in loads)} requests by clients that never retry, {failed} failed; "
+              f"{result['mixed_window_ms']} ms; {sum(l.result.sent for l in loads)} requests by clients that retry once on a reused connection, {failed} failed; "
               f"{ssh_standin.connections()} ssh connections in all")
     finally:
         down(spec, fleet_env)

@@ -228,6 +228,30 @@ def test_a_coordinator_killed_mid_switch_leaves_every_host_on_one_pool_and_recov
             assert entries[-1]["result"] == "aborted" and entries[-1]["release"] == "v5", entries
         status = json.loads(bgctl(spec, fleet_env, "status", "--json", check=0).stdout)
         assert status["live"] == "green" and status["overall"] == "healthy", status
+
+        # h2's engine stopped: status says h2 is unknown, a switch flips no host; once the engine is back
+        # (its containers restart by their policy) the fleet is healthy again and switches.
+        h2._stop_dockerd()
+        try:
+            status = json.loads(bgctl(spec, fleet_env, "status", "--json", check=3).stdout)
+            assert {h["host"]: h["overall"] for h in status["hosts"]} == {"h1": "healthy", "h2": "unknown"}, status
+            refused = bgctl(spec, fleet_env, "switch", "blue", check=1)
+            assert "no host was flipped" in refused.stdout, refused.stdout + refused.stderr
+            assert answer(h1)[0] == "green"
+        finally:
+            h2._start_dockerd()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status = json.loads(bgctl(spec, fleet_env, "status", "--json").stdout)
+            if status["overall"] == "healthy":
+                break
+            time.sleep(1)
+        back = time.monotonic() - (deadline - 60)
+        assert status["overall"] == "healthy" and status["live"] == "green", status
+        switched = json.loads(bgctl(spec, fleet_env, "switch", "blue", "--json", check=0).stdout)
+        assert switched["result"] == "switched" and (answer(h1)[0], answer(h2)[0]) == ("blue", "blue"), switched
+        print(f"\nh2's engine stopped: status unknown, the switch refused with no host flipped; "
+              f"healthy again {back:.1f} s after the engine started, then switched")
     finally:
         for pid in frozen:
             os.kill(pid, signal.SIGCONT)
