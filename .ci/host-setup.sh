@@ -5,6 +5,8 @@ set -euo pipefail
 
 need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+# haproxy -c checks examples/fleet/haproxy.cfg (the unit tests); nothing starts it.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 [ -f /usr/include/x86_64-linux-gnu/curl/curl.h ] || [ -f /usr/include/curl/curl.h ] || need+=(libcurl4-openssl-dev)
 # libcrypto's headers: bgctl checks proxy.tls's certificate and key with it.
 [ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)

@@ -69,12 +69,13 @@ struct SpecOptions: ParsableArguments {
             warnings.append(warning)
             Self.printWarning(warning)
         }.get()
-        // Inside a fleet host's agent, the spec is that host's alone.
+        // Inside a fleet host's agent, the spec is that host's alone; its proxy still answers the fleet's health path.
         if let host = environment["BGCTL_FLEET_HOST"], let fleet = spec.fleet {
             guard fleet.hosts.contains(where: { $0.name == host }) else {
                 throw CLIError.failed("BGCTL_FLEET_HOST=\(Terminal.safe(String(host.prefix(40)))) names none of the spec's hosts")
             }
             spec.fleet = nil
+            spec.fleetMember = FleetMember(host: host, healthPath: fleet.healthPath)
         }
         return (spec, warnings)
     }

@@ -36,7 +36,7 @@ extension Bgctl {
                     watcher["report"] = watcherData.flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? NSNull()
                     object["watcher"] = watcher
                     // Unknown values are null, never left out (the encoder drops nil optionals).
-                    for key in ["tls", "last_switch", "lock", "interrupted", "weights", "route"] where object[key] == nil { object[key] = NSNull() }
+                    for key in ["tls", "last_switch", "lock", "interrupted", "weights", "route", "fleet_agreed"] where object[key] == nil { object[key] = NSNull() }
                     object["schema"] = JSONOutput.schema
                     object["command"] = "status"
                     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -110,6 +110,9 @@ extension Bgctl {
             for service in status.services {
                 let states = service.containers.map { "\($0.name) \($0.state)" }.joined(separator: ", ")
                 lines.append("service \(service.name): release \(Terminal.field(service.release)) on \(service.pool.rawValue): \(states.isEmpty ? "no containers" : states)")
+            }
+            if let agreed = status.fleetAgreed {
+                lines.append("fleet: agreed on \(agreed.isEmpty ? "no pool (this host is out)" : agreed.map(\.rawValue).joined(separator: " and "))")
             }
             if let lock = status.lock { lines.append("lock: held by \(Terminal.field(lock.description))") }
             for problem in status.problems { lines.append(Terminal.style("! ", .yellow, stderr: false) + Terminal.field(problem)) }

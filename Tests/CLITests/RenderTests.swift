@@ -27,6 +27,18 @@ import Testing
         #expect(Array(first.stdout.utf8) == Array(second.stdout.utf8), "\(name): the two processes rendered different bytes")
     }
 
+    /// Inside a host's agent the spec is that host's alone; its proxy still answers fleet.health_path,
+    /// with the bytes the fleet's spec renders.
+    @Test func aFleetHostsAgentRendersTheFleetsHealthPathAsTheFleetsSpecDoes() throws {
+        let spec = Binary.packageRoot.appendingPathComponent("Tests/NginxConfigGenTests/Golden/fleet/spec.yaml").path
+        let sandbox = try Sandbox()
+        let fleet = try sandbox.run(["-f", spec, "render"])
+        let host = try sandbox.run(["-f", spec, "render"], environment: ["BGCTL_FLEET_HOST": "web2"])
+        #expect(fleet.status == 0 && host.status == 0, "\(fleet)\n\(host)")
+        #expect(host.stdout.contains("location = /_bgctl/fleet {"), "\(host)")
+        #expect(host.stdout == fleet.stdout)
+    }
+
     @Test func renderPrintsBothFiles() throws {
         let sandbox = try Sandbox()
         try sandbox.writeMinimalSpec()

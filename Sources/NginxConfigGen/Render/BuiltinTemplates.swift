@@ -227,6 +227,22 @@ server {
         default_type text/plain;
         return 200 "ok\n";
     }
+{{#fleet_health}}
+
+    # The fleet's health path, for the load balancer in front of the hosts: 200 while the pool this host
+    # serves is one the fleet agreed on (bgctl keeps a file agreed-<pool> for each), 503 otherwise, so the
+    # balancer drains a host that is not in the fleet's agreed state. Read per request, like the route;
+    # answered here, never passed to the app, on plain HTTP too; not logged, so the balancer's checks
+    # are not app traffic for the watcher.
+    location = {{{path}}} {
+        access_log off;
+        default_type text/plain;
+        if (-f {{{agreed}}}) {
+            return 200 "in the fleet's agreed state\n";
+        }
+        return 503 "not in the fleet's agreed state\n";
+    }
+{{/fleet_health}}
 {{#redirect}}
 
     # The app's health path stays on plain HTTP: bgctl checks the routing through it after every

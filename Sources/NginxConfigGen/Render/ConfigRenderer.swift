@@ -122,6 +122,11 @@ public struct ConfigRenderer: Sendable {
         let ns = spec.nginxNamespace
         let main = "bgctl_\(ns)$bgctl_\(ns)target"
         let front = spec.front != nil
+        // The agreement folder beside the route, where the proxy sees its configuration.
+        let fleetHealth: Any = spec.fleetHealthPath.map { path in
+            let folder = front ? FrontConfig.projectFolder(spec.project) + "/" + FleetAgreement.folder : FleetAgreement.mount
+            return ["path": path, "agreed": "\(folder)/\(FleetAgreement.filePrefix)$bgctl_\(ns)live"]
+        } ?? false
         return [
             "ns": ns,
             "front": front,
@@ -146,6 +151,7 @@ public struct ConfigRenderer: Sendable {
             "tls_folder": proxy.tls?.acme != nil ? TLSLink.name : tlsFingerprint.flatMap { TLSFiles.isFingerprint($0) ? $0 : nil } ?? "none",
             "health_path": proxy.healthPath,
             "app_health_path": spec.app.health.path,
+            "fleet_health": fleetHealth,
             "connect_timeout": proxy.connectTimeout.nginxMilliseconds,
             "read_timeout": proxy.readTimeout.nginxMilliseconds,
             "retry_on": retry.joined(separator: " "),

@@ -465,6 +465,10 @@ public struct DeploymentSpec: Sendable, Hashable {
     public var hooks = HooksSpec()
     /// Set with `hosts`: the stack runs on each of these engines; nil: the one local engine.
     public var fleet: FleetSpec?
+    /// Set inside one fleet host's agent, where `fleet` is nil: the host's name and the fleet's health path.
+    public var fleetMember: FleetMember?
+    /// fleet.health_path for the fleet's spec and for each of its hosts; nil for a stack on its own.
+    public var fleetHealthPath: String? { fleet?.healthPath ?? fleetMember?.healthPath }
     /// By name.
     public var services: [ServiceSpec] = []
     public var servicesOrder = ServicesOrder.stopFirst

@@ -9,6 +9,9 @@ public struct FleetSpec: Sendable, Hashable {
     /// Where each host keeps the project's files (`<state_root>/<project>/`), bind-mounted at the same
     /// path into the project's agent container on that host.
     public var stateRoot = "/var/lib/bgctl"
+    /// What each host's proxy answers for the load balancer in front of the fleet: 200 while the pool
+    /// the host serves is one the fleet agreed on, 503 otherwise (see `FleetAgreement`).
+    public var healthPath = FleetSpec.defaultHealthPath
 
     /// How a switch moves the hosts: all at once (all-or-nothing), or `batch` hosts at a time in the
     /// hosts' order, each batch all-or-nothing, and every batch already moved moved back when one fails.
@@ -20,6 +23,21 @@ public struct FleetSpec: Sendable, Hashable {
     public init(hosts: [FleetHost]) { self.hosts = hosts }
 
     public static let maxHosts = 16
+    public static let defaultHealthPath = "/_bgctl/fleet"
+}
+
+/// Inside one host's agent the spec is that host's alone (`DeploymentSpec.fleet` is nil there); this is
+/// what the host keeps of the fleet.
+public struct FleetMember: Sendable, Hashable {
+    /// The host's name in `hosts`.
+    public var host: String
+    /// fleet.health_path: the host's proxy answers it.
+    public var healthPath: String
+
+    public init(host: String, healthPath: String) {
+        self.host = host
+        self.healthPath = healthPath
+    }
 }
 
 /// One Docker engine of the fleet.

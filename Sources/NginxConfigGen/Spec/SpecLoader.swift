@@ -342,7 +342,7 @@ private struct SpecDecoder {
         }
         guard hosts.count == items.count else { return nil }
         var fleet = FleetSpec(hosts: hosts)
-        if let settings, let map = reader.mapping(settings, ["fleet"], allowed: ["flip_timeout", "state_root", "strategy", "batch"]) {
+        if let settings, let map = reader.mapping(settings, ["fleet"], allowed: ["flip_timeout", "state_root", "strategy", "batch", "health_path"]) {
             if let n = map["strategy"], let text = reader.string(n, ["fleet", "strategy"]) {
                 if let strategy = FleetSpec.Strategy(rawValue: text) { fleet.strategy = strategy } else {
                     reader.report(n, ["fleet", "strategy"], "expected all or rolling, found \(reader.quoted(text))")
@@ -368,6 +368,9 @@ private struct SpecDecoder {
                 } else {
                     reader.report(n, ["fleet", "state_root"], "expected an absolute folder path on the hosts (no \":\", \",\" or \"..\"), found \(reader.quoted(text))")
                 }
+            }
+            if let n = map["health_path"], let text = healthPath(n, ["fleet", "health_path"], example: FleetSpec.defaultHealthPath) {
+                fleet.healthPath = text
             }
         }
         return fleet
@@ -479,11 +482,7 @@ private struct SpecDecoder {
         }
         if let n = map["keepalive"], let v = reader.int(n, path + ["keepalive"], in: 0...10_000) { proxy.keepalive = v }
         if let n = map["shutdown_timeout"], let v = reader.duration(n, path + ["shutdown_timeout"]) { proxy.shutdownTimeout = v }
-        if let n = map["health_path"], let text = reader.string(n, path + ["health_path"]) {
-            if Syntax.isURLPath(text) && text.count > 1 { proxy.healthPath = text } else {
-                reader.report(n, path + ["health_path"], "expected a URL path such as /_bgctl/health (letters, digits, / . _ ~ - %), found \(reader.quoted(text))")
-            }
-        }
+        if let n = map["health_path"], let text = healthPath(n, path + ["health_path"], example: "/_bgctl/health") { proxy.healthPath = text }
         if let n = map["worker_processes"], let text = reader.string(n, path + ["worker_processes"]) {
             if text == "auto" || (Syntax.integer(text).map { (1...64).contains($0) } ?? false) { proxy.workerProcesses = text } else {
                 reader.report(n, path + ["worker_processes"], "expected auto or an integer 1–64, found \(reader.quoted(text))")
@@ -510,6 +509,16 @@ private struct SpecDecoder {
             }
             proxy.hosts = hosts
         }
+    }
+
+    /// A path the proxy answers itself (`location = PATH`, never passed to the app): a URL path, not "/".
+    private func healthPath(_ node: Node, _ path: [String], example: String) -> String? {
+        guard let text = reader.string(node, path) else { return nil }
+        guard Syntax.isURLPath(text) && text.count > 1 else {
+            reader.report(node, path, "expected a URL path such as \(example) (letters, digits, / . _ ~ - %), found \(reader.quoted(text))")
+            return nil
+        }
+        return text
     }
 
     private func decodeTLS(_ node: Node) -> TLSSpec? {
@@ -924,6 +933,16 @@ private struct SpecDecoder {
             let health = app?["health"].flatMap { reader.mapping($0, [], allowed: []) }?["path"] ?? app?["health"] ?? top["app"]
             reader.report(health ?? root, ["app", "health", "path"],
                           "is /, which proxy.tls.redirect_http keeps on plain HTTP for bgctl's routing check; give the app a health path of its own such as /healthz")
+        }
+        // The proxy answers the fleet's health path itself: shared with another path, one of them would
+        // never be answered as its user expects.
+        if let fleetPath = spec.fleet?.healthPath {
+            let fleetNode = top["fleet"].flatMap { reader.mapping($0, [], allowed: []) }?["health_path"]
+            let written = fleetNode == nil ? " (the default)" : ""
+            for (key, other) in [("proxy.health_path", spec.proxy.healthPath), ("app.health.path", spec.app.health.path)] where other == fleetPath {
+                reader.report(fleetNode ?? top["hosts"] ?? root, ["fleet", "health_path"],
+                              "\(fleetPath)\(written) is also \(key); give the fleet's health path one of its own, e.g. fleet.health_path: \(fleetPath == FleetSpec.defaultHealthPath ? "/_bgctl/fleet-health" : FleetSpec.defaultHealthPath)")
+            }
         }
         if blue.previewPort != 0 && blue.previewPort == green.previewPort {
             reader.report(portNode(.green), ["pools", "green", "preview_port"],

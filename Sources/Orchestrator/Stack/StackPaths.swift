@@ -35,6 +35,9 @@ public struct StackPaths: Sendable, Equatable {
     /// existed sees it without being recreated. Read-only for the proxy.
     public var routeDir: String { proxyBase + "/route" }
     public var routeLink: String { proxyBase + "/route/\(Route.currentLink)" }
+    /// On a fleet's host: the fleet's agreement (`FleetAgreement`), beside the route and read-only for
+    /// the proxy the same way (at /bgctl/conf/fleet), which answers fleet.health_path from it.
+    public var fleetDir: String { proxyBase + "/" + FleetAgreement.folder }
     /// Candidate configuration, tested with `nginx -t` before it replaces the live files.
     public var nextDir: String { proxyBase + "/next" }
     /// With proxy.tls: copies of the certificate and key, mounted into the proxy read-only at /bgctl/tls.
@@ -96,7 +99,7 @@ public struct StackPaths: Sendable, Equatable {
         if let reason = SafeOpen.othersCanWrite(st, strict: true) {
             throw OrchestratorError.stateFolderUnsafe(path: stateDir, reason: reason)
         }
-        for folder in [nginxDir, nextDir, routeDir, tlsDir, logsDir, watcherDir, eventsDir, acmeDir, challengeDir] {
+        for folder in [nginxDir, nextDir, routeDir, fleetDir, tlsDir, logsDir, watcherDir, eventsDir, acmeDir, challengeDir] {
             guard lstat(folder, &st) == 0 else { continue }
             if (st.st_mode & S_IFMT) == S_IFLNK {
                 throw OrchestratorError.stateFolderUnsafe(path: folder, reason: "it is a symbolic link; bgctl does not follow links inside its state folder")

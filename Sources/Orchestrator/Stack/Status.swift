@@ -110,11 +110,16 @@ public struct StackStatus: Codable, Sendable {
     /// is damaged (a stack from before routes: none).
     public var route: String?
     public var services: [ServiceStatus] = []
+    /// On a fleet's host: the pools the fleet agreed on (`FleetAgreement`), sorted; the host's fleet
+    /// health path answers 200 while `live` is one of them. Nil when there is no agreement (not a
+    /// fleet's host, or its agent has not agreed on anything yet).
+    public var fleetAgreed: [Pool]?
 
     enum CodingKeys: String, CodingKey {
         case project, live, overall, problems, pools, proxy, tls, lock, watcher, events, interrupted, weights, route, services
         case lastSwitch = "last_switch"
         case stateDir = "state_dir"
+        case fleetAgreed = "fleet_agreed"
     }
 }
 
@@ -225,6 +230,12 @@ extension Stack {
         let tls = spec.proxy.tls.map { tls in
             tlsStatus(tls, installed: installedTLS, source: source, proxyRunning: proxyInfo?.isRunning == true, problems: &problems)
         }
+        // On a fleet's host: what its fleet health path tells the load balancer in front.
+        var fleetAgreed: [Pool]?
+        if let path = spec.fleetHealthPath, let agreed = fleetAgreement() {
+            fleetAgreed = agreed.sorted()
+            if !agreed.contains(live) { problems.append(Self.fleetProblem(live: live, agreed: agreed, healthPath: path)) }
+        }
         let overall = !serving ? "not_serving" : (problems.isEmpty ? "healthy" : "degraded")
         return StackStatus(
             project: spec.project, live: live, overall: overall, problems: problems, pools: pools,
@@ -241,7 +252,14 @@ extension Stack {
             services: services.map { service in
                 StackStatus.ServiceStatus(name: service.name, release: service.release, pool: service.pool,
                                           containers: service.containers.map { .init(name: $0.name, state: $0.state) })
-            })
+            },
+            fleetAgreed: fleetAgreed)
+    }
+
+    /// Why the load balancer in front of the fleet drains this host.
+    static func fleetProblem(live: Pool, agreed: Set<Pool>, healthPath: String) -> String {
+        let on = agreed.isEmpty ? "no pool (this host is out)" : agreed.sorted().map(\.rawValue).joined(separator: " and ")
+        return "this host serves \(live.rawValue), but the fleet agreed on \(on): its fleet health path \(healthPath) answers 503, so the load balancer drains it"
     }
 
     /// The installed certificate's validity, and whether the files the spec names are the installed ones.
