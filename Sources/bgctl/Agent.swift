@@ -144,6 +144,10 @@ extension Bgctl {
                 case "where":
                     let (live, since) = try agent.whereNow()
                     return ["ok": "true", "live": live.rawValue, "since": since ?? ""]
+                case "agree":
+                    guard let pool = request["pool"].flatMap(Pool.init(rawValue:)) else { return ["ok": "false", "error": "agree needs a pool"] }
+                    agent.agreeOn(pool)
+                    return ["ok": "true"]
                 case "previous":
                     return ["ok": "true", "previous": try agent.previous().rawValue]
                 default:

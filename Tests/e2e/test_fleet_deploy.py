@@ -8,7 +8,9 @@ import signal
 import subprocess
 import textwrap
 import time
+import urllib.error
 import urllib.request
+import re
 
 from conftest import BGCTL
 from fleet import fleet_env, fleet_hosts, ssh_standin  # noqa: F401  (pytest fixtures)
@@ -16,6 +18,8 @@ from loadgen import Load, NaiveLoad
 from test_fleet import PORT, bgctl, down, write_spec
 
 FRONT_PORT = 18099
+BALANCER_PORT = 18098
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples")
 QUICK = "deploy: {drain_quiet: 1s}\nwatch: {min_requests: 10}\n"
 
 
@@ -73,6 +77,49 @@ class Front:
                 self.process.wait(timeout=10)
 
 
+class Balancer:
+    """HAProxy on 127.0.0.1:BALANCER_PORT, configured from examples/fleet/haproxy.cfg (checks every 200 ms
+    instead of 1 s): it drains a host whose fleet health path answers 503."""
+
+    def __init__(self, folder, hosts):
+        os.makedirs(folder, exist_ok=True)
+        text = open(os.path.join(EXAMPLES, "fleet", "haproxy.cfg")).read()
+        lines = [line for line in text.splitlines() if not re.match(r"\s*server web\d", line)]
+        text = "\n".join(lines).replace("bind :80", f"bind 127.0.0.1:{BALANCER_PORT}").replace("inter 1s", "inter 200ms")
+        text += "\n" + "\n".join(f"    server {h.name} {h.address}:{PORT}" for h in hosts) + "\n"
+        assert "option httpchk GET /_bgctl/fleet" in text, "the example checks the fleet health path"
+        self.config = folder / "haproxy.cfg"
+        self.config.write_text(text)
+        self.process = subprocess.Popen(["haproxy", "-db", "-f", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def pools(self, count=20):
+        """The pools that answer `count` fresh requests through the balancer."""
+        seen = []
+        for _ in range(count):
+            with urllib.request.urlopen(f"http://127.0.0.1:{BALANCER_PORT}/", timeout=3) as response:
+                seen.append(response.headers.get("X-App-Pool"))
+        return seen
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def fleet_health(host):
+    """The status code of the host's fleet health path."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://{host.address}:{PORT}/_bgctl/fleet", timeout=3) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def answer(host, path="/"):
     """Pool and release of a fresh request through one host's proxy."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -103,6 +150,7 @@ def test_a_fleet_deploy_promotes_on_every_host_and_a_release_bad_on_one_host_rol
     loads = []
     try:
         bgctl(spec, fleet_env, "up", check=0)
+        assert (fleet_health(h1), fleet_health(h2)) == (200, 200), "up records what the fleet agreed on"
         front = Front(tmp_path / "front", [h1, h2])
         url = f"http://127.0.0.1:{FRONT_PORT}/"
         loads = [Load(url, keepalive_clients=3, fresh_clients=0, rate_per_client=25, max_requests=20000, max_seconds=150),
@@ -120,6 +168,7 @@ def test_a_fleet_deploy_promotes_on_every_host_and_a_release_bad_on_one_host_rol
         assert [h["host"] for h in result["hosts"]] == ["h1", "h2"] and all(h["failure"] is None for h in result["hosts"]), result
         assert result["figures"]["requests"] == sum(h["figures"]["requests"] for h in result["hosts"]) > 0, result
         assert answer(h1) == ("green", "v2") and answer(h2) == ("green", "v2")
+        assert (fleet_health(h1), fleet_health(h2)) == (200, 200)
         for host in (h1, h2):
             promoted = [e for e in history(spec, fleet_env, host) if e["action"] == "deploy"]
             assert promoted[-1]["result"] == "promoted" and promoted[-1]["release"] == "v2", promoted
@@ -172,6 +221,7 @@ def test_a_coordinator_killed_mid_switch_leaves_every_host_on_one_pool_and_recov
     spec = write_spec(tmp_path, [h1, h2], flip_timeout="60s", extra=QUICK)
     project = spec.read_text().split("project: ")[1].split()[0]
     frozen = []
+    balancer = None
     try:
         bgctl(spec, fleet_env, "up", check=0)
         # h2's flip cannot finish (its nginx workers frozen) while h1 has flipped: the coordinator dies there.
@@ -198,15 +248,32 @@ def test_a_coordinator_killed_mid_switch_leaves_every_host_on_one_pool_and_recov
         recovered = bgctl(spec, fleet_env, "recover", check=0)
         assert "every host serves blue" in recovered.stdout, recovered.stdout + recovered.stderr
 
-        # A host moved alone (by hand, through its agent): the fleet is mixed, status says so, and recover
-        # brings every host to the pool of the newest recorded move.
+        # A host moved alone (by hand, through its agent): the fleet is mixed, status says so, its fleet
+        # health path answers 503 so the balancer drains it, and recover brings every host to the pool
+        # of the newest recorded move.
+        balancer = Balancer(tmp_path / "balancer", [h1, h2])
+        time.sleep(1)  # both checked healthy (rise 2, every 200 ms)
+        assert set(balancer.pools(4)) == {"blue"}
         h2.docker("exec", "-e", "BGCTL_FLEET_HOST=h2", "-e", f"DOCKER_HOST={h2.socket}", f"{project}-agent", "/usr/local/bin/bgctl", "-f",
                   f"{tmp_path}/h2/{project}/bgctl.yaml", "switch", "green")
         status = json.loads(bgctl(spec, fleet_env, "status", "--json", check=3).stdout)
         assert status["live"] is None and any("mixed fleet" in p for p in status["problems"]), status
+        assert (fleet_health(h1), fleet_health(h2)) == (200, 503), "h2 serves green; the fleet agreed on blue"
+        moved = time.monotonic()
+        while time.monotonic() < moved + 10 and "green" in balancer.pools(10):
+            time.sleep(0.1)
+        drained = time.monotonic() - moved
+        assert set(balancer.pools(20)) == {"blue"}, "the balancer drained h2"
         recovered = bgctl(spec, fleet_env, "recover", check=0)
         assert "h2 recorded the newest move (to green)" in recovered.stderr, recovered.stderr
         assert answer(h1)[0] == "green" and answer(h2)[0] == "green"
+        assert (fleet_health(h1), fleet_health(h2)) == (200, 200)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and set(balancer.pools(10)) != {"green"}:
+            time.sleep(0.2)
+        balancer.stop()
+        print(f"\nh2 switched alone: its fleet health path answered 503 and HAProxy drained it within {drained:.1f} s; "
+              f"recover brought both to green")
 
         # A deploy whose coordinator is killed during the analysis: every host goes back to the pool live
         # before it, and records the deploy as aborted.
@@ -255,4 +322,6 @@ def test_a_coordinator_killed_mid_switch_leaves_every_host_on_one_pool_and_recov
     finally:
         for pid in frozen:
             os.kill(pid, signal.SIGCONT)
+        if balancer:
+            balancer.stop()
         down(spec, fleet_env)

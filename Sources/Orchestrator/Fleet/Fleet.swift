@@ -111,7 +111,30 @@ public struct Fleet: Sendable {
                 return Executor.describe(error)
             }
         }
+        if results.allSatisfy({ $0 == nil }) { agreeAfterUp() }
         return zip(fleet.hosts, results).map { ($0.name, $1) }
+    }
+
+    /// Every host up: when they serve one pool, that is what the fleet agreed on (each host's health path
+    /// answers 200 while it serves it); when they differ, nothing is agreed and the command says so.
+    func agreeAfterUp() {
+        let (channels, failure) = openSessions(lockWait: 60)
+        guard failure == nil else {
+            report(.warning("\(failure!.host): \(failure!.why); the fleet's agreement was not recorded"))
+            return
+        }
+        defer { channels.forEach { $0.close() } }
+        let live = Fan.out(channels) { $0.call(["op": "where"], timeout: 60).fields["live"].flatMap(Pool.init(rawValue:)) }
+        let pools = Set(live.compactMap { $0 })
+        guard pools.count == 1, !live.contains(nil), let pool = pools.first else {
+            let which = zip(channels, live).map { "\($0.host) \($1?.rawValue ?? "unknown")" }.joined(separator: ", ")
+            report(.warning("the hosts serve different pools (\(which)): no agreement recorded; bgctl switch POOL brings them together"))
+            return
+        }
+        let agreed = Fan.out(channels) { $0.call(["op": "agree", "pool": pool.rawValue], timeout: 60) }
+        for (channel, reply) in zip(channels, agreed) where !reply.ok {
+            report(.warning("\(channel.host): the fleet's agreement was not recorded (\(reply.problem))"))
+        }
     }
 
     /// The images, the agent and the spec on `host`.

@@ -53,6 +53,8 @@ public final class FleetAgent: @unchecked Sendable {
         from = observed.live(stack.spec)
         flipped = false
         recorded = false
+        // While the hosts flip, either pool is the fleet's: the health path stays 200 through the move.
+        if !plan.steps.isEmpty { agree([from!, target]) }
         return (from!, !plan.steps.isEmpty)
     }
 
@@ -92,6 +94,7 @@ public final class FleetAgent: @unchecked Sendable {
             for step in plan.steps where step.name == "record" { try executor.run(step) }
         }
         recorded = true
+        agree([target])
         if deploy != nil, flipped { deploySwitched = true }
         stack.followServices(live: target, journal: journal)
         if deploy == nil { journal?.finish() }
@@ -103,6 +106,7 @@ public final class FleetAgent: @unchecked Sendable {
         guard flipped, !recorded, let from else { return }
         _ = try stack.switchLocked(.init(target: from, reason: "fleet switch undone", force: true), operation: deploy == nil ? .switch : .deploy,
                                    parent: journal, cancellable: false)
+        agree([from])
         flipped = false
         if deploy == nil { journal?.finish() }
         journal = nil
@@ -196,6 +200,17 @@ public final class FleetAgent: @unchecked Sendable {
         analysis = nil
     }
 
+    /// What this host's fleet health path accepts (see `Stack.agreeFleet`); a failure to write it is
+    /// said, never fatal: the move it belongs to stands.
+    func agree(_ pools: Set<Pool>) {
+        do { try stack.agreeFleet(pools) } catch {
+            stack.report(.warning("could not record the fleet's agreement (\(Executor.describe(error))); the fleet health path may answer as before"))
+        }
+    }
+
+    /// After the fleet's up: `pool` is what the fleet agreed on.
+    public func agreeOn(_ pool: Pool) { agree([pool]) }
+
     // MARK: - reading
 
     /// The pool live here, and when the history last recorded traffic moving to it (ISO time; nil when never).
@@ -222,7 +237,16 @@ public final class FleetAgent: @unchecked Sendable {
         guard !ended else { return }
         ended = true
         if flipped && !recorded {
-            do { try unflip() } catch { stack.report(.warning("could not undo the unrecorded flip: \(Executor.describe(error)); the journal stays for recover")) }
+            do {
+                try unflip()
+            } catch {
+                // Not known to serve what the fleet agreed on: out of the load balancer until recover.
+                agree([])
+                stack.report(.warning("could not undo the unrecorded flip: \(Executor.describe(error)); the journal stays for recover, and the fleet health path answers 503"))
+            }
+        } else if let from, plan != nil, !recorded {
+            // Prepared, never flipped: the agreement goes back to the pool it serves.
+            agree([from])
         }
         if let deploy {
             let back = deploy.staging.live
@@ -230,8 +254,10 @@ public final class FleetAgent: @unchecked Sendable {
                 // The fleet never judged it: back to the pool live before (still warm), as a deploy's recovery does.
                 _ = try stack.switchLocked(.init(target: back, reason: "fleet deploy ended without a verdict", force: true), operation: .deploy,
                                            parent: deploy.journal, cancellable: false)
+                agree([back])
                 try verdict(.aborted, reason: "the fleet's coordinator went away before the verdict; \(back.rawValue) is live", figures: nil, analysed: 0)
             } catch {
+                agree([])
                 deploy.journal.keep = true
                 stack.report(.warning("could not undo the unfinished deploy: \(Executor.describe(error)); the journal stays for recover"))
             }
