@@ -72,11 +72,20 @@ extension Bgctl {
                 // Before Docker is asked anything: a flag that does not fit the spec is a usage error.
                 try Self.check(request, spec: written)
                 if let fleet {
-                    guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
                     guard request.canarySteps(written) == nil else {
                         throw ValidationError("--canary: a fleet deploys blue-green for now (give --canary none, or drop deploy.canary)")
                     }
                     guard timeout == nil else { throw ValidationError("--timeout: on a fleet each host waits as app.health says") }
+                    if dryRun {
+                        guard !json else { throw ValidationError("--json with --dry-run: on a fleet the plans are each host's text") }
+                        var arguments = ["deploy", "--image", request.image, "--release", request.releaseLabel, "--canary", "none"]
+                        if let analyze = request.analyze { arguments += ["--analyze", "\(Int(analyze))s"] }
+                        if request.noSwitch { arguments.append("--no-switch") }
+                        // Values stay here: a host's plan shows the names (a command line on a host is visible to its users).
+                        for name in request.env.keys.sorted() { arguments += ["--env", "\(name)=(value not sent for a dry run)"] }
+                        return try FleetCommands.dryRun(fleet, arguments, note: "every host stages at once; deploy.before_switch runs once, on \(fleet.fleet.hosts[0].name) only"
+                                                        + "; then the fleet's switch, every host's log analysed together, one verdict")
+                    }
                     return try FleetCommands.deploy(fleet, request, lockWait: options.lockWaitSeconds(), json: json)
                 }
                 var stack = try options.stack(mode, written: written)

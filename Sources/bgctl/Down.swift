@@ -32,7 +32,11 @@ extension Bgctl {
                 // Loaded once, here: each spec warning is printed once.
                 let written = try options.spec.load()
                 if let fleet = try options.fleet(written) {
-                    guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
+                    if dryRun {
+                        guard !json else { throw ValidationError("--json with --dry-run: on a fleet the plans are each host's text") }
+                        return try FleetCommands.dryRun(fleet, ["down", "--yes"] + (purge ? ["--purge"] : []),
+                                                        note: "every host at once, then its agent \(fleet.agentName)")
+                    }
                     if purge && !yes { throw ValidationError("--purge on a fleet deletes every host's logs, history and state: add --yes") }
                     return try FleetCommands.down(fleet, purge: purge, json: json)
                 }

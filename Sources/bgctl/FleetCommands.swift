@@ -99,6 +99,19 @@ enum FleetCommands {
         if rows.isEmpty || rows.contains(where: { $0.live == nil }) { throw CLIError.exit(ExitStatus.fleetMixed) }
     }
 
+    /// Each host's own plan (`--dry-run` in its agent), one host after the other, and how the fleet
+    /// sequences them; nothing is changed anywhere.
+    static func dryRun(_ fleet: Fleet, _ arguments: [String], note: String) throws {
+        let plans = fleet.plans(arguments)
+        Terminal.stdout("fleet \(fleet.spec.project): \(note)")
+        for plan in plans {
+            Terminal.stdout("\(plan.host):")
+            for line in plan.lines { Terminal.stdout("  " + Terminal.safe(line)) }
+            if let failure = plan.failure { Terminal.stdout("  FAILED: " + Terminal.safe(failure)) }
+        }
+        if plans.contains(where: { $0.failure != nil }) { throw CLIError.exit(ExitStatus.failed) }
+    }
+
     static func status(_ fleet: Fleet, json: Bool) throws {
         let status = fleet.status()
         if json {

@@ -39,7 +39,11 @@ extension Bgctl {
                 guard analyze == nil else { throw ValidationError("--analyze applies to rollback --to RELEASE only") }
                 let (fleet, written) = try options.fleetOrSpec()
                 if let fleet {
-                    guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
+                    if dryRun {
+                        guard !json else { throw ValidationError("--json with --dry-run: on a fleet the plans are each host's text") }
+                        return try FleetCommands.dryRun(fleet, ["rollback"] + (force ? ["--force"] : []),
+                                                        note: "every host switches back to the pool its history names, all-or-nothing")
+                    }
                     return try FleetCommands.report(fleet.rollback(force: force, lockWait: options.lockWaitSeconds()), command: "rollback", json: json)
                 }
                 let stack = try options.stack(mode, written: written)

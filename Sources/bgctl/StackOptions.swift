@@ -25,7 +25,7 @@ struct StackOptions: ParsableArguments {
     func stack(_ mode: RunMode = .live, written: DeploymentSpec? = nil, checkTLS: Bool = false) throws -> Stack {
         let written = try written ?? spec.load()
         if written.fleet != nil {
-            throw CLIError.failed("this command does not drive a fleet (the spec lists hosts) yet: on a fleet, up, switch, deploy (blue-green), rollback, recover, status and down work; "
+            throw CLIError.failed("this command does not drive a fleet (the spec lists hosts) yet: on a fleet, up, switch, deploy (blue-green), rollback, recover, status, watch, down and their --dry-run work; "
                                   + "for the rest, run bgctl in one host's agent (docker exec -e BGCTL_FLEET_HOST=NAME \(written.project)-agent /usr/local/bin/bgctl …)")
         }
         var warnings: [SpecIssue] = []
@@ -63,7 +63,9 @@ extension StackOptions {
         return (try fleet(written), written)
     }
 
-    func fleet(_ written: DeploymentSpec) throws -> Fleet? {
+    func fleet(_ written: DeploymentSpec) throws -> Fleet? { try Self.fleet(written, spec: spec) }
+
+    static func fleet(_ written: DeploymentSpec, spec: SpecOptions) throws -> Fleet? {
         guard written.fleet != nil else { return nil }
         guard let text = FileManager.default.contents(atPath: spec.path) else { throw CLIError.failed("cannot read \(Terminal.safe(spec.path))") }
         var environment = ProcessInfo.processInfo.environment

@@ -29,7 +29,12 @@ extension Bgctl {
             try reporting(json: json ? "switch" : nil) {
                 let (fleet, written) = try options.fleetOrSpec()
                 if let fleet {
-                    guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
+                    if dryRun {
+                        guard !json else { throw ValidationError("--json with --dry-run: on a fleet the plans are each host's text") }
+                        let note = fleet.fleet.strategy == .all ? "every host prepares, then all flip at once, then all record; a failure flips every host back"
+                            : "\(fleet.fleet.batch) host(s) at a time, each batch all-or-nothing; a failing batch switches the batches before it back"
+                        return try FleetCommands.dryRun(fleet, ["switch", pool.rawValue] + (force ? ["--force"] : []), note: note)
+                    }
                     return try FleetCommands.switchTo(fleet, pool, force: force, lockWait: options.lockWaitSeconds(), json: json)
                 }
                 let stack = try options.stack(mode, written: written)

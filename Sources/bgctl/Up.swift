@@ -30,7 +30,11 @@ extension Bgctl {
             try reporting(json: json ? "up" : nil) {
                 let (fleet, written) = try options.fleetOrSpec()
                 if let fleet {
-                    guard !dryRun else { throw CLIError.failed("--dry-run does not plan a fleet yet: run it in one host's agent") }
+                    if dryRun {
+                        guard !json else { throw ValidationError("--json with --dry-run: on a fleet the plans are each host's text") }
+                        return try FleetCommands.dryRun(fleet, ["up"], note: "each plan is of the spec up last copied to that host (up copies this one first, "
+                                                        + "with the images a host lacks, and starts \(fleet.agentName) where it is missing)")
+                    }
                     return try FleetCommands.up(fleet, json: json)
                 }
                 var stack = try options.stack(mode, written: written, checkTLS: true)

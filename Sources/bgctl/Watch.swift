@@ -99,6 +99,7 @@ extension Bgctl {
                 }
                 let seconds = duration?.seconds
                 let loaded = try Self.spec(spec, log: log)
+                if let loaded, loaded.fleet != nil { return try watchFleet(loaded, seconds: seconds) }
                 let paths = loaded.map { StackPaths(spec: $0, specDirectory: spec.directory) }
                 // Without --log there is always a spec (see `spec(_:log:)`).
                 var logPath = log ?? ""
@@ -239,6 +240,31 @@ extension Bgctl {
 
         /// The spec, or nil when there is none to read and none is needed: the log was named (`--log`),
         /// no spec was (`-f`, $BGCTL_FILE) and there is no bgctl.yaml. A spec that was named must exist.
+        /// On a fleet each host's own watcher runs in its stack, sending its alerts; `bgctl watch` follows
+        /// them all together, each line prefixed with its host (`--json`: one object a line, `host` and
+        /// `line`), until stopped or `--for` is over. The flags that shape one watcher are refused.
+        func watchFleet(_ written: DeploymentSpec, seconds: Double?) throws {
+            let refused: [(String, Bool)] = [("--log", log != nil), ("--from-start", fromStart), ("--once", once), ("--fail-on-alert", failOnAlert),
+                                             ("--watcher-dir", watcherDir != nil), ("--rotate-pid", rotatePid != nil), ("--metrics-listen", metricsListen != nil),
+                                             ("--route", route != nil), ("--acme", acme != nil), ("--events", events != nil), ("--metrics-dump", metricsDump)]
+            if let flag = refused.first(where: \.1)?.0 {
+                throw ValidationError("\(flag): on a fleet, bgctl watch follows each host's own watcher; run it on one host inside its agent for \(flag)")
+            }
+            guard let fleet = try StackOptions.fleet(written, spec: spec) else { return }
+            StopSignal.install()
+            let json = self.json
+            let ended = fleet.followWatchers(seconds: seconds, cancelled: { StopSignal.requested }) { host, line in
+                if json {
+                    let data = (try? JSONSerialization.data(withJSONObject: ["host": host, "line": Terminal.safe(line)], options: [.sortedKeys])) ?? Data("{}".utf8)
+                    Terminal.json(String(decoding: data, as: UTF8.self))
+                } else {
+                    Terminal.stdout("\(host) | \(Terminal.safe(line))")
+                }
+            }
+            for (host, why) in ended where why != nil { Terminal.stderr(Terminal.style("!", .yellow) + " \(host): \(Terminal.safe(why!))") }
+            if !StopSignal.requested && seconds == nil && ended.contains(where: { $0.1 != nil }) { throw CLIError.exit(ExitStatus.failed) }
+        }
+
         static func spec(_ options: SpecOptions, log: String?) throws -> DeploymentSpec? {
             if log != nil && options.named == nil {
                 var info = stat()

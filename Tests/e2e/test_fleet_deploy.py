@@ -151,6 +151,15 @@ def test_a_fleet_deploy_promotes_on_every_host_and_a_release_bad_on_one_host_rol
     try:
         bgctl(spec, fleet_env, "up", check=0)
         assert (fleet_health(h1), fleet_health(h2)) == (200, 200), "up records what the fleet agreed on"
+        # A dry run shows each host's own plan and changes nothing.
+        plan = bgctl(spec, fleet_env, "deploy", "--image", "bgctl/demo-app:local", "--release", "v2", "--dry-run", check=0)
+        assert "h1:" in plan.stdout and "h2:" in plan.stdout and "once, on h1 only" in plan.stdout, plan.stdout + plan.stderr
+        assert plan.stdout.count("docker run") >= 2, plan.stdout
+        assert answer(h1) == ("blue", "r-blue") and answer(h2) == ("blue", "r-blue")
+        # watch follows every host's own watcher.
+        watched = bgctl(spec, fleet_env, "watch", "--for", "2s", "--json", check=0)
+        hosts_seen = {json.loads(line)["host"] for line in watched.stdout.splitlines()}
+        assert hosts_seen == {"h1", "h2"}, watched.stdout[-2000:] + watched.stderr[-2000:]
         front = Front(tmp_path / "front", [h1, h2])
         url = f"http://127.0.0.1:{FRONT_PORT}/"
         loads = [Load(url, keepalive_clients=3, fresh_clients=0, rate_per_client=25, max_requests=20000, max_seconds=150),

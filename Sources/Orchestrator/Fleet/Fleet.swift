@@ -218,6 +218,49 @@ public struct Fleet: Sendable {
                            reason: "\(host): \(why); no host was flipped")
     }
 
+    // MARK: - dry run
+
+    /// `bgctl ARGS --dry-run` on every host through its agent, at once: each host's own plan, as its
+    /// lines (stdout and stderr), and why it could not plan (nil when it did).
+    public func plans(_ arguments: [String]) -> [(host: String, lines: [String], failure: String?)] {
+        let results = Fan.out(fleet.hosts) { host -> ([String], String?) in
+            let collected = Lines()
+            let outcome = HostSlots.shared.with(host.name) {
+                HookProcess().run(agentArgv(host, arguments + ["--dry-run"]), environment: environment, directory: "/", timeout: 300,
+                                  cancelled: cancelled) { collected.append($0) }
+            }
+            return (collected.all, outcome.succeeded ? nil : "bgctl \(arguments.first ?? "") --dry-run \(outcome.summary)")
+        }
+        return zip(fleet.hosts, results).map { ($0.name, $1.0, $1.1) }
+    }
+
+    /// Lines gathered from a process's callback (at most 10,000).
+    final class Lines: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [String] = []
+        func append(_ line: String) { lock.withLock { if lines.count < 10_000 { lines.append(line) } } }
+        var all: [String] { lock.withLock { lines } }
+    }
+
+    // MARK: - watch
+
+    /// Every host's watcher container's output, its last 10 lines first (`docker logs --follow --tail 10`), each line handed
+    /// to `line` with its host, until `seconds` are over or `cancelled`; the follower of a host that
+    /// ends early says why (its watcher gone, its engine unreachable).
+    public func followWatchers(seconds: Double?, cancelled: @escaping @Sendable () -> Bool,
+                               line: @escaping @Sendable (String, String) -> Void) -> [(String, String?)] {
+        let limit = seconds ?? 86_400 * 365
+        let results = Fan.out(fleet.hosts) { host -> String? in
+            let argv = [runner.executable] + host.dockerArguments + ["logs", "--follow", "--tail", "10", spec.watcherContainerName]
+            let outcome = HostSlots.shared.with(host.name) {
+                HookProcess().run(argv, environment: runner.environment, directory: "/", timeout: limit, cancelled: cancelled) { text in line(host.name, text) }
+            }
+            if outcome.succeeded || cancelled() || outcome.end == .timedOut || outcome.end == .stopped { return nil }
+            return "its watcher could not be followed (\(outcome.summary))"
+        }
+        return zip(fleet.hosts, results).map { ($0.name, $1) }
+    }
+
     // MARK: - status and down
 
     /// Every host's own status, and whether they agree.
