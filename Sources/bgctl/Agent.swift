@@ -122,7 +122,19 @@ extension Bgctl {
                     try agent.unflip()
                     return ["ok": "true"]
                 case "stage":
-                    let (live, target) = try agent.stage(try deployRequest(request))
+                    var steps: [Int]?
+                    if let text = request["canary"], !text.isEmpty {
+                        let parsed = text.split(separator: ",").compactMap { Int($0) }
+                        guard parsed.count == text.split(separator: ",").count, !parsed.isEmpty, parsed.count <= 10,
+                              parsed.allSatisfy({ (1...99).contains($0) }), zip(parsed, parsed.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                            return ["ok": "false", "error": "stage: canary steps are 1–99, increasing, at most 10"]
+                        }
+                        steps = parsed
+                    }
+                    var deploy = try deployRequest(request)
+                    if let step = request["step"].flatMap(Double.init), step > 0, step <= 86_400 { deploy.step = step }
+                    if let sticky = request["sticky"] { deploy.sticky = sticky == "true" }
+                    let (live, target) = try agent.stage(deploy, canarySteps: steps)
                     return ["ok": "true", "live": live.rawValue, "target": target.rawValue]
                 case "before_switch":
                     try agent.beforeSwitch()
@@ -144,6 +156,18 @@ extension Bgctl {
                 case "where":
                     let (live, since) = try agent.whereNow()
                     return ["ok": "true", "live": live.rawValue, "since": since ?? ""]
+                case "weight":
+                    guard let percent = request["percent"].flatMap(Int.init), (0...99).contains(percent) else {
+                        return ["ok": "false", "error": "weight needs a percent (0–99)"]
+                    }
+                    try agent.weight(percent)
+                    return ["ok": "true"]
+                case "canary_analyse":
+                    guard let percent = request["percent"].flatMap(Int.init), (1...99).contains(percent) else {
+                        return ["ok": "false", "error": "canary_analyse needs a percent (1–99)"]
+                    }
+                    let (result, reason) = try agent.analyseStep(percent)
+                    return ["ok": "true", "result": result, "why": reason]
                 case "agree":
                     guard let pool = request["pool"].flatMap(Pool.init(rawValue:)) else { return ["ok": "false", "error": "agree needs a pool"] }
                     agent.agreeOn(pool)

@@ -72,13 +72,14 @@ extension Bgctl {
                 // Before Docker is asked anything: a flag that does not fit the spec is a usage error.
                 try Self.check(request, spec: written)
                 if let fleet {
-                    guard request.canarySteps(written) == nil else {
-                        throw ValidationError("--canary: a fleet deploys blue-green for now (give --canary none, or drop deploy.canary)")
-                    }
                     guard timeout == nil else { throw ValidationError("--timeout: on a fleet each host waits as app.health says") }
                     if dryRun {
                         guard !json else { throw ValidationError("--json with --dry-run: on a fleet the plans are each host's text") }
-                        var arguments = ["deploy", "--image", request.image, "--release", request.releaseLabel, "--canary", "none"]
+                        let steps = request.canarySteps(written)
+                        var arguments = ["deploy", "--image", request.image, "--release", request.releaseLabel,
+                                         "--canary", steps.map { $0.map(String.init).joined(separator: ",") } ?? "none"]
+                        if let step = request.step { arguments += ["--step", "\(Int(step))s"] }
+                        if request.sticky == true { arguments.append("--sticky") }
                         if let analyze = request.analyze { arguments += ["--analyze", "\(Int(analyze))s"] }
                         if request.noSwitch { arguments.append("--no-switch") }
                         // Values stay here: a host's plan shows the names (a command line on a host is visible to its users).

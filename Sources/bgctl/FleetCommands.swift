@@ -64,6 +64,9 @@ enum FleetCommands {
                 "hosts": outcome.hosts.map { row -> [String: Any] in
                     ["host": row.host, "figures": row.figures?.dictionary as Any, "failure": row.failure.map(Terminal.safe) as Any]
                 },
+                "steps": outcome.steps.map { step -> [String: Any] in
+                    ["weight": step.percent, "hosts": step.hosts.map { ["host": $0.host, "result": $0.result, "reason": Terminal.safe($0.reason)] }]
+                },
             ])
         } else {
             if let switched = outcome.switched { printSwitch(switched, command: "deploy switch") }
@@ -71,6 +74,9 @@ enum FleetCommands {
                 Terminal.stdout(table(["HOST", "ANALYSIS"], outcome.hosts.map { row in
                     [row.host, (row.figures?.summary ?? "no figures") + (row.failure.map { "; FAILED: " + Terminal.safe($0) } ?? "")]
                 }))
+            }
+            for step in outcome.steps {
+                for row in step.hosts { Terminal.stdout("  canary \(step.percent)% \(row.host): \(row.result): \(Terminal.safe(row.reason))") }
             }
             if let back = outcome.rolledBack { printSwitch(back, command: "deploy rollback") }
             Terminal.stdout("deploy: \(outcome.result.rawValue) \(outcome.release): \(Terminal.safe(outcome.reason)) (\(Int(outcome.total)) s)")

@@ -185,6 +185,7 @@ final class ScriptedAgent: AgentChannel, @unchecked Sendable {
             var script = script
             if script["stage"] == nil { script["stage"] = FleetDeployTests.staged() }
             if script["analyse"] == nil { script["analyse"] = FleetDeployTests.analysed(20) }
+            if script["canary_analyse"] == nil { script["canary_analyse"] = AgentReply(fields: ["ok": "true", "result": "passed", "why": "as good as blue"]) }
             inner = ScriptedAgent(host, script)
         }
 
@@ -219,6 +220,40 @@ final class ScriptedAgent: AgentChannel, @unchecked Sendable {
         request.analyze = 2
         request.noSwitch = noSwitch
         return FleetDeploy.run(agents, request: request, spec: try spec(beforeSwitch: beforeSwitch), report: { _ in }, cancelled: { false })
+    }
+
+    static func canary(_ agents: [DeployAgent]) throws -> FleetDeployOutcome {
+        var request = DeployRequest(image: "shop/api:2")
+        request.release = "v2"
+        request.canary = [5, 25]
+        request.step = 2
+        return FleetDeploy.run(agents, request: request, spec: try spec(), report: { _ in }, cancelled: { false })
+    }
+
+    @Test func aCanaryStepsEveryHostTogetherThenPromotesWithTheFleetSwitch() throws {
+        let agents = [DeployAgent("web1"), DeployAgent("web2")]
+        let outcome = try Self.canary(agents)
+        #expect(outcome.result == .promoted)
+        #expect(agents.allSatisfy { $0.requests == ["stage", "weight", "canary_analyse", "weight", "canary_analyse", "prepare", "flip", "record", "verdict"] })
+        #expect(outcome.steps.map(\.percent) == [5, 25] && outcome.steps.allSatisfy { $0.hosts.map(\.result) == ["passed", "passed"] })
+        #expect(agents.allSatisfy { $0.verdicts == ["promoted"] })
+    }
+
+    @Test func aCanaryStepFailingOnOneHostSetsTheWeightToZeroEverywhere() throws {
+        let bad = AgentReply(fields: ["ok": "true", "result": "failed", "why": "error rate 12% against 0%"])
+        let agents = [DeployAgent("web1"), DeployAgent("web2", ["canary_analyse": bad])]
+        let outcome = try Self.canary(agents)
+        #expect(outcome.result == .rolledBack && outcome.reason == "web2 at 5%: error rate 12% against 0%")
+        #expect(agents.allSatisfy { $0.requests == ["stage", "weight", "canary_analyse", "weight", "verdict"] }, "the second weight is 0")
+        #expect(agents.allSatisfy { $0.verdicts == ["rolled_back"] })
+    }
+
+    @Test func aWeightThatCannotBeSetRollsTheCanaryBack() throws {
+        let agents = [DeployAgent("web1", ["weight": FleetSwitchTests.refused("the proxy is gone")]), DeployAgent("web2")]
+        let outcome = try Self.canary(agents)
+        #expect(outcome.result == .rollbackFailed, "the weight cannot go back to 0 on web1 either")
+        #expect(outcome.reason.hasPrefix("moving to 5% failed on web1: the proxy is gone"))
+        #expect(agents.allSatisfy { !$0.requests.contains("canary_analyse") })
     }
 
     @Test func aGoodReleaseIsStagedSwitchedAnalysedAndPromotedOnEveryHost() throws {

@@ -217,6 +217,21 @@ def test_a_fleet_deploy_promotes_on_every_host_and_a_release_bad_on_one_host_rol
             assert [e for e in history(spec, fleet_env, host) if e["action"] == "deploy"][-1]["result"] == "rolled_back"
         print(f"the release bad on h2 only: every host rolled back {bad_took:.1f} s after the deploy began "
               f"(10 s analysis window, h2 failed it early); {traffic.result.summary()}")
+
+        # A canary on the fleet: 50% on every host, each host's step judged, then the fleet's switch.
+        traffic = Load(url, keepalive_clients=3, fresh_clients=0, rate_per_client=25, max_requests=20000, max_seconds=120)
+        traffic.start()
+        started = time.monotonic()
+        canary = bgctl(spec, fleet_env, "deploy", "--image", "bgctl/demo-app:local", "--release", "v4", "--canary", "50", "--step", "3s",
+                       "--json", check=0, timeout=240)
+        canary_took = time.monotonic() - started
+        traffic.stop()
+        result = json.loads(canary.stdout)
+        assert result["result"] == "promoted" and [s["weight"] for s in result["steps"]] == [50], result
+        assert [h["result"] for h in result["steps"][0]["hosts"]] == ["passed", "passed"], result
+        assert answer(h1) == ("green", "v4") and answer(h2) == ("green", "v4")
+        assert traffic.result.failed == 0, traffic.result.summary()
+        print(f"canary 50% on both hosts, then promoted: {canary_took:.1f} s; {traffic.result.summary()}")
     finally:
         for load in loads:
             load.stop()

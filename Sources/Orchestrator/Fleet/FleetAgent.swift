@@ -24,6 +24,9 @@ public final class FleetAgent: @unchecked Sendable {
     private var deploy: DeployRun?
     /// The deploy's switch to the new release was recorded here (a later switch is its rollback).
     private var deploySwitched = false
+    /// A canary deploy's plan, and this host's steps so far.
+    private var canary: CanaryPlan?
+    private var steps: [CanaryStepRecord] = []
 
     public init(stack: Stack) { self.stack = stack }
 
@@ -117,7 +120,7 @@ public final class FleetAgent: @unchecked Sendable {
     /// Stages `request` on this host's idle pool (the new release healthy there, recorded; the live pool
     /// untouched) without its before_switch commands, which the fleet runs once (`beforeSwitch`). The
     /// deploy's journal stays open until its verdict.
-    public func stage(_ request: DeployRequest) throws -> (live: Pool, target: Pool) {
+    public func stage(_ request: DeployRequest, canarySteps: [Int]? = nil) throws -> (live: Pool, target: Pool) {
         guard deploy == nil else { throw OrchestratorError.recoveryFailed(operation: "fleet stage", detail: "this session already carries a deploy") }
         let started = stack.ports.clock.monotonic()
         try stack.ensureEngine()
@@ -140,6 +143,12 @@ public final class FleetAgent: @unchecked Sendable {
         }
         deploy = run
         stack = run.next
+        if let canarySteps, !canarySteps.isEmpty {
+            var stepped = request
+            stepped.noSwitch = false
+            stepped.canary = canarySteps
+            canary = CanaryPlanner.plan(stepped, spec: stack.spec, target: staging.target)
+        }
         return (staging.live, staging.target)
     }
 
@@ -192,10 +201,13 @@ public final class FleetAgent: @unchecked Sendable {
 
     /// Records the fleet's verdict here (the history, a promoted release's flags) and closes the deploy.
     public func verdict(_ result: DeployOutcome.Result, reason: String, figures: AnalysisFigures?, analysed: Double) throws {
-        guard let deploy else { return }
-        _ = try deploy.verdict(result, reason, figures: figures, analysed: analysed)
+        guard var deploy else { return }
+        deploy.canary = canary
+        _ = try deploy.verdict(result, reason, figures: figures, analysed: analysed, steps: canary == nil ? nil : steps)
         deploy.journal.finish()
         self.deploy = nil
+        canary = nil
+        steps = []
         deploySwitched = false
         analysis = nil
     }
@@ -210,6 +222,28 @@ public final class FleetAgent: @unchecked Sendable {
 
     /// After the fleet's up: `pool` is what the fleet agreed on.
     public func agreeOn(_ pool: Pool) { agree([pool]) }
+
+    /// A canary step's weight on this host (0: the baseline alone), checked through the proxy and
+    /// recorded in state.json, journaled as the deploy's step.
+    public func weight(_ percent: Int) throws {
+        guard let deploy, let canary else { throw OrchestratorError.recoveryFailed(operation: "canary weight", detail: "no canary staged") }
+        guard percent == 0 || canary.steps.contains(percent) else {
+            throw OrchestratorError.recoveryFailed(operation: "canary weight", detail: "\(percent)% is not one of the canary's steps")
+        }
+        deploy.journal.phase = percent == 0 ? .rollback : .canary(percent)
+        try stack.route(percent == 0 ? nil : canary.routing(percent), live: canary.baseline, journal: deploy.journal, cancellable: false)
+    }
+
+    /// One canary step's analysis on this host (its window, the canary against the baseline), recorded
+    /// in this host's history.
+    public func analyseStep(_ percent: Int) throws -> (result: String, reason: String) {
+        guard let deploy, let canary, canary.steps.contains(percent) else {
+            throw OrchestratorError.recoveryFailed(operation: "canary analysis", detail: "no such step")
+        }
+        let verdict = try deploy.analyse(canary.routing(percent), canary: canary)
+        steps.append(verdict.record)
+        return (verdict.result.rawValue, verdict.reason)
+    }
 
     // MARK: - reading
 
@@ -251,7 +285,11 @@ public final class FleetAgent: @unchecked Sendable {
         if let deploy {
             let back = deploy.staging.live
             do {
-                // The fleet never judged it: back to the pool live before (still warm), as a deploy's recovery does.
+                // The fleet never judged it: back to the pool live before (still warm), as a deploy's recovery does;
+                // a canary's weight to 0 first.
+                if (try? stack.store.load())?.canary != nil {
+                    try stack.route(nil, live: back, journal: deploy.journal, cancellable: false)
+                }
                 _ = try stack.switchLocked(.init(target: back, reason: "fleet deploy ended without a verdict", force: true), operation: .deploy,
                                            parent: deploy.journal, cancellable: false)
                 agree([back])

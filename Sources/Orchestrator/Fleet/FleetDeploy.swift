@@ -78,6 +78,18 @@ public struct FleetDeployOutcome: Sendable {
     public var total: Double = 0
     /// Some host is not known to serve the pool the others do.
     public var mixed = false
+    /// A canary deploy's steps: each weight and every host's result there.
+    public var steps: [FleetCanaryStep] = []
+}
+
+/// One canary step on the fleet: its weight, and each host's result (passed, failed, aborted) and why.
+public struct FleetCanaryStep: Sendable, Equatable {
+    public var percent: Int
+    public var hosts: [(host: String, result: String, reason: String)]
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.percent == b.percent && a.hosts.map { [$0.host, $0.result, $0.reason] } == b.hosts.map { [$0.host, $0.result, $0.reason] }
+    }
 }
 
 extension Fleet {
@@ -151,6 +163,9 @@ public enum FleetDeploy {
         let seconds = request.analyze ?? spec.deploy.analyze.seconds
         // Every verdict is recorded on every host still in the conversation.
         func recordVerdict(_ result: DeployOutcome.Result, _ reason: String, analysed: Double = 0) {
+            recordAll(result, reason, analysed)
+        }
+        func recordAll(_ result: DeployOutcome.Result, _ reason: String, _ analysed: Double) {
             let replies = Fan.out(Array(zip(channels, outcome.hosts.isEmpty ? channels.map { HostAnalysis(host: $0.host) } : outcome.hosts))) { pair in
                 var fields = ["op": "verdict", "result": result.rawValue, "reason": reason, "analysed": String(analysed)]
                 if let figures = pair.1.figures { fields.merge(FleetFigures.fields(figures)) { _, own in own } }
@@ -168,6 +183,12 @@ public enum FleetDeploy {
             stage["env"] = String(decoding: data, as: UTF8.self)
         }
         if let reason = request.reason { stage["reason"] = reason }
+        let canary = request.canarySteps(spec)
+        if let canary {
+            stage["canary"] = canary.map(String.init).joined(separator: ",")
+            stage["step"] = String(request.step ?? spec.deploy.step.seconds)
+            stage["sticky"] = (request.sticky ?? (spec.deploy.sticky == .cookie)) ? "true" : "false"
+        }
         let staging = stage
         let staged = Fan.out(channels) { $0.call(staging, timeout: 3600) }
         let targets = Set(staged.compactMap { $0.fields["target"].flatMap(Pool.init(rawValue:)) })
@@ -204,6 +225,16 @@ public enum FleetDeploy {
             let reason = "staged on \(target.rawValue) on every host; bgctl switch \(target.rawValue) makes it live everywhere"
             recordVerdict(.staged, reason)
             return done(.staged, reason)
+        }
+
+        if let canary {
+            return runCanary(channels, steps: canary, seconds: request.step ?? spec.deploy.step.seconds, target: target, previous: previous,
+                             fleet: fleet, report: report, cancelled: cancelled, record: recordAll, done: done,
+                             noted: { step, switched, mixed in
+                                 if let step { outcome.steps.append(step) }
+                                 if let switched { outcome.switched = switched }
+                                 if mixed { outcome.mixed = true }
+                             })
         }
 
         // The switch, all or nothing.
@@ -257,6 +288,59 @@ public enum FleetDeploy {
         }
         recordVerdict(result, reason, analysed: analysed)
         return done(result, reason)
+    }
+
+    /// A canary across the fleet: each step's weight on every host at once, every host's step analysed
+    /// (the canary against the baseline, on its own log), then the next; the step fails when any host's
+    /// fails. Passed everywhere: the promotion is the fleet's all-or-nothing switch. A failing step, a
+    /// weight that cannot be set, a promotion that does not go through, or a signal: weight 0 on every
+    /// host (the baseline alone, as before the deploy), verdict rolled_back or aborted.
+    static func runCanary(_ channels: [AgentChannel], steps: [Int], seconds: Double, target: Pool, previous: Pool,
+                          fleet: FleetSpec, report: @escaping Reporter, cancelled: () -> Bool,
+                          record: (DeployOutcome.Result, String, Double) -> Void,
+                          done: (DeployOutcome.Result, String) -> FleetDeployOutcome,
+                          noted: (FleetCanaryStep?, FleetSwitchOutcome?, Bool) -> Void) -> FleetDeployOutcome {
+        let moved = DispatchTime.now().uptimeNanoseconds
+        var analysed: Double { Double(DispatchTime.now().uptimeNanoseconds - moved) / 1e9 }
+        func off(_ result: DeployOutcome.Result, _ reason: String) -> FleetDeployOutcome {
+            report(.warning((result == .aborted ? "aborting: " : "rolling back: ") + reason))
+            let zero = Fan.out(channels) { $0.call(["op": "weight", "percent": "0"], timeout: 120) }
+            let failed = zip(channels, zero).filter { !$1.ok }.map { "\($0.host): \($1.problem)" }
+            guard failed.isEmpty else {
+                let why = "\(reason); setting \(target.rawValue)'s weight to 0 failed on \(failed.joined(separator: "; "))"
+                record(.rollbackFailed, why, analysed)
+                return done(.rollbackFailed, why)
+            }
+            record(result, reason, analysed)
+            return done(result, reason)
+        }
+        for percent in steps {
+            if cancelled() { return off(.aborted, "stopped by a signal before the \(percent)% step; \(previous.rawValue) takes every request") }
+            report(.step("canary: \(percent)% of requests to \(target.rawValue) on every host"))
+            let weighted = Fan.out(channels) { $0.call(["op": "weight", "percent": String(percent)], timeout: 120) }
+            if let bad = weighted.firstIndex(where: { !$0.ok }) {
+                return off(.rolledBack, "moving to \(percent)% failed on \(channels[bad].host): \(weighted[bad].problem)")
+            }
+            let judged = Fan.out(channels) { $0.call(["op": "canary_analyse", "percent": String(percent)], timeout: seconds * 3 + 300) }
+            let rows = zip(channels, judged).map { channel, reply in
+                (host: channel.host, result: reply.ok ? reply.fields["result"] ?? "failed" : "failed",
+                 reason: reply.ok ? reply.fields["why"] ?? "" : "analysis failed: \(reply.problem)")
+            }
+            noted(FleetCanaryStep(percent: percent, hosts: rows), nil, false)
+            if let bad = rows.first(where: { $0.result == "failed" }) { return off(.rolledBack, "\(bad.host) at \(percent)%: \(bad.reason)") }
+            if let stopped = rows.first(where: { $0.result == "aborted" }) { return off(.aborted, "\(stopped.host) at \(percent)%: \(stopped.reason)") }
+            if cancelled() { return off(.aborted, "stopped by a signal after the \(percent)% step; \(previous.rawValue) takes every request") }
+            report(.done("\(percent)% passed on every host"))
+        }
+        let promoted = FleetSwitch.move(channels, target: target, force: false, fleet: fleet, report: report)
+        noted(nil, promoted, promoted.result == .mixed)
+        Fleet.abandonUnknown(promoted, channels)
+        guard promoted.result == .switched || promoted.result == .unchanged else {
+            return off(.rolledBack, "the promotion did not go through: \(promoted.reason)")
+        }
+        let reason = "the canary passed " + steps.map { "\($0)%" }.joined(separator: ", ") + " on every host"
+        record(.promoted, reason, analysed)
+        return done(.promoted, reason)
     }
 
     /// Every host's analysis in slices of a second, until every window is over, or any host fails the

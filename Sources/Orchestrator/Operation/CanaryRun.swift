@@ -52,7 +52,7 @@ extension DeployRun {
     }
 
     /// One step's analysis from the reload on, and its history entry (a signal cannot stop the record).
-    private func analyse(_ routing: CanaryRouting, canary: CanaryPlan) throws -> CanaryStepVerdict {
+    func analyse(_ routing: CanaryRouting, canary: CanaryPlan) throws -> CanaryStepVerdict {
         // The analysis reads the signal itself: the step ends as aborted and the weight goes to 0.
         let verdict = try Executor(stack: next, started: started, journal: journal, cancellable: false)
             .judge(CanaryPlanner.analysis(routing, seconds: canary.seconds, spec: next.spec), log: ports.accessLog(stack.paths.accessLog))
