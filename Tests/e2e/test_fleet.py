@@ -121,6 +121,14 @@ def test_a_host_that_cannot_switch_leaves_every_host_where_it_was(fleet_hosts, f
         assert "h1" in table and "untouched" in table, table
         status = json.loads(bgctl(spec, fleet_env, "status", "--json", check=3).stdout)
         assert status["live"] == "blue", status
+        # h2's proxy stopped: h2 cannot prepare (nothing to route through), so no host flips.
+        h2.docker("start", f"{project}-green")
+        h2.docker("stop", f"{project}-proxy")
+        out = bgctl(spec, fleet_env, "switch", "green", "--json", check=1)
+        result = json.loads(out.stdout)
+        assert result["result"] == "aborted" and "h2" in result["reason"], result
+        assert all(h["state"] == "untouched" for h in result["hosts"]), result
+        assert serving(h1) == "blue"
     finally:
         down(spec, fleet_env)
 
