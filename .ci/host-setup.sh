@@ -14,6 +14,9 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)  # the TLS tests make thro
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# ssh and ssh-keygen: the docker CLI's ssh:// hosts; the ssh sharing test (which fetches Debian's sshd
+# itself, into /var/cache/bgctl-e2e, and never installs it as a service).
+command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 [ -x /usr/bin/time ] || need+=(time)  # GNU time: peak RSS in make bench-watch
 # Let's Encrypt's test CA and its DNS stand-in: the ACME tests issue real certificates offline.
