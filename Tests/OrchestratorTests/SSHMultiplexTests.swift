@@ -95,6 +95,8 @@ import Testing
         #expect(SSHMultiplex.defaultFolder(["XDG_RUNTIME_DIR": "/run/user/1000"]) == "/run/user/1000/bgctl-ssh")
         #expect(SSHMultiplex.defaultFolder([:]) == "/tmp/bgctl-ssh-\(getuid())")
         #expect(SSHMultiplex.defaultFolder(["XDG_RUNTIME_DIR": "relative"]) == "/tmp/bgctl-ssh-\(getuid())")
+        #expect(SSHMultiplex.defaultFolder(["XDG_RUNTIME_DIR": "/run/user/1%d"]) == "/tmp/bgctl-ssh-\(getuid())", "ssh would read %d")
+        #expect(SSHMultiplex.defaultFolder(["XDG_RUNTIME_DIR": "/run/my user"]) == "/tmp/bgctl-ssh-\(getuid())", "a space ends the option")
     }
 
     @Test func noMoreThanTheLimitOfCallsRunAtOnceOnOneHostAndOtherHostsDoNotWait() {

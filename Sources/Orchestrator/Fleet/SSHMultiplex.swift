@@ -55,7 +55,11 @@ public enum SSHMultiplex {
     /// $XDG_RUNTIME_DIR/bgctl-ssh when set (a per-user tmpfs), else /tmp/bgctl-ssh-UID. Short: a control
     /// socket's path must fit in 108 bytes.
     static func defaultFolder(_ environment: [String: String]) -> String {
-        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/"), runtime.utf8.count < 40 { return runtime + "/bgctl-ssh" }
+        // ssh reads "%" in ControlPath as a token and a space as the option's end: such a folder is not used.
+        if let runtime = environment["XDG_RUNTIME_DIR"], runtime.hasPrefix("/"), runtime.utf8.count < 40,
+           runtime.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || "0123456789/._-".unicodeScalars.contains($0)) }) {
+            return runtime + "/bgctl-ssh"
+        }
         return "/tmp/bgctl-ssh-\(getuid())"
     }
 
