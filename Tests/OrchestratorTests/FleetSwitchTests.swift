@@ -327,6 +327,16 @@ final class ScriptedAgent: AgentChannel, @unchecked Sendable {
     }
 }
 
+extension FleetDeployTests {
+    @Test func anAnalysisStateThisSideDoesNotKnowFailsTheReleaseAtOnce() throws {
+        let odd = AgentReply(fields: ["ok": "true", "state": "maybe", "requests": "20", "errors": "0", "retried": "0", "failovers": "0"])
+        let agents = [DeployAgent("web1"), DeployAgent("web2", ["analyse": odd])]
+        let outcome = try Self.run(agents)
+        #expect(outcome.result == .rolledBack && outcome.reason == "web2: failed (state maybe)")
+        #expect(agents[1].requests.filter { $0 == "analyse" }.count == 1)
+    }
+}
+
 /// The fleet's verdict from every host's figures.
 @Suite struct FleetVerdictTests {
     static let policy = DeployPolicy(errorRateThreshold: 5, minRequests: 10, maxP95: nil, inconclusive: .rollback)

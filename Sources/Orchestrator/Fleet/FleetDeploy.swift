@@ -261,7 +261,8 @@ public enum FleetDeploy {
         let replies = analyseTogether(channels, seconds: seconds, report: report, cancelled: cancelled)
         outcome.hosts = zip(channels, replies).map { channel, reply in
             guard reply.ok else { return HostAnalysis(host: channel.host, figures: nil, failure: "analysis failed: \(reply.problem)") }
-            let failure = reply.fields["state"] == "failed" ? reply.fields["why"] ?? "failed" : nil
+            // A host still running when another failed is not a failure of its own.
+            let failure = ["running", "done"].contains(reply.fields["state"] ?? "") ? nil : reply.fields["why"].flatMap { $0.isEmpty ? nil : $0 } ?? "failed (state \(reply.fields["state"] ?? "none"))"
             return HostAnalysis(host: channel.host, figures: FleetFigures.parse(reply.fields), failure: failure)
         }
         let analysed = clock.monotonic() - analysedFrom
@@ -348,10 +349,16 @@ public enum FleetDeploy {
     static func analyseTogether(_ channels: [AgentChannel], seconds: Double, report: Reporter, cancelled: () -> Bool) -> [AgentReply] {
         let request = ["op": "analyse", "seconds": String(seconds), "slice": "1"]
         var lastReport = DispatchTime.now().uptimeNanoseconds
+        // Bounded: an agent still "running" past twice the window (and two minutes) did not answer.
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64((seconds * 2 + 120) * 1e9)
         while true {
             let replies = Fan.out(channels) { $0.call(request, timeout: 60) }
-            if replies.contains(where: { !$0.ok || $0.fields["state"] == "failed" }) || cancelled() { return replies }
+            // A state this side does not know is a failure, never a reason to ask again.
+            if replies.contains(where: { !$0.ok || !["running", "done"].contains($0.fields["state"] ?? "") }) || cancelled() { return replies }
             if replies.allSatisfy({ $0.fields["state"] == "done" }) { return replies }
+            if DispatchTime.now().uptimeNanoseconds >= deadline {
+                return replies.map { $0.fields["state"] == "done" ? $0 : AgentReply(failure: .timedOut) }
+            }
             if DispatchTime.now().uptimeNanoseconds - lastReport >= 5_000_000_000 {
                 lastReport = DispatchTime.now().uptimeNanoseconds
                 report(.waiting("analysing: \(FleetFigures.sum(replies.compactMap { FleetFigures.parse($0.fields) }).summary) on \(channels.count) hosts"))
